@@ -1,0 +1,151 @@
+"""One layer, one direction: forward/backward pairs with explicit, named caches.
+
+Each ``*_forward`` does the work that does not depend on time order as one GEMM
+(the input projection for all T steps), hands the sequential part to a Numba
+kernel, and returns the outputs plus a cache. Each ``*_backward`` runs the
+kernel that carries ``dh`` (and ``dc``) back through time, then computes
+``dW_ih``, ``dW_hh``, both bias gradients and ``dx`` as single GEMMs/reductions
+over all steps at once. Equation labels refer to ``docs/derivations.md``.
+
+Shapes: x (T, N, I); h0, c0 (N, H); w_ih (G·H, I); w_hh (G·H, H);
+b_ih, b_hh (G·H,) or None; G = 1 for the RNN, 4 for the LSTM.
+These functions assume valid, same-dtype inputs; the modules validate.
+"""
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from . import kernels
+from .kernels import matmul
+
+
+class RNNCache(NamedTuple):
+    """What ``rnn_backward`` needs from ``rnn_forward``."""
+    x: np.ndarray                 # (T, N, I)   layer input
+    h: np.ndarray                 # (T+1, N, H) h[0] = h0, h[t+1] = state after step t
+    w_ih: np.ndarray              # (H, I)
+    w_hh: np.ndarray              # (H, H)
+    has_bias: bool
+    relu: bool
+
+
+class RNNGrads(NamedTuple):
+    dx: np.ndarray                # (T, N, I)
+    dh0: np.ndarray               # (N, H)
+    dw_ih: np.ndarray             # (H, I)
+    dw_hh: np.ndarray             # (H, H)
+    db_ih: Optional[np.ndarray]   # (H,) or None without bias
+    db_hh: Optional[np.ndarray]   # (H,) or None without bias
+
+
+class LSTMCache(NamedTuple):
+    """What ``lstm_backward`` needs from ``lstm_forward``."""
+    x: np.ndarray                 # (T, N, I)
+    h: np.ndarray                 # (T+1, N, H) h[0] = h0
+    c: np.ndarray                 # (T+1, N, H) c[0] = c0
+    gates: np.ndarray             # (T, N, 4H)  post-activation [i, f, g, o]
+    tanh_c: np.ndarray            # (T, N, H)   tanh(c_t), t = 1..T
+    w_ih: np.ndarray              # (4H, I)
+    w_hh: np.ndarray              # (4H, H)
+    has_bias: bool
+
+
+class LSTMGrads(NamedTuple):
+    dx: np.ndarray                # (T, N, I)
+    dh0: np.ndarray               # (N, H)
+    dc0: np.ndarray               # (N, H)
+    dw_ih: np.ndarray             # (4H, I)
+    dw_hh: np.ndarray             # (4H, H)
+    db_ih: Optional[np.ndarray]   # (4H,) or None without bias
+    db_hh: Optional[np.ndarray]   # (4H,) or None without bias
+
+
+def _input_projection(x, w_ih, b_ih, b_hh):
+    """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H)."""
+    T, N, I = x.shape
+    xw = matmul(x.reshape(T * N, I), w_ih.T)         # (T·N, G·H)  w_ih.T is a view, no copy
+    if b_ih is not None:
+        xw += b_ih + b_hh                            # (T·N, G·H)
+    return xw.reshape(T, N, -1)                      # (T, N, G·H)
+
+
+def _param_grads(x, h_prev, d_a, has_bias, w_ih):
+    """Weight, bias and input gradients from every step's ``da`` at once (R6)–(R8)."""
+    T, N, I = x.shape
+    d_a2 = d_a.reshape(T * N, -1)                    # (T·N, G·H)
+    dw_ih = matmul(d_a2.T, x.reshape(T * N, I))      # (G·H, I)   Σ_t da_tᵀ x_t        (R6)
+    dw_hh = matmul(d_a2.T, h_prev.reshape(T * N, -1))  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
+    dx = matmul(d_a2, w_ih).reshape(T, N, I)         # (T, N, I)  dx_t = da_t W_ih     (R6)
+    db = d_a2.sum(axis=0) if has_bias else None      # (G·H,)     Σ_t Σ_n da_t         (R8)
+    db_hh = db.copy() if has_bias else None          # b_ih and b_hh enter a_t the same way (R8)
+    return dx, dw_ih, dw_hh, db, db_hh
+
+
+def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """Vanilla RNN over a whole sequence, one direction.
+
+    Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
+    ``b_ih`` and ``b_hh`` are both given or both None.
+    """
+    T, N, _ = x.shape
+    H = w_hh.shape[1]
+    x = np.ascontiguousarray(x)
+    xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, H)     hoisted part of (R1)
+    h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    h[0] = h0
+    relu = nonlinearity == "relu"
+    kernels.rnn_forward_kernel(xw, w_hh.T, h, relu)  # (R1)–(R2)
+    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu)
+    return h[1:], h[T], cache
+
+
+def rnn_backward(d_out, d_h_n, cache):
+    """Gradients of ``rnn_forward`` given upstream ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
+
+    Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
+    ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps.
+    """
+    d_out = np.ascontiguousarray(d_out)
+    d_a = np.empty_like(d_out)                                           # (T, N, H)
+    dh0 = kernels.rnn_backward_kernel(d_out, np.ascontiguousarray(d_h_n),
+                                      cache.w_hh, cache.h, cache.relu, d_a)  # (R3)–(R5)
+    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
+                                                  cache.has_bias, cache.w_ih)
+    return RNNGrads(dx, dh0, dw_ih, dw_hh, db_ih, db_hh)
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """LSTM over a whole sequence, one direction, gate order i, f, g, o.
+
+    Returns ``(out, h_n, c_n, cache)``: out (T, N, H) is every h_t; h_n, c_n (N, H).
+    """
+    T, N, _ = x.shape
+    H = w_hh.shape[1]
+    x = np.ascontiguousarray(x)
+    xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, 4H)    hoisted part of (L1)
+    h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    c = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    h[0] = h0
+    c[0] = c0
+    gates = np.empty((T, N, 4 * H), dtype=x.dtype)   # (T, N, 4H)
+    tanh_c = np.empty((T, N, H), dtype=x.dtype)      # (T, N, H)
+    kernels.lstm_forward_kernel(xw, w_hh.T, h, c, gates, tanh_c)  # (L1)–(L4)
+    cache = LSTMCache(x, h, c, gates, tanh_c, w_ih, w_hh, b_ih is not None)
+    return h[1:], h[T], c[T], cache
+
+
+def lstm_backward(d_out, d_h_n, d_c_n, cache):
+    """Gradients of ``lstm_forward`` given ``d_out`` (T, N, H), ``d_h_n`` and ``d_c_n`` (N, H).
+
+    Returns ``LSTMGrads``: the kernel runs (L5)–(L10), then (L11) = (R6)–(R8).
+    """
+    d_out = np.ascontiguousarray(d_out)
+    T, N, H = d_out.shape
+    d_a = np.empty((T, N, 4 * H), dtype=d_out.dtype)                     # (T, N, 4H)
+    dh0, dc0 = kernels.lstm_backward_kernel(
+        d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
+        cache.w_hh, cache.c, cache.gates, cache.tanh_c, d_a)            # (L5)–(L10)
+    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
+                                                  cache.has_bias, cache.w_ih)  # (L11)
+    return LSTMGrads(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh)

@@ -1,0 +1,158 @@
+"""Numba time loops: only the inherently sequential part of each recurrence.
+
+Everything that does not depend on the previous hidden state (the input
+projection, the weight gradients, ``dx``) is a single GEMM outside these loops
+(see ``scratchrnn.functional``). What is left here per step is ``h W_hhᵀ`` (or
+``da W_hh`` going back) and the elementwise gate maths.
+
+The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1``
+the very same lines run as Python, so a reader can step through BPTT in a
+debugger. Equation labels, e.g. ``(L7)``, refer to ``docs/derivations.md``.
+
+Conventions (STYLE.md): time-major, C-contiguous arrays; ``h`` is preallocated
+as ``(T+1, N, H)`` with ``h[0] = h0`` so ``h[t]`` is the state *before* step
+``t`` and ``h[t+1]`` the state after it; one dtype end to end.
+
+All GEMMs of a layer go through ``matmul`` (Numba's ``np.dot``, i.e. SciPy's
+BLAS) so that one BLAS thread pool serves the whole layer; mixing NumPy's and
+SciPy's OpenBLAS pools makes their idle workers spin against each other
+(PERF_NOTES.md, point 1).
+"""
+
+import numpy as np
+from numba import njit
+
+# error_model="numpy": division by zero gives inf/nan like NumPy instead of a
+# Python exception; it also lets LLVM vectorise the elementwise loops.
+# cache=True: compiled code is kept on disk, so a cold start costs ~0.3 s, not ~3 s.
+_jit = njit(cache=True, error_model="numpy")
+
+
+@_jit
+def matmul(a, b):
+    """``a @ b`` for 2-D arrays through Numba's BLAS binding (one pool for all GEMMs).
+
+    Transposed views (F-ordered) are passed to BLAS as a transpose flag, not copied.
+    """
+    return np.dot(a, b)
+
+
+@_jit
+def sigmoid(x):
+    """Numerically stable logistic function, elementwise (L2).
+
+    With ``e = exp(-|x|)`` (never overflows): ``1/(1+e)`` for x ≥ 0, ``e/(1+e)`` for x < 0.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# ---------------------------------------------------------------------------
+# Vanilla RNN:  h_t = φ(x_t W_ihᵀ + b_ih + b_hh + h_{t-1} W_hhᵀ),  φ = tanh | relu
+# ---------------------------------------------------------------------------
+
+@_jit
+def rnn_forward_kernel(xw, w_hh_t, h, relu):
+    """Run the RNN recurrence in place.
+
+    xw:     (T, N, H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
+    w_hh_t: (H, H)    ``W_hhᵀ`` (a transposed view is fine)
+    h:      (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
+    relu:   bool      φ = relu if True else tanh
+    """
+    T = xw.shape[0]
+    for t in range(T):
+        a = xw[t] + matmul(h[t], w_hh_t)             # (N, H)   (R1)
+        if relu:
+            h[t + 1] = np.maximum(a, 0)              # (N, H)   (R2)
+        else:
+            h[t + 1] = np.tanh(a)                    # (N, H)   (R2)
+
+
+@_jit
+def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a):
+    """Carry ``dh`` back through time; write every step's ``da`` for the GEMMs after the loop.
+
+    d_out: (T, N, H) upstream gradient of every output ``h_t``
+    d_h_n: (N, H)    upstream gradient of the final state ``h_T``
+    w_hh:  (H, H)    ``W_hh`` itself (not transposed): ``δ_{t-1} = da_t W_hh``
+    h:     (T+1, N, H) states from the forward
+    d_a:   (T, N, H) output: gradient of the pre-activations
+    Returns dh0 (N, H).
+    """
+    T = d_out.shape[0]
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_T          (R3)
+    for t in range(T - 1, -1, -1):
+        dh = d_out[t] + delta                        # (N, H)   dh_t = dy_t + δ_t   (R3)
+        if relu:
+            d_a[t] = dh * (h[t + 1] > 0)             # (N, H)   relu' = 1[h_t > 0]  (R4)
+        else:
+            d_a[t] = dh * (1 - h[t + 1] * h[t + 1])  # (N, H)   tanh' = 1 - h_t²    (R4)
+        delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh (R5)
+    return delta                                     # (N, H)   dh_0 = δ_0          (R5)
+
+
+# ---------------------------------------------------------------------------
+# LSTM, gate order i, f, g, o (torch's)
+# ---------------------------------------------------------------------------
+
+@_jit
+def lstm_forward_kernel(xw, w_hh_t, h, c, gates, tanh_c):
+    """Run the LSTM recurrence in place, caching what the backward needs.
+
+    xw:     (T, N, 4H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
+    w_hh_t: (H, 4H)    ``W_hhᵀ`` (a transposed view is fine)
+    h, c:   (T+1, N, H) with ``h[0] = h0``, ``c[0] = c0`` on entry; ``[1:]`` is written
+    gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
+    tanh_c: (T, N, H)  output: tanh(c_t)
+    """
+    T = xw.shape[0]
+    H = h.shape[2]
+    for t in range(T):
+        a = xw[t] + matmul(h[t], w_hh_t)             # (N, 4H)  (L1)
+        i = sigmoid(a[:, 0 * H:1 * H])               # (N, H)   input gate      (L2)
+        f = sigmoid(a[:, 1 * H:2 * H])               # (N, H)   forget gate     (L2)
+        g = np.tanh(a[:, 2 * H:3 * H])               # (N, H)   cell candidate  (L2)
+        o = sigmoid(a[:, 3 * H:4 * H])               # (N, H)   output gate     (L2)
+        c[t + 1] = f * c[t] + i * g                  # (N, H)   (L3)
+        tanh_c[t] = np.tanh(c[t + 1])                # (N, H)
+        h[t + 1] = o * tanh_c[t]                     # (N, H)   (L4)
+        gates[t, :, 0 * H:1 * H] = i
+        gates[t, :, 1 * H:2 * H] = f
+        gates[t, :, 2 * H:3 * H] = g
+        gates[t, :, 3 * H:4 * H] = o
+
+
+@_jit
+def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
+    """Carry ``dh`` and ``dc`` back through time; write every step's ``da``.
+
+    d_out:  (T, N, H)  upstream gradient of every output ``h_t``
+    d_h_n:  (N, H)     upstream gradient of the final ``h_T``
+    d_c_n:  (N, H)     upstream gradient of the final ``c_T``
+    w_hh:   (4H, H)    ``W_hh`` itself: ``δ_{t-1} = da_t W_hh``
+    c:      (T+1, N, H) cell states from the forward
+    gates:  (T, N, 4H) post-activation gates [i, f, g, o] from the forward
+    tanh_c: (T, N, H)  tanh(c_t) from the forward
+    d_a:    (T, N, 4H) output: gradient of the pre-activations
+    Returns (dh0, dc0), each (N, H).
+    """
+    T = d_out.shape[0]
+    H = c.shape[2]
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_T                (L5)
+    gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_T                (L7)
+    for t in range(T - 1, -1, -1):
+        i = gates[t, :, 0 * H:1 * H]                 # (N, H)
+        f = gates[t, :, 1 * H:2 * H]                 # (N, H)
+        g = gates[t, :, 2 * H:3 * H]                 # (N, H)
+        o = gates[t, :, 3 * H:4 * H]                 # (N, H)
+        tc = tanh_c[t]                               # (N, H)
+        dh = d_out[t] + delta                        # (N, H)   (L5)
+        dc = gamma + dh * o * (1 - tc * tc)          # (N, H)   (L7)
+        d_a[t, :, 0 * H:1 * H] = dc * g * i * (1 - i)       # da^i  (L8)
+        d_a[t, :, 1 * H:2 * H] = dc * c[t] * f * (1 - f)    # da^f  (L8)
+        d_a[t, :, 2 * H:3 * H] = dc * i * (1 - g * g)       # da^g  (L8)
+        d_a[t, :, 3 * H:4 * H] = dh * tc * o * (1 - o)      # da^o  (L6)
+        gamma = dc * f                               # (N, H)   γ_{t-1} = dc_t ⊙ f_t      (L9)
+        delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh       (L10)
+    return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
