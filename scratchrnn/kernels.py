@@ -81,7 +81,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a):
     Returns dh0 (N, H).
     """
     T = d_out.shape[0]
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_T          (R3)
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given) (R3)
     for t in range(T - 1, -1, -1):
         dh = d_out[t] + delta                        # (N, H)   dh_t = dy_t + δ_t   (R3)
         if relu:
@@ -139,8 +139,8 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
     """
     T = d_out.shape[0]
     H = c.shape[2]
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_T                (L5)
-    gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_T                (L7)
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given)        (L5)
+    gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_n (given)        (L7)
     for t in range(T - 1, -1, -1):
         i = gates[t, :, 0 * H:1 * H]                 # (N, H)
         f = gates[t, :, 1 * H:2 * H]                 # (N, H)
