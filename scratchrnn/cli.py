@@ -1,0 +1,67 @@
+"""The ``scratchrnn`` command; ``verify`` is the main job."""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def _verify(args):
+    try:
+        import torch  # noqa: F401  (the oracle)
+    except ImportError:
+        print("scratchrnn verify needs PyTorch as its oracle, and it is not installed.\n"
+              "Install it with:  pip install 'scratchrnn[torch]'", file=sys.stderr)
+        return 2
+    from . import verify
+
+    layers = tuple(range(1, args.max_layers + 1))
+    configs = list(verify.matrix(models=args.models, layers=layers, dtypes=args.dtypes))
+    t0 = time.perf_counter()
+    results = verify.run(configs, fd=not args.no_fd, seed=args.seed)
+    elapsed = time.perf_counter() - t0
+    failed = [r for r in results if not r.ok]
+    if args.failures_only:
+        print(verify.table(failed) if failed else "")
+    else:
+        print(verify.table(results))
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
+          f"({len(results)} configurations in {elapsed:.1f} s; float64 tolerance "
+          f"{verify.TOL_F64:g} vs torch and {verify.FD_TOL:g} vs finite differences, "
+          f"float32 torch.testing defaults)")
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"elapsed_s": elapsed, "results": verify.to_json(results)}, f, indent=1)
+        os.replace(tmp, args.json)
+        print(f"wrote {args.json}")
+    return 1 if failed else 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("verify", help="compare every output and gradient with torch and "
+                                      "finite differences; exit 1 on any failure")
+    v.add_argument("--json", metavar="PATH", help="write every number to this JSON file")
+    v.add_argument("--models", nargs="+", default=["rnn_tanh", "rnn_relu", "lstm"],
+                   choices=["rnn_tanh", "rnn_relu", "lstm"])
+    v.add_argument("--max-layers", type=int, default=3, choices=[1, 2, 3])
+    v.add_argument("--dtypes", nargs="+", default=["float32", "float64"],
+                   choices=["float32", "float64"])
+    v.add_argument("--no-fd", action="store_true", help="skip the finite-difference oracle")
+    v.add_argument("--failures-only", action="store_true", help="print only failing rows")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=_verify)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
