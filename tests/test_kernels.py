@@ -1,0 +1,172 @@
+"""The functional pairs and their Numba kernels.
+
+CI runs this file twice: jitted, and again with ``NUMBA_DISABLE_JIT=1`` so the
+very same kernel lines run as plain Python (``-m kernel``).
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from scratchrnn import functional as F
+from scratchrnn import gradcheck, kernels
+
+pytestmark = pytest.mark.kernel
+JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
+
+
+def _problem(kind, dtype=np.float64, T=5, N=3, I=4, H=6, seed=0):
+    """Random inputs, distinct non-zero biases and distinct h0/c0 for one layer."""
+    rng = np.random.default_rng(seed)
+    G = 4 if kind == "lstm" else 1
+    p = dict(x=rng.standard_normal((T, N, I)), h0=rng.standard_normal((N, H)),
+             w_ih=rng.standard_normal((G * H, I)) * 0.5, w_hh=rng.standard_normal((G * H, H)) * 0.5,
+             b_ih=rng.standard_normal(G * H), b_hh=rng.standard_normal(G * H))
+    if kind == "lstm":
+        p["c0"] = rng.standard_normal((N, H))
+    return {k: v.astype(dtype) for k, v in p.items()}
+
+
+def _fn(kind):
+    """``fn(**inputs) -> (outputs, vjp)`` for sr.gradcheck, over every input of the layer."""
+    if kind == "lstm":
+        def fn(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+            out, h_n, c_n, cache = F.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+
+            def vjp(d):
+                g = F.lstm_backward(d[0], d[1], d[2], cache)
+                return dict(x=g.dx, h0=g.dh0, c0=g.dc0, w_ih=g.dw_ih, w_hh=g.dw_hh,
+                            b_ih=g.db_ih, b_hh=g.db_hh)
+            return (out, h_n, c_n), vjp
+    else:
+        def fn(x, h0, w_ih, w_hh, b_ih, b_hh):
+            out, h_n, cache = F.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=kind)
+
+            def vjp(d):
+                g = F.rnn_backward(d[0], d[1], cache)
+                return dict(x=g.dx, h0=g.dh0, w_ih=g.dw_ih, w_hh=g.dw_hh, b_ih=g.db_ih, b_hh=g.db_hh)
+            return (out, h_n), vjp
+    return fn
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+def test_gradcheck_functional(kind):
+    """Every gradient of the one-layer pair against float64 central differences."""
+    inputs = _problem(kind)
+    report = gradcheck(_fn(kind), inputs)
+    assert set(report) == set(inputs)
+    assert max(report.values()) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+def test_matches_torch_functional(kind):
+    """One layer, one direction, against torch float64 (rtol 1e-10: only summation order differs)."""
+    torch = pytest.importorskip("torch")
+    p = _problem(kind)
+    H = p["h0"].shape[1]
+    cls = torch.nn.LSTM if kind == "lstm" else torch.nn.RNN
+    kw = {} if kind == "lstm" else {"nonlinearity": kind}
+    tm = cls(p["x"].shape[2], H, dtype=torch.float64, **kw)
+    tm.load_state_dict({"weight_ih_l0": torch.tensor(p["w_ih"]), "weight_hh_l0": torch.tensor(p["w_hh"]),
+                        "bias_ih_l0": torch.tensor(p["b_ih"]), "bias_hh_l0": torch.tensor(p["b_hh"])})
+    outs, vjp = _fn(kind)(**p)
+    rng = np.random.default_rng(1)
+    ups = [rng.standard_normal(o.shape) for o in outs]
+    grads = vjp(ups)
+
+    t_in = {k: torch.tensor(v, requires_grad=True) for k, v in p.items() if k in ("x", "h0", "c0")}
+    hx = (t_in["h0"][None], t_in["c0"][None]) if kind == "lstm" else t_in["h0"][None]
+    t_out, t_fin = tm(t_in["x"], hx)
+    t_outs = (t_out,) + (tuple(s[0] for s in t_fin) if kind == "lstm" else (t_fin[0],))
+    sum((t * torch.tensor(u)).sum() for t, u in zip(t_outs, ups)).backward()
+
+    close = dict(rtol=1e-10, atol=1e-12)
+    for ours, ref in zip(outs, t_outs):
+        np.testing.assert_allclose(ours, ref.detach().numpy(), **close)
+    for k in t_in:
+        np.testing.assert_allclose(grads[k], t_in[k].grad.numpy(), **close)
+    for ours, name in [("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"),
+                       ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]:
+        np.testing.assert_allclose(grads[ours], getattr(tm, name).grad.numpy(), **close)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+def test_float32_stays_float32(kind):
+    """Outputs, every cache array and every gradient keep the input dtype."""
+    p = _problem(kind, np.float32)
+    outs, vjp = _fn(kind)(**p)
+    grads = vjp([np.ones_like(o) for o in outs])
+    assert all(o.dtype == np.float32 for o in outs)
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+def test_shapes_and_cache_layout(kind):
+    """Shapes promised by the docstrings; h is (T+1, N, H) with h[0] = h0 (STYLE.md habit 5)."""
+    p = _problem(kind, T=4, N=2, I=3, H=5)
+    if kind == "lstm":
+        out, h_n, c_n, cache = F.lstm_forward(**p)
+        assert cache.c.shape == (5, 2, 5) and cache.gates.shape == (4, 2, 20)
+        np.testing.assert_array_equal(cache.c[0], p["c0"])
+        np.testing.assert_array_equal(cache.c[-1], c_n)
+    else:
+        out, h_n, cache = F.rnn_forward(**p, nonlinearity=kind)
+    assert out.shape == (4, 2, 5) and h_n.shape == (2, 5)
+    assert cache.h.shape == (5, 2, 5)
+    np.testing.assert_array_equal(cache.h[0], p["h0"])
+    np.testing.assert_array_equal(out[-1], h_n)
+
+
+def test_sigmoid_is_stable_and_exact():
+    """No overflow at ±1000 and the two branches agree with 1/(1+exp(-x)) where that is safe."""
+    x = np.array([-1000.0, -30.0, -1.0, 0.0, 1.0, 30.0, 1000.0])
+    # exp(-1000) underflowing to 0 is the intended result; overflow or 0/0 would be the bug
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s = kernels.sigmoid(x)
+    np.testing.assert_array_equal(s[[0, -1]], [0.0, 1.0])
+    mid = x[1:-1]
+    np.testing.assert_allclose(s[1:-1], 1 / (1 + np.exp(-mid)), rtol=1e-15)
+    assert kernels.sigmoid(x.astype(np.float32)).dtype == np.float32
+
+
+def test_relu_derivative_at_zero_is_zero():
+    """torch's convention: a pre-activation of exactly 0 passes no gradient (R4)."""
+    x = np.zeros((1, 1, 1))
+    w = np.ones((1, 1))
+    out, h_n, cache = F.rnn_forward(x, np.zeros((1, 1)), w, w, nonlinearity="relu")
+    g = F.rnn_backward(np.ones((1, 1, 1)), np.zeros((1, 1)), cache)
+    assert out[0, 0, 0] == 0 and g.dx[0, 0, 0] == 0 and g.dw_hh[0, 0] == 0
+
+
+@pytest.mark.skipif(not JIT, reason="compares the jitted kernels with .py_func, which needs the JIT on")
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+def test_jit_and_python_kernels_agree(kind):
+    """The compiled kernels and the same source run as Python give the same numbers."""
+    p = _problem(kind, np.float64)
+    T, N, _ = p["x"].shape
+    H = p["h0"].shape[1]
+    G = 4 if kind == "lstm" else 1
+    xw = F._input_projection(p["x"], p["w_ih"], p["b_ih"], p["b_hh"])
+    d_out = np.random.default_rng(2).standard_normal((T, N, H))
+    results = []
+    for run in ("jit", "python"):
+        pick = (lambda k: k) if run == "jit" else (lambda k: k.py_func)
+        h = np.empty((T + 1, N, H))
+        h[0] = p["h0"]
+        d_a = np.empty((T, N, G * H))
+        if kind == "lstm":
+            c = np.empty_like(h)
+            c[0] = p["c0"]
+            gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
+            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, h, c, gates, tanh_c)
+            d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], c, gates, tanh_c, d_a)
+        else:
+            pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu")
+            d0 = pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", d_a)
+        results.append((h, d_a, d0))
+    (h_j, da_j, d0_j), (h_p, da_p, d0_p) = results
+    # the same operations, but LLVM may contract a*b+c into an FMA: allow a few ulps
+    np.testing.assert_allclose(h_j, h_p, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(da_j, da_p, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(d0_j), np.asarray(d0_p), rtol=1e-14, atol=1e-15)
