@@ -1,0 +1,173 @@
+"""one_hot, Linear, losses, clipping and optimizers against their torch counterparts."""
+
+import numpy as np
+import pytest
+
+import scratchrnn as sr
+
+torch = pytest.importorskip("torch")
+CLOSE64 = dict(rtol=1e-12, atol=1e-14)      # float64, same formulas: only rounding differs
+
+
+def test_one_hot_matches_torch():
+    idx = np.array([[0, 3, 1], [2, 2, 4]])
+    ours = sr.one_hot(idx, 5)
+    assert ours.shape == (2, 3, 5) and ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, torch.nn.functional.one_hot(torch.tensor(idx), 5).numpy())
+    with pytest.raises(ValueError, match="index 5 is out of range"):
+        sr.one_hot(np.array([1, 5]), 5)
+    with pytest.raises(TypeError, match="integer"):
+        sr.one_hot(np.array([1.0]), 5)
+
+
+@pytest.mark.parametrize("lead", [(6,), (4, 3), (2, 3, 2)])
+def test_linear_matches_torch(lead):
+    rng = np.random.default_rng(0)
+    m = sr.Linear(5, 7, dtype=np.float64, seed=1)
+    tm = torch.nn.Linear(5, 7, dtype=torch.float64)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()})
+    x = rng.standard_normal(lead + (5,))
+    dy = rng.standard_normal(lead + (7,))
+    y = m(x)
+    dx = m.backward(dy)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tm(tx)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), **CLOSE64)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **CLOSE64)
+    for k, p in tm.named_parameters():
+        np.testing.assert_allclose(m.grads[k], p.grad.numpy(), **CLOSE64)
+    assert np.all(np.abs(m.state_dict()["weight"]) <= 1 / np.sqrt(5))
+
+
+def test_cross_entropy_matches_torch_and_is_stable():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((6, 4)) * 3
+    logits[0, 2] = 1e4                                   # would overflow a naive softmax
+    targets = np.array([2, 0, 3, 3, 1, 0])
+    loss, d = sr.cross_entropy(logits, targets)
+    t = torch.tensor(logits, requires_grad=True)
+    t_loss = torch.nn.functional.cross_entropy(t, torch.tensor(targets))
+    t_loss.backward()
+    np.testing.assert_allclose(loss, t_loss.item(), **CLOSE64)
+    np.testing.assert_allclose(d, t.grad.numpy(), **CLOSE64)
+    assert sr.cross_entropy(logits.astype(np.float32), targets)[1].dtype == np.float32
+    with pytest.raises(ValueError, match="target 4 is out of range for 4 classes"):
+        sr.cross_entropy(logits, np.array([0, 1, 2, 3, 4, 0]))
+    with pytest.raises(ValueError, match=r"expected targets of shape \(6,\), got \(5,\)"):
+        sr.cross_entropy(logits, targets[:5])
+
+
+def test_mse_matches_torch():
+    rng = np.random.default_rng(0)
+    pred, target = rng.standard_normal((2, 3, 4))
+    loss, d = sr.mse_loss(pred, target)
+    t = torch.tensor(pred, requires_grad=True)
+    t_loss = torch.nn.functional.mse_loss(t, torch.tensor(target))
+    t_loss.backward()
+    np.testing.assert_allclose(loss, t_loss.item(), **CLOSE64)
+    np.testing.assert_allclose(d, t.grad.numpy(), **CLOSE64)
+    with pytest.raises(ValueError, match=r"expected target of shape \(3, 4\), got \(4, 3\)"):
+        sr.mse_loss(pred, target.T.copy())
+
+
+def _twins(seed=0):
+    """A scratchrnn (LSTM, Linear) pair and its torch twin with identical float64 weights."""
+    m = sr.LSTM(4, 6, num_layers=2, dtype=np.float64, seed=seed)
+    head = sr.Linear(6, 4, dtype=np.float64, seed=seed + 1)
+    tm = torch.nn.LSTM(4, 6, num_layers=2, dtype=torch.float64)
+    th = torch.nn.Linear(6, 4, dtype=torch.float64)
+    for a, b in ((m, tm), (head, th)):
+        b.load_state_dict({k: torch.tensor(v) for k, v in a.state_dict().items()})
+    return (m, head), (tm, th)
+
+
+def _set_grads(mods, tmods, rng):
+    for a, b in zip(mods, tmods):
+        for k, p in b.named_parameters():
+            g = rng.standard_normal(p.shape) * 3
+            a.grads[k][...] = g
+            p.grad = torch.tensor(g)
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_grad_norm_matches_torch(max_norm):
+    mods, tmods = _twins()
+    _set_grads(mods, tmods, np.random.default_rng(0))
+    norm = sr.clip_grad_norm(list(mods), max_norm)
+    t_norm = torch.nn.utils.clip_grad_norm_([p for t in tmods for p in t.parameters()], max_norm)
+    np.testing.assert_allclose(norm, t_norm.item(), **CLOSE64)
+    for a, b in zip(mods, tmods):
+        for k, p in b.named_parameters():
+            np.testing.assert_allclose(a.grads[k], p.grad.numpy(), **CLOSE64)
+
+
+def test_clip_grad_value_matches_torch():
+    mods, tmods = _twins()
+    _set_grads(mods, tmods, np.random.default_rng(0))
+    sr.clip_grad_value(list(mods), 0.7)
+    torch.nn.utils.clip_grad_value_([p for t in tmods for p in t.parameters()], 0.7)
+    for a, b in zip(mods, tmods):
+        for k, p in b.named_parameters():
+            np.testing.assert_array_equal(a.grads[k], p.grad.numpy())
+    assert max(np.abs(g).max() for a in mods for g in a.grads.values()) == 0.7
+
+
+@pytest.mark.parametrize("opt", ["sgd", "sgd_momentum_wd", "adam", "adam_wd"])
+def test_optimizer_steps_match_torch(opt):
+    mods, tmods = _twins()
+    tparams = [p for t in tmods for p in t.parameters()]
+    if opt.startswith("sgd"):
+        kw = dict(lr=0.1, momentum=0.9, weight_decay=0.01) if opt != "sgd" else dict(lr=0.1)
+        ours, theirs = sr.SGD(list(mods), **kw), torch.optim.SGD(tparams, **kw)
+    else:
+        kw = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1 if opt == "adam_wd" else 0)
+        ours, theirs = sr.Adam(list(mods), **kw), torch.optim.Adam(tparams, **kw)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        _set_grads(mods, tmods, rng)
+        ours.step()
+        theirs.step()
+    for a, b in zip(mods, tmods):
+        for k, p in b.named_parameters():
+            np.testing.assert_allclose(a.state_dict()[k], p.detach().numpy(), **CLOSE64)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_training_trajectory_matches_torch(opt):
+    """12 steps of one-hot -> 2-layer LSTM -> Linear -> cross-entropy -> clipping -> optimizer.
+
+    Every step's loss and the final parameters agree to 1e-9 relative in float64
+    (the issue's bound; observed differences are ~1e-14).
+    """
+    (m, head), (tm, th) = _twins(seed=3)
+    tparams = list(tm.parameters()) + list(th.parameters())
+    if opt == "sgd":
+        ours, theirs = sr.SGD([m, head], lr=0.5, momentum=0.9), torch.optim.SGD(tparams, lr=0.5, momentum=0.9)
+    else:
+        ours, theirs = sr.Adam([m, head], lr=0.01), torch.optim.Adam(tparams, lr=0.01)
+    rng = np.random.default_rng(0)
+    T, N, V = 5, 3, 4
+    for step in range(12):
+        idx = rng.integers(0, V, size=(T + 1, N))
+        x = sr.one_hot(idx[:-1], V, dtype=np.float64)            # (T, N, V)
+        y = idx[1:].reshape(-1)                                 # (T·N,) next symbol
+
+        ours.zero_grad()
+        out, _ = m(x)
+        logits = head(out)                                      # (T, N, V)
+        loss, d_logits = sr.cross_entropy(logits.reshape(-1, V), y)
+        m.backward(head.backward(d_logits.reshape(T, N, V)))
+        sr.clip_grad_norm([m, head], 0.05)
+        ours.step()
+
+        theirs.zero_grad()
+        t_out, _ = tm(torch.tensor(x))
+        t_loss = torch.nn.functional.cross_entropy(th(t_out).reshape(-1, V), torch.tensor(y))
+        t_loss.backward()
+        torch.nn.utils.clip_grad_norm_(tparams, 0.05)
+        theirs.step()
+        np.testing.assert_allclose(loss, t_loss.item(), rtol=1e-9, err_msg=f"step {step}")
+    for a, b in ((m, tm), (head, th)):
+        for k, p in b.named_parameters():
+            np.testing.assert_allclose(a.state_dict()[k], p.detach().numpy(), rtol=1e-9, atol=1e-12)
