@@ -1,4 +1,4 @@
-"""The ``scratchrnn`` command; ``verify`` is the main job."""
+"""The ``scratchrnn`` command: ``verify`` (the main job), ``train`` and ``generate``."""
 
 import argparse
 import json
@@ -39,6 +39,32 @@ def _verify(args):
     return 1 if failed else 0
 
 
+def _train(args):
+    from .tasks import charlm, mnist, sine
+    task = {"charlm": charlm, "mnist": mnist, "sine": sine}[args.task]
+    if args.out is None:
+        args.out = os.path.join("runs", f"{args.task}-{args.backend}-seed{args.seed}")
+    if args.data_dir:
+        os.environ["SCRATCHRNN_DATA"] = args.data_dir
+    from .tasks.common import NonFiniteLoss
+    try:
+        task.run(args)
+    except NonFiniteLoss as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, RuntimeError) as e:   # bad data or settings
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _generate(args):
+    from .tasks import charlm
+    print(charlm.generate_from_checkpoint(args.checkpoint, args.prefix, args.length,
+                                          args.temperature, args.seed))
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -55,6 +81,32 @@ def build_parser():
     v.add_argument("--failures-only", action="store_true", help="print only failing rows")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=_verify)
+
+    t = sub.add_parser("train", help="train a classic task: charlm, mnist or sine")
+    tasks = t.add_subparsers(dest="task", required=True)
+    from .tasks import charlm, mnist, sine
+    for name, module, text in (("charlm", charlm, "character language model"),
+                               ("mnist", mnist, "MNIST read row by row"),
+                               ("sine", sine, "sin -> cos regression, state carried")):
+        tp = tasks.add_parser(name, help=text, description=module.__doc__)
+        module.add_arguments(tp)
+        tp.add_argument("--backend", choices=["scratch", "torch"], default="scratch",
+                        help="torch runs the torch_ref mirror on the same data and weights")
+        tp.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+        tp.add_argument("--seed", type=int, default=0)
+        tp.add_argument("--out", help="run folder (default runs/TASK-BACKEND-seedS)")
+        tp.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+        tp.add_argument("--save-every", type=int, default=10, help="checkpoint every N epochs")
+        tp.add_argument("--data-dir", help="data root (default: SCRATCHRNN_DATA)")
+        tp.set_defaults(func=_train)
+
+    g = sub.add_parser("generate", help="text from a charlm checkpoint")
+    g.add_argument("--checkpoint", required=True)
+    g.add_argument("--prefix", required=True)
+    g.add_argument("--length", type=int, default=100)
+    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    g.add_argument("--seed", type=int, default=None)
+    g.set_defaults(func=_generate)
     return p
 
 

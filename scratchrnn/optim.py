@@ -24,10 +24,12 @@ def _pairs(modules):
     return pairs
 
 
-def _number(name, value, low=0.0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
-            or value < low:
-        raise ValueError(f"{name} must be a finite number >= {low}, got {value!r}")
+def _number(name, value, low=0.0, allow_inf=False):
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and value >= low
+          and (np.isfinite(value) or (allow_inf and value == np.inf)))
+    if not ok:
+        raise ValueError(f"{name} must be a {'' if allow_inf else 'finite '}number >= {low}, "
+                         f"got {value!r}")
     return float(value)
 
 
@@ -35,9 +37,10 @@ def clip_grad_norm(modules, max_norm):
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Returns the norm before clipping, like ``torch.nn.utils.clip_grad_norm_``
-    (which scales by ``max_norm / (norm + 1e-6)`` when that factor is below 1).
+    (which scales by ``max_norm / (norm + 1e-6)`` when that factor is below 1);
+    ``max_norm=inf`` only measures.
     """
-    max_norm = _number("max_norm", max_norm)
+    max_norm = _number("max_norm", max_norm, allow_inf=True)
     grads = [g for _, g in _pairs(modules)]
     total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads)))
     coef = max_norm / (total + 1e-6)
