@@ -51,6 +51,8 @@ class ScratchBackend:
         out, state_n = self.core(x, state)                           # (T, N, H)
         feats = out[-1] if loss == "ce_last" else out                # (N, H) | (T, N, H)
         pred = self.head(feats)
+        if not np.isfinite(pred).all():             # diverged: let the task stop and say where
+            return float("nan"), state_n, float("nan")
         if loss == "mse_all":
             value, d_pred = sr.mse_loss(pred, target)
         else:
@@ -146,7 +148,7 @@ class TorchBackend:
         value.backward()
         norm = self.torch.nn.utils.clip_grad_norm_(self.params, self.clip if self.clip else float("inf"))
         self.opt.step()
-        return float(value), self._state_out(state_n), float(norm)
+        return float(value.detach()), self._state_out(state_n), float(norm)
 
     def predict(self, x, state=None):
         self.core.eval()

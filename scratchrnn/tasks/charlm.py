@@ -122,7 +122,7 @@ def run(args):
             common.check_finite(loss, epoch, step, args.out)
             loss_sum += loss * Y.size
             n += Y.size
-        ppl = math.exp(loss_sum / n)
+        ppl = math.exp(loss_sum / n) if loss_sum / n < 700 else math.inf   # exp(709) overflows
         metrics.add(epoch=epoch, loss=loss_sum / n, perplexity=ppl, seconds=time.perf_counter() - t0)
         epochs.set_postfix(perplexity=f"{ppl:.3f}")
         last = epoch == args.epochs

@@ -1,0 +1,137 @@
+"""The training tasks end to end, through the command line, on tiny data.
+
+The two backends must agree (same data, seed, initial weights, settings), a
+resumed run must equal an uninterrupted one, and a diverging run must stop with
+the step named and the last good checkpoint intact.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from scratchrnn import cli
+from scratchrnn.tasks import common
+
+pytest.importorskip("tqdm")
+pytest.importorskip("matplotlib")
+torch = pytest.importorskip("torch")
+
+TINY_CHARLM = ["--epochs", "3", "--hidden", "8", "--steps", "6", "--batch", "4", "--lr", "1",
+               "--clip", "0.5", "--pred-every", "2", "--pred-len", "5", "--save-every", "1"]
+
+
+def _metrics(folder):
+    with open(folder / common.METRICS) as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("sampler", ["random", "consecutive"])
+def test_charlm_backends_agree(tmp_path, sampler):
+    """float64: every epoch's perplexity equal to 1e-9 between scratchrnn and torch."""
+    runs = {}
+    for backend in ("scratch", "torch"):
+        out = tmp_path / backend
+        rc = cli.main(["train", "charlm", *TINY_CHARLM, "--sampler", sampler, "--dtype", "float64",
+                       "--backend", backend, "--out", str(out)])
+        assert rc == 0
+        runs[backend] = _metrics(out)
+        assert (out / "perplexity.png").stat().st_size > 0
+        assert "epoch 2" in (out / "samples.txt").read_text()
+    ours, theirs = (np.array([r["perplexity"] for r in runs[b]]) for b in ("scratch", "torch"))
+    assert len(ours) == 3 and ours[-1] < ours[0]          # it learns
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
+def test_charlm_resume_equals_uninterrupted(tmp_path):
+    """2 epochs + --resume to 4 give exactly the weights and metrics of 4 straight epochs."""
+    args = ["train", "charlm", *TINY_CHARLM[2:], "--optimizer", "adam", "--lr", "0.01",
+            "--dtype", "float64"]
+    assert cli.main([*args, "--epochs", "4", "--out", str(tmp_path / "a")]) == 0
+    assert cli.main([*args, "--epochs", "2", "--out", str(tmp_path / "b")]) == 0
+    assert cli.main([*args, "--epochs", "4", "--out", str(tmp_path / "b"), "--resume"]) == 0
+    a, meta_a = common.load_checkpoint(tmp_path / "a" / common.CHECKPOINT)
+    b, meta_b = common.load_checkpoint(tmp_path / "b" / common.CHECKPOINT)
+    assert meta_a["epoch"] == meta_b["epoch"] == 4
+    assert a.keys() == b.keys() and any(k.startswith("opt.m") for k in a)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert [r["perplexity"] for r in _metrics(tmp_path / "a")] == \
+        [r["perplexity"] for r in _metrics(tmp_path / "b")]
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    """lr 3e38 overflows float32 weights to inf, so the logits turn NaN during epoch 3."""
+    out = tmp_path / "run"
+    assert cli.main(["train", "charlm", *TINY_CHARLM, "--epochs", "2", "--out", str(out)]) == 0
+    good, _ = common.load_checkpoint(out / common.CHECKPOINT)
+    rc = cli.main(["train", "charlm", *TINY_CHARLM, "--epochs", "4", "--lr", "3e38", "--clip", "1e30",
+                   "--out", str(out), "--resume"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "epoch 3, step" in err and "checkpoint" in err
+    kept, meta = common.load_checkpoint(out / common.CHECKPOINT)
+    assert meta["epoch"] == 2
+    for k in good:
+        np.testing.assert_array_equal(kept[k], good[k])
+
+
+def test_generate_from_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "charlm", *TINY_CHARLM, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["generate", "--checkpoint", str(out / common.CHECKPOINT), "--prefix", "Now",
+                     "--length", "12"]) == 0
+    text = capsys.readouterr().out.rstrip("\n")
+    assert text.startswith("Now") and len(text) == 3 + 12
+    assert cli.main(["generate", "--checkpoint", str(out / common.CHECKPOINT), "--prefix", "Now",
+                     "--length", "12", "--temperature", "1.0", "--seed", "1"]) == 0
+
+
+def test_checkpoint_is_atomic_and_pickle_free(tmp_path, monkeypatch):
+    """A write that fails half way leaves the previous checkpoint untouched and no temp files."""
+    path = tmp_path / common.CHECKPOINT
+    common.save_checkpoint(path, {"w": np.arange(3.0)}, {"epoch": 1})
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        common.save_checkpoint(path, {"w": np.zeros(3)}, {"epoch": 2})
+    arrays, meta = common.load_checkpoint(path)
+    assert meta == {"epoch": 1} and arrays["w"].tolist() == [0.0, 1.0, 2.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [common.CHECKPOINT]
+    with np.load(path, allow_pickle=False) as z:           # loads with pickle off
+        assert z["__meta__"].dtype.kind == "U"
+
+
+def test_sine_both_backends(tmp_path):
+    res = {}
+    for backend in ("scratch", "torch"):
+        out = tmp_path / backend
+        assert cli.main(["train", "sine", "--segments", "60", "--dtype", "float64",
+                         "--backend", backend, "--out", str(out)]) == 0
+        res[backend] = json.loads((out / "summary.json").read_text())["final_loss"]
+        assert (out / "prediction.png").stat().st_size > 0
+    np.testing.assert_allclose(res["scratch"], res["torch"], rtol=1e-9)
+    losses = [r["loss"] for r in _metrics(tmp_path / "scratch")]
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) / 3     # the state-carrying model learns
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail torchvision's md5 check
+def test_mnist_on_tiny_idx_files(tmp_path, monkeypatch):
+    from test_data import _make_tiny_mnist
+    pytest.importorskip("torchvision")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    _make_tiny_mnist(tmp_path / "data")
+    acc = {}
+    for backend in ("scratch", "torch"):
+        out = tmp_path / backend
+        rc = cli.main(["train", "mnist", "--epochs", "2", "--batch", "2", "--hidden", "8",
+                       "--dtype", "float64", "--data-dir", str(tmp_path / "data"),
+                       "--backend", backend, "--out", str(out)])
+        assert rc == 0
+        acc[backend] = [r["test_accuracy"] for r in _metrics(out)]
+        assert (out / "curves.png").stat().st_size > 0
+    assert acc["scratch"] == acc["torch"] and len(acc["scratch"]) == 2
