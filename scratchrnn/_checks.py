@@ -31,7 +31,9 @@ def dropout_prob(value):
 
 
 def shape_str(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """A shape as Python prints a tuple: ``(2, 3)``, ``(4,)``, ``()``."""
+    parts = [str(s) for s in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
 def array(name, a, dtype, shape, shape_doc=None):

@@ -17,6 +17,7 @@ the last forward — nothing that counts time steps.
     ((7, 2, 3), ['bias_hh_l0', 'bias_hh_l0_reverse'])
 """
 
+import numbers
 import warnings
 from typing import NamedTuple
 
@@ -66,15 +67,28 @@ class _Module:
         new = {}
         for k, v in state.items():
             if hasattr(v, "detach"):                 # a torch tensor; no torch import needed
-                v = v.detach().cpu().numpy()
-            v = np.asarray(v)
+                v = v.detach().cpu()
+                if v.is_floating_point():            # bfloat16 has no NumPy dtype; float64 holds them all
+                    v = v.double()
+                v = v.numpy()
+            try:
+                v = np.asarray(v)
+            except (ValueError, TypeError) as e:     # e.g. a ragged nested list
+                raise TypeError(f"expected {k} to be an array of shape "
+                                f"{_checks.shape_str(self._params[k].shape)}, got a {type(v).__name__} "
+                                f"that NumPy cannot make into one ({e})") from None
             if v.shape != self._params[k].shape:
                 raise ValueError(f"expected {k} of shape {_checks.shape_str(self._params[k].shape)}, "
                                  f"got {_checks.shape_str(v.shape)}")
             if not np.issubdtype(v.dtype, np.floating):
                 raise TypeError(f"expected {k} to hold floating-point values, got dtype {v.dtype}")
             _checks.finite(k, v)
-            new[k] = v
+            with np.errstate(over="ignore"):
+                cast = v.astype(self.dtype)
+            if not np.isfinite(cast).all():          # finite in float64, inf once cast to float32
+                bad = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+                raise ValueError(f"{k} value {float(v[bad])!r} at index {bad} overflows {self.dtype}")
+            new[k] = cast
         for k, v in new.items():                     # all checked first: a bad dict changes nothing
             self._params[k][...] = v
 
@@ -192,7 +206,8 @@ class _RNNBase(_Module):
     def _check_states(self, names, states, N, batched):
         """None -> zeros; else check each state's shape; return tuple of (L·D, N, H) arrays."""
         shape, doc = self._state_shapes(N, batched)
-        doc = doc.replace("H", str(self.hidden_size)).replace("N", str(N))
+        doc = (doc.replace("H", str(self.hidden_size)).replace("N", str(N))
+               .replace("num_layers", f"num_layers={shape[0]}"))   # e.g. (D·num_layers=4, 2, 5)
         out = []
         for name, s in zip(names, states):
             if s is None:
@@ -226,8 +241,8 @@ class _RNNBase(_Module):
             mask = None
             if k < self.num_layers - 1 and self.training and self.dropout > 0:
                 keep = 1.0 - self.dropout
-                mask = (self.generator.random(layer_out.shape) < keep) / keep        # (S4)
-                mask = mask.astype(self.dtype)                         # (T, N, D·H)
+                mask = self.generator.random(layer_out.shape) < keep  # (T, N, D·H) (S4)
+                mask = (mask / keep if keep > 0 else mask).astype(self.dtype)  # p = 1: all zeros, not 0/0
                 layer_out *= mask
             caches.append(layer_caches)
             masks.append(mask)
@@ -346,6 +361,8 @@ class LSTM(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
+            raise ValueError(f"proj_size must be a non-negative integer, got {proj_size!r}")
         if proj_size != 0:
             raise NotImplementedError(f"LSTM proj_size > 0 is not implemented yet (got {proj_size}); "
                                       "it is planned with its derivation in docs/derivations.md")
