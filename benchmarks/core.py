@@ -3,10 +3,12 @@
     python benchmarks/core.py [--repeats 15] [--out benchmarks/results]
 
 Per point (model, T, N, H; I = H; float32) both implementations start from the
-same weights, read the same input and get the same upstream gradient. Runs are
-interleaved (ours, torch, ours, torch, ...) with a pause between candidates,
-because OpenBLAS and OpenMP workers keep spinning after a call and would slow
-whichever side runs next (PERF_NOTES.md, point 5). We report medians.
+same weights, read the same input and get the same upstream gradient. Blocks of
+calls are interleaved (ours ×B, pause, torch ×B, pause, ...): within a block the
+threads are warm, and the pause between candidates lets OpenBLAS and OpenMP
+workers stop spinning, which would otherwise slow whichever side runs next
+(PERF_NOTES.md, point 5). We report the median over all calls. The harness also
+measures this machine's float32 GEMM peak in the same run (a 2048³ product).
 
 Numba compile time is measured on its own: a fresh subprocess with an empty
 NUMBA_CACHE_DIR runs one forward+backward of each model at a tiny size.
@@ -16,7 +18,8 @@ NUMBA_CACHE_DIR runs one forward+backward of each model at a tiny size.
 SIZES = [(128, 1, 32), (128, 16, 128), (64, 64, 512)]   # (T, N, H), I = H
 MODELS = ["lstm", "rnn"]
 DTYPE = "float32"
-REPEATS = 15
+REPEATS = 5              # blocks per candidate
+BLOCK = 5                # calls per block; the first call of a block is not timed
 PAUSE_S = 0.3            # between candidates, so spinning BLAS workers go idle
 SEED = 0
 # -----------------------------------------------------------------------------
@@ -100,7 +103,23 @@ def environment():
             "dtype": DTYPE}
 
 
-def run(repeats=REPEATS):
+def gemm_peak(n=2048, repeats=5):
+    """GFLOP/s of an n³ float32 GEMM through the same BLAS binding the kernels use."""
+    from scratchrnn.kernels import matmul
+    rng = np.random.default_rng(SEED)
+    a, b = (rng.standard_normal((n, n)).astype(DTYPE) for _ in range(2))
+    matmul(a, b)
+    return 2 * n ** 3 / min(_time(lambda: matmul(a, b)) for _ in range(repeats)) / 1e9
+
+
+def _block(fn, times):
+    fn()                                             # not timed: wakes the thread pools
+    for _ in range(BLOCK):
+        times.append(_time(fn))
+    time.sleep(PAUSE_S)
+
+
+def run(repeats=REPEATS, peak=None):
     rows = []
     for model in MODELS:
         for T, N, H in SIZES:
@@ -108,27 +127,31 @@ def run(repeats=REPEATS):
             for _ in range(2):                       # warm-up: JIT, allocator, oneDNN primitives
                 ours(), theirs()
             t_ours, t_theirs = [], []
-            for _ in range(repeats):                 # interleaved
-                t_ours.append(_time(ours))
-                time.sleep(PAUSE_S)
-                t_theirs.append(_time(theirs))
-                time.sleep(PAUSE_S)
+            for _ in range(repeats):                 # interleaved blocks
+                _block(ours, t_ours)
+                _block(theirs, t_theirs)
             a, b = float(np.median(t_ours)), float(np.median(t_theirs))
             f = flops(model, T, N, H, H)
             rows.append(dict(model=model, T=T, N=N, H=H, I=H, scratchrnn_ms=a * 1e3,
                              torch_ms=b * 1e3, ratio=a / b, scratchrnn_gflops=f / a / 1e9,
-                             torch_gflops=f / b / 1e9))
+                             torch_gflops=f / b / 1e9,
+                             scratchrnn_peak_fraction=None if peak is None else f / a / 1e9 / peak))
             print(f"{model:<5} T={T:<4} N={N:<3} H={H:<4} scratchrnn {a * 1e3:9.2f} ms   "
                   f"torch {b * 1e3:9.2f} ms   ratio {a / b:5.2f}", flush=True)
     return rows
 
 
-def markdown(rows, compile_s, env):
-    lines = ["| model | T | N | H | scratchrnn ms | torch CPU ms | ratio (ours / torch) | scratchrnn GFLOP/s |",
-             "|---|---|---|---|---|---|---|---|"]
+def markdown(rows, compile_s, env, peak):
+    lines = ["| model | T | N | H | scratchrnn ms | torch CPU ms | ratio (ours / torch) "
+             "| scratchrnn GFLOP/s | torch GFLOP/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['T']} | {r['N']} | {r['H']} | {r['scratchrnn_ms']:.2f} | "
-                     f"{r['torch_ms']:.2f} | **{r['ratio']:.2f}** | {r['scratchrnn_gflops']:.1f} |")
+                     f"{r['torch_ms']:.2f} | **{r['ratio']:.2f}** | {r['scratchrnn_gflops']:.1f} "
+                     f"| {r['torch_gflops']:.1f} |")
+    lines.append("")
+    lines.append(f"float32 GEMM peak measured in the same run (2048³, 2 threads): {peak:.0f} GFLOP/s. "
+                 "GFLOP/s count only the GEMMs (see flops()).")
     lines.append("")
     lines.append("Numba compile time, first call with an empty cache: "
                  + ", ".join(f"{k} {v:.2f} s" for k, v in compile_s.items()))
@@ -139,21 +162,24 @@ def markdown(rows, compile_s, env):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=REPEATS)
+    p.add_argument("--repeats", type=int, default=REPEATS, help="blocks per candidate")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     p.add_argument("--name", default="core_cpu", help="file stem for the JSON and Markdown results")
     args = p.parse_args(argv)
     compile_s = compile_seconds()
     print("compile (empty cache):", compile_s, flush=True)
     env = environment()
-    rows = run(args.repeats)
+    peak = gemm_peak()
+    print(f"float32 GEMM peak: {peak:.0f} GFLOP/s", flush=True)
+    rows = run(args.repeats, peak)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, args.name + ".json"), "w") as f:
-        json.dump({"environment": env, "compile_s": compile_s, "repeats": args.repeats,
-                   "rows": rows}, f, indent=1)
+        json.dump({"environment": env, "compile_s": compile_s, "gemm_peak_gflops": peak,
+                   "blocks": args.repeats, "calls_per_block": BLOCK, "rows": rows}, f, indent=1)
+    table = markdown(rows, compile_s, env, peak)
     with open(os.path.join(args.out, args.name + ".md"), "w") as f:
-        f.write(markdown(rows, compile_s, env))
-    print(markdown(rows, compile_s, env))
+        f.write(table)
+    print(table)
     return 0
 
 

@@ -19,6 +19,8 @@ SciPy's OpenBLAS pools makes their idle workers spin against each other
 (PERF_NOTES.md, point 1).
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -39,12 +41,33 @@ def matmul(a, b):
 
 @_jit
 def sigmoid(x):
-    """Numerically stable logistic function, elementwise (L2).
+    """Numerically stable logistic function of one value, in float64 (L2).
 
     With ``e = exp(-|x|)`` (never overflows): ``1/(1+e)`` for x ≥ 0, ``e/(1+e)`` for x < 0.
     """
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    x = np.float64(x)
+    e = math.exp(-abs(x))
+    return (1.0 if x >= 0 else e) / (1.0 + e)
+
+
+@_jit
+def tanh(x, single):
+    """tanh of one value, in float64.
+
+    For float64 data (``single`` False) this is libm's tanh. For float32 data it is
+    ``(1 − e)/(1 + e)`` with ``e = exp(−2|x|)``, computed in float64: a quarter of the
+    cost of libm's tanh here, and it rounds to the float32 nearest the exact value
+    (tests/test_kernels.py checks a sweep). Below 2⁻¹³, tanh(x) rounds to x in float32.
+    """
+    x = np.float64(x)
+    if not single:
+        return math.tanh(x)
+    ax = abs(x)
+    if ax < 2.0 ** -13:
+        return x
+    e = math.exp(-2.0 * ax)
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0 else -t
 
 
 # ---------------------------------------------------------------------------
@@ -60,13 +83,16 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu):
     h:      (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
     relu:   bool      φ = relu if True else tanh
     """
-    T = xw.shape[0]
+    T, N, H = xw.shape
+    single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
     for t in range(T):
         a = xw[t] + matmul(h[t], w_hh_t)             # (N, H)   (R1)
-        if relu:
-            h[t + 1] = np.maximum(a, 0)              # (N, H)   (R2)
-        else:
-            h[t + 1] = np.tanh(a)                    # (N, H)   (R2)
+        for n in range(N):
+            for j in range(H):
+                if relu:
+                    h[t + 1, n, j] = max(a[n, j], 0)             # (R2)
+                else:
+                    h[t + 1, n, j] = tanh(a[n, j], single)       # (R2)
 
 
 @_jit
@@ -80,14 +106,17 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a):
     d_a:   (T, N, H) output: gradient of the pre-activations
     Returns dh0 (N, H).
     """
-    T = d_out.shape[0]
+    T, N, H = d_out.shape
     delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given) (R3)
     for t in range(T - 1, -1, -1):
-        dh = d_out[t] + delta                        # (N, H)   dh_t = dy_t + δ_t   (R3)
-        if relu:
-            d_a[t] = dh * (h[t + 1] > 0)             # (N, H)   relu' = 1[h_t > 0]  (R4)
-        else:
-            d_a[t] = dh * (1 - h[t + 1] * h[t + 1])  # (N, H)   tanh' = 1 - h_t²    (R4)
+        for n in range(N):
+            for j in range(H):
+                dh = d_out[t, n, j] + delta[n, j]               # dh_t = dy_t + δ_t  (R3)
+                h_t = h[t + 1, n, j]
+                if relu:
+                    d_a[t, n, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
+                else:
+                    d_a[t, n, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
         delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh (R5)
     return delta                                     # (N, H)   dh_0 = δ_0          (R5)
 
@@ -106,21 +135,26 @@ def lstm_forward_kernel(xw, w_hh_t, h, c, gates, tanh_c):
     gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
     tanh_c: (T, N, H)  output: tanh(c_t)
     """
-    T = xw.shape[0]
-    H = h.shape[2]
+    T, N, G = xw.shape
+    H = G // 4
+    single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
     for t in range(T):
         a = xw[t] + matmul(h[t], w_hh_t)             # (N, 4H)  (L1)
-        i = sigmoid(a[:, 0 * H:1 * H])               # (N, H)   input gate      (L2)
-        f = sigmoid(a[:, 1 * H:2 * H])               # (N, H)   forget gate     (L2)
-        g = np.tanh(a[:, 2 * H:3 * H])               # (N, H)   cell candidate  (L2)
-        o = sigmoid(a[:, 3 * H:4 * H])               # (N, H)   output gate     (L2)
-        c[t + 1] = f * c[t] + i * g                  # (N, H)   (L3)
-        tanh_c[t] = np.tanh(c[t + 1])                # (N, H)
-        h[t + 1] = o * tanh_c[t]                     # (N, H)   (L4)
-        gates[t, :, 0 * H:1 * H] = i
-        gates[t, :, 1 * H:2 * H] = f
-        gates[t, :, 2 * H:3 * H] = g
-        gates[t, :, 3 * H:4 * H] = o
+        for n in range(N):
+            for j in range(H):
+                i = sigmoid(a[n, j])                 # input gate      (L2)
+                f = sigmoid(a[n, H + j])             # forget gate     (L2)
+                g = tanh(a[n, 2 * H + j], single)    # cell candidate  (L2)
+                o = sigmoid(a[n, 3 * H + j])         # output gate     (L2)
+                c_t = f * c[t, n, j] + i * g         # (L3)
+                tc = tanh(c_t, single)
+                c[t + 1, n, j] = c_t
+                tanh_c[t, n, j] = tc
+                h[t + 1, n, j] = o * tc              # (L4)
+                gates[t, n, j] = i
+                gates[t, n, H + j] = f
+                gates[t, n, 2 * H + j] = g
+                gates[t, n, 3 * H + j] = o
 
 
 @_jit
@@ -137,22 +171,23 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
     d_a:    (T, N, 4H) output: gradient of the pre-activations
     Returns (dh0, dc0), each (N, H).
     """
-    T = d_out.shape[0]
-    H = c.shape[2]
+    T, N, H = d_out.shape
     delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given)        (L5)
     gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_n (given)        (L7)
     for t in range(T - 1, -1, -1):
-        i = gates[t, :, 0 * H:1 * H]                 # (N, H)
-        f = gates[t, :, 1 * H:2 * H]                 # (N, H)
-        g = gates[t, :, 2 * H:3 * H]                 # (N, H)
-        o = gates[t, :, 3 * H:4 * H]                 # (N, H)
-        tc = tanh_c[t]                               # (N, H)
-        dh = d_out[t] + delta                        # (N, H)   (L5)
-        dc = gamma + dh * o * (1 - tc * tc)          # (N, H)   (L7)
-        d_a[t, :, 0 * H:1 * H] = dc * g * i * (1 - i)       # da^i  (L8)
-        d_a[t, :, 1 * H:2 * H] = dc * c[t] * f * (1 - f)    # da^f  (L8)
-        d_a[t, :, 2 * H:3 * H] = dc * i * (1 - g * g)       # da^g  (L8)
-        d_a[t, :, 3 * H:4 * H] = dh * tc * o * (1 - o)      # da^o  (L6)
-        gamma = dc * f                               # (N, H)   γ_{t-1} = dc_t ⊙ f_t      (L9)
+        for n in range(N):
+            for j in range(H):
+                i = gates[t, n, j]
+                f = gates[t, n, H + j]
+                g = gates[t, n, 2 * H + j]
+                o = gates[t, n, 3 * H + j]
+                tc = tanh_c[t, n, j]
+                dh = d_out[t, n, j] + delta[n, j]                 # (L5)
+                dc = gamma[n, j] + dh * o * (1 - tc * tc)         # (L7)
+                d_a[t, n, j] = dc * g * i * (1 - i)               # da^i  (L8)
+                d_a[t, n, H + j] = dc * c[t, n, j] * f * (1 - f)  # da^f  (L8)
+                d_a[t, n, 2 * H + j] = dc * i * (1 - g * g)       # da^g  (L8)
+                d_a[t, n, 3 * H + j] = dh * tc * o * (1 - o)      # da^o  (L6)
+                gamma[n, j] = dc * f                              # γ_{t-1} = dc_t ⊙ f_t  (L9)
         delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh       (L10)
     return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
