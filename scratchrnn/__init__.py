@@ -8,10 +8,10 @@ from . import functional, kernels
 from .gradcheck import gradcheck
 from .linear import Linear
 from .losses import cross_entropy, mse_loss, one_hot
-from .modules import LSTM, RNN, LSTMCell, RNNCell
+from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .optim import SGD, Adam, clip_grad_norm, clip_grad_value
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "RNNCell", "LSTMCell", "Linear", "one_hot", "cross_entropy", "mse_loss",
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Linear", "one_hot", "cross_entropy", "mse_loss",
            "clip_grad_norm", "clip_grad_value", "SGD", "Adam", "gradcheck", "functional", "kernels"]

@@ -51,6 +51,17 @@ class LSTMCache(NamedTuple):
     has_bias: bool
 
 
+class GRUCache(NamedTuple):
+    """What ``gru_backward`` needs from ``gru_forward``."""
+    x: np.ndarray                 # (T, N, I)
+    h: np.ndarray                 # (T+1, N, H) h[0] = h0
+    gates: np.ndarray             # (T, N, 3H)  post-activation [r, z, n]
+    hw_n: np.ndarray              # (T, N, H)   a^h_n = h_{t-1} W_hnᵀ + b_hn
+    w_ih: np.ndarray              # (3H, I)
+    w_hh: np.ndarray              # (3H, H)
+    has_bias: bool
+
+
 class LSTMGrads(NamedTuple):
     dx: np.ndarray                # (T, N, I)
     dh0: np.ndarray               # (N, H)
@@ -62,24 +73,32 @@ class LSTMGrads(NamedTuple):
 
 
 def _input_projection(x, w_ih, b_ih, b_hh):
-    """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H)."""
+    """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H); b_hh may be None."""
     T, N, I = x.shape
     xw = matmul(x.reshape(T * N, I), w_ih.T)         # (T·N, G·H)  w_ih.T is a view, no copy
     if b_ih is not None:
-        xw += b_ih + b_hh                            # (T·N, G·H)
+        xw += b_ih if b_hh is None else b_ih + b_hh  # (T·N, G·H)
     return xw.reshape(T, N, -1)                      # (T, N, G·H)
 
 
-def _param_grads(x, h_prev, d_a, has_bias, w_ih):
-    """Weight, bias and input gradients from every step's ``da`` at once (R6)–(R8)."""
+def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
+    """Weight, bias and input gradients from every step's ``da`` at once (R6)–(R8), (G10).
+
+    ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs
+    from that of the input part (the GRU's n gate); for the RNN and LSTM they are equal.
+    """
     T, N, I = x.shape
     d_a2 = d_a.reshape(T * N, -1)                    # (T·N, G·H)
+    d_ah2 = d_a2 if d_ah is None else d_ah.reshape(T * N, -1)   # (T·N, G·H)
     dw_ih = matmul(d_a2.T, x.reshape(T * N, I))      # (G·H, I)   Σ_t da_tᵀ x_t        (R6)
-    dw_hh = matmul(d_a2.T, h_prev.reshape(T * N, -1))  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
+    dw_hh = matmul(d_ah2.T, h_prev.reshape(T * N, -1))  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
     dx = matmul(d_a2, w_ih).reshape(T, N, I)         # (T, N, I)  dx_t = da_t W_ih     (R6)
-    db = d_a2.sum(axis=0) if has_bias else None      # (G·H,)     Σ_t Σ_n da_t         (R8)
-    db_hh = db.copy() if has_bias else None          # b_ih and b_hh enter a_t the same way (R8)
-    return dx, dw_ih, dw_hh, db, db_hh
+    if not has_bias:
+        return dx, dw_ih, dw_hh, None, None
+    db_ih = d_a2.sum(axis=0)                         # (G·H,)     Σ_t Σ_n da_t         (R8)
+    # b_ih and b_hh enter a_t the same way (R8), unless the recurrent part differs (G10)
+    db_hh = db_ih.copy() if d_ah is None else d_ah2.sum(axis=0)
+    return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
@@ -149,3 +168,39 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
                                                   cache.has_bias, cache.w_ih)  # (L11)
     return LSTMGrads(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh)
+
+
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """GRU over a whole sequence, one direction, gate order r, z, n (torch's equations).
+
+    Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
+    Only ``b_ih`` joins the hoisted GEMM: ``b_hn`` sits inside ``r ⊙ (h W_hnᵀ + b_hn)`` (G3).
+    """
+    T, N, _ = x.shape
+    H = w_hh.shape[1]
+    x = np.ascontiguousarray(x)
+    xw = _input_projection(x, w_ih, b_ih, None)      # (T, N, 3H)    a^x for all t  (G1)
+    b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
+    h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    h[0] = h0
+    gates = np.empty((T, N, 3 * H), dtype=x.dtype)   # (T, N, 3H)
+    hw_n = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
+    kernels.gru_forward_kernel(xw, w_hh.T, b_hh, h, gates, hw_n)   # (G1)–(G4)
+    cache = GRUCache(x, h, gates, hw_n, w_ih, w_hh, b_ih is not None)
+    return h[1:], h[T], cache
+
+
+def gru_backward(d_out, d_h_n, cache):
+    """Gradients of ``gru_forward`` given ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
+
+    Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
+    """
+    d_out = np.ascontiguousarray(d_out)
+    T, N, H = d_out.shape
+    d_ax = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
+    d_ah = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
+    dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh,
+                                      cache.h, cache.gates, cache.hw_n, d_ax, d_ah)  # (G5)–(G9)
+    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax,
+                                                  cache.has_bias, cache.w_ih, d_ah)  # (G10)
+    return RNNGrads(dx, dh0, dw_ih, dw_hh, db_ih, db_hh)

@@ -191,3 +191,77 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
                 gamma[n, j] = dc * f                              # γ_{t-1} = dc_t ⊙ f_t  (L9)
         delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh       (L10)
     return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
+
+
+# ---------------------------------------------------------------------------
+# GRU, gate order r, z, n (torch's), with b_hn inside r ⊙ (h W_hnᵀ + b_hn)
+# ---------------------------------------------------------------------------
+
+@_jit
+def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n):
+    """Run the GRU recurrence in place, caching what the backward needs.
+
+    xw:     (T, N, 3H) input part ``x W_ihᵀ + b_ih`` for every step (b_hh is NOT in it)
+    w_hh_t: (H, 3H)    ``W_hhᵀ`` (a transposed view is fine)
+    b_hh:   (3H,)      recurrent bias (zeros without bias)
+    h:      (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
+    gates:  (T, N, 3H) output: post-activation gates [r, z, n]
+    hw_n:   (T, N, H)  output: a^h_n = h_{t-1} W_hnᵀ + b_hn, the term r multiplies
+    """
+    T, N, G = xw.shape
+    H = G // 3
+    single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
+    for t in range(T):
+        a_h = matmul(h[t], w_hh_t)                   # (N, 3H)  h_{t-1} W_hhᵀ       (G1)
+        for n in range(N):
+            for j in range(H):
+                r = sigmoid(xw[t, n, j] + a_h[n, j] + b_hh[j])                  # (G2)
+                z = sigmoid(xw[t, n, H + j] + a_h[n, H + j] + b_hh[H + j])      # (G2)
+                ahn = a_h[n, 2 * H + j] + b_hh[2 * H + j]
+                g = tanh(xw[t, n, 2 * H + j] + r * ahn, single)                 # n_t  (G3)
+                h[t + 1, n, j] = (1 - z) * g + z * h[t, n, j]                   # (G4)
+                gates[t, n, j] = r
+                gates[t, n, H + j] = z
+                gates[t, n, 2 * H + j] = g
+                hw_n[t, n, j] = ahn
+
+
+@_jit
+def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah):
+    """Carry ``dh`` back through time; write every step's gradients of both pre-activations.
+
+    d_out: (T, N, H)  upstream gradient of every output ``h_t``
+    d_h_n: (N, H)     upstream gradient of the final state
+    w_hh:  (3H, H)    ``W_hh`` itself
+    h:     (T+1, N, H) states from the forward
+    gates: (T, N, 3H) post-activation [r, z, n] from the forward
+    hw_n:  (T, N, H)  a^h_n from the forward
+    d_ax:  (T, N, 3H) output: gradient of the input part a^x (for dW_ih, db_ih, dx)
+    d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
+    Returns dh0 (N, H).
+    """
+    T, N, H = d_out.shape
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given)  (G5)
+    for t in range(T - 1, -1, -1):
+        direct = np.empty((N, H), dtype=d_out.dtype) # (N, H)   dh_t ⊙ z_t, first path of (G9)
+        for n in range(N):
+            for j in range(H):
+                r = gates[t, n, j]
+                z = gates[t, n, H + j]
+                g = gates[t, n, 2 * H + j]
+                dh = d_out[t, n, j] + delta[n, j]                        # (G5)
+                dn = dh * (1 - z)                                        # (G6)
+                dz = dh * (h[t, n, j] - g)                               # (G6)
+                dan = dn * (1 - g * g)                                   # da^x_n  (G7)
+                dr = dan * hw_n[t, n, j]                                 # (G7)
+                dar = dr * r * (1 - r)                                   # (G8)
+                daz = dz * z * (1 - z)                                   # (G8)
+                d_ax[t, n, j] = dar
+                d_ax[t, n, H + j] = daz
+                d_ax[t, n, 2 * H + j] = dan
+                d_ah[t, n, j] = dar
+                d_ah[t, n, H + j] = daz
+                d_ah[t, n, 2 * H + j] = dan * r                          # da^h_n  (G7)
+                direct[n, j] = dh * z
+        delta = direct + matmul(d_ah[t], w_hh)       # (N, H)   δ_{t-1}             (G9)
+    return delta

@@ -307,23 +307,11 @@ class _RNNBase(_Module):
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-class RNN(_RNNBase):
-    """Elman RNN, ``h_t = φ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)``, φ = tanh or relu.
-
-    Same constructor, parameters, shapes and initialisation as ``torch.nn.RNN``.
-    ``out, h_n = m(x, h0)``; ``dx, dh0 = m.backward(d_out, d_h_n)``.
-    """
+class _HiddenStateRNN(_RNNBase):
+    """RNN and GRU: the state is h alone."""
 
     _state_names = ("h0",)
     _state_final_names = ("h_n",)
-
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed)
 
     def forward(self, x, hx=None):
         """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (D·L, N, H) or None -> (out, h_n)."""
@@ -334,6 +322,22 @@ class RNN(_RNNBase):
         """Upstream grads of ``out`` and ``h_n`` (None = zeros) -> (dx, dh0); accumulates ``grads``."""
         dx, (dh0,) = self._backward_states(d_out, (d_h_n,))
         return dx, dh0
+
+
+class RNN(_HiddenStateRNN):
+    """Elman RNN, ``h_t = φ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)``, φ = tanh or relu.
+
+    Same constructor, parameters, shapes and initialisation as ``torch.nn.RNN``.
+    ``out, h_n = m(x, h0)``; ``dx, dh0 = m.backward(d_out, d_h_n)``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)
 
     def _layer_forward(self, x, states, weights):
         out, h_n, cache = F.rnn_forward(x, states[0], *weights, nonlinearity=self.nonlinearity)
@@ -387,6 +391,29 @@ class LSTM(_RNNBase):
     def _layer_backward(self, d_out, d_states, cache):
         g = F.lstm_backward(d_out, d_states[0], d_states[1], cache)
         return g.dx, (g.dh0, g.dc0), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
+
+
+class GRU(_HiddenStateRNN):
+    """GRU with torch's equations and gate order r, z, n (``b_hn`` inside ``r ⊙ (·)``).
+
+    Same constructor, parameters, shapes and initialisation as ``torch.nn.GRU``.
+    ``out, h_n = m(x, h0)``; ``dx, dh0 = m.backward(d_out, d_h_n)``.
+    """
+
+    _gates = 3
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)
+
+    def _layer_forward(self, x, states, weights):
+        out, h_n, cache = F.gru_forward(x, states[0], *weights)
+        return out, (h_n,), cache
+
+    def _layer_backward(self, d_out, d_states, cache):
+        g = F.gru_backward(d_out, d_states[0], cache)
+        return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 
 
 def _pair(name, value):
@@ -464,7 +491,25 @@ class _CellBase(_Module):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias}, dtype={self.dtype})"
 
 
-class RNNCell(_CellBase):
+class _HiddenStateCell(_CellBase):
+    """RNNCell and GRUCell: one step whose state is h alone."""
+
+    def forward(self, x, hx=None):
+        """x (N, I) or (I,), hx (N, H) or (H,) or None -> h' of hx's shape."""
+        x, (h,), batched = self._step_input(x, (hx,), ("hx",))
+        out, h_n, cache = self._step_forward(x, h)
+        self._cache = (cache, batched, h.shape[0])
+        return h_n.copy() if batched else h_n[0].copy()
+
+    def backward(self, d_h):
+        """Upstream grad of h' -> (dx, dh); accumulates ``grads``."""
+        cache, (d_h,), batched = self._step_grads((d_h,), ("grad of h'",))
+        g = self._step_backward(np.zeros((1,) + d_h.shape, self.dtype), d_h, cache)
+        self._accumulate_step((g.dw_ih, g.dw_hh, g.db_ih, g.db_hh))
+        return (g.dx[0], g.dh0) if batched else (g.dx[0, 0], g.dh0[0])
+
+
+class RNNCell(_HiddenStateCell):
     """One step of the Elman RNN: ``h' = φ(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, like torch.nn.RNNCell."""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh",
@@ -474,19 +519,11 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias, dtype, seed)
 
-    def forward(self, x, hx=None):
-        """x (N, I) or (I,), hx (N, H) or (H,) or None -> h' of hx's shape."""
-        x, (h,), batched = self._step_input(x, (hx,), ("hx",))
-        out, h_n, cache = F.rnn_forward(x, h, *self._weights(), nonlinearity=self.nonlinearity)
-        self._cache = (cache, batched, h.shape[0])
-        return h_n.copy() if batched else h_n[0].copy()
+    def _step_forward(self, x, h):
+        return F.rnn_forward(x, h, *self._weights(), nonlinearity=self.nonlinearity)
 
-    def backward(self, d_h):
-        """Upstream grad of h' -> (dx, dh); accumulates ``grads``."""
-        cache, (d_h,), batched = self._step_grads((d_h,), ("grad of h'",))
-        g = F.rnn_backward(np.zeros((1,) + d_h.shape, self.dtype), d_h, cache)
-        self._accumulate_step((g.dw_ih, g.dw_hh, g.db_ih, g.db_hh))
-        return (g.dx[0], g.dh0) if batched else (g.dx[0, 0], g.dh0[0])
+    def _step_backward(self, d_out, d_h, cache):
+        return F.rnn_backward(d_out, d_h, cache)
 
 
 class LSTMCell(_CellBase):
@@ -513,3 +550,18 @@ class LSTMCell(_CellBase):
         if batched:
             return g.dx[0], (g.dh0, g.dc0)
         return g.dx[0, 0], (g.dh0[0], g.dc0[0])
+
+
+class GRUCell(_HiddenStateCell):
+    """One GRU step with gate order r, z, n, like torch.nn.GRUCell."""
+
+    _gates = 3
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, seed=None):
+        super().__init__(input_size, hidden_size, bias, dtype, seed)
+
+    def _step_forward(self, x, h):
+        return F.gru_forward(x, h, *self._weights())
+
+    def _step_backward(self, d_out, d_h, cache):
+        return F.gru_backward(d_out, d_h, cache)

@@ -27,12 +27,12 @@ import scratchrnn as sr
 TOL_F64 = 1e-10
 RTOL_F32, ATOL_F32 = 1.3e-6, 1e-5
 FD_TOL = 1e-6
-MODELS = ("rnn_tanh", "rnn_relu", "lstm")
+MODELS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    model: str                 # "rnn_tanh" | "rnn_relu" | "lstm"
+    model: str                 # "rnn_tanh" | "rnn_relu" | "lstm" | "gru"
     num_layers: int = 1
     bidirectional: bool = False
     bias: bool = True
@@ -66,6 +66,8 @@ def build(cfg: Config, seed=0):
               bidirectional=cfg.bidirectional, dtype=getattr(torch, cfg.dtype))
     if cfg.model == "lstm":
         tm = torch.nn.LSTM(cfg.I, cfg.H, **kw)
+    elif cfg.model == "gru":
+        tm = torch.nn.GRU(cfg.I, cfg.H, **kw)
     else:
         tm = torch.nn.RNN(cfg.I, cfg.H, nonlinearity=cfg.model.split("_")[1], **kw)
     tm.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
@@ -165,6 +167,8 @@ def _scratch_module(cfg, seed):
               bidirectional=cfg.bidirectional, dtype=cfg.dtype, seed=seed)
     if cfg.model == "lstm":
         return sr.LSTM(cfg.I, cfg.H, **kw)
+    if cfg.model == "gru":
+        return sr.GRU(cfg.I, cfg.H, **kw)
     return sr.RNN(cfg.I, cfg.H, nonlinearity=cfg.model.split("_")[1], **kw)
 
 

@@ -20,7 +20,7 @@ JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
 def _problem(kind, dtype=np.float64, T=5, N=3, I=4, H=6, seed=0):
     """Random inputs, distinct non-zero biases and distinct h0/c0 for one layer."""
     rng = np.random.default_rng(seed)
-    G = 4 if kind == "lstm" else 1
+    G = {"lstm": 4, "gru": 3}.get(kind, 1)
     p = dict(x=rng.standard_normal((T, N, I)), h0=rng.standard_normal((N, H)),
              w_ih=rng.standard_normal((G * H, I)) * 0.5, w_hh=rng.standard_normal((G * H, H)) * 0.5,
              b_ih=rng.standard_normal(G * H), b_hh=rng.standard_normal(G * H))
@@ -40,6 +40,14 @@ def _fn(kind):
                 return dict(x=g.dx, h0=g.dh0, c0=g.dc0, w_ih=g.dw_ih, w_hh=g.dw_hh,
                             b_ih=g.db_ih, b_hh=g.db_hh)
             return (out, h_n, c_n), vjp
+    elif kind == "gru":
+        def fn(x, h0, w_ih, w_hh, b_ih, b_hh):
+            out, h_n, cache = F.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+
+            def vjp(d):
+                g = F.gru_backward(d[0], d[1], cache)
+                return dict(x=g.dx, h0=g.dh0, w_ih=g.dw_ih, w_hh=g.dw_hh, b_ih=g.db_ih, b_hh=g.db_hh)
+            return (out, h_n), vjp
     else:
         def fn(x, h0, w_ih, w_hh, b_ih, b_hh):
             out, h_n, cache = F.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=kind)
@@ -51,7 +59,7 @@ def _fn(kind):
     return fn
 
 
-@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
 def test_gradcheck_functional(kind):
     """Every gradient of the one-layer pair against float64 central differences."""
     inputs = _problem(kind)
@@ -60,14 +68,14 @@ def test_gradcheck_functional(kind):
     assert max(report.values()) < 1e-6
 
 
-@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
 def test_matches_torch_functional(kind):
     """One layer, one direction, against torch float64 (rtol 1e-10: only summation order differs)."""
     torch = pytest.importorskip("torch")
     p = _problem(kind)
     H = p["h0"].shape[1]
-    cls = torch.nn.LSTM if kind == "lstm" else torch.nn.RNN
-    kw = {} if kind == "lstm" else {"nonlinearity": kind}
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(kind, torch.nn.RNN)
+    kw = {} if kind in ("lstm", "gru") else {"nonlinearity": kind}
     tm = cls(p["x"].shape[2], H, dtype=torch.float64, **kw)
     tm.load_state_dict({"weight_ih_l0": torch.tensor(p["w_ih"]), "weight_hh_l0": torch.tensor(p["w_hh"]),
                         "bias_ih_l0": torch.tensor(p["b_ih"]), "bias_hh_l0": torch.tensor(p["b_hh"])})
@@ -92,7 +100,7 @@ def test_matches_torch_functional(kind):
         np.testing.assert_allclose(grads[ours], getattr(tm, name).grad.numpy(), **close)
 
 
-@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
 def test_float32_stays_float32(kind):
     """Outputs, every cache array and every gradient keep the input dtype."""
     p = _problem(kind, np.float32)
@@ -160,14 +168,14 @@ def test_relu_derivative_at_zero_is_zero():
 
 
 @pytest.mark.skipif(not JIT, reason="compares the jitted kernels with .py_func, which needs the JIT on")
-@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
 def test_jit_and_python_kernels_agree(kind):
     """The compiled kernels and the same source run as Python give the same numbers."""
     p = _problem(kind, np.float64)
     T, N, _ = p["x"].shape
     H = p["h0"].shape[1]
-    G = 4 if kind == "lstm" else 1
-    xw = F._input_projection(p["x"], p["w_ih"], p["b_ih"], p["b_hh"])
+    G = {"lstm": 4, "gru": 3}.get(kind, 1)
+    xw = F._input_projection(p["x"], p["w_ih"], p["b_ih"], None if kind == "gru" else p["b_hh"])
     d_out = np.random.default_rng(2).standard_normal((T, N, H))
     results = []
     for run in ("jit", "python"):
@@ -181,6 +189,10 @@ def test_jit_and_python_kernels_agree(kind):
             gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
             pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, h, c, gates, tanh_c)
             d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], c, gates, tanh_c, d_a)
+        elif kind == "gru":
+            gates, hw_n, d_ah = np.empty((T, N, 3 * H)), np.empty((T, N, H)), np.empty((T, N, 3 * H))
+            pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n)
+            d0 = pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, d_a, d_ah)
         else:
             pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu")
             d0 = pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", d_a)

@@ -49,7 +49,18 @@ def make(kind, **kw):
     kw.setdefault("seed", 0)
     if kind == "lstm":
         return sr.LSTM(kw.pop("input_size", I), H, **kw)
+    if kind == "gru":
+        return sr.GRU(kw.pop("input_size", I), H, **kw)
     return sr.RNN(kw.pop("input_size", I), H, nonlinearity=kind, **kw)
+
+
+def torch_twin(kind, **kw):
+    """The torch module of the same kind (its own random weights)."""
+    if kind == "lstm":
+        return torch.nn.LSTM(I, H, **kw)
+    if kind == "gru":
+        return torch.nn.GRU(I, H, **kw)
+    return torch.nn.RNN(I, H, nonlinearity=kind, **kw)
 
 
 def states(kind, rng, shape, dtype=np.float64):
@@ -91,7 +102,7 @@ def cached_arrays(obj):
             yield from cached_arrays(o)
 
 
-KINDS = ["tanh", "relu", "lstm"]
+KINDS = ["tanh", "relu", "lstm", "gru"]
 
 
 # ---------------------------------------------------------------------------
@@ -99,18 +110,19 @@ KINDS = ["tanh", "relu", "lstm"]
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, num_layers, bidirectional, bias",
-                         list(itertools.product(["tanh", "lstm"], [1, 3], [False, True], [True, False])))
+                         list(itertools.product(["tanh", "lstm", "gru"], [1, 3], [False, True], [True, False])))
 def test_parameter_names_order_shapes_equal_torch(kind, num_layers, bidirectional, bias):
     kw = dict(num_layers=num_layers, bidirectional=bidirectional, bias=bias)
     m = make(kind, **kw)
-    ref = torch.nn.LSTM(I, H, **kw) if kind == "lstm" else torch.nn.RNN(I, H, **kw)
+    ref = torch_twin(kind, **kw)
     want = [(k, tuple(v.shape)) for k, v in ref.state_dict().items()]
     assert [(k, v.shape) for k, v in m.state_dict().items()] == want
     assert [(k, v.shape) for k, v in m.grads.items()] == want
     assert [(k, v.shape) for k, v in m.named_parameters()] == want
 
 
-@pytest.mark.parametrize("cls, tcls", [(sr.RNNCell, torch.nn.RNNCell), (sr.LSTMCell, torch.nn.LSTMCell)])
+@pytest.mark.parametrize("cls, tcls", [(sr.RNNCell, torch.nn.RNNCell), (sr.LSTMCell, torch.nn.LSTMCell),
+                                      (sr.GRUCell, torch.nn.GRUCell)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_cell_parameter_names_equal_torch(cls, tcls, bias):
     m, ref = cls(I, H, bias=bias), tcls(I, H, bias=bias)
@@ -124,7 +136,9 @@ def test_cell_parameter_names_equal_torch(cls, tcls, bias):
     lambda: sr.RNN(100, 64, num_layers=2, seed=2),
     lambda: sr.LSTMCell(100, 64, seed=3),
     lambda: sr.RNNCell(100, 64, seed=4, dtype=np.float64),
-], ids=["LSTM", "RNN", "LSTMCell", "RNNCell"])
+    lambda: sr.GRU(100, 64, num_layers=2, seed=5),
+    lambda: sr.GRUCell(100, 64, seed=6),
+], ids=["LSTM", "RNN", "LSTMCell", "RNNCell", "GRU", "GRUCell"])
 def test_initialisation_is_uniform_within_one_over_sqrt_hidden(make_module):
     m = make_module()
     bound = 1 / np.sqrt(64)                  # from H, not from input_size = 100 (that would be 0.1)
@@ -145,7 +159,7 @@ def test_initialisation_is_uniform_within_one_over_sqrt_hidden(make_module):
     assert np.all(np.abs(counts - n / 10) < 6 * np.sqrt(n * 0.1 * 0.9)), counts
 
 
-@pytest.mark.parametrize("cls", [sr.RNN, sr.LSTM, sr.RNNCell, sr.LSTMCell])
+@pytest.mark.parametrize("cls", [sr.RNN, sr.LSTM, sr.GRU, sr.RNNCell, sr.LSTMCell, sr.GRUCell])
 def test_seed_determines_weights(cls):
     a, b, c = cls(I, H, seed=7), cls(I, H, seed=7), cls(I, H, seed=8)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
@@ -180,8 +194,7 @@ def test_state_dict_returns_copies(kind):
 @pytest.mark.parametrize("as_torch", [True, False])
 def test_load_state_dict_accepts_torch_and_numpy_and_casts(kind, as_torch):
     kw = dict(num_layers=2, bidirectional=True)
-    ref = torch.nn.LSTM(I, H, dtype=torch.float64, **kw) if kind == "lstm" else \
-        torch.nn.RNN(I, H, nonlinearity=kind, dtype=torch.float64, **kw)
+    ref = torch_twin(kind, dtype=torch.float64, **kw)
     src = ref.state_dict() if as_torch else {k: v.numpy().copy() for k, v in ref.state_dict().items()}
     if as_torch:                                      # tensors that require grad are fine too
         src = {k: v.clone().requires_grad_(True) for k, v in src.items()}
@@ -241,7 +254,7 @@ def test_grads_accumulate_until_zero_grad(kind):
     close(m.grads, once)
 
 
-@pytest.mark.parametrize("cls", [sr.RNNCell, sr.LSTMCell])
+@pytest.mark.parametrize("cls", [sr.RNNCell, sr.LSTMCell, sr.GRUCell])
 def test_cell_grads_accumulate_until_zero_grad(cls):
     m = cls(I, H, dtype=np.float64, seed=0)
     rng = np.random.default_rng(0)
@@ -286,7 +299,7 @@ def test_outputs_are_not_views_into_the_cache(kind, cfg, batched):
     close((dx, dhx, m.grads), (ref[2], ref[3], ref[4]))
 
 
-@pytest.mark.parametrize("cls", [sr.RNNCell, sr.LSTMCell])
+@pytest.mark.parametrize("cls", [sr.RNNCell, sr.LSTMCell, sr.GRUCell])
 def test_cell_outputs_are_not_views_into_the_cache(cls):
     m = cls(I, H, dtype=np.float64, seed=0)
     rng = np.random.default_rng(0)
@@ -499,7 +512,7 @@ def test_module_dtype_is_kept_end_to_end(kind, dtype, batched):
     assert dx0.dtype == dtype
 
 
-@pytest.mark.parametrize("cls", [sr.RNNCell, sr.LSTMCell])
+@pytest.mark.parametrize("cls", [sr.RNNCell, sr.LSTMCell, sr.GRUCell])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cell_dtype_is_kept(cls, dtype):
     m = cls(I, H, dtype=dtype, seed=0)
@@ -522,6 +535,8 @@ def test_cell_dtype_is_kept(cls, dtype):
 def test_cell_equals_one_step_sequence(kind, bias, batched):
     if kind == "lstm":
         cell = sr.LSTMCell(I, H, bias=bias, dtype=np.float64, seed=9)
+    elif kind == "gru":
+        cell = sr.GRUCell(I, H, bias=bias, dtype=np.float64, seed=9)
     else:
         cell = sr.RNNCell(I, H, bias=bias, nonlinearity=kind, dtype=np.float64, seed=9)
     seq = make(kind, bias=bias, seed=99)

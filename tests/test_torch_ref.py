@@ -225,6 +225,9 @@ CONFIGS = [  # (name, args, kwargs) valid for scratchrnn, torch_ref and nn alike
     ("RNNCell", (3, 5), dict(nonlinearity="relu")),
     ("RNNCell", (3, 5), dict(bias=False, dtype=np.float64)),
     ("LSTMCell", (3, 5), dict()),
+    ("GRU", (3, 5), dict(num_layers=2, bidirectional=True, dtype=np.float64)),
+    ("GRU", (2, 4), dict(batch_first=True, bias=False)),
+    ("GRUCell", (3, 5), dict(bias=False, dtype=np.float64)),
     ("LSTMCell", (3, 5), dict(dtype=torch.float64)),  # torch dtypes are accepted too
 ]
 CONFIG_IDS = [f"{n}-{i}" for i, (n, _, _) in enumerate(CONFIGS)]
@@ -235,6 +238,9 @@ FIELDS = {
              "bidirectional", "proj_size"),
     "RNNCell": ("input_size", "hidden_size", "bias", "nonlinearity"),
     "LSTMCell": ("input_size", "hidden_size", "bias"),
+    "GRU": ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+            "bidirectional"),
+    "GRUCell": ("input_size", "hidden_size", "bias"),
 }
 
 

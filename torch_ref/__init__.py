@@ -1,6 +1,6 @@
 """torch_ref: the PyTorch mirror of scratchrnn, the oracle every number is checked against.
 
-- ``RNN``, ``LSTM``, ``RNNCell``, ``LSTMCell``: scratchrnn's
+- ``RNN``, ``LSTM``, ``GRU``, ``RNNCell``, ``LSTMCell``, ``GRUCell``: scratchrnn's
   constructors (plus ``device=``) returning the torch.nn module with the weights
   scratchrnn draws from the same seed.
 - ``to_torch`` / ``to_scratch``: convert a module either way (config and weights);
@@ -10,12 +10,12 @@
   readable Python loop over time on torch, differentiated by autograd.
 """
 
-from .convert import (LSTM, RNN, LSTMCell, RNNCell, as_numpy, as_tensor,
+from .convert import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, as_numpy, as_tensor,
                       default_device, to_scratch, to_torch)
 from .loop import LoopLSTM, LoopRNN, lstm_cell, rnn_cell
 
 __all__ = [
-    "RNN", "LSTM", "RNNCell", "LSTMCell",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "to_torch", "to_scratch", "as_tensor", "as_numpy", "default_device",
     "LoopRNN", "LoopLSTM", "rnn_cell", "lstm_cell",
 ]

@@ -18,7 +18,7 @@ from .loop import LoopLSTM, LoopRNN
 
 __all__ = [
     "default_device", "as_tensor", "as_numpy", "to_torch", "to_scratch",
-    "RNN", "LSTM", "RNNCell", "LSTMCell",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]
 
 # scratchrnn class name -> (torch class, config attributes read from the module).
@@ -28,12 +28,14 @@ _RECURRENT = ("input_size", "hidden_size", "num_layers", "bias", "batch_first",
 _KINDS = {
     "RNN": (nn.RNN, _RECURRENT + ("nonlinearity",)),
     "LSTM": (nn.LSTM, _RECURRENT),
+    "GRU": (nn.GRU, _RECURRENT),
     "RNNCell": (nn.RNNCell, ("input_size", "hidden_size", "bias", "nonlinearity")),
     "LSTMCell": (nn.LSTMCell, ("input_size", "hidden_size", "bias")),
+    "GRUCell": (nn.GRUCell, ("input_size", "hidden_size", "bias")),
 }
 # torch class -> scratchrnn class name; the Loop modules convert like their nn twins.
-_TORCH_TO_NAME = [(nn.RNN, "RNN"), (nn.LSTM, "LSTM"),
-                  (nn.RNNCell, "RNNCell"), (nn.LSTMCell, "LSTMCell"),
+_TORCH_TO_NAME = [(nn.RNN, "RNN"), (nn.LSTM, "LSTM"), (nn.GRU, "GRU"),
+                  (nn.RNNCell, "RNNCell"), (nn.LSTMCell, "LSTMCell"), (nn.GRUCell, "GRUCell"),
                   (LoopRNN, "RNN"), (LoopLSTM, "LSTM")]
 
 
@@ -139,10 +141,10 @@ def _load_into_torch(module: nn.Module, state: dict) -> nn.Module:
 
 
 def to_torch(module, device=None) -> nn.Module:
-    """Returns the torch.nn twin of a scratchrnn module (nn.RNN, nn.LSTM or a cell).
+    """Returns the torch.nn twin of a scratchrnn module (nn.RNN, nn.LSTM, nn.GRU or a cell).
 
     Same config, dtype and weights; placed on ``device`` (None: default_device()).
-    TypeError if ``module`` is not a scratchrnn RNN, LSTM or cell.
+    TypeError if ``module`` is not a scratchrnn RNN, LSTM, GRU or cell.
     """
     sr = _scratchrnn()
     for name, (torch_cls, fields) in _KINDS.items():
@@ -150,7 +152,7 @@ def to_torch(module, device=None) -> nn.Module:
         if sr_cls is not None and isinstance(module, sr_cls):
             break
     else:
-        raise TypeError("expected a scratchrnn RNN, LSTM, RNNCell or LSTMCell, "
+        raise TypeError("expected a scratchrnn RNN, LSTM, GRU, RNNCell, LSTMCell or GRUCell, "
                         f"got {type(module).__module__}.{type(module).__qualname__}")
     config = {f: getattr(module, f) for f in fields}
     if name == "LSTM":
@@ -162,7 +164,7 @@ def to_torch(module, device=None) -> nn.Module:
 
 
 def to_scratch(module: nn.Module):
-    """Returns the scratchrnn twin of a torch RNN, LSTM, cell, LoopRNN or LoopLSTM.
+    """Returns the scratchrnn twin of a torch RNN, LSTM, GRU, cell, LoopRNN or LoopLSTM.
 
     Config is read from the module's attributes, dtype from its parameters, and
     the weights are copied. TypeError for any other module type; ValueError for
@@ -170,7 +172,7 @@ def to_scratch(module: nn.Module):
     """
     name = next((n for cls, n in _TORCH_TO_NAME if isinstance(module, cls)), None)
     if name is None:
-        raise TypeError("expected torch.nn.RNN, LSTM, RNNCell, LSTMCell, "
+        raise TypeError("expected torch.nn.RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, "
                         f"torch_ref.LoopRNN or LoopLSTM, got {type(module).__module__}."
                         f"{type(module).__qualname__}")
     sr_cls = _scratch_class(name)
@@ -213,6 +215,14 @@ def LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                                proj_size=proj_size), dtype, seed, device)
 
 
+def GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+        dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, device=None) -> nn.GRU:
+    """Returns an nn.GRU with the weights of ``scratchrnn.GRU`` built from the same arguments and seed."""
+    return _build("GRU", dict(input_size=input_size, hidden_size=hidden_size,
+                              num_layers=num_layers, bias=bias, batch_first=batch_first,
+                              dropout=dropout, bidirectional=bidirectional), dtype, seed, device)
+
+
 def RNNCell(input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=np.float32,
             seed=None, device=None) -> nn.RNNCell:
     """Returns an nn.RNNCell with the weights of ``scratchrnn.RNNCell`` built from the same arguments and seed."""
@@ -226,3 +236,10 @@ def LSTMCell(input_size, hidden_size, bias=True, dtype=np.float32, seed=None,
     return _build("LSTMCell", dict(input_size=input_size, hidden_size=hidden_size, bias=bias),
                   dtype, seed, device)
 
+
+
+def GRUCell(input_size, hidden_size, bias=True, dtype=np.float32, seed=None,
+            device=None) -> nn.GRUCell:
+    """Returns an nn.GRUCell with the weights of ``scratchrnn.GRUCell`` built from the same arguments and seed."""
+    return _build("GRUCell", dict(input_size=input_size, hidden_size=hidden_size, bias=bias),
+                  dtype, seed, device)
