@@ -364,15 +364,34 @@ class LSTM(_RNNBase):
     _state_final_names = ("h_n", "c_n")
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None,
+                 forget_bias=None):
+        """``forget_bias``: if given (e.g. 1.0), every layer and direction starts with this
+        forget-gate bias: ``bias_ih``'s forget block is set to it and ``bias_hh``'s to 0, so
+        that their sum, which is what enters the gate (L1), equals it. None keeps torch's init.
+        """
         if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
             raise ValueError(f"proj_size must be a non-negative integer, got {proj_size!r}")
         if proj_size != 0:
             raise NotImplementedError(f"LSTM proj_size > 0 is not implemented yet (got {proj_size}); "
                                       "it is planned with its derivation in docs/derivations.md")
+        if forget_bias is not None:
+            if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real) \
+                    or not np.isfinite(forget_bias):
+                raise ValueError(f"forget_bias must be a finite number or None, got {forget_bias!r}")
+            if not bias:
+                raise ValueError("forget_bias needs bias=True: there is no bias to initialise")
         self.proj_size = 0
+        self.forget_bias = forget_bias
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)
+        if forget_bias is not None:
+            H = self.hidden_size
+            for name, b in self._params.items():
+                if name.startswith("bias_ih"):
+                    b[H:2 * H] = forget_bias             # gate order i, f, g, o
+                elif name.startswith("bias_hh"):
+                    b[H:2 * H] = 0
 
     def forward(self, x, hx=None):
         """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (h0, c0) or None -> (out, (h_n, c_n))."""

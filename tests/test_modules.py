@@ -590,3 +590,50 @@ def test_modules_docstring_example():
     result = doctest.testmod(scratchrnn.modules, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 5
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------------------
+# LSTM forget-gate bias initialisation
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (3, True)])
+def test_forget_bias_reaches_every_layer_and_direction(num_layers, bidirectional):
+    kw = dict(num_layers=num_layers, bidirectional=bidirectional, seed=5)
+    plain = sr.LSTM(I, H, **kw).state_dict()
+    m = sr.LSTM(I, H, forget_bias=1.0, **kw)
+    biases = [k for k in m.state_dict() if k.startswith("bias")]
+    assert len(biases) == 2 * num_layers * (2 if bidirectional else 1)
+    for k, v in m.state_dict().items():
+        f = slice(H, 2 * H)                             # gate order i, f, g, o
+        if k.startswith("bias_ih"):
+            assert np.all(v[f] == 1.0), k
+        elif k.startswith("bias_hh"):
+            assert np.all(v[f] == 0.0), k
+        keep = np.ones(v.shape[0], bool)
+        if k.startswith("bias"):
+            keep[f] = False
+        np.testing.assert_array_equal(v[keep], plain[k][keep], err_msg=k)   # nothing else moved
+
+
+def test_forget_bias_sets_the_forget_gate_at_zero_input():
+    """With zero input, zero state and zero weights, f = σ(forget_bias) exactly: c_1 = 0, and
+    with c0 = 1 the cell keeps σ(b) of it."""
+    m = sr.LSTM(I, H, forget_bias=2.0, dtype=np.float64, seed=0)
+    forget_block = np.arange(4 * H) // H == 1
+    m.load_state_dict({k: np.where(forget_block, v, 0.0) if k.startswith("bias") else np.zeros_like(v)
+                       for k, v in m.state_dict().items()})   # keep only the forget-gate bias
+    x = np.zeros((1, 1, I))
+    _, (h_n, c_n) = m(x, (np.zeros((1, 1, H)), np.ones((1, 1, H))))
+    # i = σ(0) = 0.5, g = tanh(0) = 0, so c_1 = f · c_0 = σ(2)
+    np.testing.assert_allclose(c_n, 1 / (1 + np.exp(-2.0)), rtol=1e-15)
+
+
+def test_forget_bias_errors_and_torch_twin():
+    with pytest.raises(ValueError, match="bias=True"):
+        sr.LSTM(I, H, bias=False, forget_bias=1.0)
+    with pytest.raises(ValueError, match="forget_bias must be a finite number"):
+        sr.LSTM(I, H, forget_bias=float("nan"))
+    import torch_ref
+    tm = torch_ref.LSTM(I, H, num_layers=2, forget_bias=1.0, seed=3, device="cpu")
+    for k, v in sr.LSTM(I, H, num_layers=2, forget_bias=1.0, seed=3).state_dict().items():
+        np.testing.assert_array_equal(getattr(tm, k).detach().numpy(), v)

@@ -207,12 +207,12 @@ def RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
 
 def LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
          dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32,
-         seed=None, device=None) -> nn.LSTM:
+         seed=None, device=None, forget_bias=None) -> nn.LSTM:
     """Returns an nn.LSTM with the weights of ``scratchrnn.LSTM`` built from the same arguments and seed."""
     return _build("LSTM", dict(input_size=input_size, hidden_size=hidden_size,
                                num_layers=num_layers, bias=bias, batch_first=batch_first,
                                dropout=dropout, bidirectional=bidirectional,
-                               proj_size=proj_size), dtype, seed, device)
+                               proj_size=proj_size, forget_bias=forget_bias), dtype, seed, device)
 
 
 def GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
