@@ -33,6 +33,7 @@ class RNNCache(NamedTuple):
 class RNNGrads(NamedTuple):
     dx: np.ndarray                # (T, N, I)
     dh0: np.ndarray               # (N, H)
+    dh: np.ndarray                # (T, N, H)  total gradient reaching each h_t (R3)
     dw_ih: np.ndarray             # (H, I)
     dw_hh: np.ndarray             # (H, H)
     db_ih: Optional[np.ndarray]   # (H,) or None without bias
@@ -66,6 +67,7 @@ class LSTMGrads(NamedTuple):
     dx: np.ndarray                # (T, N, I)
     dh0: np.ndarray               # (N, H)
     dc0: np.ndarray               # (N, H)
+    dh: np.ndarray                # (T, N, H)  total gradient reaching each h_t (L5)
     dw_ih: np.ndarray             # (4H, I)
     dw_hh: np.ndarray             # (4H, H)
     db_ih: Optional[np.ndarray]   # (4H,) or None without bias
@@ -127,11 +129,12 @@ def rnn_backward(d_out, d_h_n, cache):
     """
     d_out = np.ascontiguousarray(d_out)
     d_a = np.empty_like(d_out)                                           # (T, N, H)
+    dh = np.empty_like(d_out)                                            # (T, N, H)
     dh0 = kernels.rnn_backward_kernel(d_out, np.ascontiguousarray(d_h_n),
-                                      cache.w_hh, cache.h, cache.relu, d_a)  # (R3)–(R5)
+                                      cache.w_hh, cache.h, cache.relu, d_a, dh)  # (R3)–(R5)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
                                                   cache.has_bias, cache.w_ih)
-    return RNNGrads(dx, dh0, dw_ih, dw_hh, db_ih, db_hh)
+    return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -162,12 +165,13 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
     d_a = np.empty((T, N, 4 * H), dtype=d_out.dtype)                     # (T, N, 4H)
+    dh = np.empty_like(d_out)                                            # (T, N, H)
     dh0, dc0 = kernels.lstm_backward_kernel(
         d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
-        cache.w_hh, cache.c, cache.gates, cache.tanh_c, d_a)            # (L5)–(L10)
+        cache.w_hh, cache.c, cache.gates, cache.tanh_c, d_a, dh)        # (L5)–(L10)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
                                                   cache.has_bias, cache.w_ih)  # (L11)
-    return LSTMGrads(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh)
+    return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -199,8 +203,9 @@ def gru_backward(d_out, d_h_n, cache):
     T, N, H = d_out.shape
     d_ax = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
     d_ah = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
+    dh = np.empty_like(d_out)                                            # (T, N, H)
     dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh,
-                                      cache.h, cache.gates, cache.hw_n, d_ax, d_ah)  # (G5)–(G9)
+                                      cache.h, cache.gates, cache.hw_n, d_ax, d_ah, dh)  # (G5)–(G9)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax,
                                                   cache.has_bias, cache.w_ih, d_ah)  # (G10)
-    return RNNGrads(dx, dh0, dw_ih, dw_hh, db_ih, db_hh)
+    return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

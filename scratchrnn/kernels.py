@@ -96,7 +96,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu):
 
 
 @_jit
-def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a):
+def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a, dh_all):
     """Carry ``dh`` back through time; write every step's ``da`` for the GEMMs after the loop.
 
     d_out: (T, N, H) upstream gradient of every output ``h_t``
@@ -104,6 +104,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a):
     w_hh:  (H, H)    ``W_hh`` itself (not transposed): ``δ_{t-1} = da_t W_hh``
     h:     (T+1, N, H) states from the forward
     d_a:   (T, N, H) output: gradient of the pre-activations
+    dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
     Returns dh0 (N, H).
     """
     T, N, H = d_out.shape
@@ -112,6 +113,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a):
         for n in range(N):
             for j in range(H):
                 dh = d_out[t, n, j] + delta[n, j]               # dh_t = dy_t + δ_t  (R3)
+                dh_all[t, n, j] = dh
                 h_t = h[t + 1, n, j]
                 if relu:
                     d_a[t, n, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
@@ -158,7 +160,7 @@ def lstm_forward_kernel(xw, w_hh_t, h, c, gates, tanh_c):
 
 
 @_jit
-def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
+def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a, dh_all):
     """Carry ``dh`` and ``dc`` back through time; write every step's ``da``.
 
     d_out:  (T, N, H)  upstream gradient of every output ``h_t``
@@ -169,6 +171,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
     gates:  (T, N, 4H) post-activation gates [i, f, g, o] from the forward
     tanh_c: (T, N, H)  tanh(c_t) from the forward
     d_a:    (T, N, 4H) output: gradient of the pre-activations
+    dh_all: (T, N, H)  output: total gradient reaching each h_t (what gradflow plots)
     Returns (dh0, dc0), each (N, H).
     """
     T, N, H = d_out.shape
@@ -183,6 +186,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a):
                 o = gates[t, n, 3 * H + j]
                 tc = tanh_c[t, n, j]
                 dh = d_out[t, n, j] + delta[n, j]                 # (L5)
+                dh_all[t, n, j] = dh
                 dc = gamma[n, j] + dh * o * (1 - tc * tc)         # (L7)
                 d_a[t, n, j] = dc * g * i * (1 - i)               # da^i  (L8)
                 d_a[t, n, H + j] = dc * c[t, n, j] * f * (1 - f)  # da^f  (L8)
@@ -227,7 +231,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n):
 
 
 @_jit
-def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah):
+def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah, dh_all):
     """Carry ``dh`` back through time; write every step's gradients of both pre-activations.
 
     d_out: (T, N, H)  upstream gradient of every output ``h_t``
@@ -238,6 +242,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah):
     hw_n:  (T, N, H)  a^h_n from the forward
     d_ax:  (T, N, 3H) output: gradient of the input part a^x (for dW_ih, db_ih, dx)
     d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
+    dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
     Returns dh0 (N, H).
     """
     T, N, H = d_out.shape
@@ -250,6 +255,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah):
                 z = gates[t, n, H + j]
                 g = gates[t, n, 2 * H + j]
                 dh = d_out[t, n, j] + delta[n, j]                        # (G5)
+                dh_all[t, n, j] = dh
                 dn = dh * (1 - z)                                        # (G6)
                 dz = dh * (h[t, n, j] - g)                               # (G6)
                 dan = dn * (1 - g * g)                                   # da^x_n  (G7)

@@ -183,22 +183,63 @@ def test_jit_and_python_kernels_agree(kind):
         h = np.empty((T + 1, N, H))
         h[0] = p["h0"]
         d_a = np.empty((T, N, G * H))
+        dh = np.empty((T, N, H))
         if kind == "lstm":
             c = np.empty_like(h)
             c[0] = p["c0"]
             gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
             pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, h, c, gates, tanh_c)
-            d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], c, gates, tanh_c, d_a)
+            d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], c, gates, tanh_c,
+                                                    d_a, dh)
         elif kind == "gru":
             gates, hw_n, d_ah = np.empty((T, N, 3 * H)), np.empty((T, N, H)), np.empty((T, N, 3 * H))
             pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n)
-            d0 = pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, d_a, d_ah)
+            d0 = pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, d_a, d_ah, dh)
         else:
             pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu")
-            d0 = pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", d_a)
-        results.append((h, d_a, d0))
-    (h_j, da_j, d0_j), (h_p, da_p, d0_p) = results
+            d0 = pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", d_a, dh)
+        results.append((h, d_a, d0, dh))
+    (h_j, da_j, d0_j, dh_j), (h_p, da_p, d0_p, dh_p) = results
     # the same operations, but LLVM may contract a*b+c into an FMA: allow a few ulps
     np.testing.assert_allclose(h_j, h_p, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(da_j, da_p, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(dh_j, dh_p, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(np.asarray(d0_j), np.asarray(d0_p), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
+def test_recorded_dh_is_the_total_gradient_at_each_state(kind):
+    """``grads.dh[t]`` equals torch's ∂L/∂h_{t+1} from a step-by-step loop that keeps every
+    state's gradient (retain_grad), with loss Σ_t <u_t, h_t> + <v, h_T> (+ <w, c_T>)."""
+    torch = pytest.importorskip("torch")
+    p = _problem(kind)
+    outs, vjp = _fn(kind)(**p)
+    rng = np.random.default_rng(3)
+    ups = [rng.standard_normal(o.shape) for o in outs]
+    T = p["x"].shape[0]
+    I, H = p["x"].shape[2], p["h0"].shape[1]
+    if kind == "lstm":
+        g = F.lstm_backward(ups[0], ups[1], ups[2], F.lstm_forward(**p)[3])
+        cell = torch.nn.LSTMCell(I, H, dtype=torch.float64)
+    elif kind == "gru":
+        g = F.gru_backward(ups[0], ups[1], F.gru_forward(**p)[2])
+        cell = torch.nn.GRUCell(I, H, dtype=torch.float64)
+    else:
+        g = F.rnn_backward(ups[0], ups[1], F.rnn_forward(**p, nonlinearity=kind)[2])
+        cell = torch.nn.RNNCell(I, H, nonlinearity=kind, dtype=torch.float64)
+    cell.load_state_dict({"weight_ih": torch.tensor(p["w_ih"]), "weight_hh": torch.tensor(p["w_hh"]),
+                          "bias_ih": torch.tensor(p["b_ih"]), "bias_hh": torch.tensor(p["b_hh"])})
+    state = (torch.tensor(p["h0"]), torch.tensor(p["c0"])) if kind == "lstm" else torch.tensor(p["h0"])
+    hs, loss = [], 0
+    for t in range(T):
+        state = cell(torch.tensor(p["x"][t]), state)
+        h = state[0] if kind == "lstm" else state
+        h.retain_grad()
+        hs.append(h)
+        loss = loss + (h * torch.tensor(ups[0][t])).sum()
+    loss = loss + (hs[-1] * torch.tensor(ups[1])).sum()
+    if kind == "lstm":
+        loss = loss + (state[1] * torch.tensor(ups[2])).sum()
+    loss.backward()
+    want = np.stack([h.grad.numpy() for h in hs])            # (T, N, H)
+    np.testing.assert_allclose(g.dh, want, rtol=1e-10, atol=1e-12)
