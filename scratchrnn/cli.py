@@ -1,4 +1,4 @@
-"""The ``scratchrnn`` command: ``verify`` (the main job), ``train`` and ``generate``."""
+"""The ``scratchrnn`` command: ``verify`` (the main job), ``train``, ``generate``, ``gradflow``."""
 
 import argparse
 import json
@@ -65,6 +65,20 @@ def _generate(args):
     return 0
 
 
+def _gradflow(args):
+    from . import gradflow
+    from .tasks.common import require_extras
+    require_extras()
+    res = gradflow.run(T=args.T, N=args.batch, input_size=args.input_size, hidden=args.hidden,
+                       layers=args.layers, seed=args.seed, forget_bias=args.forget_bias, out=args.out)
+    for m, r in res.items():
+        g = r["grad_norm"]
+        print(f"{m:>7}: ‖∂L/∂h_t‖ top layer t=T {g[-1, -1]:.2e}, t=1 {g[-1, 0]:.2e}; "
+              f"layer 0 t=1 {g[0, 0]:.2e}; mean step Jacobian norm {r['jacobian_norm'].mean():.3f}")
+    print(f"wrote {args.out}/gradflow.png and gradflow.json")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,6 +113,19 @@ def build_parser():
         tp.add_argument("--save-every", type=int, default=10, help="checkpoint every N epochs")
         tp.add_argument("--data-dir", help="data root (default: SCRATCHRNN_DATA)")
         tp.set_defaults(func=_train)
+
+    gf = sub.add_parser("gradflow", help="plot ‖∂L/∂h_t‖ over time and the per-step Jacobian "
+                                         "norms for the RNN, LSTM and GRU")
+    gf.add_argument("--T", type=int, default=100, help="sequence length")
+    gf.add_argument("--batch", type=int, default=8)
+    gf.add_argument("--input-size", type=int, default=8)
+    gf.add_argument("--hidden", type=int, default=32)
+    gf.add_argument("--layers", type=int, default=2)
+    gf.add_argument("--seed", type=int, default=0)
+    gf.add_argument("--forget-bias", type=float, default=1.0,
+                    help="also show the LSTM with its forget gate started at this bias")
+    gf.add_argument("--out", default="runs/gradflow")
+    gf.set_defaults(func=_gradflow)
 
     g = sub.add_parser("generate", help="text from a charlm checkpoint")
     g.add_argument("--checkpoint", required=True)
