@@ -86,8 +86,8 @@ def build_parser():
     v = sub.add_parser("verify", help="compare every output and gradient with torch and "
                                       "finite differences; exit 1 on any failure")
     v.add_argument("--json", metavar="PATH", help="write every number to this JSON file")
-    v.add_argument("--models", nargs="+", default=["rnn_tanh", "rnn_relu", "lstm", "gru"],
-                   choices=["rnn_tanh", "rnn_relu", "lstm", "gru"])
+    v.add_argument("--models", nargs="+", default=["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"],
+                   choices=["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"])
     v.add_argument("--max-layers", type=int, default=3, choices=[1, 2, 3])
     v.add_argument("--dtypes", nargs="+", default=["float32", "float64"],
                    choices=["float32", "float64"])

@@ -43,12 +43,14 @@ class RNNGrads(NamedTuple):
 class LSTMCache(NamedTuple):
     """What ``lstm_backward`` needs from ``lstm_forward``."""
     x: np.ndarray                 # (T, N, I)
-    h: np.ndarray                 # (T+1, N, H) h[0] = h0
+    h: np.ndarray                 # (T+1, N, P) h[0] = h0 (P = H without a projection)
     c: np.ndarray                 # (T+1, N, H) c[0] = c0
+    m: np.ndarray                 # (T, N, H)   o ⊙ tanh(c_t); the same memory as h[1:] without a projection
     gates: np.ndarray             # (T, N, 4H)  post-activation [i, f, g, o]
     tanh_c: np.ndarray            # (T, N, H)   tanh(c_t), t = 1..T
     w_ih: np.ndarray              # (4H, I)
-    w_hh: np.ndarray              # (4H, H)
+    w_hh: np.ndarray              # (4H, P)
+    w_hr: Optional[np.ndarray]    # (P, H) or None
     has_bias: bool
 
 
@@ -65,13 +67,14 @@ class GRUCache(NamedTuple):
 
 class LSTMGrads(NamedTuple):
     dx: np.ndarray                # (T, N, I)
-    dh0: np.ndarray               # (N, H)
+    dh0: np.ndarray               # (N, P)
     dc0: np.ndarray               # (N, H)
-    dh: np.ndarray                # (T, N, H)  total gradient reaching each h_t (L5)
+    dh: np.ndarray                # (T, N, P)  total gradient reaching each h_t (L5)
     dw_ih: np.ndarray             # (4H, I)
-    dw_hh: np.ndarray             # (4H, H)
+    dw_hh: np.ndarray             # (4H, P)
     db_ih: Optional[np.ndarray]   # (4H,) or None without bias
     db_hh: Optional[np.ndarray]   # (4H,) or None without bias
+    dw_hr: Optional[np.ndarray] = None   # (P, H) with a projection (P3)
 
 
 def _input_projection(x, w_ih, b_ih, b_hh):
@@ -137,41 +140,50 @@ def rnn_backward(d_out, d_h_n, cache):
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
     """LSTM over a whole sequence, one direction, gate order i, f, g, o.
 
-    Returns ``(out, h_n, c_n, cache)``: out (T, N, H) is every h_t; h_n, c_n (N, H).
+    With ``w_hr`` (P, H), torch's projection: ``h_t = (o ⊙ tanh(c_t)) W_hrᵀ`` (P1), and
+    h0, h_t have P features. Returns ``(out, h_n, c_n, cache)``: out (T, N, P) is every
+    h_t; h_n (N, P), c_n (N, H).
     """
     T, N, _ = x.shape
-    H = w_hh.shape[1]
+    H, P = w_hh.shape[0] // 4, w_hh.shape[1]
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, 4H)    hoisted part of (L1)
-    h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    h = np.empty((T + 1, N, P), dtype=x.dtype)       # (T+1, N, P)
     c = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
     h[0] = h0
     c[0] = c0
+    m = h[1:] if w_hr is None else np.empty((T, N, H), dtype=x.dtype)   # (T, N, H)
+    w_hr_t = np.empty((H, 0), x.dtype) if w_hr is None else w_hr.T      # (H, P) or (H, 0)
     gates = np.empty((T, N, 4 * H), dtype=x.dtype)   # (T, N, 4H)
     tanh_c = np.empty((T, N, H), dtype=x.dtype)      # (T, N, H)
-    kernels.lstm_forward_kernel(xw, w_hh.T, h, c, gates, tanh_c)  # (L1)–(L4)
-    cache = LSTMCache(x, h, c, gates, tanh_c, w_ih, w_hh, b_ih is not None)
+    kernels.lstm_forward_kernel(xw, w_hh.T, w_hr_t, h, c, m, gates, tanh_c)   # (L1)–(L4), (P1)
+    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None)
     return h[1:], h[T], c[T], cache
 
 
 def lstm_backward(d_out, d_h_n, d_c_n, cache):
-    """Gradients of ``lstm_forward`` given ``d_out`` (T, N, H), ``d_h_n`` and ``d_c_n`` (N, H).
+    """Gradients of ``lstm_forward`` given ``d_out`` (T, N, P), ``d_h_n`` (N, P), ``d_c_n`` (N, H).
 
-    Returns ``LSTMGrads``: the kernel runs (L5)–(L10), then (L11) = (R6)–(R8).
+    Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
     """
     d_out = np.ascontiguousarray(d_out)
-    T, N, H = d_out.shape
+    T, N, P = d_out.shape
+    H = cache.c.shape[2]
+    w_hr = np.empty((0, H), d_out.dtype) if cache.w_hr is None else cache.w_hr   # (P, H) or (0, H)
     d_a = np.empty((T, N, 4 * H), dtype=d_out.dtype)                     # (T, N, 4H)
-    dh = np.empty_like(d_out)                                            # (T, N, H)
+    dh = np.empty_like(d_out)                                            # (T, N, P)
     dh0, dc0 = kernels.lstm_backward_kernel(
         d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
-        cache.w_hh, cache.c, cache.gates, cache.tanh_c, d_a, dh)        # (L5)–(L10)
+        cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, d_a, dh)  # (L5)–(L10), (P2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
                                                   cache.has_bias, cache.w_ih)  # (L11)
-    return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh)
+    dw_hr = None
+    if cache.w_hr is not None:
+        dw_hr = matmul(dh.reshape(T * N, P).T, cache.m.reshape(T * N, H))   # (P, H)  Σ dh_tᵀ m_t (P3)
+    return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):

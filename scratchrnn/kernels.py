@@ -128,17 +128,20 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a, dh_all):
 # ---------------------------------------------------------------------------
 
 @_jit
-def lstm_forward_kernel(xw, w_hh_t, h, c, gates, tanh_c):
+def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c):
     """Run the LSTM recurrence in place, caching what the backward needs.
 
     xw:     (T, N, 4H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
-    w_hh_t: (H, 4H)    ``W_hhᵀ`` (a transposed view is fine)
-    h, c:   (T+1, N, H) with ``h[0] = h0``, ``c[0] = c0`` on entry; ``[1:]`` is written
+    w_hh_t: (P, 4H)    ``W_hhᵀ`` (a transposed view is fine); P = H without a projection
+    w_hr_t: (H, P)     ``W_hrᵀ`` of the projection, or an empty (H, 0) array without one
+    h, c:   (T+1, N, P), (T+1, N, H) with ``h[0] = h0``, ``c[0] = c0``; ``[1:]`` is written
+    m:      (T, N, H)  output: ``o ⊙ tanh(c_t)``; without a projection pass ``h[1:]``
     gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
     tanh_c: (T, N, H)  output: tanh(c_t)
     """
     T, N, G = xw.shape
     H = G // 4
+    project = w_hr_t.shape[1] > 0
     single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
     for t in range(T):
         a = xw[t] + matmul(h[t], w_hh_t)             # (N, 4H)  (L1)
@@ -152,32 +155,38 @@ def lstm_forward_kernel(xw, w_hh_t, h, c, gates, tanh_c):
                 tc = tanh(c_t, single)
                 c[t + 1, n, j] = c_t
                 tanh_c[t, n, j] = tc
-                h[t + 1, n, j] = o * tc              # (L4)
+                m[t, n, j] = o * tc                  # (L4); this is h[t+1] without a projection
                 gates[t, n, j] = i
                 gates[t, n, H + j] = f
                 gates[t, n, 2 * H + j] = g
                 gates[t, n, 3 * H + j] = o
+        if project:
+            h[t + 1] = matmul(m[t], w_hr_t)          # (N, P)   h_t = m_t W_hrᵀ     (P1)
 
 
 @_jit
-def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a, dh_all):
+def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a, dh_all):
     """Carry ``dh`` and ``dc`` back through time; write every step's ``da``.
 
-    d_out:  (T, N, H)  upstream gradient of every output ``h_t``
-    d_h_n:  (N, H)     upstream gradient of the final ``h_T``
+    d_out:  (T, N, P)  upstream gradient of every output ``h_t`` (P = H without a projection)
+    d_h_n:  (N, P)     upstream gradient of the final ``h_T``
     d_c_n:  (N, H)     upstream gradient of the final ``c_T``
-    w_hh:   (4H, H)    ``W_hh`` itself: ``δ_{t-1} = da_t W_hh``
+    w_hh:   (4H, P)    ``W_hh`` itself: ``δ_{t-1} = da_t W_hh``
+    w_hr:   (P, H)     the projection ``W_hr``, or an empty (0, H) array without one
     c:      (T+1, N, H) cell states from the forward
     gates:  (T, N, 4H) post-activation gates [i, f, g, o] from the forward
     tanh_c: (T, N, H)  tanh(c_t) from the forward
     d_a:    (T, N, 4H) output: gradient of the pre-activations
-    dh_all: (T, N, H)  output: total gradient reaching each h_t (what gradflow plots)
-    Returns (dh0, dc0), each (N, H).
+    dh_all: (T, N, P)  output: total gradient reaching each h_t (gradflow plots it; (P3) uses it)
+    Returns (dh0, dc0), shapes (N, P) and (N, H).
     """
-    T, N, H = d_out.shape
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given)        (L5)
+    T, N, H = tanh_c.shape
+    project = w_hr.shape[0] > 0
+    delta = d_h_n.copy()                             # (N, P)   δ_T = dh_n (given)        (L5)
     gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_n (given)        (L7)
     for t in range(T - 1, -1, -1):
+        dh_all[t] = d_out[t] + delta                 # (N, P)   dh_t = dy_t + δ_t         (L5)
+        dm = matmul(dh_all[t], w_hr) if project else dh_all[t]   # (N, H)  dm_t = dh_t W_hr  (P2)
         for n in range(N):
             for j in range(H):
                 i = gates[t, n, j]
@@ -185,15 +194,14 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, c, gates, tanh_c, d_a, dh_al
                 g = gates[t, n, 2 * H + j]
                 o = gates[t, n, 3 * H + j]
                 tc = tanh_c[t, n, j]
-                dh = d_out[t, n, j] + delta[n, j]                 # (L5)
-                dh_all[t, n, j] = dh
+                dh = dm[n, j]                                     # dh_t itself without a projection
                 dc = gamma[n, j] + dh * o * (1 - tc * tc)         # (L7)
                 d_a[t, n, j] = dc * g * i * (1 - i)               # da^i  (L8)
                 d_a[t, n, H + j] = dc * c[t, n, j] * f * (1 - f)  # da^f  (L8)
                 d_a[t, n, 2 * H + j] = dc * i * (1 - g * g)       # da^g  (L8)
                 d_a[t, n, 3 * H + j] = dh * tc * o * (1 - o)      # da^o  (L6)
                 gamma[n, j] = dc * f                              # γ_{t-1} = dc_t ⊙ f_t  (L9)
-        delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh       (L10)
+        delta = matmul(d_a[t], w_hh)                 # (N, P)   δ_{t-1} = da_t W_hh       (L10)
     return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
 
 

@@ -123,7 +123,7 @@ class _LayerCache(NamedTuple):
     masks: list                      # [layer] -> dropout mask applied to the layer's output, or None
     batched: bool
     out_shape: tuple                 # user-facing shape of ``out``
-    state_shape: tuple               # user-facing shape of ``h_n`` (and ``c_n``)
+    state_shapes: tuple              # user-facing shapes of ``h_n`` (and ``c_n``)
 
 
 class _RNNBase(_Module):
@@ -145,15 +145,27 @@ class _RNNBase(_Module):
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn("dropout acts between layers: with num_layers=1 it does nothing "
                           f"(got dropout={self.dropout})", stacklevel=3)
-        G, H, D = self._gates, self.hidden_size, self.num_directions
+        G, H, P, D = self._gates, self.hidden_size, self._out_size, self.num_directions
         shapes = []
         for k in range(self.num_layers):
-            I_k = self.input_size if k == 0 else D * H
+            I_k = self.input_size if k == 0 else D * P
             for sfx in self._suffixes:
-                shapes += [(f"weight_ih_l{k}{sfx}", (G * H, I_k)), (f"weight_hh_l{k}{sfx}", (G * H, H))]
+                shapes += [(f"weight_ih_l{k}{sfx}", (G * H, I_k)), (f"weight_hh_l{k}{sfx}", (G * H, P))]
                 if self.bias:
                     shapes += [(f"bias_ih_l{k}{sfx}", (G * H,)), (f"bias_hh_l{k}{sfx}", (G * H,))]
+                if P != H:                                   # LSTM projection, after the biases
+                    shapes += [(f"weight_hr_l{k}{sfx}", (P, H))]
         self._init_params(shapes, 1 / np.sqrt(H))
+
+    @property
+    def _out_size(self):
+        """Features of h and of each direction's output: proj_size for a projected LSTM, else H."""
+        return self.hidden_size
+
+    @property
+    def _state_sizes(self):
+        """Features of each state, in ``_state_names`` order."""
+        return (self._out_size,)
 
     @property
     def num_directions(self):
@@ -164,11 +176,12 @@ class _RNNBase(_Module):
         return ("", "_reverse")[: self.num_directions]
 
     def _weights(self, k, d):
-        """(w_ih, w_hh, b_ih, b_hh) of layer k, direction d; biases None without bias."""
+        """(w_ih, w_hh, b_ih, b_hh[, w_hr]) of layer k, direction d; biases None without bias."""
         sfx = self._suffixes[d]
         p = self._params
-        return (p[f"weight_ih_l{k}{sfx}"], p[f"weight_hh_l{k}{sfx}"],
-                p.get(f"bias_ih_l{k}{sfx}"), p.get(f"bias_hh_l{k}{sfx}"))
+        w = (p[f"weight_ih_l{k}{sfx}"], p[f"weight_hh_l{k}{sfx}"],
+             p.get(f"bias_ih_l{k}{sfx}"), p.get(f"bias_hh_l{k}{sfx}"))
+        return w + ((p[f"weight_hr_l{k}{sfx}"],) if f"weight_hr_l{k}{sfx}" in p else ())
 
     # -- one layer, one direction: filled in by RNN and LSTM -------------------
     def _layer_forward(self, x, states, weights):
@@ -200,19 +213,18 @@ class _RNNBase(_Module):
         return (x.transpose(1, 0, 2) if self.batch_first else x), True   # (T, N, I)
 
     def _state_shapes(self, N, batched):
-        L_D, H = self.num_layers * self.num_directions, self.hidden_size
-        return ((L_D, N, H), "(D·num_layers, N, H)") if batched else ((L_D, H), "(D·num_layers, H)")
+        """User-facing shape of each state: (D·L, N, size) batched, (D·L, size) unbatched."""
+        L_D = self.num_layers * self.num_directions
+        return tuple((L_D, N, F) if batched else (L_D, F) for F in self._state_sizes)
 
     def _check_states(self, names, states, N, batched):
-        """None -> zeros; else check each state's shape; return tuple of (L·D, N, H) arrays."""
-        shape, doc = self._state_shapes(N, batched)
-        doc = (doc.replace("H", str(self.hidden_size)).replace("N", str(N))
-               .replace("num_layers", f"num_layers={shape[0]}"))   # e.g. (D·num_layers=4, 2, 5)
+        """None -> zeros; else check each state's shape; return tuple of (L·D, N, size) arrays."""
         out = []
-        for name, s in zip(names, states):
+        for name, s, shape in zip(names, states, self._state_shapes(N, batched)):
             if s is None:
                 out.append(np.zeros(shape, dtype=self.dtype))
-            else:
+            else:                                    # e.g. (D·num_layers=4, 2, 5)
+                doc = f"(D·num_layers={shape[0]}" + "".join(f", {d}" for d in shape[1:]) + ")"
                 _checks.array(name, s, self.dtype, shape, doc)
                 out.append(s)
         return tuple(s if batched else s[:, None, :] for s in out)
@@ -223,7 +235,7 @@ class _RNNBase(_Module):
         T, N, _ = x.shape
         states = self._check_states(self._state_names, hx_states, N, batched)
         D = self.num_directions
-        finals = [np.empty_like(s) for s in states]  # each (L·D, N, H)
+        finals = [np.empty_like(s) for s in states]  # each (L·D, N, size)
         caches, masks = [], []
         layer_in = x                                  # (T, N, I_k)
         for k in range(self.num_layers):
@@ -237,7 +249,7 @@ class _RNNBase(_Module):
                 for f, s in zip(finals, s_n):
                     f[idx] = s
                 layer_caches.append(cache)
-            layer_out = outs[0].copy() if D == 1 else np.concatenate(outs, axis=2)  # (T, N, D·H) (S1)
+            layer_out = outs[0].copy() if D == 1 else np.concatenate(outs, axis=2)  # (T, N, D·P) (S1)
             mask = None
             if k < self.num_layers - 1 and self.training and self.dropout > 0:
                 keep = 1.0 - self.dropout
@@ -253,30 +265,30 @@ class _RNNBase(_Module):
         if not batched:
             out = out[:, 0, :]                       # (T, D·H)
             finals = [f[:, 0, :] for f in finals]    # (L·D, H)
-        self._cache = _LayerCache(caches, masks, batched, out.shape, finals[0].shape)
+        self._cache = _LayerCache(caches, masks, batched, out.shape, tuple(f.shape for f in finals))
         return out, tuple(finals)
 
     def _backward_states(self, d_out, d_finals):
         cache = self._require_cache()
         _checks.array("grad of output", d_out, self.dtype, cache.out_shape)
-        d_finals = [np.zeros(cache.state_shape, self.dtype) if g is None
-                    else _checks.array(f"grad of {n}", g, self.dtype, cache.state_shape)
-                    for n, g in zip(self._state_final_names, d_finals)]
+        d_finals = [np.zeros(shape, self.dtype) if g is None
+                    else _checks.array(f"grad of {n}", g, self.dtype, shape)
+                    for n, g, shape in zip(self._state_final_names, d_finals, cache.state_shapes)]
         if not cache.batched:
             d_out = d_out[:, None, :]
             d_finals = [g[:, None, :] for g in d_finals]
         elif self.batch_first:
-            d_out = d_out.transpose(1, 0, 2)         # (T, N, D·H)
-        D, H = self.num_directions, self.hidden_size
+            d_out = d_out.transpose(1, 0, 2)         # (T, N, D·P)
+        D, P = self.num_directions, self._out_size
         d_starts = [np.empty_like(g) for g in d_finals]   # grads of the initial states
-        d_layer_out = d_out                          # (T, N, D·H)
+        d_layer_out = d_out                          # (T, N, D·P)
         for k in reversed(range(self.num_layers)):
             if cache.masks[k] is not None:
                 d_layer_out = d_layer_out * cache.masks[k]             # (S4)
             d_in = None
             for d in range(D):
                 idx = k * D + d
-                d_o = d_layer_out[:, :, d * H:(d + 1) * H]             # (T, N, H) this direction's half (S3)
+                d_o = d_layer_out[:, :, d * P:(d + 1) * P]             # (T, N, P) this direction's half (S3)
                 d_o = d_o if d == 0 else d_o[::-1]                     # (S2)
                 dx, d_s0, dparams = self._layer_backward(
                     d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d])
@@ -285,7 +297,8 @@ class _RNNBase(_Module):
                 for g0, g in zip(d_starts, d_s0):
                     g0[idx] = g
                 sfx = self._suffixes[d]
-                for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), dparams):
+                for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"),
+                                   dparams):
                     self._accumulate(f"{name}_l{k}{sfx}", g)
             d_layer_out = d_in                       # (S1) dx of layer k is d_out of layer k-1
         dx = d_layer_out                             # (T, N, I)
@@ -357,11 +370,21 @@ class LSTM(_RNNBase):
 
     Same constructor, parameters, shapes and initialisation as ``torch.nn.LSTM``.
     ``out, (h_n, c_n) = m(x, (h0, c0))``; ``dx, (dh0, dc0) = m.backward(d_out, (d_h_n, d_c_n))``.
+    With ``proj_size = P`` (0 < P < H) every step's ``o ⊙ tanh(c_t)`` is projected by
+    ``weight_hr_l{k}`` (P, H): h, h0, h_n and each direction's output have P features, c keeps H.
     """
 
     _gates = 4
     _state_names = ("h0", "c0")
     _state_final_names = ("h_n", "c_n")
+
+    @property
+    def _out_size(self):
+        return self.proj_size or self.hidden_size
+
+    @property
+    def _state_sizes(self):
+        return (self._out_size, self.hidden_size)       # h has P features, c keeps H
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, dtype=np.float32, seed=None,
@@ -372,16 +395,16 @@ class LSTM(_RNNBase):
         """
         if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
             raise ValueError(f"proj_size must be a non-negative integer, got {proj_size!r}")
-        if proj_size != 0:
-            raise NotImplementedError(f"LSTM proj_size > 0 is not implemented yet (got {proj_size}); "
-                                      "it is planned with its derivation in docs/derivations.md")
+        if isinstance(hidden_size, numbers.Integral) and proj_size >= hidden_size > 0:
+            raise ValueError(f"proj_size must be smaller than hidden_size, got proj_size={proj_size} "
+                             f"and hidden_size={hidden_size}")
         if forget_bias is not None:
             if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real) \
                     or not np.isfinite(forget_bias):
                 raise ValueError(f"forget_bias must be a finite number or None, got {forget_bias!r}")
             if not bias:
                 raise ValueError("forget_bias needs bias=True: there is no bias to initialise")
-        self.proj_size = 0
+        self.proj_size = int(proj_size)
         self.forget_bias = forget_bias
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)
@@ -409,7 +432,7 @@ class LSTM(_RNNBase):
 
     def _layer_backward(self, d_out, d_states, cache):
         g = F.lstm_backward(d_out, d_states[0], d_states[1], cache)
-        return g.dx, (g.dh0, g.dc0), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
+        return g.dx, (g.dh0, g.dc0), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh, g.dw_hr)
 
 
 class GRU(_HiddenStateRNN):

@@ -188,9 +188,10 @@ def test_jit_and_python_kernels_agree(kind):
             c = np.empty_like(h)
             c[0] = p["c0"]
             gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
-            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, h, c, gates, tanh_c)
-            d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], c, gates, tanh_c,
-                                                    d_a, dh)
+            no_proj_t, no_proj = np.empty((H, 0)), np.empty((0, H))
+            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, no_proj_t, h, c, h[1:], gates, tanh_c)
+            d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], no_proj, c, gates,
+                                                    tanh_c, d_a, dh)
         elif kind == "gru":
             gates, hw_n, d_ah = np.empty((T, N, 3 * H)), np.empty((T, N, H)), np.empty((T, N, 3 * H))
             pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n)

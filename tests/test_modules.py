@@ -637,3 +637,21 @@ def test_forget_bias_errors_and_torch_twin():
     tm = torch_ref.LSTM(I, H, num_layers=2, forget_bias=1.0, seed=3, device="cpu")
     for k, v in sr.LSTM(I, H, num_layers=2, forget_bias=1.0, seed=3).state_dict().items():
         np.testing.assert_array_equal(getattr(tm, k).detach().numpy(), v)
+
+
+# ---------------------------------------------------------------------------
+# LSTM projection (proj_size), beyond the parity properties in test_parity.py
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("num_layers, bidirectional, bias", [(1, False, True), (3, True, False)])
+def test_projection_parameters_and_shapes_equal_torch(num_layers, bidirectional, bias):
+    kw = dict(num_layers=num_layers, bidirectional=bidirectional, bias=bias, proj_size=2)
+    m = sr.LSTM(I, H, **kw)
+    ref = torch.nn.LSTM(I, H, **kw)
+    assert [(k, v.shape) for k, v in m.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in ref.state_dict().items()]
+    D = 2 if bidirectional else 1
+    out, (h_n, c_n) = m(np.zeros((4, N, I), np.float32))
+    assert out.shape == (4, N, D * 2) and h_n.shape == (D * num_layers, N, 2)
+    assert c_n.shape == (D * num_layers, N, H)
+    assert np.all(np.abs(m.state_dict()["weight_hr_l0"]) <= 1 / np.sqrt(H))   # bound from H

@@ -492,9 +492,13 @@ def test_constructor_rejects_bad_arguments(cls, kw, kind, needles):
     assert_clear_error(lambda: cls(**args), kind, *needles)
 
 
-def test_proj_size_is_not_implemented_yet():
-    with pytest.raises(NotImplementedError, match=r"proj_size.*got 3"):
-        sr.LSTM(3, 4, proj_size=3)
+def test_proj_size_must_be_smaller_than_hidden_size():
+    with pytest.raises(ValueError, match=r"proj_size must be smaller than hidden_size, got proj_size=4 "
+                                         r"and hidden_size=4"):
+        sr.LSTM(3, 4, proj_size=4)
+    m = sr.LSTM(3, 4, proj_size=3)                       # P < H is fine
+    with pytest.raises(ValueError, match=r"expected h0 of shape \(D·num_layers=1, 2, 3\), got \(1, 2, 4\)"):
+        m(np.zeros((5, 2, 3), np.float32), (np.zeros((1, 2, 4), np.float32), np.zeros((1, 2, 4), np.float32)))
 
 
 def test_dropout_one_zeroes_the_layer_instead_of_nan():
