@@ -28,6 +28,7 @@ class RNNCache(NamedTuple):
     w_hh: np.ndarray              # (H, H)
     has_bias: bool
     relu: bool
+    lengths: np.ndarray           # (N,) valid steps per sequence
 
 
 class RNNGrads(NamedTuple):
@@ -52,6 +53,7 @@ class LSTMCache(NamedTuple):
     w_hh: np.ndarray              # (4H, P)
     w_hr: Optional[np.ndarray]    # (P, H) or None
     has_bias: bool
+    lengths: np.ndarray           # (N,) valid steps per sequence
 
 
 class GRUCache(NamedTuple):
@@ -63,6 +65,7 @@ class GRUCache(NamedTuple):
     w_ih: np.ndarray              # (3H, I)
     w_hh: np.ndarray              # (3H, H)
     has_bias: bool
+    lengths: np.ndarray           # (N,) valid steps per sequence
 
 
 class LSTMGrads(NamedTuple):
@@ -86,6 +89,22 @@ def _input_projection(x, w_ih, b_ih, b_hh):
     return xw.reshape(T, N, -1)                      # (T, N, G·H)
 
 
+def _lengths(lengths, T, N):
+    """Valid steps per sequence as int64 (N,); None means every sequence has all T steps."""
+    return np.full(N, T, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
+
+
+def _valid(lengths, T):
+    """(T, N, 1) mask: 1 where step t is within sequence n, 0 in its padding."""
+    return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
+
+
+def _outputs(h, lengths):
+    """Every h_t, with padded steps zero (torch's pad_packed_sequence): (T, N, H)."""
+    T = h.shape[0] - 1
+    return h[1:] if np.all(lengths == T) else h[1:] * _valid(lengths, T)
+
+
 def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     """Weight, bias and input gradients from every step's ``da`` at once (R6)–(R8), (G10).
 
@@ -106,11 +125,12 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None):
     """Vanilla RNN over a whole sequence, one direction.
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
-    ``b_ih`` and ``b_hh`` are both given or both None.
+    ``b_ih`` and ``b_hh`` are both given or both None. ``lengths`` (N,), 1..T, makes each
+    sequence stop at its own length: h_n is its state there and its padded outputs are 0.
     """
     T, N, _ = x.shape
     H = w_hh.shape[1]
@@ -119,9 +139,10 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
     h[0] = h0
     relu = nonlinearity == "relu"
-    kernels.rnn_forward_kernel(xw, w_hh.T, h, relu)  # (R1)–(R2)
-    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu)
-    return h[1:], h[T], cache
+    lengths = _lengths(lengths, T, N)                # (N,)
+    kernels.rnn_forward_kernel(xw, w_hh.T, h, relu, lengths)   # (R1)–(R2), (V1)
+    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths)
+    return _outputs(h, lengths), h[T], cache
 
 
 def rnn_backward(d_out, d_h_n, cache):
@@ -133,19 +154,19 @@ def rnn_backward(d_out, d_h_n, cache):
     d_out = np.ascontiguousarray(d_out)
     d_a = np.empty_like(d_out)                                           # (T, N, H)
     dh = np.empty_like(d_out)                                            # (T, N, H)
-    dh0 = kernels.rnn_backward_kernel(d_out, np.ascontiguousarray(d_h_n),
-                                      cache.w_hh, cache.h, cache.relu, d_a, dh)  # (R3)–(R5)
+    dh0 = kernels.rnn_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
+                                      cache.relu, cache.lengths, d_a, dh)  # (R3)–(R5), (V2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
                                                   cache.has_bias, cache.w_ih)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None):
     """LSTM over a whole sequence, one direction, gate order i, f, g, o.
 
     With ``w_hr`` (P, H), torch's projection: ``h_t = (o ⊙ tanh(c_t)) W_hrᵀ`` (P1), and
     h0, h_t have P features. Returns ``(out, h_n, c_n, cache)``: out (T, N, P) is every
-    h_t; h_n (N, P), c_n (N, H).
+    h_t; h_n (N, P), c_n (N, H). ``lengths`` as in ``rnn_forward``.
     """
     T, N, _ = x.shape
     H, P = w_hh.shape[0] // 4, w_hh.shape[1]
@@ -159,9 +180,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
     w_hr_t = np.empty((H, 0), x.dtype) if w_hr is None else w_hr.T      # (H, P) or (H, 0)
     gates = np.empty((T, N, 4 * H), dtype=x.dtype)   # (T, N, 4H)
     tanh_c = np.empty((T, N, H), dtype=x.dtype)      # (T, N, H)
-    kernels.lstm_forward_kernel(xw, w_hh.T, w_hr_t, h, c, m, gates, tanh_c)   # (L1)–(L4), (P1)
-    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None)
-    return h[1:], h[T], c[T], cache
+    lengths = _lengths(lengths, T, N)                # (N,)
+    kernels.lstm_forward_kernel(xw, w_hh.T, w_hr_t, h, c, m, gates, tanh_c, lengths)  # (L1)–(L4), (P1), (V1)
+    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths)
+    return _outputs(h, lengths), h[T], c[T], cache
 
 
 def lstm_backward(d_out, d_h_n, d_c_n, cache):
@@ -177,20 +199,22 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     dh = np.empty_like(d_out)                                            # (T, N, P)
     dh0, dc0 = kernels.lstm_backward_kernel(
         d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
-        cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, d_a, dh)  # (L5)–(L10), (P2)
+        cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, cache.lengths, d_a, dh)  # (L5)–(L10), (P2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
                                                   cache.has_bias, cache.w_ih)  # (L11)
     dw_hr = None
     if cache.w_hr is not None:
-        dw_hr = matmul(dh.reshape(T * N, P).T, cache.m.reshape(T * N, H))   # (P, H)  Σ dh_tᵀ m_t (P3)
+        dh_valid = dh * _valid(cache.lengths, T)     # (T, N, P)  padded steps were never projected
+        dw_hr = matmul(dh_valid.reshape(T * N, P).T, cache.m.reshape(T * N, H))   # (P, H)  Σ dh_tᵀ m_t (P3)
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     """GRU over a whole sequence, one direction, gate order r, z, n (torch's equations).
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
     Only ``b_ih`` joins the hoisted GEMM: ``b_hn`` sits inside ``r ⊙ (h W_hnᵀ + b_hn)`` (G3).
+    ``lengths`` as in ``rnn_forward``.
     """
     T, N, _ = x.shape
     H = w_hh.shape[1]
@@ -201,9 +225,10 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
     h[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=x.dtype)   # (T, N, 3H)
     hw_n = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
-    kernels.gru_forward_kernel(xw, w_hh.T, b_hh, h, gates, hw_n)   # (G1)–(G4)
-    cache = GRUCache(x, h, gates, hw_n, w_ih, w_hh, b_ih is not None)
-    return h[1:], h[T], cache
+    lengths = _lengths(lengths, T, N)                # (N,)
+    kernels.gru_forward_kernel(xw, w_hh.T, b_hh, h, gates, hw_n, lengths)   # (G1)–(G4), (V1)
+    cache = GRUCache(x, h, gates, hw_n, w_ih, w_hh, b_ih is not None, lengths)
+    return _outputs(h, lengths), h[T], cache
 
 
 def gru_backward(d_out, d_h_n, cache):
@@ -216,8 +241,8 @@ def gru_backward(d_out, d_h_n, cache):
     d_ax = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
     d_ah = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
     dh = np.empty_like(d_out)                                            # (T, N, H)
-    dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh,
-                                      cache.h, cache.gates, cache.hw_n, d_ax, d_ah, dh)  # (G5)–(G9)
+    dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
+                                      cache.gates, cache.hw_n, cache.lengths, d_ax, d_ah, dh)  # (G5)–(G9), (V2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax,
                                                   cache.has_bias, cache.w_ih, d_ah)  # (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

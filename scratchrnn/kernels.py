@@ -70,18 +70,36 @@ def tanh(x, single):
     return t if x >= 0 else -t
 
 
+@_jit
+def _freeze(state, t, lengths):
+    """Sequences that ended before step t keep their state: ``s[t+1, n] = s[t, n]`` (V1)."""
+    for n in range(state.shape[1]):
+        if t >= lengths[n]:
+            state[t + 1, n] = state[t, n]
+
+
+@_jit
+def _pass_through(new_delta, delta, t, lengths):
+    """A frozen state is a copy, so its gradient passes back unchanged: ``δ_{t-1} = δ_t`` (V2)."""
+    for n in range(delta.shape[0]):
+        if t >= lengths[n]:
+            new_delta[n] = delta[n]
+
+
 # ---------------------------------------------------------------------------
 # Vanilla RNN:  h_t = φ(x_t W_ihᵀ + b_ih + b_hh + h_{t-1} W_hhᵀ),  φ = tanh | relu
 # ---------------------------------------------------------------------------
 
 @_jit
-def rnn_forward_kernel(xw, w_hh_t, h, relu):
+def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     """Run the RNN recurrence in place.
 
-    xw:     (T, N, H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
-    w_hh_t: (H, H)    ``W_hhᵀ`` (a transposed view is fine)
-    h:      (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
-    relu:   bool      φ = relu if True else tanh
+    xw:      (T, N, H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
+    w_hh_t:  (H, H)    ``W_hhᵀ`` (a transposed view is fine)
+    h:       (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
+    relu:    bool      φ = relu if True else tanh
+    lengths: (N,)      valid steps per sequence (T for all without padding); past its
+             end a sequence's state is frozen (V1), so h[T] is its state at its own end
     """
     T, N, H = xw.shape
     single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
@@ -93,16 +111,18 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu):
                     h[t + 1, n, j] = max(a[n, j], 0)             # (R2)
                 else:
                     h[t + 1, n, j] = tanh(a[n, j], single)       # (R2)
+        _freeze(h, t, lengths)                       # (V1)
 
 
 @_jit
-def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a, dh_all):
+def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
     """Carry ``dh`` back through time; write every step's ``da`` for the GEMMs after the loop.
 
     d_out: (T, N, H) upstream gradient of every output ``h_t``
     d_h_n: (N, H)    upstream gradient of the final state ``h_T``
     w_hh:  (H, H)    ``W_hh`` itself (not transposed): ``δ_{t-1} = da_t W_hh``
     h:     (T+1, N, H) states from the forward
+    lengths: (N,)    valid steps per sequence, as in the forward
     d_a:   (T, N, H) output: gradient of the pre-activations
     dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
     Returns dh0 (N, H).
@@ -111,6 +131,10 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a, dh_all):
     delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given) (R3)
     for t in range(T - 1, -1, -1):
         for n in range(N):
+            if t >= lengths[n]:                      # padded step: its output is a constant 0 (V2)
+                dh_all[t, n] = delta[n]
+                d_a[t, n] = 0
+                continue
             for j in range(H):
                 dh = d_out[t, n, j] + delta[n, j]               # dh_t = dy_t + δ_t  (R3)
                 dh_all[t, n, j] = dh
@@ -119,7 +143,9 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a, dh_all):
                     d_a[t, n, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
                     d_a[t, n, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
-        delta = matmul(d_a[t], w_hh)                 # (N, H)   δ_{t-1} = da_t W_hh (R5)
+        new_delta = matmul(d_a[t], w_hh)             # (N, H)   δ_{t-1} = da_t W_hh (R5)
+        _pass_through(new_delta, delta, t, lengths)  # (V2)
+        delta = new_delta
     return delta                                     # (N, H)   dh_0 = δ_0          (R5)
 
 
@@ -128,7 +154,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, d_a, dh_all):
 # ---------------------------------------------------------------------------
 
 @_jit
-def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c):
+def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     """Run the LSTM recurrence in place, caching what the backward needs.
 
     xw:     (T, N, 4H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
@@ -138,6 +164,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c):
     m:      (T, N, H)  output: ``o ⊙ tanh(c_t)``; without a projection pass ``h[1:]``
     gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
     tanh_c: (T, N, H)  output: tanh(c_t)
+    lengths: (N,)      valid steps per sequence; past its end a sequence's h and c are frozen (V1)
     """
     T, N, G = xw.shape
     H = G // 4
@@ -162,10 +189,12 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c):
                 gates[t, n, 3 * H + j] = o
         if project:
             h[t + 1] = matmul(m[t], w_hr_t)          # (N, P)   h_t = m_t W_hrᵀ     (P1)
+        _freeze(h, t, lengths)                       # (V1)
+        _freeze(c, t, lengths)
 
 
 @_jit
-def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a, dh_all):
+def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all):
     """Carry ``dh`` and ``dc`` back through time; write every step's ``da``.
 
     d_out:  (T, N, P)  upstream gradient of every output ``h_t`` (P = H without a projection)
@@ -176,6 +205,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a,
     c:      (T+1, N, H) cell states from the forward
     gates:  (T, N, 4H) post-activation gates [i, f, g, o] from the forward
     tanh_c: (T, N, H)  tanh(c_t) from the forward
+    lengths: (N,)      valid steps per sequence, as in the forward
     d_a:    (T, N, 4H) output: gradient of the pre-activations
     dh_all: (T, N, P)  output: total gradient reaching each h_t (gradflow plots it; (P3) uses it)
     Returns (dh0, dc0), shapes (N, P) and (N, H).
@@ -186,8 +216,14 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a,
     gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_n (given)        (L7)
     for t in range(T - 1, -1, -1):
         dh_all[t] = d_out[t] + delta                 # (N, P)   dh_t = dy_t + δ_t         (L5)
+        for n in range(N):
+            if t >= lengths[n]:                      # padded step: its output is a constant 0 (V2)
+                dh_all[t, n] = delta[n]
         dm = matmul(dh_all[t], w_hr) if project else dh_all[t]   # (N, H)  dm_t = dh_t W_hr  (P2)
         for n in range(N):
+            if t >= lengths[n]:                      # frozen: no gate saw this step, γ passes (V2)
+                d_a[t, n] = 0
+                continue
             for j in range(H):
                 i = gates[t, n, j]
                 f = gates[t, n, H + j]
@@ -201,7 +237,9 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a,
                 d_a[t, n, 2 * H + j] = dc * i * (1 - g * g)       # da^g  (L8)
                 d_a[t, n, 3 * H + j] = dh * tc * o * (1 - o)      # da^o  (L6)
                 gamma[n, j] = dc * f                              # γ_{t-1} = dc_t ⊙ f_t  (L9)
-        delta = matmul(d_a[t], w_hh)                 # (N, P)   δ_{t-1} = da_t W_hh       (L10)
+        new_delta = matmul(d_a[t], w_hh)             # (N, P)   δ_{t-1} = da_t W_hh       (L10)
+        _pass_through(new_delta, delta, t, lengths)  # (V2)
+        delta = new_delta
     return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
 
 
@@ -210,7 +248,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a,
 # ---------------------------------------------------------------------------
 
 @_jit
-def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n):
+def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n, lengths):
     """Run the GRU recurrence in place, caching what the backward needs.
 
     xw:     (T, N, 3H) input part ``x W_ihᵀ + b_ih`` for every step (b_hh is NOT in it)
@@ -219,6 +257,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n):
     h:      (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
     gates:  (T, N, 3H) output: post-activation gates [r, z, n]
     hw_n:   (T, N, H)  output: a^h_n = h_{t-1} W_hnᵀ + b_hn, the term r multiplies
+    lengths: (N,)      valid steps per sequence; past its end a sequence's state is frozen (V1)
     """
     T, N, G = xw.shape
     H = G // 3
@@ -236,10 +275,11 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n):
                 gates[t, n, H + j] = z
                 gates[t, n, 2 * H + j] = g
                 hw_n[t, n, j] = ahn
+        _freeze(h, t, lengths)                       # (V1)
 
 
 @_jit
-def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah, dh_all):
+def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, lengths, d_ax, d_ah, dh_all):
     """Carry ``dh`` back through time; write every step's gradients of both pre-activations.
 
     d_out: (T, N, H)  upstream gradient of every output ``h_t``
@@ -248,6 +288,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah, dh_all):
     h:     (T+1, N, H) states from the forward
     gates: (T, N, 3H) post-activation [r, z, n] from the forward
     hw_n:  (T, N, H)  a^h_n from the forward
+    lengths: (N,)     valid steps per sequence, as in the forward
     d_ax:  (T, N, 3H) output: gradient of the input part a^x (for dW_ih, db_ih, dx)
     d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
     dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
@@ -256,8 +297,13 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah, dh_all):
     T, N, H = d_out.shape
     delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given)  (G5)
     for t in range(T - 1, -1, -1):
-        direct = np.empty((N, H), dtype=d_out.dtype) # (N, H)   dh_t ⊙ z_t, first path of (G9)
+        direct = np.zeros((N, H), dtype=d_out.dtype) # (N, H)   dh_t ⊙ z_t, first path of (G9)
         for n in range(N):
+            if t >= lengths[n]:                      # padded step: its output is a constant 0 (V2)
+                dh_all[t, n] = delta[n]
+                d_ax[t, n] = 0
+                d_ah[t, n] = 0
+                continue
             for j in range(H):
                 r = gates[t, n, j]
                 z = gates[t, n, H + j]
@@ -277,5 +323,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, d_ax, d_ah, dh_all):
                 d_ah[t, n, H + j] = daz
                 d_ah[t, n, 2 * H + j] = dan * r                          # da^h_n  (G7)
                 direct[n, j] = dh * z
-        delta = direct + matmul(d_ah[t], w_hh)       # (N, H)   δ_{t-1}             (G9)
+        new_delta = direct + matmul(d_ah[t], w_hh)   # (N, H)   δ_{t-1}             (G9)
+        _pass_through(new_delta, delta, t, lengths)  # (V2)
+        delta = new_delta
     return delta

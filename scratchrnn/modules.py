@@ -120,6 +120,7 @@ class _Module:
 
 class _LayerCache(NamedTuple):
     caches: list                     # [layer][direction] -> functional cache
+    rev: object                      # (T, N) per-sequence reversal index, or None (plain [::-1])
     masks: list                      # [layer] -> dropout mask applied to the layer's output, or None
     batched: bool
     out_shape: tuple                 # user-facing shape of ``out``
@@ -183,8 +184,35 @@ class _RNNBase(_Module):
              p.get(f"bias_ih_l{k}{sfx}"), p.get(f"bias_hh_l{k}{sfx}"))
         return w + ((p[f"weight_hr_l{k}{sfx}"],) if f"weight_hr_l{k}{sfx}" in p else ())
 
-    # -- one layer, one direction: filled in by RNN and LSTM -------------------
-    def _layer_forward(self, x, states, weights):
+    def _check_lengths(self, lengths, T, N, batched):
+        """None, or (N,) integers in 1..T: each sequence's own length (padding after it)."""
+        if lengths is None:
+            return None
+        if not batched:
+            raise ValueError("lengths needs batched input (T, N, I); got unbatched (T, I)")
+        a = np.asarray(lengths)
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"expected integer lengths, got dtype {a.dtype}")
+        if a.shape != (N,):
+            raise ValueError(f"expected lengths of shape ({N},), got {_checks.shape_str(a.shape)}")
+        if a.min() < 1 or a.max() > T:
+            bad = a[(a < 1) | (a > T)][0]
+            raise ValueError(f"lengths must be in 1..{T} (the padded length), got {bad}")
+        return a.astype(np.int64)
+
+    @staticmethod
+    def _reversal(lengths, T, N):
+        """(T, N) index that reverses each sequence within its own length (its own inverse)."""
+        t = np.arange(T)[:, None]
+        return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+
+    @staticmethod
+    def _flip(a, rev):
+        """Time-reverse a (T, N, F) array: plainly, or each sequence within its length (S2)."""
+        return a[::-1] if rev is None else a[rev, np.arange(a.shape[1])[None, :]]
+
+    # -- one layer, one direction: filled in by RNN, LSTM and GRU ----------------
+    def _layer_forward(self, x, states, weights, lengths):
         """-> (out (T, N, H), final states tuple, cache)"""
         raise NotImplementedError
 
@@ -230,10 +258,12 @@ class _RNNBase(_Module):
         return tuple(s if batched else s[:, None, :] for s in out)
 
     # -- the composition (S1)–(S5) ---------------------------------------------
-    def _forward_states(self, x, hx_states):
+    def _forward_states(self, x, hx_states, lengths=None):
         x, batched = self._time_major_input(x)
         T, N, _ = x.shape
+        lengths = self._check_lengths(lengths, T, N, batched)
         states = self._check_states(self._state_names, hx_states, N, batched)
+        rev = None if lengths is None else self._reversal(lengths, T, N)   # (T, N)
         D = self.num_directions
         finals = [np.empty_like(s) for s in states]  # each (L·D, N, size)
         caches, masks = [], []
@@ -242,10 +272,10 @@ class _RNNBase(_Module):
             outs, layer_caches = [], []
             for d in range(D):
                 idx = k * D + d                      # (S5)
-                xin = layer_in if d == 0 else layer_in[::-1]           # (S2) reverse time
+                xin = layer_in if d == 0 else self._flip(layer_in, rev)  # (S2) reverse time
                 out, s_n, cache = self._layer_forward(xin, tuple(s[idx] for s in states),
-                                                      self._weights(k, d))
-                outs.append(out if d == 0 else out[::-1])              # (S2) align with x_t
+                                                      self._weights(k, d), lengths)
+                outs.append(out if d == 0 else self._flip(out, rev))   # (S2) align with x_t
                 for f, s in zip(finals, s_n):
                     f[idx] = s
                 layer_caches.append(cache)
@@ -265,7 +295,7 @@ class _RNNBase(_Module):
         if not batched:
             out = out[:, 0, :]                       # (T, D·H)
             finals = [f[:, 0, :] for f in finals]    # (L·D, H)
-        self._cache = _LayerCache(caches, masks, batched, out.shape, tuple(f.shape for f in finals))
+        self._cache = _LayerCache(caches, rev, masks, batched, out.shape, tuple(f.shape for f in finals))
         return out, tuple(finals)
 
     def _backward_states(self, d_out, d_finals):
@@ -289,10 +319,10 @@ class _RNNBase(_Module):
             for d in range(D):
                 idx = k * D + d
                 d_o = d_layer_out[:, :, d * P:(d + 1) * P]             # (T, N, P) this direction's half (S3)
-                d_o = d_o if d == 0 else d_o[::-1]                     # (S2)
+                d_o = d_o if d == 0 else self._flip(d_o, cache.rev)    # (S2)
                 dx, d_s0, dparams = self._layer_backward(
                     d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d])
-                dx = dx if d == 0 else dx[::-1]                        # (S2)
+                dx = dx if d == 0 else self._flip(dx, cache.rev)       # (S2)
                 d_in = dx if d_in is None else d_in + dx               # (S3) input fans out to both
                 for g0, g in zip(d_starts, d_s0):
                     g0[idx] = g
@@ -326,9 +356,13 @@ class _HiddenStateRNN(_RNNBase):
     _state_names = ("h0",)
     _state_final_names = ("h_n",)
 
-    def forward(self, x, hx=None):
-        """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (D·L, N, H) or None -> (out, h_n)."""
-        out, (h_n,) = self._forward_states(x, (hx,))
+    def forward(self, x, hx=None, lengths=None):
+        """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (D·L, N, H) or None -> (out, h_n).
+
+        ``lengths`` (N,), 1..T: each sequence's own length, as torch's packed sequences; h_n is
+        taken at each sequence's own end and padded outputs are 0.
+        """
+        out, (h_n,) = self._forward_states(x, (hx,), lengths)
         return out, h_n
 
     def backward(self, d_out, d_h_n=None):
@@ -352,8 +386,9 @@ class RNN(_HiddenStateRNN):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)
 
-    def _layer_forward(self, x, states, weights):
-        out, h_n, cache = F.rnn_forward(x, states[0], *weights, nonlinearity=self.nonlinearity)
+    def _layer_forward(self, x, states, weights, lengths):
+        out, h_n, cache = F.rnn_forward(x, states[0], *weights, nonlinearity=self.nonlinearity,
+                                        lengths=lengths)
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache):
@@ -416,9 +451,12 @@ class LSTM(_RNNBase):
                 elif name.startswith("bias_hh"):
                     b[H:2 * H] = 0
 
-    def forward(self, x, hx=None):
-        """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (h0, c0) or None -> (out, (h_n, c_n))."""
-        out, (h_n, c_n) = self._forward_states(x, _pair("hx", hx))
+    def forward(self, x, hx=None, lengths=None):
+        """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (h0, c0) or None -> (out, (h_n, c_n)).
+
+        ``lengths`` as in ``RNN.forward``.
+        """
+        out, (h_n, c_n) = self._forward_states(x, _pair("hx", hx), lengths)
         return out, (h_n, c_n)
 
     def backward(self, d_out, d_hx=None):
@@ -426,8 +464,8 @@ class LSTM(_RNNBase):
         dx, (dh0, dc0) = self._backward_states(d_out, _pair("grad of (h_n, c_n)", d_hx))
         return dx, (dh0, dc0)
 
-    def _layer_forward(self, x, states, weights):
-        out, h_n, c_n, cache = F.lstm_forward(x, states[0], states[1], *weights)
+    def _layer_forward(self, x, states, weights, lengths):
+        out, h_n, c_n, cache = F.lstm_forward(x, states[0], states[1], *weights, lengths=lengths)
         return out, (h_n, c_n), cache
 
     def _layer_backward(self, d_out, d_states, cache):
@@ -449,8 +487,8 @@ class GRU(_HiddenStateRNN):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)
 
-    def _layer_forward(self, x, states, weights):
-        out, h_n, cache = F.gru_forward(x, states[0], *weights)
+    def _layer_forward(self, x, states, weights, lengths):
+        out, h_n, cache = F.gru_forward(x, states[0], *weights, lengths=lengths)
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache):

@@ -57,8 +57,8 @@ def test_harness_catches_a_wrong_gradient(monkeypatch):
     """Swap the input and forget gate gradients in the LSTM backward: the check must fail."""
     real = kernels.lstm_backward_kernel
 
-    def wrong(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a, dh):
-        dh0, dc0 = real(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, d_a, dh)
+    def wrong(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh):
+        dh0, dc0 = real(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh)
         H = c.shape[2]
         d_a[:, :, :H], d_a[:, :, H:2 * H] = d_a[:, :, H:2 * H].copy(), d_a[:, :, :H].copy()
         return dh0, dc0
