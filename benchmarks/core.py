@@ -16,7 +16,7 @@ NUMBA_CACHE_DIR runs one forward+backward of each model at a tiny size.
 
 # -- configuration -----------------------------------------------------------
 SIZES = [(128, 1, 32), (128, 16, 128), (64, 64, 512)]   # (T, N, H), I = H
-MODELS = ["lstm", "rnn"]
+MODELS = ["lstm", "gru", "rnn"]
 DTYPE = "float32"
 REPEATS = 5              # blocks per candidate
 BLOCK = 5                # calls per block; the first call of a block is not timed
@@ -42,7 +42,7 @@ def flops(model, T, N, I, H):
     Forward: input and recurrent projections, 2·T·N·(I + H)·G·H. Backward: three GEMMs
     of the same size each (dW_ih + dx on the input side, dW_hh + δ on the recurrent side).
     """
-    G = 4 if model == "lstm" else 1
+    G = {"lstm": 4, "gru": 3}.get(model, 1)
     return 3 * 2 * T * N * (I + H) * G * H
 
 
@@ -52,6 +52,9 @@ def _pair(model, T, N, H):
     if model == "lstm":
         m = sr.LSTM(H, H, dtype=DTYPE, seed=SEED)
         tm = torch.nn.LSTM(H, H)
+    elif model == "gru":
+        m = sr.GRU(H, H, dtype=DTYPE, seed=SEED)
+        tm = torch.nn.GRU(H, H)
     else:
         m = sr.RNN(H, H, dtype=DTYPE, seed=SEED)
         tm = torch.nn.RNN(H, H)
@@ -81,7 +84,7 @@ def _time(fn):
 def compile_seconds():
     """First call of each model's forward+backward with an empty Numba cache, in a fresh process."""
     code = ("import time, numpy as np, scratchrnn as sr\n"
-            "for name, M in (('lstm', sr.LSTM), ('rnn', sr.RNN)):\n"
+            "for name, M in (('lstm', sr.LSTM), ('gru', sr.GRU), ('rnn', sr.RNN)):\n"
             "    m = M(2, 3, dtype=np.float32); x = np.ones((2, 1, 2), np.float32)\n"
             "    t = time.perf_counter(); out, _ = m(x); m.backward(out)\n"
             "    print(name, time.perf_counter() - t)\n")
