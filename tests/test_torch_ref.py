@@ -26,6 +26,8 @@ def make_pair(kind, num_layers, bidirectional, batch_first, bias=True, dropout=0
               bidirectional=bidirectional, dtype=torch.float64)
     if kind == "lstm":
         ref, loop = nn.LSTM(I, H, **kw), torch_ref.LoopLSTM(I, H, **kw)
+    elif kind == "gru":
+        ref, loop = nn.GRU(I, H, **kw), torch_ref.LoopGRU(I, H, **kw)
     else:
         ref = nn.RNN(I, H, nonlinearity=kind, **kw)
         loop = torch_ref.LoopRNN(I, H, nonlinearity=kind, **kw)
@@ -92,13 +94,13 @@ def compare(kind, num_layers, bidirectional, batch_first, with_hx, batched=True,
 
 @pytest.mark.parametrize(
     "kind,num_layers,bidirectional,batch_first,with_hx",
-    list(itertools.product(["lstm", "tanh", "relu"], [1, 2], [False, True], [False, True],
+    list(itertools.product(["lstm", "gru", "tanh", "relu"], [1, 2], [False, True], [False, True],
                            [False, True])))
 def test_loop_matches_torch(kind, num_layers, bidirectional, batch_first, with_hx):
     compare(kind, num_layers, bidirectional, batch_first, with_hx)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "tanh", "relu"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "tanh", "relu"])
 @pytest.mark.parametrize("with_hx", [False, True])
 def test_loop_matches_torch_unbatched(kind, with_hx):
     compare(kind, 2, True, False, with_hx, batched=False)

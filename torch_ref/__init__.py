@@ -6,16 +6,16 @@
 - ``to_torch`` / ``to_scratch``: convert a module either way (config and weights);
   ``as_tensor`` / ``as_numpy`` convert arrays; ``default_device()`` is "cuda" when
   available, else "cpu".
-- ``LoopRNN`` / ``LoopLSTM`` with ``rnn_cell`` / ``lstm_cell``: the same layers as a
+- ``LoopRNN`` / ``LoopLSTM`` / ``LoopGRU`` with ``rnn_cell`` / ``lstm_cell`` / ``gru_cell``: the same layers as a
   readable Python loop over time on torch, differentiated by autograd.
 """
 
 from .convert import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, as_numpy, as_tensor,
                       default_device, to_scratch, to_torch)
-from .loop import LoopLSTM, LoopRNN, lstm_cell, rnn_cell
+from .loop import LoopGRU, LoopLSTM, LoopRNN, gru_cell, lstm_cell, rnn_cell
 
 __all__ = [
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "to_torch", "to_scratch", "as_tensor", "as_numpy", "default_device",
-    "LoopRNN", "LoopLSTM", "rnn_cell", "lstm_cell",
+    "LoopRNN", "LoopLSTM", "LoopGRU", "rnn_cell", "lstm_cell", "gru_cell",
 ]

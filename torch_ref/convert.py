@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .loop import LoopLSTM, LoopRNN
+from .loop import LoopGRU, LoopLSTM, LoopRNN
 
 __all__ = [
     "default_device", "as_tensor", "as_numpy", "to_torch", "to_scratch",
@@ -36,7 +36,7 @@ _KINDS = {
 # torch class -> scratchrnn class name; the Loop modules convert like their nn twins.
 _TORCH_TO_NAME = [(nn.RNN, "RNN"), (nn.LSTM, "LSTM"), (nn.GRU, "GRU"),
                   (nn.RNNCell, "RNNCell"), (nn.LSTMCell, "LSTMCell"), (nn.GRUCell, "GRUCell"),
-                  (LoopRNN, "RNN"), (LoopLSTM, "LSTM")]
+                  (LoopRNN, "RNN"), (LoopLSTM, "LSTM"), (LoopGRU, "GRU")]
 
 
 def default_device() -> str:
@@ -164,7 +164,7 @@ def to_torch(module, device=None) -> nn.Module:
 
 
 def to_scratch(module: nn.Module):
-    """Returns the scratchrnn twin of a torch RNN, LSTM, GRU, cell, LoopRNN or LoopLSTM.
+    """Returns the scratchrnn twin of a torch RNN, LSTM, GRU, cell, LoopRNN, LoopLSTM or LoopGRU.
 
     Config is read from the module's attributes, dtype from its parameters, and
     the weights are copied. TypeError for any other module type; ValueError for
@@ -173,7 +173,7 @@ def to_scratch(module: nn.Module):
     name = next((n for cls, n in _TORCH_TO_NAME if isinstance(module, cls)), None)
     if name is None:
         raise TypeError("expected torch.nn.RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, "
-                        f"torch_ref.LoopRNN or LoopLSTM, got {type(module).__module__}."
+                        f"torch_ref.LoopRNN, LoopLSTM or LoopGRU, got {type(module).__module__}."
                         f"{type(module).__qualname__}")
     sr_cls = _scratch_class(name)
     _, fields = _KINDS[name]

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["rnn_cell", "lstm_cell", "LoopRNN", "LoopLSTM"]
+__all__ = ["rnn_cell", "lstm_cell", "gru_cell", "LoopRNN", "LoopLSTM", "LoopGRU"]
 
 
 def rnn_cell(x_t: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -51,6 +51,21 @@ def lstm_cell(x_t: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Ten
     c_t = f * c + i * g  # (N, H)
     h_t = o * torch.tanh(c_t)  # (N, H)
     return h_t, c_t
+
+
+def gru_cell(x_t: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+             b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
+    """One GRU step, gate order r, z, n (torch's), with b_hn inside ``r * (·)``.
+
+    x_t (N, I), h (N, H), w_ih (3H, I), w_hh (3H, H), b_ih/b_hh (3H,) or None.
+    Returns h_t (N, H).
+    """
+    ax_r, ax_z, ax_n = F.linear(x_t, w_ih, b_ih).chunk(3, dim=1)  # 3 x (N, H)
+    ah_r, ah_z, ah_n = F.linear(h, w_hh, b_hh).chunk(3, dim=1)  # 3 x (N, H)
+    r = torch.sigmoid(ax_r + ah_r)  # (N, H) reset gate
+    z = torch.sigmoid(ax_z + ah_z)  # (N, H) update gate
+    n = torch.tanh(ax_n + r * ah_n)  # (N, H) candidate
+    return (1 - z) * n + z * h  # (N, H)
 
 
 class _LoopBase(nn.Module):
@@ -267,3 +282,22 @@ class LoopLSTM(_LoopBase):
         if not batched:
             h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)  # (L·D, H)
         return self.finish(out, batched), (h_n, c_n)
+
+
+class LoopGRU(_LoopBase):
+    """GRU as a Python loop over ``gru_cell``; drop-in for ``nn.GRU`` (no PackedSequence).
+
+    ``LoopGRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False, device=None, dtype=None)``.
+    ``forward(input, hx=None)`` returns ``(output, h_n)`` with ``nn.GRU``'s shapes.
+    """
+
+    gates = 3
+
+    def step(self, x_t, h, weights):
+        return gru_cell(x_t, h, *weights)  # (N, H)
+
+    def hidden(self, h):
+        return h  # (N, H)
+
+    forward = LoopRNN.forward  # the state is h alone, as for the RNN
