@@ -510,6 +510,12 @@ def _pair(name, value):
 # Cells: one time step, torch's RNNCell / LSTMCell
 # ---------------------------------------------------------------------------
 
+class _CellCache(NamedTuple):
+    layer: tuple                     # the functional cache of the one-step forward
+    batched: bool
+    N: int
+
+
 class _CellBase(_Module):
     _gates = 1
 
@@ -542,26 +548,20 @@ class _CellBase(_Module):
         N = x.shape[0]
         if N == 0:
             raise ValueError(f"expected a non-empty batch, got input of shape (0, {I})")
-        shape = (N, H) if batched else (H,)
+        return x[None], self._batched_states(names, states, N, batched), batched
+
+    def _batched_states(self, names, values, N, batched):
+        """None -> zeros; check each (N, H) or (H,) array; return them as (N, H)."""
+        shape = (N, self.hidden_size) if batched else (self.hidden_size,)
         out = []
-        for name, s in zip(names, states):
-            if s is None:
-                s = np.zeros(shape, self.dtype)
-            _checks.array(name, s, self.dtype, shape)
-            out.append(s if batched else s[None])
-        return x[None], out, batched
+        for name, v in zip(names, values):
+            v = np.zeros(shape, self.dtype) if v is None else _checks.array(name, v, self.dtype, shape)
+            out.append(v if batched else v[None])
+        return out
 
     def _step_grads(self, grads, names):
         cache = self._require_cache()
-        batched = cache[1]
-        shape = (cache[2], self.hidden_size) if batched else (self.hidden_size,)
-        out = []
-        for name, g in zip(names, grads):
-            if g is None:
-                g = np.zeros(shape, self.dtype)
-            _checks.array(name, g, self.dtype, shape)
-            out.append(g if batched else g[None])
-        return cache[0], out, batched
+        return cache.layer, self._batched_states(names, grads, cache.N, cache.batched), cache.batched
 
     def _accumulate_step(self, dparams):
         for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), dparams):
@@ -578,7 +578,7 @@ class _HiddenStateCell(_CellBase):
         """x (N, I) or (I,), hx (N, H) or (H,) or None -> h' of hx's shape."""
         x, (h,), batched = self._step_input(x, (hx,), ("hx",))
         out, h_n, cache = self._step_forward(x, h)
-        self._cache = (cache, batched, h.shape[0])
+        self._cache = _CellCache(cache, batched, h.shape[0])
         return h_n.copy() if batched else h_n[0].copy()
 
     def backward(self, d_h):
@@ -618,7 +618,7 @@ class LSTMCell(_CellBase):
         """x (N, I) or (I,), hx (h, c) or None -> (h', c')."""
         x, (h, c), batched = self._step_input(x, _pair("hx", hx), ("h", "c"))
         out, h_n, c_n, cache = F.lstm_forward(x, h, c, *self._weights())
-        self._cache = (cache, batched, h.shape[0])
+        self._cache = _CellCache(cache, batched, h.shape[0])
         return (h_n.copy(), c_n.copy()) if batched else (h_n[0].copy(), c_n[0].copy())
 
     def backward(self, d_hx):

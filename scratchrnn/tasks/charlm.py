@@ -8,7 +8,6 @@ Training perplexity ``exp(mean loss per character)`` is recorded every epoch,
 and text is generated from the prefixes every ``--pred-every`` epochs.
 """
 
-import json
 import math
 import os
 import time
@@ -94,13 +93,7 @@ def run(args):
     backend = make_backend(args.backend, core, head, optimizer=args.optimizer, lr=args.lr,
                            clip=args.clip)
     os.makedirs(args.out, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "func"}
-    rng = np.random.default_rng(args.seed)
-    start = 1
-    if args.resume:
-        arrays, meta = common.load_checkpoint(os.path.join(args.out, common.CHECKPOINT))
-        backend.load_arrays(arrays)
-        start, rng = meta["epoch"] + 1, common.restore_rng(meta["rng"])
+    start, rng = common.start_or_resume(args, backend)
     metrics = common.Metrics(args.out, ["epoch", "loss", "perplexity", "seconds"], args.resume)
     per_epoch = data.num_batches(len(corpus), args.batch, args.steps, args.sampler)
     print(f"charlm: {len(corpus)} characters, vocabulary {V}, {per_epoch} batches per epoch, "
@@ -135,7 +128,7 @@ def run(args):
         if epoch % args.save_every == 0 or last:
             common.save_checkpoint(os.path.join(args.out, common.CHECKPOINT),
                                    {**backend.arrays(), "vocab": vocab.to_array()},
-                                   {"task": "charlm", "epoch": epoch, "config": config,
+                                   {"task": "charlm", "epoch": epoch, "config": common.run_config(args),
                                     "rng": common.rng_state(rng)})
     common.plot_curves(os.path.join(args.out, "perplexity.png"), metrics, "epoch",
                        [("perplexity", "training perplexity", True), ("loss", "cross-entropy", False)],
@@ -143,10 +136,7 @@ def run(args):
     summary = {"task": "charlm", "backend": backend.name, "sampler": args.sampler,
                "final_perplexity": metrics.rows[-1]["perplexity"] if metrics.rows else None,
                "wall_s": time.perf_counter() - t_start, "epochs": args.epochs, "seed": args.seed}
-    with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(json.dumps(summary))
-    return summary
+    return common.write_summary(args.out, summary)
 
 
 def generate_from_checkpoint(path, prefix, length, temperature=0.0, seed=None):

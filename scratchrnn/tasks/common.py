@@ -112,6 +112,28 @@ def check_finite(loss, epoch, step, folder):
                             f"The last good checkpoint is {os.path.join(folder, CHECKPOINT)}")
 
 
+def run_config(args):
+    """The run's settings as a JSON-able dict (stored in every checkpoint)."""
+    return {k: v for k, v in vars(args).items() if k != "func"}
+
+
+def start_or_resume(args, backend):
+    """(first epoch, generator): 1 and a fresh seeded generator, or where ``--resume`` left off."""
+    if not args.resume:
+        return 1, np.random.default_rng(args.seed)
+    arrays, meta = load_checkpoint(os.path.join(args.out, CHECKPOINT))
+    backend.load_arrays(arrays)
+    return meta["epoch"] + 1, restore_rng(meta["rng"])
+
+
+def write_summary(folder, summary):
+    """``summary.json`` in the run folder, and the same line on stdout."""
+    with open(os.path.join(folder, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(json.dumps(summary))
+    return summary
+
+
 def rng_state(rng):
     return rng.bit_generator.state
 

@@ -4,7 +4,6 @@ The tutorial's setting (2-layer LSTM of 128, Adam 1e-3, batch 100) is the defaul
 test accuracy is measured after every epoch.
 """
 
-import json
 import os
 import time
 
@@ -48,12 +47,7 @@ def run(args):
     backend = make_backend(args.backend, core, head, optimizer=args.optimizer, lr=args.lr,
                            clip=args.clip)
     os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    start = 1
-    if args.resume:
-        arrays, meta = common.load_checkpoint(os.path.join(args.out, common.CHECKPOINT))
-        backend.load_arrays(arrays)
-        start, rng = meta["epoch"] + 1, common.restore_rng(meta["rng"])
+    start, rng = common.start_or_resume(args, backend)
     metrics = common.Metrics(args.out, ["epoch", "loss", "test_accuracy", "seconds"], args.resume)
     n_batches = len(train_x) // args.batch
     print(f"mnist: {len(train_x)} training and {len(test_x)} test images, backend {backend.name}")
@@ -76,7 +70,7 @@ def run(args):
                     seconds=time.perf_counter() - t0)
         print(f"epoch {epoch}: loss {loss_sum / n_batches:.4f}, test accuracy {acc:.4f}")
         common.save_checkpoint(os.path.join(args.out, common.CHECKPOINT), backend.arrays(),
-                               {"task": "mnist", "epoch": epoch, "config": _config(args),
+                               {"task": "mnist", "epoch": epoch, "config": common.run_config(args),
                                 "rng": common.rng_state(rng)})
     common.plot_curves(os.path.join(args.out, "curves.png"), metrics, "epoch",
                        [("loss", "training loss", True), ("test_accuracy", "test accuracy", False)],
@@ -84,11 +78,4 @@ def run(args):
     summary = {"task": "mnist", "backend": backend.name, "epochs": args.epochs,
                "test_accuracy": metrics.rows[-1]["test_accuracy"] if metrics.rows else None,
                "wall_s": time.perf_counter() - t_start, "seed": args.seed}
-    with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(json.dumps(summary))
-    return summary
-
-
-def _config(args):
-    return {k: v for k, v in vars(args).items() if k != "func"}
+    return common.write_summary(args.out, summary)

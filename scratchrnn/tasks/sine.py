@@ -5,7 +5,6 @@ the final state of one segment is the initial state of the next, and the
 gradient stops at the segment boundary. The plot shows prediction against target.
 """
 
-import json
 import os
 import time
 
@@ -53,17 +52,14 @@ def run(args):
     common.save_checkpoint(os.path.join(args.out, common.CHECKPOINT),
                            {**backend.arrays(), **_state_arrays(state)},
                            {"task": "sine", "epoch": args.segments,
-                            "config": {k: v for k, v in vars(args).items() if k != "func"}})
+                            "config": common.run_config(args)})
     common.plot_curves(os.path.join(args.out, "loss.png"), metrics, "segment",
                        [("loss", "MSE", True)], f"sin -> cos ({args.model}, {backend.name})")
     _plot_prediction(os.path.join(args.out, "prediction.png"), tail, args.steps)
     summary = {"task": "sine", "backend": backend.name,
                "final_loss": float(np.mean(metrics.column("loss")[-20:])) if metrics.rows else None,
                "wall_s": time.perf_counter() - t_start, "seed": args.seed}
-    with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(json.dumps(summary))
-    return summary
+    return common.write_summary(args.out, summary)
 
 
 def _state_arrays(state):
