@@ -8,7 +8,9 @@ kernel that carries ``dh`` (and ``dc``) back through time, then computes
 over all steps at once. Equation labels refer to ``docs/derivations.md``.
 
 Shapes: x (T, N, I); h0, c0 (N, H); w_ih (G·H, I); w_hh (G·H, H);
-b_ih, b_hh (G·H,) or None; G = 1 for the RNN, 4 for the LSTM.
+b_ih, b_hh (G·H,) or None; G = 1 for the RNN, 4 for the LSTM, 3 for the GRU.
+The LSTM's optional projection ``w_hr`` (P, H) makes h0 and the outputs P wide.
+Every forward takes optional ``lengths`` (N,): each sequence stops at its own end.
 These functions assume valid, same-dtype inputs; the modules validate.
 """
 
