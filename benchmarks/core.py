@@ -1,6 +1,7 @@
 """Forward+backward time of scratchrnn against torch CPU, side by side in one run.
 
-    python benchmarks/core.py [--repeats 15] [--out benchmarks/results]
+    python -m benchmarks [--repeats 5] [--out benchmarks/results] [--name core_cpu]
+    scratchrnn bench [same arguments]
 
 Per point (model, T, N, H; I = H; float32) both implementations start from the
 same weights, read the same input and get the same upstream gradient. Blocks of
@@ -164,9 +165,10 @@ def markdown(rows, compile_s, env, peak):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="scratchrnn bench", description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=REPEATS, help="blocks per candidate")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    p.add_argument("--out", default=os.path.join("benchmarks", "results"),
+                   help="folder for the JSON and Markdown results (relative to the working directory)")
     p.add_argument("--name", default="core_cpu", help="file stem for the JSON and Markdown results")
     args = p.parse_args(argv)
     compile_s = compile_seconds()

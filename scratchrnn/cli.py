@@ -1,4 +1,4 @@
-"""The ``scratchrnn`` command: ``verify`` (the main job), ``train``, ``generate``, ``gradflow``."""
+"""The ``scratchrnn`` command: ``verify`` (the main job), ``train``, ``generate``, ``gradflow``, ``bench``."""
 
 import argparse
 import json
@@ -56,6 +56,16 @@ def _train(args):
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _bench(rest):
+    try:
+        from benchmarks import core
+    except ImportError:
+        print("the benchmarks package is missing: run from a checkout or install the project",
+              file=sys.stderr)
+        return 2
+    return core.main(rest)
 
 
 def _generate(args):
@@ -127,6 +137,11 @@ def build_parser():
     gf.add_argument("--out", default="runs/gradflow")
     gf.set_defaults(func=_gradflow)
 
+    b = sub.add_parser("bench", add_help=False,
+                       help="time forward+backward of scratchrnn against torch CPU, side by side "
+                            "(arguments go to benchmarks/core.py; try --help)")
+    b.add_argument("rest", nargs=argparse.REMAINDER)     # main() hands these over untouched
+
     g = sub.add_parser("generate", help="text from a charlm checkpoint")
     g.add_argument("--checkpoint", required=True)
     g.add_argument("--prefix", required=True)
@@ -138,6 +153,9 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:              # everything after it belongs to benchmarks/core.py
+        return _bench(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the recurrent core: ``python -m benchmarks`` or ``scratchrnn bench``."""

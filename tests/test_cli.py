@@ -1,0 +1,48 @@
+"""The command line: verify's table, JSON and exit codes; bench's argument pass-through."""
+
+import json
+import sys
+
+import pytest
+
+from scratchrnn import cli, kernels
+
+pytest.importorskip("torch")
+SMALL = ["verify", "--models", "gru", "--max-layers", "1", "--dtypes", "float64"]
+
+
+def test_verify_passes_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "v.json"
+    assert cli.main([*SMALL, "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "16 passed, 0 failed" in out and "FAIL" not in out
+    data = json.loads(path.read_text())
+    assert len(data["results"]) == 16 and all(r["ok"] for r in data["results"])
+    first = data["results"][0]
+    assert first["config"]["model"] == "gru" and "weight_hh_l0" in first["torch"]
+    assert first["finite_differences"]["x"]["ok"]
+
+
+def test_verify_exits_1_on_a_wrong_gradient(monkeypatch, capsys):
+    real = kernels.gru_backward_kernel
+
+    def wrong(*args):
+        dh0 = real(*args)
+        d_ax = args[7]
+        d_ax[..., :1] *= 1.5                                 # one unit's reset-gate gradient off by 50%
+        return dh0
+    monkeypatch.setattr(kernels, "gru_backward_kernel", wrong)
+    assert cli.main(SMALL) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_verify_exits_2_without_torch(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)          # makes `import torch` fail
+    assert cli.main(SMALL) == 2
+    assert "needs PyTorch" in capsys.readouterr().err
+
+
+def test_bench_passes_its_arguments_through(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--help"])
+    assert e.value.code == 0 and "--repeats" in capsys.readouterr().out
