@@ -154,7 +154,9 @@ def markdown(rows, compile_s, env, peak):
                      f"{r['torch_ms']:.2f} | **{r['ratio']:.2f}** | {r['scratchrnn_gflops']:.1f} "
                      f"| {r['torch_gflops']:.1f} |")
     lines.append("")
-    lines.append(f"float32 GEMM peak measured in the same run (2048³, 2 threads): {peak:.0f} GFLOP/s. "
+    threads = env.get("OPENBLAS_NUM_THREADS", "")
+    threads = f"{env['cpus']} threads" if threads.startswith("unset") else f"{threads} thread(s)"
+    lines.append(f"float32 GEMM peak measured in the same run (2048³, {threads}): {peak:.0f} GFLOP/s. "
                  "GFLOP/s count only the GEMMs (see flops()).")
     lines.append("")
     lines.append("Numba compile time, first call with an empty cache: "
