@@ -101,6 +101,26 @@ def with_nonfinite(data, a):
 # sequence modules
 # ---------------------------------------------------------------------------
 
+def assert_common_rejections(case, data, good, dt, name, call_with, extra_non_arrays=()):
+    """The cases every entry point shares: wrong dtype, not an array, NaN/inf.
+
+    ``call_with(bad)`` returns the call to make with ``bad`` in place of ``good``.
+    Returns False when ``case`` is none of them (the caller checks it).
+    """
+    if case == "dtype":
+        bad = good.astype(data.draw(st.sampled_from(other_dtypes(dt))))
+        assert_clear_error(call_with(bad), TypeError, name, str(bad.dtype), str(dt))
+    elif case == "not_array":
+        bad = data.draw(st.sampled_from(non_arrays(good) + list(extra_non_arrays)))
+        assert_clear_error(call_with(bad), TypeError, name, "numpy.ndarray", type(bad).__name__)
+    elif case == "nonfinite":
+        bad, word, idx = with_nonfinite(data, good)
+        assert_clear_error(call_with(bad), ValueError, name, word, idx)
+    else:
+        return False
+    return True
+
+
 @st.composite
 def seq_setups(draw):
     """A small module of random configuration, its good input and initial state."""
@@ -158,15 +178,8 @@ def test_sequence_forward_rejects_malformed_input(s, data):
         J = data.draw(st.sampled_from([j for j in (1, 2, 3, 5) if j != I]))
         bad = np.zeros(x.shape[:-1] + (J,), dt)
         assert_clear_error(lambda: m(bad, hx), ValueError, "input", shape_str(bad.shape), f", {I})")
-    elif case == "dtype":
-        bad = x.astype(data.draw(st.sampled_from(other_dtypes(dt))))
-        assert_clear_error(lambda: m(bad, hx), TypeError, "input", str(bad.dtype), str(dt))
-    elif case == "not_array":
-        bad = data.draw(st.sampled_from(non_arrays(x)))
-        assert_clear_error(lambda: m(bad, hx), TypeError, "input", "numpy.ndarray", type(bad).__name__)
-    elif case == "nonfinite":
-        bad, word, idx = with_nonfinite(data, x)
-        assert_clear_error(lambda: m(bad, hx), ValueError, "input", word, idx)
+    elif assert_common_rejections(case, data, x, dt, "input", lambda bad: (lambda: m(bad, hx))):
+        pass
     else:                                               # empty T or N
         axis = data.draw(st.integers(0, x.ndim - 2))
         shape = list(x.shape)
@@ -202,15 +215,8 @@ def test_sequence_forward_rejects_malformed_state(s, data):
         LD = data.draw(st.sampled_from([k for k in (1, 2, 3, 4) if k != s["LD"]]))
         bad = np.zeros((LD,) + good.shape[1:], dt)
         assert_clear_error(call_with(bad), ValueError, name, shape_str(bad.shape), expected_doc)
-    elif case == "dtype":
-        bad = good.astype(data.draw(st.sampled_from(other_dtypes(dt))))
-        assert_clear_error(call_with(bad), TypeError, name, str(bad.dtype), str(dt))
-    elif case == "not_array":
-        bad = data.draw(st.sampled_from(non_arrays(good)))
-        assert_clear_error(call_with(bad), TypeError, name, "numpy.ndarray", type(bad).__name__)
-    elif case == "nonfinite":
-        bad, word, idx = with_nonfinite(data, good)
-        assert_clear_error(call_with(bad), ValueError, name, word, idx)
+    elif assert_common_rejections(case, data, good, dt, name, call_with):
+        pass
     else:                                               # LSTM hx that is not a pair
         bad, word = data.draw(st.sampled_from([
             (good, "ndarray"), (np.stack(states), "ndarray"), ((good,), "length 1"),
@@ -247,15 +253,9 @@ def test_sequence_backward_rejects_malformed_grads(s, data):
     if case == "shape":                                 # (1, N, H), (N, H), (T, 1, H)...: must not broadcast
         bad = np.zeros(data.draw(st.sampled_from(wrong_shapes(good.shape))), dt)
         assert_clear_error(call_with(bad), ValueError, name, shape_str(bad.shape), shape_str(good.shape))
-    elif case == "dtype":
-        bad = good.astype(data.draw(st.sampled_from(other_dtypes(dt))))
-        assert_clear_error(call_with(bad), TypeError, name, str(bad.dtype), str(dt))
-    elif case == "not_array":
-        bad = data.draw(st.sampled_from(non_arrays(good) + [None] * (target == "out")))
-        assert_clear_error(call_with(bad), TypeError, name, "numpy.ndarray", type(bad).__name__)
-    elif case == "nonfinite":
-        bad, word, idx = with_nonfinite(data, good)
-        assert_clear_error(call_with(bad), ValueError, name, word, idx)
+    elif assert_common_rejections(case, data, good, dt, name, call_with,
+                                  extra_non_arrays=[None] * (target == "out")):
+        pass
     else:
         bad, word = data.draw(st.sampled_from([(d_finals[0], "ndarray"), ((d_finals[0],), "length 1"),
                                                (tuple(d_finals) * 2, "length 4")]))
@@ -324,15 +324,8 @@ def test_cell_forward_rejects_malformed_input(s, data):
         if target == "x" and bad.ndim in (1, 2):
             want = f"(N, {I})" if bad.ndim == 2 else f"({I},)"   # checked against the rank it has
         assert_clear_error(call_with(bad), ValueError, name, shape_str(bad.shape), want)
-    elif case == "dtype":
-        bad = good.astype(data.draw(st.sampled_from(other_dtypes(dt))))
-        assert_clear_error(call_with(bad), TypeError, name, str(bad.dtype), str(dt))
-    elif case == "not_array":
-        bad = data.draw(st.sampled_from(non_arrays(good)))
-        assert_clear_error(call_with(bad), TypeError, name, "numpy.ndarray", type(bad).__name__)
-    elif case == "nonfinite":
-        bad, word, idx = with_nonfinite(data, good)
-        assert_clear_error(call_with(bad), ValueError, name, word, idx)
+    elif assert_common_rejections(case, data, good, dt, name, call_with):
+        pass
     elif case == "empty":
         bad = np.zeros((0, I), dt)
         assert_clear_error(call_with(bad), ValueError, "non-empty", shape_str(bad.shape))
@@ -365,15 +358,8 @@ def test_cell_backward_rejects_malformed_grads(s, data):
     if case == "shape":                                 # (1, H) or (H,) for (N, H): must not broadcast
         bad = np.zeros(data.draw(st.sampled_from(wrong_shapes(good.shape))), dt)
         assert_clear_error(call_with(bad), ValueError, name, shape_str(bad.shape), shape_str(good.shape))
-    elif case == "dtype":
-        bad = good.astype(data.draw(st.sampled_from(other_dtypes(dt))))
-        assert_clear_error(call_with(bad), TypeError, name, str(bad.dtype), str(dt))
-    elif case == "not_array":
-        bad = data.draw(st.sampled_from(non_arrays(good)))
-        assert_clear_error(call_with(bad), TypeError, name, "numpy.ndarray", type(bad).__name__)
-    elif case == "nonfinite":
-        bad, word, idx = with_nonfinite(data, good)
-        assert_clear_error(call_with(bad), ValueError, name, word, idx)
+    elif assert_common_rejections(case, data, good, dt, name, call_with):
+        pass
     else:
         bad, word = data.draw(st.sampled_from([(grads[0], "ndarray"), ((grads[0],), "length 1"),
                                                (tuple(grads) * 2, "length 4")]))
