@@ -24,12 +24,14 @@ SciPy's OpenBLAS pools makes their idle workers spin against each other
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 # error_model="numpy": division by zero gives inf/nan like NumPy instead of raising,
 # with no per-division check in the loops.
-# cache=True: compiled code is kept on disk; compiling from an empty cache takes about
-# 6 s for the LSTM kernels and 1.5 s for the RNN's here (benchmarks/results/core_cpu.md).
+# cache=True: compiled code is kept on disk; compiling from an empty cache takes a few
+# seconds per model (benchmarks/grid.py measures it on its own).
 _jit = njit(cache=True, error_model="numpy")
 
 
@@ -42,14 +44,85 @@ def matmul(a, b):
     return np.dot(a, b)
 
 
+# ---------------------------------------------------------------------------
+# Gate functions of one value. For float32 data they avoid libm so that LLVM can
+# vectorise the loops that call them (this Numba has no SVML: a libm call costs
+# ~20 ns and keeps the loop scalar, PERF_NOTES.md point 2). They still compute in
+# float64, so the float32 results are the correctly rounded ones. For float64
+# data they call libm's exp/tanh, the reference.
+# ---------------------------------------------------------------------------
+
+def _times_pow2(p, k):
+    """``p · 2**k`` for an integral float ``k`` with ``2**k`` normal: exact.
+
+    This Python body is what runs with ``NUMBA_DISABLE_JIT=1``; compiled code uses
+    the overload below, which builds ``2**k`` from its bits (same result, vectorisable).
+    """
+    return p * 2.0 ** k
+
+
+@intrinsic
+def _pow2(typingctx, k):
+    """``2**k`` (k an integral float64 in [-1022, 1023]) from its IEEE bits ``(k + 1023) << 52``.
+
+    Adding 2**52 + 1023 puts ``k + 1023`` in the low mantissa bits; the shift moves it
+    into the exponent field. No float→int conversion (AVX2 has none for 64-bit ints).
+    """
+    sig = types.float64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        i64, f64 = ir.IntType(64), ir.DoubleType()
+        biased = builder.fadd(args[0], ir.Constant(f64, 2.0 ** 52 + 1023.0))
+        bits = builder.shl(builder.bitcast(biased, i64), ir.Constant(i64, 52))
+        return builder.bitcast(bits, f64)
+    return sig, codegen
+
+
+@overload(_times_pow2, jit_options={"error_model": "numpy"})
+def _times_pow2_compiled(p, k):
+    def impl(p, k):
+        return p * _pow2(k)
+    return impl
+
+
+_LOG2E = 1.4426950408889634                 # 1 / ln 2
+_LN2_HI = 6.93147180369123816490e-01        # ln 2 split so that k · _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (
+    1.0 / math.factorial(i) for i in range(14))
+
+
 @_jit
-def sigmoid(x):
+def exp_nonpositive(x):
+    """exp(x) for x ≤ 0 in float64 without libm, within 2 ulp (tests/test_kernels.py).
+
+    x = k·ln2 + r with k = round(x / ln2) and |r| ≤ ln2/2; exp(r) is its Taylor series
+    to r¹³ (truncation below 1e-17), evaluated by Estrin's scheme (short dependency
+    chains); the result is exp(r) · 2**k. x is clamped at -708, where 2**k is still normal:
+    exp(-708) ≈ 3e-308 rounds to 0 in float32 exactly like the true value does.
+    """
+    x = max(x, -708.0)                           # NaN passes through
+    k = np.floor(x * _LOG2E + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    p0 = (_C0 + _C1 * r) + (_C2 + _C3 * r) * r2
+    p1 = (_C4 + _C5 * r) + (_C6 + _C7 * r) * r2
+    p2 = (_C8 + _C9 * r) + (_C10 + _C11 * r) * r2
+    p3 = _C12 + _C13 * r
+    return _times_pow2((p0 + p1 * r4) + (p2 + p3 * r4) * r8, k)
+
+
+@_jit
+def sigmoid(x, single):
     """Numerically stable logistic function of one value, in float64 (L2).
 
     With ``e = exp(-|x|)`` (never overflows): ``1/(1+e)`` for x ≥ 0, ``e/(1+e)`` for x < 0.
+    ``single`` (float32 data): exp without libm, see ``exp_nonpositive``.
     """
     x = np.float64(x)
-    e = math.exp(-abs(x))
+    e = exp_nonpositive(-abs(x)) if single else math.exp(-abs(x))
     return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
@@ -58,19 +131,18 @@ def tanh(x, single):
     """tanh of one value, in float64.
 
     For float64 data (``single`` False) this is libm's tanh. For float32 data it is
-    ``(1 − e)/(1 + e)`` with ``e = exp(−2|x|)``, computed in float64: a quarter of the
-    cost of libm's tanh here, and it rounds to the float32 nearest the exact value
-    (tests/test_kernels.py checks a sweep). Below 2⁻¹³, tanh(x) rounds to x in float32.
+    ``(1 − e)/(1 + e)`` with ``e = exp(−2|x|)``, computed in float64 without libm: it
+    rounds to the float32 nearest the exact value (tests/test_kernels.py checks a
+    sweep) and vectorises. Below 2⁻¹³, tanh(x) rounds to x in float32.
     """
     x = np.float64(x)
     if not single:
         return math.tanh(x)
     ax = abs(x)
-    if ax < 2.0 ** -13:
-        return x
-    e = math.exp(-2.0 * ax)
+    e = exp_nonpositive(-2.0 * ax)
     t = (1.0 - e) / (1.0 + e)
-    return t if x >= 0 else -t
+    t = ax if ax < 2.0 ** -13 else t
+    return math.copysign(t, x)                   # keeps the sign of -0.0 too
 
 
 @_jit
@@ -105,15 +177,17 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
              end a sequence's state is frozen (V1), so h[T] is its state at its own end
     """
     T, N, H = xw.shape
-    single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
+    single = xw.itemsize == 4                        # float32 data: tanh without libm (vectorised)
     for t in range(T):
         a = xw[t] + matmul(h[t], w_hh_t)             # (N, H)   (R1)
         for n in range(N):
-            for j in range(H):
-                if relu:
-                    h[t + 1, n, j] = max(a[n, j], 0)             # (R2)
-                else:
-                    h[t + 1, n, j] = tanh(a[n, j], single)       # (R2)
+            a_n, h_n = a[n], h[t + 1, n]
+            if relu:
+                for j in range(H):
+                    h_n[j] = max(a_n[j], 0)          # (R2)
+            else:
+                for j in range(H):
+                    h_n[j] = tanh(a_n[j], single)    # (R2)
         _freeze(h, t, lengths)                       # (V1)
 
 
@@ -172,24 +246,34 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     T, N, G = xw.shape
     H = G // 4
     project = w_hr_t.shape[1] > 0
-    single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
+    single = xw.itemsize == 4                        # float32 data: gate maths without libm
+    act = np.empty((N, G))                           # (N, 4H)  gates in float64, before rounding
+    c64 = np.empty(H)                                # (H,)     c_t of one row in float64
+    tc64 = np.empty(H)                               # (H,)     tanh(c_t) of one row in float64
+    # Each inner loop writes one array and reads a few: LLVM vectorises such loops (a
+    # single fused loop writing six arrays stayed scalar), and the float64 buffers keep
+    # every product as exact as in a fused loop.
     for t in range(T):
         a = xw[t] + matmul(h[t], w_hh_t)             # (N, 4H)  (L1)
         for n in range(N):
+            a_n, act_n = a[n], act[n]
+            for j in range(2 * H):
+                act_n[j] = sigmoid(a_n[j], single)   # input and forget gates i, f   (L2)
+            for j in range(2 * H, 3 * H):
+                act_n[j] = tanh(a_n[j], single)      # cell candidate g              (L2)
+            for j in range(3 * H, G):
+                act_n[j] = sigmoid(a_n[j], single)   # output gate o                 (L2)
+            gates[t, n] = act_n                      # (4H,)   rounded to the data's dtype
+            c_prev = c[t, n]
             for j in range(H):
-                i = sigmoid(a[n, j])                 # input gate      (L2)
-                f = sigmoid(a[n, H + j])             # forget gate     (L2)
-                g = tanh(a[n, 2 * H + j], single)    # cell candidate  (L2)
-                o = sigmoid(a[n, 3 * H + j])         # output gate     (L2)
-                c_t = f * c[t, n, j] + i * g         # (L3)
-                tc = tanh(c_t, single)
-                c[t + 1, n, j] = c_t
-                tanh_c[t, n, j] = tc
-                m[t, n, j] = o * tc                  # (L4); this is h[t+1] without a projection
-                gates[t, n, j] = i
-                gates[t, n, H + j] = f
-                gates[t, n, 2 * H + j] = g
-                gates[t, n, 3 * H + j] = o
+                c64[j] = act_n[H + j] * c_prev[j] + act_n[j] * act_n[2 * H + j]    # (L3)
+            for j in range(H):
+                tc64[j] = tanh(c64[j], single)
+            c[t + 1, n] = c64
+            tanh_c[t, n] = tc64
+            m_n = m[t, n]
+            for j in range(H):
+                m_n[j] = act_n[3 * H + j] * tc64[j]  # (L4); this is h[t+1] without a projection
         if project:
             h[t + 1] = matmul(m[t], w_hr_t)          # (N, P)   h_t = m_t W_hrᵀ     (P1)
         _freeze(h, t, lengths)                       # (V1)
@@ -264,20 +348,24 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n, lengths):
     """
     T, N, G = xw.shape
     H = G // 3
-    single = xw.itemsize == 4                        # float32 data: fast exact-rounded tanh
+    single = xw.itemsize == 4                        # float32 data: gate maths without libm
+    act = np.empty((N, G))                           # (N, 3H)  gates in float64, before rounding
+    # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):
         a_h = matmul(h[t], w_hh_t)                   # (N, 3H)  h_{t-1} W_hhᵀ       (G1)
         for n in range(N):
+            xw_n, ah_n, act_n, hwn = xw[t, n], a_h[n], act[n], hw_n[t, n]
+            for j in range(2 * H):
+                act_n[j] = sigmoid(xw_n[j] + ah_n[j] + b_hh[j], single)        # r, z  (G2)
             for j in range(H):
-                r = sigmoid(xw[t, n, j] + a_h[n, j] + b_hh[j])                  # (G2)
-                z = sigmoid(xw[t, n, H + j] + a_h[n, H + j] + b_hh[H + j])      # (G2)
-                ahn = a_h[n, 2 * H + j] + b_hh[2 * H + j]
-                g = tanh(xw[t, n, 2 * H + j] + r * ahn, single)                 # n_t  (G3)
-                h[t + 1, n, j] = (1 - z) * g + z * h[t, n, j]                   # (G4)
-                gates[t, n, j] = r
-                gates[t, n, H + j] = z
-                gates[t, n, 2 * H + j] = g
-                hw_n[t, n, j] = ahn
+                hwn[j] = ah_n[2 * H + j] + b_hh[2 * H + j]                      # a^h_n
+            for j in range(H):
+                act_n[2 * H + j] = tanh(xw_n[2 * H + j] + act_n[j] * hwn[j], single)  # n_t (G3)
+            gates[t, n] = act_n                      # (3H,)   rounded to the data's dtype
+            h_prev, h_new = h[t, n], h[t + 1, n]
+            for j in range(H):
+                z = act_n[H + j]
+                h_new[j] = (1 - z) * act_n[2 * H + j] + z * h_prev[j]          # (G4)
         _freeze(h, t, lengths)                       # (V1)
 
 

@@ -127,16 +127,51 @@ def test_shapes_and_cache_layout(kind):
     np.testing.assert_array_equal(out[-1], h_n)
 
 
-def test_sigmoid_is_stable_and_exact():
-    """No overflow at ±1000; both branches agree with 1/(1+exp(-x)) where that is safe."""
+@pytest.mark.parametrize("single", [False, True])
+def test_sigmoid_is_stable_and_exact(single):
+    """No overflow at ±1000; both branches agree with 1/(1+exp(-x)) where that is safe.
+
+    ``single`` selects the float32-data path (exp without libm, within 2 ulp of float64):
+    its tolerance is 4 ulp of float64, two from exp and two from the division and sum.
+    """
     xs = [-1000.0, -30.0, -1.0, 0.0, 1.0, 30.0, 1000.0]
-    # exp(-1000) underflowing to 0 is the intended result; overflow or 0/0 would be the bug
+    # exp(-1000) underflowing to 0 is the intended result; overflow or 0/0 would be the bug.
+    # The float32-data path clamps at exp(-708) ≈ 3e-308, which is 0 in float32.
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        s = np.array([kernels.sigmoid(x) for x in xs])
-    assert s[0] == 0.0 and s[-1] == 1.0
+        s = np.array([kernels.sigmoid(x, single) for x in xs])
+    assert np.float32(s[0]) == 0.0 and s[-1] == 1.0
     mid = np.array(xs[1:-1])
-    np.testing.assert_allclose(s[1:-1], 1 / (1 + np.exp(-mid)), rtol=1e-15)
-    assert np.isnan(kernels.sigmoid(np.nan))
+    np.testing.assert_allclose(s[1:-1], 1 / (1 + np.exp(-mid)), rtol=1e-15 if not single else 4.5e-16)
+    assert np.isnan(kernels.sigmoid(np.nan, single))
+
+
+def test_exp_without_libm_is_within_two_ulp():
+    """``exp_nonpositive`` (what the float32-data gates use) against libm over [-708, 0].
+
+    2 ulp: the range reduction and Estrin's evaluation each round a few times; the
+    truncated series is below 1e-17. Also NaN in, NaN out; -inf clamps to exp(-708).
+    The compiled and the Python body (``math.ldexp`` instead of the bit trick) agree exactly.
+    """
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-708, 0, 200001), -rng.exponential(2.0, 50000), [-0.0, -1e-300]])
+    ours = np.array([kernels.exp_nonpositive(v) for v in x])
+    want = np.exp(x)
+    assert np.max(np.abs(ours - want) / want) <= 2 * np.finfo(np.float64).eps
+    assert np.isnan(kernels.exp_nonpositive(np.nan))
+    assert kernels.exp_nonpositive(-np.inf) == kernels.exp_nonpositive(-708.0) > 0
+    py = getattr(kernels.exp_nonpositive, "py_func", kernels.exp_nonpositive)
+    assert all(py(v) == kernels.exp_nonpositive(v) for v in x[::997])
+
+
+def test_sigmoid_float32_path_rounds_like_the_exact_sigmoid():
+    """For float32 data the sigmoid lands on the float32 nearest the exact value (as tanh)."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-20, 20, 20000), rng.uniform(-110, 110, 5000)])
+    x = x.astype(np.float32).astype(np.float64)
+    ours = np.array([kernels.sigmoid(v, True) for v in x]).astype(np.float32)
+    exact = (1 / (1 + np.exp(-x))).astype(np.float32)   # libm exp; float64 error ≪ float32 ulp
+    ulp = np.abs(ours.astype(np.float64) - exact) / np.spacing(np.maximum(np.abs(exact), 1e-45))
+    assert ulp.max() <= 1 and np.mean(ours == exact) > 0.999
 
 
 def test_tanh_float32_path_rounds_like_the_exact_tanh():
@@ -156,6 +191,7 @@ def test_tanh_float32_path_rounds_like_the_exact_tanh():
     assert ulp.max() <= 1 and np.mean(ours == exact) > 0.999
     assert all(kernels.tanh(v, False) == math.tanh(v) for v in x[::97])   # libm, not NumPy's SIMD tanh
     assert np.isnan(kernels.tanh(np.nan, True)) and kernels.tanh(np.inf, True) == 1.0
+    assert math.copysign(1, kernels.tanh(-0.0, True)) == -1                # tanh(-0) = -0
 
 
 def test_relu_derivative_at_zero_is_zero():
