@@ -82,6 +82,13 @@ class LSTMGrads(NamedTuple):
     dw_hr: Optional[np.ndarray] = None   # (P, H) with a projection (P3)
 
 
+def _w_hh_t(w_hh, N):
+    """``W_hhᵀ`` (H, G·H) for a forward kernel: a transposed view that BLAS reads without a
+    copy, or for a batch of at most ``kernels.SMALL_N`` a C-contiguous copy, whose rows
+    ``kernels.matmul_add`` streams through itself."""
+    return np.ascontiguousarray(w_hh.T) if N <= kernels.SMALL_N else w_hh.T
+
+
 def _input_projection(x, w_ih, b_ih, b_hh):
     """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H); b_hh may be None."""
     T, N, I = x.shape
@@ -142,7 +149,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     h[0] = h0
     relu = nonlinearity == "relu"
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.rnn_forward_kernel(xw, w_hh.T, h, relu, lengths)   # (R1)–(R2), (V1)
+    kernels.rnn_forward_kernel(xw, _w_hh_t(w_hh, N), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths)
     return _outputs(h, lengths), h[T], cache
 
@@ -183,7 +190,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     gates = np.empty((T, N, 4 * H), dtype=x.dtype)   # (T, N, 4H)
     tanh_c = np.empty((T, N, H), dtype=x.dtype)      # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.lstm_forward_kernel(xw, w_hh.T, w_hr_t, h, c, m, gates, tanh_c, lengths)  # (L1)–(L4), (P1), (V1)
+    kernels.lstm_forward_kernel(xw, _w_hh_t(w_hh, N), w_hr_t, h, c, m, gates, tanh_c, lengths)  # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths)
     return _outputs(h, lengths), h[T], c[T], cache
 
@@ -228,7 +235,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     gates = np.empty((T, N, 3 * H), dtype=x.dtype)   # (T, N, 3H)
     hw_n = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.gru_forward_kernel(xw, w_hh.T, b_hh, h, gates, hw_n, lengths)   # (G1)–(G4), (V1)
+    kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N), b_hh, h, gates, hw_n, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, hw_n, w_ih, w_hh, b_ih is not None, lengths)
     return _outputs(h, lengths), h[T], cache
 

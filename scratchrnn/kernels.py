@@ -44,6 +44,54 @@ def matmul(a, b):
     return np.dot(a, b)
 
 
+# Up to this many rows, ``matmul_add`` does the per-step product itself: BLAS packs
+# the whole weight matrix on every call, which for a few rows costs more than the
+# product (benchmarks/results/*: the small-N points).
+SMALL_N = 16
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def matmul_add(c, a, b):
+    """``c + a @ b`` as a new (N, M) array; a (N, K), b (K, M), c (N, M) or None for zero.
+
+    For N ≤ SMALL_N rows and a C-contiguous ``b``: rank-1 updates along b's contiguous
+    rows, four rows of ``a`` at a time (each row of ``b`` is read once per four rows
+    and the inner loop vectorises; ``contract`` lets it use FMA). Otherwise BLAS.
+    """
+    N, K = a.shape
+    if N > SMALL_N or not b.flags.c_contiguous:
+        if c is None:
+            return np.dot(a, b)
+        return c + np.dot(a, b)
+    if c is None:
+        out = np.zeros((N, b.shape[1]), dtype=a.dtype)   # (N, M)
+    else:
+        out = c.copy()                               # (N, M)
+    n = 0
+    while n < N:
+        rows = min(4, N - n)
+        if rows == 4:
+            o0, o1, o2, o3 = out[n], out[n + 1], out[n + 2], out[n + 3]
+            for k in range(K):
+                a0, a1, a2, a3 = a[n, k], a[n + 1, k], a[n + 2, k], a[n + 3, k]
+                b_k = b[k]
+                for j in range(b_k.size):
+                    o0[j] += a0 * b_k[j]
+                    o1[j] += a1 * b_k[j]
+                    o2[j] += a2 * b_k[j]
+                    o3[j] += a3 * b_k[j]
+        else:
+            for r in range(n, n + rows):
+                o = out[r]
+                for k in range(K):
+                    a_k = a[r, k]
+                    b_k = b[k]
+                    for j in range(b_k.size):
+                        o[j] += a_k * b_k[j]
+        n += rows
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Gate functions of one value. For float32 data they avoid libm so that LLVM can
 # vectorise the loops that call them (this Numba has no SVML: a libm call costs
@@ -179,7 +227,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     T, N, H = xw.shape
     single = xw.itemsize == 4                        # float32 data: tanh without libm (vectorised)
     for t in range(T):
-        a = xw[t] + matmul(h[t], w_hh_t)             # (N, H)   (R1)
+        a = matmul_add(xw[t], h[t], w_hh_t)          # (N, H)   (R1)
         for n in range(N):
             a_n, h_n = a[n], h[t + 1, n]
             if relu:
@@ -220,7 +268,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
                     d_a[t, n, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
                     d_a[t, n, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
-        new_delta = matmul(d_a[t], w_hh)             # (N, H)   δ_{t-1} = da_t W_hh (R5)
+        new_delta = matmul_add(None, d_a[t], w_hh)   # (N, H)   δ_{t-1} = da_t W_hh (R5)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta
     return delta                                     # (N, H)   dh_0 = δ_0          (R5)
@@ -254,7 +302,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     # single fused loop writing six arrays stayed scalar), and the float64 buffers keep
     # every product as exact as in a fused loop.
     for t in range(T):
-        a = xw[t] + matmul(h[t], w_hh_t)             # (N, 4H)  (L1)
+        a = matmul_add(xw[t], h[t], w_hh_t)          # (N, 4H)  (L1)
         for n in range(N):
             a_n, act_n = a[n], act[n]
             for j in range(2 * H):
@@ -324,7 +372,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
                 d_a[t, n, 2 * H + j] = dc * i * (1 - g * g)       # da^g  (L8)
                 d_a[t, n, 3 * H + j] = dh * tc * o * (1 - o)      # da^o  (L6)
                 gamma[n, j] = dc * f                              # γ_{t-1} = dc_t ⊙ f_t  (L9)
-        new_delta = matmul(d_a[t], w_hh)             # (N, P)   δ_{t-1} = da_t W_hh       (L10)
+        new_delta = matmul_add(None, d_a[t], w_hh)   # (N, P)   δ_{t-1} = da_t W_hh       (L10)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta
     return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
@@ -352,7 +400,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n, lengths):
     act = np.empty((N, G))                           # (N, 3H)  gates in float64, before rounding
     # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):
-        a_h = matmul(h[t], w_hh_t)                   # (N, 3H)  h_{t-1} W_hhᵀ       (G1)
+        a_h = matmul_add(None, h[t], w_hh_t)         # (N, 3H)  h_{t-1} W_hhᵀ       (G1)
         for n in range(N):
             xw_n, ah_n, act_n, hwn = xw[t, n], a_h[n], act[n], hw_n[t, n]
             for j in range(2 * H):
@@ -414,7 +462,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, lengths, d_ax, d_ah,
                 d_ah[t, n, H + j] = daz
                 d_ah[t, n, 2 * H + j] = dan * r                          # da^h_n  (G7)
                 direct[n, j] = dh * z
-        new_delta = direct + matmul(d_ah[t], w_hh)   # (N, H)   δ_{t-1}             (G9)
+        new_delta = matmul_add(direct, d_ah[t], w_hh)  # (N, H)  δ_{t-1}             (G9)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta
     return delta

@@ -283,3 +283,21 @@ def test_recorded_dh_is_the_total_gradient_at_each_state(kind):
     loss.backward()
     want = np.stack([h.grad.numpy() for h in hs])            # (T, N, H)
     np.testing.assert_allclose(g.dh, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("N", [1, 3, 4, 7, 16, 17])
+def test_matmul_add_matches_numpy_on_both_paths(N):
+    """``matmul_add`` (own loop up to SMALL_N rows with a C-contiguous b, BLAS otherwise)
+    against NumPy in float64, with and without ``c``. Summation orders differ (rank-1
+    updates vs BLAS blocks, FMA): a few ulps of the row sums, hence 1e-13."""
+    rng = np.random.default_rng(N)
+    K, M = 5, 11
+    a = rng.standard_normal((N, K))
+    c = rng.standard_normal((N, M))
+    for b in (rng.standard_normal((K, M)), np.asfortranarray(rng.standard_normal((K, M)))):
+        np.testing.assert_allclose(kernels.matmul_add(c, a, b), c + a @ b, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(kernels.matmul_add(None, a, b), a @ b, rtol=1e-13, atol=1e-13)
+    assert kernels.matmul_add(c, a, b).shape == (N, M)
+    c_before = c.copy()
+    kernels.matmul_add(c, a, np.ascontiguousarray(b))
+    np.testing.assert_array_equal(c, c_before)                 # c is not written to
