@@ -1,0 +1,162 @@
+"""Where one scratchrnn forward+backward spends its time, stage by stage.
+
+    python -m benchmarks.stages --model lstm --T 128 --N 16 --H 128 [--dtype float32]
+        [--repeats 7] [--out benchmarks/results/stages_cpu.md] [--append]
+
+The profile behind the benchmark's misses (issue: "where a target is missed, the
+results say where the time goes"). One call of the module's forward and backward
+runs with each stage of the real call path wrapped in a timer (the wrappers replace
+the module attributes that ``scratchrnn.functional`` looks up at call time, so the
+code measured is the code the benchmark runs):
+
+- input projection: ``x W_ihᵀ + b`` for all steps, one GEMM;
+- forward kernel: the time loop (per-step product + gate maths);
+- backward kernel: the time loop going back (per-step product + elementwise);
+- weight/input gradients: ``dW_ih``, ``dW_hh``, ``dx`` (three GEMMs) and the bias sums;
+- rest: everything else in the module call (validation, allocation, layout).
+
+The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
+same shapes, T times), so each kernel splits into "per-step products" and "gate maths"
+(forward) or "elementwise" (backward) by difference. Medians over ``--repeats`` calls.
+"""
+
+# -- configuration -----------------------------------------------------------
+REPEATS = 7
+SEED = 0
+# -----------------------------------------------------------------------------
+
+import argparse
+import os
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from numba import njit
+
+import scratchrnn as sr
+from scratchrnn import functional, kernels
+
+MODELS = {"rnn": (sr.RNN, 1), "lstm": (sr.LSTM, 4), "gru": (sr.GRU, 3)}
+
+
+@contextmanager
+def _timed(module, name, log):
+    """Replace ``module.name`` by a wrapper that adds its run time to ``log[name]``."""
+    original = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        out = original(*args, **kwargs)
+        log[name] = log.get(name, 0.0) + time.perf_counter() - t
+        return out
+    setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+@njit(cache=True)
+def _per_step_products(c, a, b, T):
+    """T calls of ``matmul_add(c, a, b)``, as a kernel makes them (one per step)."""
+    for _ in range(T):
+        kernels.matmul_add(c, a, b)
+
+
+def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
+    """Median seconds per stage of one forward+backward; a dict, stage -> seconds."""
+    cls, G = MODELS[model]
+    m = cls(H, H, dtype=dtype, seed=SEED)
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal((T, N, H)).astype(dtype)              # (T, N, I)
+    d_out = rng.standard_normal((T, N, H)).astype(dtype)          # (T, N, H)
+    fwd_k, bwd_k = f"{model}_forward_kernel", f"{model}_backward_kernel"
+    logs = []
+    for i in range(repeats + 1):                                 # the first call warms up
+        log = {}
+        with _timed(functional, "_input_projection", log), _timed(functional, "_param_grads", log), \
+                _timed(kernels, fwd_k, log), _timed(kernels, bwd_k, log):
+            t = time.perf_counter()
+            m(x)
+            m.backward(d_out)
+            log["total"] = time.perf_counter() - t
+        if i:
+            logs.append(log)
+    med = {k: float(np.median([log[k] for log in logs])) for k in logs[0]}
+
+    # The per-step products alone, with the kernels' operands: forward h_{t-1} (N, H) times
+    # W_hhᵀ (H, G·H) plus xw_t (none for the GRU), backward da_t (N, G·H) times W_hh (G·H, H).
+    w_hh = m.state_dict()["weight_hh_l0"]
+    h = rng.standard_normal((N, H)).astype(dtype)
+    da = rng.standard_normal((N, G * H)).astype(dtype)
+    xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
+    w_t = functional._w_hh_t(w_hh, N)
+    fwd_products, bwd_products = [], []
+    for i in range(repeats + 1):
+        t = time.perf_counter()
+        _per_step_products(xw, h, w_t, T)
+        t1 = time.perf_counter()
+        _per_step_products(None, da, w_hh, T)
+        t2 = time.perf_counter()
+        if i:
+            fwd_products.append(t1 - t)
+            bwd_products.append(t2 - t1)
+    fp, bp = float(np.median(fwd_products)), float(np.median(bwd_products))
+    stages = {
+        "input projection (1 GEMM)": med["_input_projection"],
+        "forward: per-step products": fp,
+        "forward: gate maths": med[fwd_k] - fp,
+        "backward: per-step products": bp,
+        "backward: elementwise": med[bwd_k] - bp,
+        "weight/input gradients (3 GEMMs + bias sums)": med["_param_grads"],
+    }
+    stages["rest (validation, allocation, layout)"] = med["total"] - sum(
+        med[k] for k in ("_input_projection", "_param_grads", fwd_k, bwd_k))
+    stages["total"] = med["total"]
+    return stages
+
+
+def gemm_gflops(model, T, N, H):
+    """GFLOP of each GEMM stage (I = H): a dict keyed like ``profile``'s stages."""
+    G = MODELS[model][1]
+    one = 2 * T * N * H * G * H / 1e9                            # one (T·N)×H×(G·H) product
+    return {"input projection (1 GEMM)": one, "forward: per-step products": one,
+            "backward: per-step products": one, "weight/input gradients (3 GEMMs + bias sums)": 3 * one}
+
+
+def markdown(model, T, N, H, dtype, stages):
+    flop = gemm_gflops(model, T, N, H)
+    total = stages["total"]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", f"unset ({os.cpu_count()} cores)")
+    lines = [f"### {model}, T={T} N={N} H={H} (I = H), {dtype}, OPENBLAS_NUM_THREADS {threads}",
+             "", "| stage | ms | share | GFLOP/s |", "|---|---|---|---|"]
+    for name, s in stages.items():
+        rate = f"{flop[name] / s:.1f}" if name in flop and s > 0 else ""
+        share = "" if name == "total" else f"{100 * s / total:.0f} %"
+        lines.append(f"| {name} | {s * 1e3:.2f} | {share} | {rate} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.stages", description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=sorted(MODELS), default="lstm")
+    p.add_argument("--T", type=int, default=128)
+    p.add_argument("--N", type=int, default=16)
+    p.add_argument("--H", type=int, default=128)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--repeats", type=int, default=REPEATS)
+    p.add_argument("--out", help="also write the Markdown table to this file")
+    p.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
+    args = p.parse_args(argv)
+    stages = profile(args.model, args.T, args.N, args.H, args.dtype, args.repeats)
+    table = markdown(args.model, args.T, args.N, args.H, args.dtype, stages)
+    print(table)
+    if args.out:
+        with open(args.out, "a" if args.append else "w") as f:
+            f.write(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""benchmarks/stages.py: the per-stage profile covers the whole call and restores what it wraps."""
+
+import numpy as np
+import pytest
+
+from benchmarks import stages
+from scratchrnn import functional, kernels
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_stages_add_up_to_the_total_and_unwrap(model):
+    originals = (functional._input_projection, functional._param_grads,
+                 getattr(kernels, f"{model}_forward_kernel"), getattr(kernels, f"{model}_backward_kernel"))
+    s = stages.profile(model, T=3, N=2, H=4, dtype="float64", repeats=2)
+    parts = sum(v for k, v in s.items() if k != "total")
+    assert parts == pytest.approx(s["total"], rel=1e-9)
+    for k in ("input projection (1 GEMM)", "weight/input gradients (3 GEMMs + bias sums)",
+              "forward: per-step products", "backward: per-step products"):
+        assert s[k] > 0, k                                  # each wrapped stage really ran
+    assert originals == (functional._input_projection, functional._param_grads,
+                         getattr(kernels, f"{model}_forward_kernel"),
+                         getattr(kernels, f"{model}_backward_kernel"))
+    table = stages.markdown(model, 3, 2, 4, "float64", s)
+    assert table.count("\n| ") == len(s) + 1                # header + one row per stage
+
+
+def test_gemm_flop_counts():
+    """One (T·N)×H×(G·H) product is 2·T·N·H·G·H FLOPs; the gradients stage has three."""
+    f = stages.gemm_gflops("lstm", T=2, N=3, H=5)
+    one = 2 * 2 * 3 * 5 * 4 * 5 / 1e9
+    assert f["input projection (1 GEMM)"] == pytest.approx(one)
+    assert f["weight/input gradients (3 GEMMs + bias sums)"] == pytest.approx(3 * one)
+    assert np.isclose(sum(f.values()), 6 * one)             # = the fwd+bwd FLOP model (3× forward)
