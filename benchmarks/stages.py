@@ -57,7 +57,7 @@ def _timed(module, name, log):
         setattr(module, name, original)
 
 
-@njit(cache=True)
+@njit          # no cache=True: Numba's cache would not notice a change to kernels.matmul_add
 def _per_step_products(c, a, b, T):
     """T calls of ``matmul_add(c, a, b)``, as a kernel makes them (one per step)."""
     for _ in range(T):

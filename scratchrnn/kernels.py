@@ -50,13 +50,15 @@ def matmul(a, b):
 SMALL_N = 16
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+_jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"})   # may fuse a·b + c into an FMA
+
+
+@_jit_fma
 def matmul_add(c, a, b):
     """``c + a @ b`` as a new (N, M) array; a (N, K), b (K, M), c (N, M) or None for zero.
 
-    For N ≤ SMALL_N rows and a C-contiguous ``b``: rank-1 updates along b's contiguous
-    rows, four rows of ``a`` at a time (each row of ``b`` is read once per four rows
-    and the inner loop vectorises; ``contract`` lets it use FMA). Otherwise BLAS.
+    For N ≤ SMALL_N rows and a C-contiguous ``b``, our own loops (``_add_four_rows``,
+    ``_add_one_row``); otherwise BLAS.
     """
     N, K = a.shape
     if N > SMALL_N or not b.flags.c_contiguous:
@@ -68,28 +70,64 @@ def matmul_add(c, a, b):
     else:
         out = c.copy()                               # (N, M)
     n = 0
-    while n < N:
-        rows = min(4, N - n)
-        if rows == 4:
-            o0, o1, o2, o3 = out[n], out[n + 1], out[n + 2], out[n + 3]
-            for k in range(K):
-                a0, a1, a2, a3 = a[n, k], a[n + 1, k], a[n + 2, k], a[n + 3, k]
-                b_k = b[k]
-                for j in range(b_k.size):
-                    o0[j] += a0 * b_k[j]
-                    o1[j] += a1 * b_k[j]
-                    o2[j] += a2 * b_k[j]
-                    o3[j] += a3 * b_k[j]
-        else:
-            for r in range(n, n + rows):
-                o = out[r]
-                for k in range(K):
-                    a_k = a[r, k]
-                    b_k = b[k]
-                    for j in range(b_k.size):
-                        o[j] += a_k * b_k[j]
-        n += rows
+    while n + 4 <= N:
+        _add_four_rows(out, a, b, n)
+        n += 4
+    for r in range(n, N):
+        _add_one_row(out, a, b, r)
     return out
+
+
+@_jit_fma
+def _add_four_rows(out, a, b, n):
+    """``out[n:n+4] += a[n:n+4] @ b``, four rows of b at a time.
+
+    Each pass of the inner loop reads four rows of ``b`` once for four output rows:
+    16 multiply-adds per four loads and four stores, and it vectorises along M.
+    """
+    K = a.shape[1]
+    o0, o1, o2, o3 = out[n], out[n + 1], out[n + 2], out[n + 3]
+    k = 0
+    while k + 4 <= K:
+        b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+        a00, a01, a02, a03 = a[n, k], a[n, k + 1], a[n, k + 2], a[n, k + 3]
+        a10, a11, a12, a13 = a[n + 1, k], a[n + 1, k + 1], a[n + 1, k + 2], a[n + 1, k + 3]
+        a20, a21, a22, a23 = a[n + 2, k], a[n + 2, k + 1], a[n + 2, k + 2], a[n + 2, k + 3]
+        a30, a31, a32, a33 = a[n + 3, k], a[n + 3, k + 1], a[n + 3, k + 2], a[n + 3, k + 3]
+        for j in range(b0.size):
+            v0, v1, v2, v3 = b0[j], b1[j], b2[j], b3[j]
+            o0[j] += a00 * v0 + a01 * v1 + a02 * v2 + a03 * v3
+            o1[j] += a10 * v0 + a11 * v1 + a12 * v2 + a13 * v3
+            o2[j] += a20 * v0 + a21 * v1 + a22 * v2 + a23 * v3
+            o3[j] += a30 * v0 + a31 * v1 + a32 * v2 + a33 * v3
+        k += 4
+    for k in range(k, K):
+        b_k = b[k]
+        a0, a1, a2, a3 = a[n, k], a[n + 1, k], a[n + 2, k], a[n + 3, k]
+        for j in range(b_k.size):
+            o0[j] += a0 * b_k[j]
+            o1[j] += a1 * b_k[j]
+            o2[j] += a2 * b_k[j]
+            o3[j] += a3 * b_k[j]
+
+
+@_jit_fma
+def _add_one_row(out, a, b, r):
+    """``out[r] += a[r] @ b``, four rows of b at a time."""
+    K = a.shape[1]
+    o = out[r]
+    k = 0
+    while k + 4 <= K:
+        b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+        a0, a1, a2, a3 = a[r, k], a[r, k + 1], a[r, k + 2], a[r, k + 3]
+        for j in range(b0.size):
+            o[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
+        k += 4
+    for k in range(k, K):
+        b_k = b[k]
+        a_k = a[r, k]
+        for j in range(b_k.size):
+            o[j] += a_k * b_k[j]
 
 
 # ---------------------------------------------------------------------------
@@ -311,14 +349,19 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
                 act_n[j] = tanh(a_n[j], single)      # cell candidate g              (L2)
             for j in range(3 * H, G):
                 act_n[j] = sigmoid(a_n[j], single)   # output gate o                 (L2)
-            gates[t, n] = act_n                      # (4H,)   rounded to the data's dtype
-            c_prev = c[t, n]
+            gates_n = gates[t, n]
+            for j in range(G):
+                gates_n[j] = act_n[j]                # (4H,)   rounded to the data's dtype
+            c_prev, c_n = c[t, n], c[t + 1, n]
             for j in range(H):
                 c64[j] = act_n[H + j] * c_prev[j] + act_n[j] * act_n[2 * H + j]    # (L3)
             for j in range(H):
+                c_n[j] = c64[j]
+            tanh_c_n = tanh_c[t, n]
+            for j in range(H):
                 tc64[j] = tanh(c64[j], single)
-            c[t + 1, n] = c64
-            tanh_c[t, n] = tc64
+            for j in range(H):
+                tanh_c_n[j] = tc64[j]
             m_n = m[t, n]
             for j in range(H):
                 m_n[j] = act_n[3 * H + j] * tc64[j]  # (L4); this is h[t+1] without a projection

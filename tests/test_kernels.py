@@ -286,12 +286,14 @@ def test_recorded_dh_is_the_total_gradient_at_each_state(kind):
 
 
 @pytest.mark.parametrize("N", [1, 3, 4, 7, 16, 17])
-def test_matmul_add_matches_numpy_on_both_paths(N):
-    """``matmul_add`` (own loop up to SMALL_N rows with a C-contiguous b, BLAS otherwise)
-    against NumPy in float64, with and without ``c``. Summation orders differ (rank-1
+@pytest.mark.parametrize("K", [3, 4, 9])
+def test_matmul_add_matches_numpy_on_both_paths(N, K):
+    """``matmul_add`` (own loops up to SMALL_N rows with a C-contiguous b, BLAS otherwise)
+    against NumPy in float64, with and without ``c``; K = 3, 4, 9 cover the blocks of four
+    rows of b and the remainder. Summation orders differ (rank-1
     updates vs BLAS blocks, FMA): a few ulps of the row sums, hence 1e-13."""
     rng = np.random.default_rng(N)
-    K, M = 5, 11
+    M = 11
     a = rng.standard_normal((N, K))
     c = rng.standard_normal((N, M))
     for b in (rng.standard_normal((K, M)), np.asfortranarray(rng.standard_normal((K, M)))):
