@@ -1,7 +1,7 @@
-"""``python -m benchmarks [args]``: the side-by-side benchmark in ``benchmarks/core.py``."""
+"""``python -m benchmarks [args]``: the grid benchmark in ``benchmarks/grid.py`` (``--help``)."""
 
 import sys
 
-from benchmarks import core
+from benchmarks import grid
 
-sys.exit(core.main())
+sys.exit(grid.main())

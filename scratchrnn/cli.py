@@ -60,12 +60,12 @@ def _train(args):
 
 def _bench(rest):
     try:
-        from benchmarks import core
+        from benchmarks import grid
     except ImportError:
         print("the benchmarks package is missing: run from a checkout or install the project",
               file=sys.stderr)
         return 2
-    return core.main(rest)
+    return grid.main(rest)
 
 
 def _generate(args):
@@ -138,8 +138,8 @@ def build_parser():
     gf.set_defaults(func=_gradflow)
 
     b = sub.add_parser("bench", add_help=False,
-                       help="time forward+backward of scratchrnn against torch CPU, side by side "
-                            "(arguments go to benchmarks/core.py; try --help)")
+                       help="time scratchrnn, torch CPU, torch_ref's loop (and torch on a GPU) "
+                            "over a grid of sizes (arguments go to benchmarks/grid.py; try --help)")
     b.add_argument("rest", nargs=argparse.REMAINDER)     # main() hands these over untouched
 
     g = sub.add_parser("generate", help="text from a charlm checkpoint")
@@ -154,7 +154,7 @@ def build_parser():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:              # everything after it belongs to benchmarks/core.py
+    if argv[:1] == ["bench"]:              # everything after it belongs to benchmarks/grid.py
         return _bench(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)

@@ -1,4 +1,5 @@
-"""The command line: verify's table, JSON and exit codes; bench's argument pass-through."""
+"""The command line: verify's table, JSON and exit codes; bench's argument pass-through to
+benchmarks/grid.py (run end to end in test_bench.py)."""
 
 import json
 import sys
@@ -45,4 +46,19 @@ def test_verify_exits_2_without_torch(monkeypatch, capsys):
 def test_bench_passes_its_arguments_through(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["bench", "--help"])
-    assert e.value.code == 0 and "--repeats" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "scratchrnn bench" in out
+    assert all(flag in out for flag in ("--quick", "--tf32", "--impls", "--nojit-max-s", "--no-plots"))
+
+
+def test_bench_rejects_an_unknown_implementation(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--impls", "tensorflow"])
+    assert e.value.code == 2 and "invalid choice: 'tensorflow'" in capsys.readouterr().err
+
+
+def test_python_m_benchmarks_runs_the_grid_harness():
+    import subprocess
+    res = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "--long-t-max-nh" in res.stdout

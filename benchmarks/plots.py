@@ -1,0 +1,263 @@
+"""PNG plots of a grid run (``benchmarks/grid.py``), drawn from the rows of its JSON.
+
+    python -m benchmarks.plots benchmarks/results/grid_cpu.json    # redraw from a saved run
+
+Four files, STEM_*.png, log axes throughout:
+
+- ``time``: median time per call against the call's GEMM work, per implementation; one
+  panel per model (rows) and (dtype, pass) (columns);
+- ``speedup``: torch CPU's time over each implementation's (above 1: faster than torch
+  CPU) against N·H, float32 forward+backward (or the first pair run), one line per
+  (implementation, H), one panel per model and T; the targets' lines are drawn;
+- ``speedup_all``: the same for scratchrnn alone in every (dtype, pass);
+- ``gflops``: achieved GFLOP/s against the call's GEMM work, with the GEMM peak measured in
+  the same run as a horizontal line.
+"""
+
+import json
+import os
+import sys
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")                 # files only, no display
+import matplotlib.pyplot as plt       # noqa: E402
+from matplotlib.lines import Line2D   # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator   # noqa: E402
+
+from benchmarks.grid import (DTYPES, IMPL_LABELS, IMPLS, MODELS, PASS_LABELS, PASSES,  # noqa: E402
+                             TARGET_RATIO, TARGET_SMALL_NH, TARGET_SMALL_RATIO)
+
+COLORS = {"scratchrnn": "C0", "scratchrnn_nojit": "C7", "torch_cpu": "C3", "loop_cpu": "C2",
+          "torch_cuda": "C1", "loop_cuda": "C4"}
+IMPL_MARKERS = {"scratchrnn": "o", "scratchrnn_nojit": "x", "torch_cpu": "s", "loop_cpu": "^",
+                "torch_cuda": "D", "loop_cuda": "v"}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]     # one per H in the speed-up plots
+
+
+def _ok(rows):
+    return [r for r in rows if r["status"] == "ok"]
+
+
+def _combos(rows):
+    """(dtype, pass) pairs present, float32 and fwdbwd first."""
+    order = lambda c: (DTYPES.index(c[0]) if c[0] in DTYPES else 9,   # noqa: E731
+                       PASSES.index(c[1]) if c[1] in PASSES else 9)
+    return sorted({(r["dtype"], r["pass"]) for r in rows}, key=order)
+
+
+def _models(rows):
+    return [m for m in MODELS if any(r["model"] == m for r in rows)]
+
+
+def _impls(rows):
+    return [i for i in IMPLS if any(r["impl"] == i for r in rows)]
+
+
+def _subtitle(result):
+    th = result["environment"]["threads"]
+    gpu = result["environment"].get("cuda")
+    return (f"{result['environment']['cpu_model']}: BLAS {th['blas']} thread(s), torch "
+            f"{th['torch']} thread(s)" + (f"; {gpu['device_name']}" if gpu else "")
+            + f" — {result['meta']['name']}")
+
+
+def _log_axes(ax, x_base=10):
+    """Log-log axes with plain tick labels ("0.001", "2048") and no minor ticks: mathtext
+    labels and minor ticks make drawing many panels slow."""
+    ax.set_xscale("log", base=x_base)
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for axis, base in ((ax.xaxis, x_base), (ax.yaxis, 10)):
+        if base == 10:
+            axis.set_major_locator(LogLocator(10, subs=(1.0, 2.0, 5.0)))   # labels on narrow ranges too
+        axis.set_major_formatter(plain)
+        axis.set_minor_locator(NullLocator())
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _grid(n_rows, n_cols):
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(max(4.6 * n_cols, 7.0), 3.6 * n_rows),
+                             squeeze=False, layout="constrained")
+    return fig, axes
+
+
+def _save(fig, path, title):
+    """Titles the figure (wrapped to its width), saves it as PNG, closes it. Returns path."""
+    width = int(fig.get_figwidth() * 11)                   # characters that fit at fontsize 10
+    lines = [w for line in title.splitlines() for w in textwrap.wrap(line, width)]
+    fig.suptitle("\n".join(lines), fontsize=10)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _scatter_per_impl(ax, rows, y):
+    """One marker per point and implementation, x = GEMM GFLOP of one call (points of the
+    same work but another shape sit above one another: no lines, which would zigzag)."""
+    for k, impl in enumerate(_impls(rows)):
+        pts = [(r["flops"] / 1e9, y(r)) for r in rows if r["impl"] == impl]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, ls="", marker=IMPL_MARKERS[impl], ms=4, alpha=0.8,
+                    color=COLORS[impl], label=IMPL_LABELS[impl])
+
+
+def time_plot(result, path):
+    """Median ms per call against GFLOP per call, per implementation."""
+    rows = _ok(result["rows"])
+    models, combos = _models(rows), _combos(rows)
+    fig, axes = _grid(len(models), len(combos))
+    for i, model in enumerate(models):
+        for j, (dtype, pass_) in enumerate(combos):
+            ax = axes[i][j]
+            sel = [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_]
+            _scatter_per_impl(ax, sel, lambda r: r["median_s"] * 1e3)
+            _log_axes(ax)
+            ax.set(xlabel="GEMM GFLOP per call", ylabel="ms per call",
+                   title=f"{model} · {dtype} · {PASS_LABELS[pass_]}")
+            ax.legend(fontsize=7)
+    return _save(fig, path, "Median time per call against problem size\n" + _subtitle(result))
+
+
+def _speedup_lines(ax, rows, impls, torch_time):
+    """Lines of torch CPU time / impl time against N·H; colour = impl, marker = H."""
+    Hs = sorted({r["H"] for r in rows})
+    for impl in impls:
+        for k, H in enumerate(Hs):
+            pts = sorted((r["N"] * r["H"], torch_time[_key(r)] / r["median_s"]) for r in rows
+                         if r["impl"] == impl and r["H"] == H and _key(r) in torch_time)
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, color=COLORS[impl], marker=MARKERS[k % len(MARKERS)], ms=4, lw=1)
+    return Hs
+
+
+def _key(r):
+    return (r["model"], r["pass"], r["dtype"], r["T"], r["N"], r["H"])
+
+
+def _target_lines(ax, dtype, pass_):
+    """Parity (also the 1.0× target); for float32 forward+backward, the 0.3× target where
+    N·H ≤ 2048 (as speed-ups: above the dashed line)."""
+    ax.axhline(1.0, color="k", lw=0.8)
+    if dtype == "float32" and pass_ == "fwdbwd":
+        ax.axhline(1 / TARGET_RATIO, color="k", lw=0.8)          # = parity while the target is 1.0×
+        ax.axvline(TARGET_SMALL_NH, color="0.5", ls=":", lw=0.8)
+        x0 = ax.get_xlim()[0]
+        ax.hlines(1 / TARGET_SMALL_RATIO, x0, TARGET_SMALL_NH, colors="0.4", linestyles="--", lw=0.9)
+        ax.set_xlim(left=x0)
+
+
+def _legend(ax, impls, Hs):
+    handles = [Line2D([], [], color=COLORS[i], lw=2, label=IMPL_LABELS[i]) for i in impls]
+    handles += [Line2D([], [], color="0.3", marker=MARKERS[k % len(MARKERS)], ls="", label=f"H={H}")
+                for k, H in enumerate(Hs)]
+    ax.legend(handles=handles, fontsize=7, ncol=2)
+
+
+def speedup_plot(result, path):
+    """torch CPU time / implementation time against N·H, for one (dtype, pass), per model and T."""
+    rows = _ok(result["rows"])
+    torch_time = {_key(r): r["median_s"] for r in rows if r["impl"] == "torch_cpu"}
+    combos = [c for c in _combos(rows) if any(_key(r) in torch_time for r in rows
+                                              if (r["dtype"], r["pass"]) == c)]
+    if not combos:
+        return None
+    dtype, pass_ = combos[0]
+    rows = [r for r in rows if r["dtype"] == dtype and r["pass"] == pass_]
+    impls = [i for i in _impls(rows) if i != "torch_cpu"]
+    models, Ts = _models(rows), sorted({r["T"] for r in rows})
+    fig, axes = _grid(len(models), len(Ts))
+    for i, model in enumerate(models):
+        for j, T in enumerate(Ts):
+            ax = axes[i][j]
+            sel = [r for r in rows if r["model"] == model and r["T"] == T]
+            Hs = _speedup_lines(ax, sel, impls, torch_time)
+            _log_axes(ax, x_base=2)
+            ax.set(xlabel="N·H", ylabel="speed-up over torch CPU",
+                   title=f"{model} · T={T} · {dtype} · {PASS_LABELS[pass_]}")
+            _target_lines(ax, dtype, pass_)
+            _legend(ax, impls, Hs)
+    note = ("above 1: faster than torch CPU; dashed: the 0.3× target where N·H ≤ "
+            f"{TARGET_SMALL_NH}" if (dtype, pass_) == ("float32", "fwdbwd") else "above 1: faster")
+    return _save(fig, path, f"Speed-up over torch CPU ({note})\n" + _subtitle(result))
+
+
+def speedup_all_plot(result, path):
+    """scratchrnn's speed-up over torch CPU in every (dtype, pass): colour = H, line = T."""
+    rows = _ok(result["rows"])
+    torch_time = {_key(r): r["median_s"] for r in rows if r["impl"] == "torch_cpu"}
+    mine = [r for r in rows if r["impl"] == "scratchrnn" and _key(r) in torch_time]
+    if not mine:
+        return None
+    models, combos = _models(mine), _combos(mine)
+    Ts, Hs = sorted({r["T"] for r in mine}), sorted({r["H"] for r in mine})
+    styles = ["-", "--", ":", "-."]
+    fig, axes = _grid(len(models), len(combos))
+    for i, model in enumerate(models):
+        for j, (dtype, pass_) in enumerate(combos):
+            ax = axes[i][j]
+            for k, H in enumerate(Hs):
+                for t, T in enumerate(Ts):
+                    pts = sorted((r["N"] * H, torch_time[_key(r)] / r["median_s"]) for r in mine
+                                 if (r["model"], r["dtype"], r["pass"], r["H"], r["T"])
+                                 == (model, dtype, pass_, H, T))
+                    if pts:
+                        xs, ys = zip(*pts)
+                        ax.plot(xs, ys, color=f"C{k}", ls=styles[t % len(styles)], marker="o", ms=3)
+            _log_axes(ax, x_base=2)
+            ax.set(xlabel="N·H", ylabel="speed-up over torch CPU",
+                   title=f"scratchrnn · {model} · {dtype} · {PASS_LABELS[pass_]}")
+            _target_lines(ax, dtype, pass_)
+            handles = [Line2D([], [], color=f"C{k}", label=f"H={H}") for k, H in enumerate(Hs)]
+            handles += [Line2D([], [], color="0.3", ls=styles[t % len(styles)], label=f"T={T}")
+                        for t, T in enumerate(Ts)]
+            ax.legend(handles=handles, fontsize=7, ncol=2)
+    return _save(fig, path, "scratchrnn: speed-up over torch CPU (above 1: faster)\n"
+                 + _subtitle(result))
+
+
+def gflops_plot(result, path):
+    """Achieved GFLOP/s against GFLOP per call, with the measured GEMM peaks as lines."""
+    rows = _ok(result["rows"])
+    peaks = result["gemm_peak"]
+    models, combos = _models(rows), _combos(rows)
+    fig, axes = _grid(len(models), len(combos))
+    for i, model in enumerate(models):
+        for j, (dtype, pass_) in enumerate(combos):
+            ax = axes[i][j]
+            sel = [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_]
+            _scatter_per_impl(ax, sel, lambda r: r["gflops"])
+            for dev, ls, label in (("cpu", "-", "CPU GEMM peak"), ("cuda", "--", "GPU GEMM peak")):
+                p = peaks.get(dev, {}).get(dtype)
+                if p and (dev == "cpu" or any(r["device"] not in (None, "cpu") for r in sel)):
+                    ax.axhline(p["gflops"], color="k", ls=ls, lw=1,
+                               label=f"{label} {p['gflops']:.0f} GFLOP/s")
+            _log_axes(ax)
+            ax.set(xlabel="GEMM GFLOP per call", ylabel="GFLOP/s",
+                   title=f"{model} · {dtype} · {PASS_LABELS[pass_]}")
+            ax.legend(fontsize=7)
+    return _save(fig, path, "Achieved GFLOP/s (GEMMs only) against the GEMM peak measured in "
+                 "the same run\n" + _subtitle(result))
+
+
+def write_plots(result, out_dir, stem):
+    """Writes STEM_time.png, STEM_speedup.png, STEM_speedup_all.png, STEM_gflops.png
+    (those with data) into out_dir. Returns their paths."""
+    if not _ok(result["rows"]):
+        return []
+    paths = [time_plot(result, os.path.join(out_dir, stem + "_time.png")),
+             speedup_plot(result, os.path.join(out_dir, stem + "_speedup.png")),
+             speedup_all_plot(result, os.path.join(out_dir, stem + "_speedup_all.png")),
+             gflops_plot(result, os.path.join(out_dir, stem + "_gflops.png"))]
+    return [p for p in paths if p]
+
+
+if __name__ == "__main__":
+    for json_path in sys.argv[1:]:
+        with open(json_path) as f:
+            res = json.load(f)
+        folder, name = os.path.split(json_path)
+        print("\n".join(write_plots(res, folder or ".", os.path.splitext(name)[0])))

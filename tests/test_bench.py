@@ -1,0 +1,195 @@
+"""The grid benchmark (benchmarks/grid.py): tiny runs end to end, the FLOP model, the grid
+rule, the targets' PASS/MISS, the no-JIT budget and the CUDA branch on a CPU stand-in."""
+
+import json
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks import grid
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+TINY = ["--T", "4", "--N", "1", "2", "--H", "8", "--dtypes", "float32", "--repeats", "1",
+        "--pause", "0", "--peak-n", "64", "--no-compile-time"]
+
+
+def _gemm(m, k, n):
+    """FLOPs of one (m × k)·(k × n) product."""
+    return 2 * m * k * n
+
+
+@pytest.mark.parametrize("model, G", [("rnn", 1), ("lstm", 4), ("gru", 3)])
+def test_flops_match_a_count_of_every_gemm(model, G):
+    T, N, I, H = 5, 3, 7, 4
+    fwd = _gemm(T * N, I, G * H) + T * _gemm(N, H, G * H)       # x W_ihᵀ once, h W_hhᵀ per step
+    bwd = (_gemm(G * H, T * N, I) + _gemm(T * N, G * H, I)         # dW_ih, dx
+           + T * (_gemm(G * H, N, H) + _gemm(N, G * H, H)))        # dW_hh and δ W_hh per step
+    assert grid.flops(model, "fwd", T, N, I, H) == fwd
+    assert grid.flops(model, "fwdbwd", T, N, I, H) == fwd + bwd
+
+
+def test_default_grid_follows_the_long_t_rule():
+    points = grid.grid_points()
+    assert len(points) == len(set(points)) == 3 * 2 * 2 * (16 + 13)
+    assert grid.Point("lstm", "fwdbwd", "float32", 128, 64, 512) in points     # the peak target
+    assert grid.Point("lstm", "fwdbwd", "float32", 128, 256, 512) not in points
+    short = {(p.model, p.pass_, p.dtype, p.N, p.H) for p in points if p.T == 32}
+    assert len(short) == 3 * 2 * 2 * 16                                       # T=32: every N, H
+    assert all(p.N * p.H <= grid.LONG_T_MAX_NH for p in points if p.T == 128)
+    assert len(grid.grid_points(long_t_max_nh=0)) == 3 * 2 * 2 * 32
+
+
+def test_plan_block_gives_at_least_three_timed_calls():
+    for t_call in (1e-5, 0.01, 0.2, 0.3, 5.0):
+        for rounds in (1, 2, 3):
+            untimed, timed = grid.plan_block(t_call, rounds)
+            assert rounds * timed >= grid.MIN_TIMED_TOTAL
+            assert untimed == (0 if t_call >= grid.SLOW_CALL_S else 1)
+    assert grid.plan_block(5.0, 3) == (0, 1)
+    assert grid.plan_block(1e-5, 3) == (1, grid.MAX_TIMED)
+
+
+def _row(model, T, N, H, impl, median_s, peak_fraction=None, dtype="float32", pass_="fwdbwd"):
+    return dict(model=model, T=T, N=N, H=H, I=H, impl=impl, dtype=dtype, status="ok",
+                median_s=median_s, peak_fraction=peak_fraction, **{"pass": pass_})
+
+
+def test_targets_report_miss_where_measured_values_miss():
+    rows = [_row("lstm", 32, 16, 128, "scratchrnn", 0.2), _row("lstm", 32, 16, 128, "torch_cpu", 1.0),
+            _row("lstm", 32, 16, 64, "scratchrnn", 0.5), _row("lstm", 32, 16, 64, "torch_cpu", 1.0),
+            _row("gru", 32, 64, 128, "scratchrnn", 1.5), _row("gru", 32, 64, 128, "torch_cpu", 1.0),
+            _row("lstm", 128, 64, 512, "scratchrnn", 1.0, peak_fraction=0.5),
+            _row("lstm", 128, 64, 512, "torch_cpu", 2.0),
+            # not target points: float64, forward only
+            _row("rnn", 32, 1, 32, "scratchrnn", 9.0, dtype="float64"),
+            _row("rnn", 32, 1, 32, "torch_cpu", 1.0, dtype="float64"),
+            _row("rnn", 32, 1, 32, "scratchrnn", 9.0, pass_="fwd"),
+            _row("rnn", 32, 1, 32, "torch_cpu", 1.0, pass_="fwd")]
+    got = {(t["model"], t["N"], t["H"], t["limit"]): t["ok"] for t in grid.targets(rows)}
+    assert got == {("lstm", 16, 128, 0.3): True, ("lstm", 16, 128, 1.0): True,
+                   ("lstm", 16, 64, 0.3): False, ("lstm", 16, 64, 1.0): True,
+                   ("gru", 64, 128, 1.0): False,
+                   ("lstm", 64, 512, 1.0): True, ("lstm", 64, 512, 0.8): False}
+    text = "\n".join(grid.targets_section(rows))
+    assert "## Targets" in text and "**4 of 7 PASS.**" in text
+    assert "| time ≤ 1.0× torch CPU | gru | 32 | 64 | 128 | 1.50× | **MISS** |" in text
+    assert "| ≥ 80% of the float32 GEMM peak | lstm | 128 | 64 | 512 | 50% | **MISS** |" in text
+    assert "| rnn |" not in text
+    assert "No target point was run" in "\n".join(grid.targets_section(rows[-4:]))
+
+
+def test_tiny_grid_writes_json_markdown_and_plots(tmp_path, capsys):
+    assert grid.main(["--out", str(tmp_path), "--name", "t", "--models", "rnn",
+                      "--passes", "fwdbwd", *TINY]) == 0
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["skipped_impls"] == {"torch_cuda": "no CUDA device", "loop_cuda": "no CUDA device"}
+    assert data["environment"]["tf32"]["requested"] is False
+    rows = {(r["impl"], r["N"]): r for r in data["rows"]}
+    assert set(rows) == {(i, n) for i in ("scratchrnn", "scratchrnn_nojit", "torch_cpu", "loop_cpu")
+                         for n in (1, 2)}
+    peak = data["gemm_peak"]["cpu"]["float32"]["gflops"]
+    for (impl, N), r in rows.items():
+        assert r["status"] == "ok", r
+        assert r["median_s"] == pytest.approx(float(np.median(r["times_s"])))
+        assert r["n_timed"] == len(r["times_s"]) >= grid.MIN_TIMED_TOTAL
+        assert r["flops"] == grid.flops("rnn", "fwdbwd", 4, N, 8, 8)
+        assert r["gflops"] == pytest.approx(r["flops"] / r["median_s"] / 1e9)
+        assert r["peak_fraction"] == pytest.approx(r["gflops"] / peak)
+        torch_s = rows[("torch_cpu", N)]["median_s"]
+        assert r["time_over_torch_cpu"] == pytest.approx(r["median_s"] / torch_s)
+        assert r["threads"]["torch"] == torch.get_num_threads() and r["dtype"] == "float32"
+        assert r["device_name"] and r["versions"]["numba"]
+        assert r["interleaved"] is (impl != "scratchrnn_nojit")
+        assert r["jit_disabled"] is (impl == "scratchrnn_nojit")
+        if impl in ("torch_cpu", "loop_cpu"):
+            assert r["max_abs_diff"] < 1e-5          # the same weights and input as scratchrnn
+    md = (tmp_path / "t.md").read_text()
+    assert "## Targets" in md and md.count("PASS") + md.count("MISS") >= 4
+    assert "no CUDA device" in md
+    for kind in ("time", "speedup", "speedup_all", "gflops"):
+        assert (tmp_path / f"t_{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "[2/2] rnn fwdbwd float32 T=4 N=2 H=8" in capsys.readouterr().out
+
+
+def test_nojit_budget_skips_larger_points_with_a_reason():
+    P = grid.Point
+    points = [P("rnn", "fwd", "float32", 4, 2, 8), P("gru", "fwd", "float32", 4, 2, 8),
+              P("rnn", "fwd", "float32", 4, 1, 8), P("gru", "fwd", "float32", 4, 1, 8)]
+    rows = grid.nojit_rows(points, 1e-9, 0, {}, "cpu")           # every call is over this budget
+    by = {(r["model"], r["N"]): r for r in rows}
+    first = by[("gru", 1)]                                       # runs first: nothing to estimate from
+    assert first["status"] == "ok" and first["n_timed"] == 1 and "warm-up" in first["reason"]
+    assert by[("gru", 2)]["status"] == "skipped"
+    assert "at least as large as gru fwd float32 T=4 N=1 H=8" in by[("gru", 2)]["reason"]
+    for key in (("rnn", 1), ("rnn", 2)):                         # estimated from the GRU's call
+        assert by[key]["status"] == "skipped" and "estimated" in by[key]["reason"]
+    rows = grid.nojit_rows(points[2:], 60.0, 0, {}, "cpu")
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["n_timed"] >= 3 for r in rows)
+
+
+def test_nojit_estimate_scales_with_elements_and_gemm_work():
+    P = grid.Point
+    q = P("lstm", "fwdbwd", "float32", 32, 1, 32)
+    assert grid._nojit_estimate(P("lstm", "fwdbwd", "float32", 32, 16, 32), (q, 0.1)) == pytest.approx(1.6)
+    assert grid._nojit_estimate(P("lstm", "fwdbwd", "float32", 32, 1, 128), (q, 0.1)) == pytest.approx(1.6)
+
+
+class _FakeEvent:
+    """torch.cuda.Event on the host clock."""
+    def __init__(self, enable_timing=False):
+        self.t = None
+
+    def record(self, stream=None):
+        self.t = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+    def elapsed_time(self, end):
+        return (end.t - self.t) * 1e3
+
+
+def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(tmp_path, monkeypatch):
+    syncs = []
+    monkeypatch.setattr(grid, "CUDA_DEVICE", "cpu")
+    monkeypatch.setattr(grid, "cuda_available", lambda: True)
+    monkeypatch.setattr(grid, "cuda_info", lambda: {"device_name": "Fake GPU", "capability": "9.0",
+                                                    "cuda": "13.0", "cudnn": 91000})
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: syncs.append(1))
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)   # restored afterwards
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    assert grid.main(["--out", str(tmp_path), "--models", "gru", "--passes", "fwd", "--tf32",
+                      "--impls", "torch_cpu", "torch_cuda", "loop_cuda", "--peak-n-cuda", "64",
+                      "--no-plots", *TINY]) == 0
+    data = json.loads((tmp_path / "grid_fake_gpu.json").read_text())
+    assert data["environment"]["cuda"]["device_name"] == "Fake GPU"
+    assert data["environment"]["tf32"] == {"requested": True, "cuda.matmul.allow_tf32": True,
+                                           "cudnn.allow_tf32": True}
+    assert data["gemm_peak"]["cuda"]["float32"]["n"] == 64
+    gpu = [r for r in data["rows"] if r["impl"] in ("torch_cuda", "loop_cuda")]
+    assert len(gpu) == 4 and all(r["status"] == "ok" for r in gpu)
+    for r in gpu:
+        assert r["device_name"] == "Fake GPU" and r["tf32"]["requested"] is True
+        assert r["peak_gflops"] == data["gemm_peak"]["cuda"]["float32"]["gflops"]
+        assert r["max_abs_diff"] < 1e-5
+    n_calls = sum(len(r["warmup_s"]) + len(r["untimed_s"]) + len(r["times_s"]) for r in gpu)
+    assert len(syncs) >= n_calls                  # one synchronize before every timed GPU call
+    assert "Fake GPU" in (tmp_path / "grid_fake_gpu.md").read_text()
+
+
+def test_compile_seconds_runs_a_fresh_process_with_an_empty_cache(monkeypatch):
+    # The real script compiles for 5-15 s; this stand-in checks what it is handed and returns.
+    monkeypatch.setattr(grid, "_COMPILE_CODE", textwrap.dedent("""\
+        import json, os, sys
+        cache = os.environ["NUMBA_CACHE_DIR"]
+        print(json.dumps({m + "/" + d: {"forward_s": float(len(os.listdir(cache))),
+                                        "backward_s": 1.0} for m, d in json.loads(sys.argv[1])}))
+    """))
+    res = grid.compile_seconds(["rnn", "gru"], ["float32", "float64"])
+    assert list(res) == ["rnn/float32", "gru/float32", "rnn/float64", "gru/float64"]
+    assert all(v == {"forward_s": 0.0, "backward_s": 1.0} for v in res.values())   # cache empty
