@@ -164,11 +164,27 @@ def _pow2(typingctx, k):
     return sig, codegen
 
 
-@overload(_times_pow2, jit_options={"error_model": "numpy"})
+@overload(_times_pow2, jit_options={"error_model": "numpy"}, inline="always")
 def _times_pow2_compiled(p, k):
     def impl(p, k):
         return p * _pow2(k)
     return impl
+
+
+def is_single(a):
+    """True for float32 arrays: their gates take the libm-free, vectorisable path.
+
+    In compiled code (the overload below) this is a constant of the array's type, so
+    each kernel is compiled with only one of the two paths in its loops; an array's
+    ``itemsize`` is a run-time field to Numba and left both paths (and a branch) in.
+    """
+    return a.dtype == np.float32
+
+
+@overload(is_single, inline="always")
+def _is_single_compiled(a):
+    single = a.dtype == types.float32
+    return lambda a: single
 
 
 _LOG2E = 1.4426950408889634                 # 1 / ln 2
@@ -178,7 +194,12 @@ _C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (
     1.0 / math.factorial(i) for i in range(14))
 
 
-@_jit
+# Inlined into the loops that call them (Numba IR inlining): LLVM's own inliner found them
+# too big at several call sites, and an out-of-line call keeps a loop scalar.
+_jit_inline = njit(cache=True, error_model="numpy", inline="always")
+
+
+@_jit_inline
 def exp_nonpositive(x):
     """exp(x) for x ≤ 0 in float64 without libm, within 2 ulp (tests/test_kernels.py).
 
@@ -200,7 +221,7 @@ def exp_nonpositive(x):
     return _times_pow2((p0 + p1 * r4) + (p2 + p3 * r4) * r8, k)
 
 
-@_jit
+@_jit_inline
 def sigmoid(x, single):
     """Numerically stable logistic function of one value, in float64 (L2).
 
@@ -212,7 +233,7 @@ def sigmoid(x, single):
     return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
-@_jit
+@_jit_inline
 def tanh(x, single):
     """tanh of one value, in float64.
 
@@ -263,7 +284,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
              end a sequence's state is frozen (V1), so h[T] is its state at its own end
     """
     T, N, H = xw.shape
-    single = xw.itemsize == 4                        # float32 data: tanh without libm (vectorised)
+    single = is_single(xw)                           # float32 data: tanh without libm (vectorised)
     for t in range(T):
         a = matmul_add(xw[t], h[t], w_hh_t)          # (N, H)   (R1)
         for n in range(N):
@@ -332,7 +353,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     T, N, G = xw.shape
     H = G // 4
     project = w_hr_t.shape[1] > 0
-    single = xw.itemsize == 4                        # float32 data: gate maths without libm
+    single = is_single(xw)                           # float32 data: gate maths without libm
     act = np.empty((N, G))                           # (N, 4H)  gates in float64, before rounding
     c64 = np.empty(H)                                # (H,)     c_t of one row in float64
     tc64 = np.empty(H)                               # (H,)     tanh(c_t) of one row in float64
@@ -439,7 +460,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n, lengths):
     """
     T, N, G = xw.shape
     H = G // 3
-    single = xw.itemsize == 4                        # float32 data: gate maths without libm
+    single = is_single(xw)                           # float32 data: gate maths without libm
     act = np.empty((N, G))                           # (N, 3H)  gates in float64, before rounding
     # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):

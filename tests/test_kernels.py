@@ -303,3 +303,11 @@ def test_matmul_add_matches_numpy_on_both_paths(N, K):
     c_before = c.copy()
     kernels.matmul_add(c, a, np.ascontiguousarray(b))
     np.testing.assert_array_equal(c, c_before)                 # c is not written to
+
+
+def test_is_single_picks_the_float32_path_in_compiled_and_python_code():
+    """The dtype switch of the gate maths: a type constant when compiled, a dtype test in Python."""
+    from numba import njit
+    compiled = njit(lambda a: kernels.is_single(a))
+    for f in (compiled, kernels.is_single):
+        assert f(np.zeros(2, np.float32)) and not f(np.zeros(2, np.float64))
