@@ -423,19 +423,26 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
             if t >= lengths[n]:                      # frozen: no gate saw this step, γ passes (V2)
                 d_a[t, n] = 0
                 continue
+            # One array written per loop so that each vectorises (as in the forward);
+            # gamma holds dc_t between the first and last loop.
+            gates_n, tc, c_prev, dh, gam, da = gates[t, n], tanh_c[t, n], c[t, n], dm[n], gamma[n], d_a[t, n]
+            for j in range(H):                       # dh is dh_t itself without a projection
+                o = gates_n[3 * H + j]
+                gam[j] = gam[j] + dh[j] * o * (1 - tc[j] * tc[j])                 # dc_t  (L7)
             for j in range(H):
-                i = gates[t, n, j]
-                f = gates[t, n, H + j]
-                g = gates[t, n, 2 * H + j]
-                o = gates[t, n, 3 * H + j]
-                tc = tanh_c[t, n, j]
-                dh = dm[n, j]                                     # dh_t itself without a projection
-                dc = gamma[n, j] + dh * o * (1 - tc * tc)         # (L7)
-                d_a[t, n, j] = dc * g * i * (1 - i)               # da^i  (L8)
-                d_a[t, n, H + j] = dc * c[t, n, j] * f * (1 - f)  # da^f  (L8)
-                d_a[t, n, 2 * H + j] = dc * i * (1 - g * g)       # da^g  (L8)
-                d_a[t, n, 3 * H + j] = dh * tc * o * (1 - o)      # da^o  (L6)
-                gamma[n, j] = dc * f                              # γ_{t-1} = dc_t ⊙ f_t  (L9)
+                i, g = gates_n[j], gates_n[2 * H + j]
+                da[j] = gam[j] * g * i * (1 - i)                                   # da^i  (L8)
+            for j in range(H):
+                f = gates_n[H + j]
+                da[H + j] = gam[j] * c_prev[j] * f * (1 - f)                       # da^f  (L8)
+            for j in range(H):
+                i, g = gates_n[j], gates_n[2 * H + j]
+                da[2 * H + j] = gam[j] * i * (1 - g * g)                           # da^g  (L8)
+            for j in range(H):
+                o = gates_n[3 * H + j]
+                da[3 * H + j] = dh[j] * tc[j] * o * (1 - o)                        # da^o  (L6)
+            for j in range(H):
+                gam[j] = gam[j] * gates_n[H + j]                                   # γ_{t-1} = dc_t ⊙ f_t  (L9)
         new_delta = matmul_add(None, d_a[t], w_hh)   # (N, P)   δ_{t-1} = da_t W_hh       (L10)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta

@@ -153,7 +153,17 @@ class _FakeEvent:
         return (end.t - self.t) * 1e3
 
 
-def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(tmp_path, monkeypatch):
+@pytest.fixture
+def tf32_flags():
+    """Save and restore torch's TF32 switches (plain assignments: these are properties of
+    torch's backend modules, which monkeypatch's undo could not always set back)."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, True
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(tmp_path, monkeypatch, tf32_flags):
     syncs = []
     monkeypatch.setattr(grid, "CUDA_DEVICE", "cpu")
     monkeypatch.setattr(grid, "cuda_available", lambda: True)
@@ -161,8 +171,6 @@ def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(tmp_path, monkeypat
                                                     "cuda": "13.0", "cudnn": 91000})
     monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: syncs.append(1))
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)   # restored afterwards
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
     assert grid.main(["--out", str(tmp_path), "--models", "gru", "--passes", "fwd", "--tf32",
                       "--impls", "torch_cpu", "torch_cuda", "loop_cuda", "--peak-n-cuda", "64",
                       "--no-plots", *TINY]) == 0
