@@ -44,10 +44,14 @@ def matmul(a, b):
     return np.dot(a, b)
 
 
-# Up to this many rows, ``matmul_add`` does the per-step product itself: BLAS packs
-# the whole weight matrix on every call, which for a few rows costs more than the
-# product (benchmarks/results/*: the small-N points).
-SMALL_N = 16
+# When ``matmul_add`` does the per-step product with its own loops instead of BLAS.
+# OpenBLAS packs the whole weight matrix on every call, which for a few rows costs more
+# than the product. Measured side by side with 2 BLAS threads (this machine's default)
+# for h (N, H) times W_hhᵀ (H, 4H): own loops 0.4x BLAS's time at N=4 for every H,
+# 0.6x at N=1 up to H=128; BLAS ahead from N=16 (H ≥ 128) and for one long row
+# (N=1, H ≥ 512), where its threads help. Single-threaded, the own loops win up to N=64.
+SMALL_N = 8                    # at most this many rows ...
+SINGLE_ROW_MAX = 1 << 17       # ... and for one row, a b of at most this many elements
 
 
 _jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"})   # may fuse a·b + c into an FMA
@@ -57,11 +61,11 @@ _jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"})   # may 
 def matmul_add(c, a, b):
     """``c + a @ b`` as a new (N, M) array; a (N, K), b (K, M), c (N, M) or None for zero.
 
-    For N ≤ SMALL_N rows and a C-contiguous ``b``, our own loops (``_add_four_rows``,
-    ``_add_one_row``); otherwise BLAS.
+    For N ≤ SMALL_N rows (one row: b of at most SINGLE_ROW_MAX elements) and a
+    C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_one_row``); else BLAS.
     """
     N, K = a.shape
-    if N > SMALL_N or not b.flags.c_contiguous:
+    if N > SMALL_N or (N == 1 and b.size > SINGLE_ROW_MAX) or not b.flags.c_contiguous:
         if c is None:
             return np.dot(a, b)
         return c + np.dot(a, b)

@@ -285,7 +285,7 @@ def test_recorded_dh_is_the_total_gradient_at_each_state(kind):
     np.testing.assert_allclose(g.dh, want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("N", [1, 3, 4, 7, 16, 17])
+@pytest.mark.parametrize("N", [1, 3, 4, 7, 8, 9])
 @pytest.mark.parametrize("K", [3, 4, 9])
 def test_matmul_add_matches_numpy_on_both_paths(N, K):
     """``matmul_add`` (own loops up to SMALL_N rows with a C-contiguous b, BLAS otherwise)
@@ -311,3 +311,12 @@ def test_is_single_picks_the_float32_path_in_compiled_and_python_code():
     compiled = njit(lambda a: kernels.is_single(a))
     for f in (compiled, kernels.is_single):
         assert f(np.zeros(2, np.float32)) and not f(np.zeros(2, np.float64))
+
+
+def test_matmul_add_one_long_row_goes_to_blas_and_agrees():
+    """One row with a b larger than SINGLE_ROW_MAX takes the BLAS branch; same numbers."""
+    rng = np.random.default_rng(5)
+    K = 512
+    M = kernels.SINGLE_ROW_MAX // K + 1                        # b.size just over the limit
+    a, b, c = rng.standard_normal((1, K)), rng.standard_normal((K, M)), rng.standard_normal((1, M))
+    np.testing.assert_allclose(kernels.matmul_add(c, a, b), c + a @ b, rtol=1e-12, atol=1e-12)
