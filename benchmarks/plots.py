@@ -104,20 +104,26 @@ def _scatter_per_impl(ax, rows, y):
                     color=COLORS[impl], label=IMPL_LABELS[impl])
 
 
+def _panels(rows):
+    """One axes per (model, dtype, pass): the figure and [(ax, model, dtype, pass, rows)]."""
+    models, combos = _models(rows), _combos(rows)
+    fig, axes = _grid(len(models), len(combos))
+    panels = [(axes[i][j], model, dtype, pass_,
+               [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_])
+              for i, model in enumerate(models) for j, (dtype, pass_) in enumerate(combos)]
+    return fig, panels
+
+
 def time_plot(result, path):
     """Median ms per call against GFLOP per call, per implementation."""
     rows = _ok(result["rows"])
-    models, combos = _models(rows), _combos(rows)
-    fig, axes = _grid(len(models), len(combos))
-    for i, model in enumerate(models):
-        for j, (dtype, pass_) in enumerate(combos):
-            ax = axes[i][j]
-            sel = [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_]
-            _scatter_per_impl(ax, sel, lambda r: r["median_s"] * 1e3)
-            _log_axes(ax)
-            ax.set(xlabel="GEMM GFLOP per call", ylabel="ms per call",
-                   title=f"{model} · {dtype} · {PASS_LABELS[pass_]}")
-            ax.legend(fontsize=7)
+    fig, panels = _panels(rows)
+    for ax, model, dtype, pass_, sel in panels:
+        _scatter_per_impl(ax, sel, lambda r: r["median_s"] * 1e3)
+        _log_axes(ax)
+        ax.set(xlabel="GEMM GFLOP per call", ylabel="ms per call",
+               title=f"{model} · {dtype} · {PASS_LABELS[pass_]}")
+        ax.legend(fontsize=7)
     return _save(fig, path, "Median time per call against problem size\n" + _subtitle(result))
 
 
@@ -223,22 +229,18 @@ def gflops_plot(result, path):
     """Achieved GFLOP/s against GFLOP per call, with the measured GEMM peaks as lines."""
     rows = _ok(result["rows"])
     peaks = result["gemm_peak"]
-    models, combos = _models(rows), _combos(rows)
-    fig, axes = _grid(len(models), len(combos))
-    for i, model in enumerate(models):
-        for j, (dtype, pass_) in enumerate(combos):
-            ax = axes[i][j]
-            sel = [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_]
-            _scatter_per_impl(ax, sel, lambda r: r["gflops"])
-            for dev, ls, label in (("cpu", "-", "CPU GEMM peak"), ("cuda", "--", "GPU GEMM peak")):
-                p = peaks.get(dev, {}).get(dtype)
-                if p and (dev == "cpu" or any(r["device"] not in (None, "cpu") for r in sel)):
-                    ax.axhline(p["gflops"], color="k", ls=ls, lw=1,
-                               label=f"{label} {p['gflops']:.0f} GFLOP/s")
-            _log_axes(ax)
-            ax.set(xlabel="GEMM GFLOP per call", ylabel="GFLOP/s",
-                   title=f"{model} · {dtype} · {PASS_LABELS[pass_]}")
-            ax.legend(fontsize=7)
+    fig, panels = _panels(rows)
+    for ax, model, dtype, pass_, sel in panels:
+        _scatter_per_impl(ax, sel, lambda r: r["gflops"])
+        for dev, ls, label in (("cpu", "-", "CPU GEMM peak"), ("cuda", "--", "GPU GEMM peak")):
+            p = peaks.get(dev, {}).get(dtype)
+            if p and (dev == "cpu" or any(r["device"] not in (None, "cpu") for r in sel)):
+                ax.axhline(p["gflops"], color="k", ls=ls, lw=1,
+                           label=f"{label} {p['gflops']:.0f} GFLOP/s")
+        _log_axes(ax)
+        ax.set(xlabel="GEMM GFLOP per call", ylabel="GFLOP/s",
+               title=f"{model} · {dtype} · {PASS_LABELS[pass_]}")
+        ax.legend(fontsize=7)
     return _save(fig, path, "Achieved GFLOP/s (GEMMs only) against the GEMM peak measured in "
                  "the same run\n" + _subtitle(result))
 
