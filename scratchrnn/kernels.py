@@ -15,10 +15,12 @@ as ``(T+1, N, H)`` with ``h[0] = h0`` so ``h[t]`` is the state *before* step
 scalar gate maths are evaluated in float64 and stored in the data's dtype, so float32
 results are the correctly rounded ones).
 
-All GEMMs of a layer go through ``matmul`` (Numba's ``np.dot``, i.e. SciPy's
-BLAS) so that one BLAS thread pool serves the whole layer; mixing NumPy's and
-SciPy's OpenBLAS pools makes their idle workers spin against each other
-(PERF_NOTES.md, point 1).
+All BLAS calls of a layer go through Numba's ``np.dot`` (``matmul``, and
+``matmul_add`` for the per-step products, which does products of a few rows with
+its own loops) so that one BLAS thread pool serves the whole layer; mixing NumPy's
+and SciPy's OpenBLAS pools makes their idle workers spin against each other
+(PERF_NOTES.md, point 1). For float32 data the gate maths avoid libm, so that
+their loops vectorise (``exp_nonpositive``).
 """
 
 import math
