@@ -84,9 +84,9 @@ class LSTMGrads(NamedTuple):
 
 def _w_hh_t(w_hh, N):
     """``W_hhᵀ`` (H, G·H) for a forward kernel: a transposed view that BLAS reads without a
-    copy, or for a batch of at most ``kernels.SMALL_N`` a C-contiguous copy, whose rows
-    ``kernels.matmul_add`` streams through itself."""
-    return np.ascontiguousarray(w_hh.T) if N <= kernels.SMALL_N else w_hh.T
+    copy, or, where ``kernels.matmul_add`` does the per-step product with its own loops
+    (``kernels.own_loops``), a C-contiguous copy whose rows those loops stream through."""
+    return np.ascontiguousarray(w_hh.T) if kernels.own_loops(N, w_hh.size) else w_hh.T
 
 
 def _input_projection(x, w_ih, b_ih, b_hh):

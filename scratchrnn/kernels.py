@@ -56,6 +56,12 @@ SMALL_N = 8                    # at most this many rows ...
 SINGLE_ROW_MAX = 1 << 17       # ... and for one row, a b of at most this many elements
 
 
+@_jit
+def own_loops(N, b_size):
+    """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself."""
+    return N <= SMALL_N and (N > 1 or b_size <= SINGLE_ROW_MAX)
+
+
 _jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"})   # may fuse a·b + c into an FMA
 
 
@@ -67,7 +73,7 @@ def matmul_add(c, a, b):
     C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_one_row``); else BLAS.
     """
     N, K = a.shape
-    if N > SMALL_N or (N == 1 and b.size > SINGLE_ROW_MAX) or not b.flags.c_contiguous:
+    if not (own_loops(N, b.size) and b.flags.c_contiguous):
         if c is None:
             return np.dot(a, b)
         return c + np.dot(a, b)
