@@ -35,9 +35,10 @@ import numpy as np
 from numba import njit
 
 import scratchrnn as sr
+from benchmarks.grid import GATES
 from scratchrnn import functional, kernels
 
-MODELS = {"rnn": (sr.RNN, 1), "lstm": (sr.LSTM, 4), "gru": (sr.GRU, 3)}
+MODELS = {"rnn": sr.RNN, "lstm": sr.LSTM, "gru": sr.GRU}
 
 
 @contextmanager
@@ -66,7 +67,7 @@ def _per_step_products(c, a, b, T):
 
 def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     """Median seconds per stage of one forward+backward; a dict, stage -> seconds."""
-    cls, G = MODELS[model]
+    cls, G = MODELS[model], GATES[model]
     m = cls(H, H, dtype=dtype, seed=SEED)
     rng = np.random.default_rng(SEED)
     x = rng.standard_normal((T, N, H)).astype(dtype)              # (T, N, I)
@@ -119,7 +120,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
 
 def gemm_gflops(model, T, N, H):
     """GFLOP of each GEMM stage (I = H): a dict keyed like ``profile``'s stages."""
-    G = MODELS[model][1]
+    G = GATES[model]
     one = 2 * T * N * H * G * H / 1e9                            # one (T·N)×H×(G·H) product
     return {"input projection (1 GEMM)": one, "forward: per-step products": one,
             "backward: per-step products": one, "weight/input gradients (3 GEMMs + bias sums)": 3 * one}
