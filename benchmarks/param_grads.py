@@ -5,15 +5,15 @@
 ``dW = Σ_t da_tᵀ x_t`` over all T·N rows is one GEMM, (G·H, T·N) · (T·N, I), and the
 layer wants it C-ordered (G·H, I). BLAS can compute it directly from the transposed
 view ``daᵀ`` (a flag, no copy), or as ``xᵀ da`` (I, G·H) and copy the transpose back.
-This times both through the layer's own ``kernels.matmul`` for T·N from 32 to 32768
-and H from 32 to 1024 (G = 4, I = H, float32), in alternating blocks, and prints a
-Markdown table of GFLOP/s. ``scratchrnn.functional._param_grads`` uses the winner.
+This times both through the layer's own ``kernels.matmul`` for T·N from 32 to 32768,
+H from 32 to 1024 and G = 1, 3, 4 (RNN, GRU, LSTM; I = H, float32), in alternating
+blocks, and prints a Markdown table of GFLOP/s. ``scratchrnn.functional._param_grads`` uses the winner.
 """
 
 # -- configuration -----------------------------------------------------------
 ROWS = (32, 128, 512, 2048, 8192, 32768)   # T·N
 HIDDEN = (32, 128, 512, 1024)              # H = I
-GATE_ROWS = 4                              # G: the LSTM's four gates
+GATE_ROWS = (1, 3, 4)                      # G: RNN, GRU, LSTM
 MAX_ELEMENTS = 1 << 25                     # skip points where da has more elements
 FLOP_PER_BLOCK = 2e8                       # repeats per block: about this much work
 ROUNDS = 3                                 # alternating blocks per variant; best block counts
@@ -21,6 +21,7 @@ SEED = 0
 # -----------------------------------------------------------------------------
 
 import argparse
+import itertools
 import os
 import time
 
@@ -49,28 +50,27 @@ def _block(fn, da, x, repeats):
 
 
 def measure():
-    """Rows (T·N, H, GFLOP/s transposed+copy, GFLOP/s direct); the two results are checked equal."""
+    """Rows (G, T·N, H, GFLOP/s transposed+copy, GFLOP/s direct); the two results are checked equal."""
     rng = np.random.default_rng(SEED)
     rows = []
-    for tn in ROWS:
-        for h in HIDDEN:
-            if tn * GATE_ROWS * h > MAX_ELEMENTS:
-                continue
-            x = rng.standard_normal((tn, h), dtype=np.float32)
-            da = rng.standard_normal((tn, GATE_ROWS * h), dtype=np.float32)
-            # Both are sums of tn products, each within tn·eps·Σ|da||x| of the exact one
-            # (the standard dot-product bound), so they differ by at most twice that.
-            bound = 2 * tn * np.finfo(np.float32).eps * (np.abs(da).T @ np.abs(x))
-            if not np.all(np.abs(_direct(da, x) - _transposed_then_copied(da, x)) <= bound):
-                raise AssertionError(f"the two products disagree at T·N={tn}, H={h}")
-            flop = 2.0 * tn * GATE_ROWS * h * h
-            repeats = max(5, int(FLOP_PER_BLOCK / flop))
-            best = {_transposed_then_copied: np.inf, _direct: np.inf}
-            for _ in range(ROUNDS):
-                for fn in best:
-                    best[fn] = min(best[fn], _block(fn, da, x, repeats))
-                    time.sleep(0.05)                 # let BLAS workers settle between variants
-            rows.append((tn, h, flop / best[_transposed_then_copied] / 1e9, flop / best[_direct] / 1e9))
+    for g, tn, h in itertools.product(GATE_ROWS, ROWS, HIDDEN):
+        if tn * g * h > MAX_ELEMENTS:
+            continue
+        x = rng.standard_normal((tn, h), dtype=np.float32)
+        da = rng.standard_normal((tn, g * h), dtype=np.float32)
+        # Both are sums of tn products, each within tn·eps·Σ|da||x| of the exact one
+        # (the standard dot-product bound), so they differ by at most twice that.
+        bound = 2 * tn * np.finfo(np.float32).eps * (np.abs(da).T @ np.abs(x))
+        if not np.all(np.abs(_direct(da, x) - _transposed_then_copied(da, x)) <= bound):
+            raise AssertionError(f"the two products disagree at G={g}, T·N={tn}, H={h}")
+        flop = 2.0 * tn * g * h * h
+        repeats = max(5, int(FLOP_PER_BLOCK / flop))
+        best = {_transposed_then_copied: np.inf, _direct: np.inf}
+        for _ in range(ROUNDS):
+            for fn in best:
+                best[fn] = min(best[fn], _block(fn, da, x, repeats))
+                time.sleep(0.05)                 # let BLAS workers settle between variants
+        rows.append((g, tn, h, flop / best[_transposed_then_copied] / 1e9, flop / best[_direct] / 1e9))
     return rows
 
 
@@ -78,13 +78,13 @@ def to_markdown(rows):
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset (all cores)")
     lines = ["# Weight-gradient GEMM: `daᵀ x` against `(xᵀ da)ᵀ` + copy",
              "",
-             f"`python -m benchmarks.param_grads`, float32, G = {GATE_ROWS}, I = H, "
+             f"`python -m benchmarks.param_grads`, float32, I = H, "
              f"OPENBLAS_NUM_THREADS {threads}; best of {ROUNDS} alternating blocks, each a median.",
              "",
-             "| T·N | H | (xᵀ da)ᵀ + copy GFLOP/s | daᵀ x GFLOP/s | time daᵀ x / other |",
-             "|---|---|---|---|---|"]
-    for tn, h, slow, fast in rows:
-        lines.append(f"| {tn} | {h} | {slow:.1f} | {fast:.1f} | {slow / fast:.2f} |")
+             "| G | T·N | H | (xᵀ da)ᵀ + copy GFLOP/s | daᵀ x GFLOP/s | time daᵀ x / other |",
+             "|---|---|---|---|---|---|"]
+    for g, tn, h, other, direct in rows:
+        lines.append(f"| {g} | {tn} | {h} | {other:.1f} | {direct:.1f} | {other / direct:.2f} |")
     return "\n".join(lines) + "\n"
 
 
