@@ -383,7 +383,7 @@ def torch_impl(name, point, state, x, d_out):
     always computes dx; autograd records the graph in both passes.
     """
     import torch
-    from torch_ref import LoopGRU, LoopLSTM, LoopRNN
+    from torch_ref import LoopGRU, LoopLSTM, LoopRNN, as_numpy
     on_gpu = name in GPU_IMPLS
     device = CUDA_DEVICE if on_gpu else "cpu"
     dtype = getattr(torch, point.dtype)
@@ -403,8 +403,7 @@ def torch_impl(name, point, state, x, d_out):
         if point.pass_ == "fwdbwd":
             out.backward(t_d_out)
         return out
-    return Impl(name, device, call, cuda_timer if on_gpu else wall_timer,
-                lambda out: out.detach().cpu().numpy())
+    return Impl(name, device, call, cuda_timer if on_gpu else wall_timer, as_numpy)
 
 
 def build_impls(point, names, seed):
@@ -441,10 +440,9 @@ def measure(impls, rounds=REPEATS, pause=PAUSE_S):
         except Exception as e:
             r["error"] = f"{type(e).__name__}: {e}"
     time.sleep(pause)                                    # the warm-ups only set the block plans
-    live = [name for name in impls if "error" not in res[name]]
     for _ in range(rounds):                              # interleaved blocks
-        for name in live:
-            r, impl = res[name], impls[name]
+        for name, impl in impls.items():
+            r = res[name]
             if "error" in r:
                 continue
             untimed, timed = r["plan"]
@@ -511,8 +509,8 @@ def nojit_rows(points, budget_s, seed, common, device_name):
     Points run from small to large within each (model, pass, dtype). Before each, its call
     time is estimated (``_nojit_estimate``) from the last point measured in the same group,
     or, for a group's first point, as the largest estimate from any group's last point. A
-    point estimated over ``budget_s``, or at least as large (in T·N·H and in GEMM work) as
-    one whose call exceeded it, is skipped, with the reason in its row. One warm-up call,
+    point estimated over ``budget_s``, or coming after (so at least as large as) one in its
+    group whose call exceeded it, is skipped, with the reason in its row. One warm-up call,
     then timed calls until NOJIT_MIN_TOTAL_S (3 to 10 calls); a warm-up call over the
     budget is reported as the only call. Returns rows (no-JIT ones are not interleaved).
     """
@@ -522,13 +520,12 @@ def nojit_rows(points, budget_s, seed, common, device_name):
     for p in order:
         group = (p.model, p.pass_, p.dtype)
         row = dict(device="cpu", interleaved=False)
-        if group in over:
+        if group in over:                            # sorted: p is at least as large as q
             q, t = over[group]
-            if p.T * p.N * p.H >= q.T * q.N * q.H and _nojit_estimate(p, (q, t)) >= t:
-                rows.append(_row(p, "scratchrnn_nojit", device_name, common, **row, status="skipped",
-                                 reason=f"at least as large as {q.label()}, whose call took "
-                                        f"{t:.2f} s > --nojit-max-s {budget_s:g}"))
-                continue
+            rows.append(_row(p, "scratchrnn_nojit", device_name, common, **row, status="skipped",
+                             reason=f"at least as large as {q.label()}, whose call took "
+                                    f"{t:.2f} s > --nojit-max-s {budget_s:g}"))
+            continue
         refs = [last[group]] if group in last else list(last.values())
         est = max((_nojit_estimate(p, ref) for ref in refs), default=None)
         if est is not None and est > budget_s:
@@ -673,6 +670,18 @@ def _key(r):
     return (r["model"], r["pass"], r["dtype"], r["T"], r["N"], r["H"])
 
 
+def _combos(rows):
+    """(dtype, pass) pairs present, float32 and fwdbwd first."""
+    return sorted({(r["dtype"], r["pass"]) for r in rows},
+                  key=lambda c: (DTYPES.index(c[0]) if c[0] in DTYPES else 9,
+                                 PASSES.index(c[1]) if c[1] in PASSES else 9))
+
+
+def _impls(rows):
+    """Implementations present in ``rows``, in IMPLS order."""
+    return [i for i in IMPLS if any(r["impl"] == i for r in rows)]
+
+
 def annotate(rows, peaks):
     """Adds flops, gflops, peak_gflops, peak_fraction and time_over_torch_cpu to ok rows."""
     torch_cpu = {_key(r): r["median_s"] for r in rows
@@ -742,9 +751,7 @@ def targets_section(rows):
 
 def _results_tables(rows, impls):
     lines = []
-    combos = sorted({(r["dtype"], r["pass"]) for r in rows},
-                    key=lambda c: (DTYPES.index(c[0]) if c[0] in DTYPES else 9,
-                                   PASSES.index(c[1]) if c[1] in PASSES else 9))
+    combos = _combos(rows)
     by = {(r["impl"], _key(r)): r for r in rows}
     for dtype, pass_ in combos:
         keys = sorted({_key(r) for r in rows if r["dtype"] == dtype and r["pass"] == pass_},
@@ -780,7 +787,7 @@ def _results_tables(rows, impls):
 def markdown(result):
     """Returns the Markdown report of a run (the dict that is also written as JSON)."""
     meta, env, rows = result["meta"], result["environment"], result["rows"]
-    impls = [i for i in IMPLS if any(r["impl"] == i for r in rows)]
+    impls = _impls(rows)
     th, v = env["threads"], env["versions"]
     lines = [f"# Grid benchmark `{meta['name']}`", "",
              f"{meta['started']}, {meta['wall_s'] / 60:.1f} min; `{meta['command']}`; "

@@ -26,8 +26,8 @@ import matplotlib.pyplot as plt       # noqa: E402
 from matplotlib.lines import Line2D   # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator   # noqa: E402
 
-from benchmarks.grid import (DTYPES, IMPL_LABELS, IMPLS, MODELS, PASS_LABELS, PASSES,  # noqa: E402
-                             TARGET_RATIO, TARGET_SMALL_NH, TARGET_SMALL_RATIO)
+from benchmarks.grid import (IMPL_LABELS, MODELS, PASS_LABELS, TARGET_RATIO,  # noqa: E402
+                             TARGET_SMALL_NH, TARGET_SMALL_RATIO, _combos, _impls)
 
 COLORS = {"scratchrnn": "C0", "scratchrnn_nojit": "C7", "torch_cpu": "C3", "loop_cpu": "C2",
           "torch_cuda": "C1", "loop_cuda": "C4"}
@@ -40,19 +40,8 @@ def _ok(rows):
     return [r for r in rows if r["status"] == "ok"]
 
 
-def _combos(rows):
-    """(dtype, pass) pairs present, float32 and fwdbwd first."""
-    order = lambda c: (DTYPES.index(c[0]) if c[0] in DTYPES else 9,   # noqa: E731
-                       PASSES.index(c[1]) if c[1] in PASSES else 9)
-    return sorted({(r["dtype"], r["pass"]) for r in rows}, key=order)
-
-
 def _models(rows):
     return [m for m in MODELS if any(r["model"] == m for r in rows)]
-
-
-def _impls(rows):
-    return [i for i in IMPLS if any(r["impl"] == i for r in rows)]
 
 
 def _subtitle(result):
@@ -96,7 +85,7 @@ def _save(fig, path, title):
 def _scatter_per_impl(ax, rows, y):
     """One marker per point and implementation, x = GEMM GFLOP of one call (points of the
     same work but another shape sit above one another: no lines, which would zigzag)."""
-    for k, impl in enumerate(_impls(rows)):
+    for impl in _impls(rows):
         pts = [(r["flops"] / 1e9, y(r)) for r in rows if r["impl"] == impl]
         if pts:
             xs, ys = zip(*pts)
@@ -127,21 +116,21 @@ def time_plot(result, path):
     return _save(fig, path, "Median time per call against problem size\n" + _subtitle(result))
 
 
-def _speedup_lines(ax, rows, impls, torch_time):
+def _has_ratio(r):
+    return r.get("time_over_torch_cpu") is not None
+
+
+def _speedup_lines(ax, rows, impls):
     """Lines of torch CPU time / impl time against N·H; colour = impl, marker = H."""
     Hs = sorted({r["H"] for r in rows})
     for impl in impls:
         for k, H in enumerate(Hs):
-            pts = sorted((r["N"] * r["H"], torch_time[_key(r)] / r["median_s"]) for r in rows
-                         if r["impl"] == impl and r["H"] == H and _key(r) in torch_time)
+            pts = sorted((r["N"] * r["H"], 1 / r["time_over_torch_cpu"]) for r in rows
+                         if r["impl"] == impl and r["H"] == H and _has_ratio(r))
             if pts:
                 xs, ys = zip(*pts)
                 ax.plot(xs, ys, color=COLORS[impl], marker=MARKERS[k % len(MARKERS)], ms=4, lw=1)
     return Hs
-
-
-def _key(r):
-    return (r["model"], r["pass"], r["dtype"], r["T"], r["N"], r["H"])
 
 
 def _target_lines(ax, dtype, pass_):
@@ -166,8 +155,7 @@ def _legend(ax, impls, Hs):
 def speedup_plot(result, path):
     """torch CPU time / implementation time against N·H, for one (dtype, pass), per model and T."""
     rows = _ok(result["rows"])
-    torch_time = {_key(r): r["median_s"] for r in rows if r["impl"] == "torch_cpu"}
-    combos = [c for c in _combos(rows) if any(_key(r) in torch_time for r in rows
+    combos = [c for c in _combos(rows) if any(_has_ratio(r) for r in rows
                                               if (r["dtype"], r["pass"]) == c)]
     if not combos:
         return None
@@ -180,7 +168,7 @@ def speedup_plot(result, path):
         for j, T in enumerate(Ts):
             ax = axes[i][j]
             sel = [r for r in rows if r["model"] == model and r["T"] == T]
-            Hs = _speedup_lines(ax, sel, impls, torch_time)
+            Hs = _speedup_lines(ax, sel, impls)
             _log_axes(ax, x_base=2)
             ax.set(xlabel="N·H", ylabel="speed-up over torch CPU",
                    title=f"{model} · T={T} · {dtype} · {PASS_LABELS[pass_]}")
@@ -194,8 +182,7 @@ def speedup_plot(result, path):
 def speedup_all_plot(result, path):
     """scratchrnn's speed-up over torch CPU in every (dtype, pass): colour = H, line = T."""
     rows = _ok(result["rows"])
-    torch_time = {_key(r): r["median_s"] for r in rows if r["impl"] == "torch_cpu"}
-    mine = [r for r in rows if r["impl"] == "scratchrnn" and _key(r) in torch_time]
+    mine = [r for r in rows if r["impl"] == "scratchrnn" and _has_ratio(r)]
     if not mine:
         return None
     models, combos = _models(mine), _combos(mine)
@@ -207,7 +194,7 @@ def speedup_all_plot(result, path):
             ax = axes[i][j]
             for k, H in enumerate(Hs):
                 for t, T in enumerate(Ts):
-                    pts = sorted((r["N"] * H, torch_time[_key(r)] / r["median_s"]) for r in mine
+                    pts = sorted((r["N"] * H, 1 / r["time_over_torch_cpu"]) for r in mine
                                  if (r["model"], r["dtype"], r["pass"], r["H"], r["T"])
                                  == (model, dtype, pass_, H, T))
                     if pts:
