@@ -60,7 +60,7 @@ def measure():
         da = rng.standard_normal((tn, g * h), dtype=np.float32)
         # Both are sums of tn products, each within tn·eps·Σ|da||x| of the exact one
         # (the standard dot-product bound), so they differ by at most twice that.
-        bound = 2 * tn * np.finfo(np.float32).eps * (np.abs(da).T @ np.abs(x))
+        bound = 2 * tn * np.finfo(np.float32).eps * matmul(np.abs(da).T, np.abs(x))
         if not np.all(np.abs(_direct(da, x) - _transposed_then_copied(da, x)) <= bound):
             raise AssertionError(f"the two products disagree at G={g}, T·N={tn}, H={h}")
         flop = 2.0 * tn * g * h * h
