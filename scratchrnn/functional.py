@@ -126,8 +126,8 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     # daᵀ x straight into C order: measured against the transposed product xᵀ da plus a
     # copy back (benchmarks/results/param_grads_cpu.md, G = 1, 3, 4), it is never more
     # than 4 % slower, and up to 12x faster where T·N is small and the copy dominates.
-    dw_ih = matmul(d_a2.T, x.reshape(T * N, I))                     # (G·H, I)  Σ_t da_tᵀ x_t      (R6)
-    dw_hh = matmul(d_ah2.T, h_prev.reshape(T * N, -1))              # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
+    dw_ih = matmul(d_a2.T, x.reshape(T * N, I))      # (G·H, I)   Σ_t da_tᵀ x_t        (R6)
+    dw_hh = matmul(d_ah2.T, h_prev.reshape(T * N, -1))  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
     dx = matmul(d_a2, w_ih).reshape(T, N, I)         # (T, N, I)  dx_t = da_t W_ih     (R6)
     if not has_bias:
         return dx, dw_ih, dw_hh, None, None
