@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from scratchrnn import cli, kernels
+from scratchrnn import kernels
+from scratchrnn.apps import cli
 
 pytest.importorskip("torch")
 SMALL = ["verify", "--models", "gru", "--max-layers", "1", "--dtypes", "float64"]

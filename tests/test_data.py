@@ -1,4 +1,4 @@
-"""scratchrnn.data: corpus, vocabulary, d2l samplers, MNIST through torchvision, sine segments.
+"""scratchrnn.apps.data: corpus, vocabulary, d2l samplers, MNIST through torchvision, sine segments.
 
 Every test makes its own tiny data under ``tmp_path``; only ``test_shared_data``
 reads the real files, from ``SCRATCHRNN_DATA``, and skips when that is unset.
@@ -16,7 +16,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from scratchrnn import data
+from scratchrnn.apps import data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -79,10 +79,10 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
 
 
 # A fresh interpreter per hash seed: the vocabulary must not follow set order, the
-# default corpus must not print the Zen, and importing scratchrnn.data must not import torch.
+# default corpus must not print the Zen, and importing scratchrnn.apps.data must not import torch.
 _CHILD = """
 import json, sys
-from scratchrnn import data
+from scratchrnn.apps import data
 text = data.load_corpus() + "周杰伦的歌词很好听"
 print(json.dumps({"chars": data.Vocab.from_text(text).chars, "set_order": list(set(text)),
                   "torch": "torch" in sys.modules, "n": len(text)}))

@@ -51,7 +51,7 @@ def test_restores_inputs_and_rejects_float32():
 @pytest.mark.parametrize("model", ["rnn_tanh", "rnn_relu", "lstm"])
 def test_modules_against_finite_differences(model):
     """A 2-layer bidirectional batch_first module: x, h0 (c0) and every parameter."""
-    from scratchrnn import verify
+    from scratchrnn.apps import verify
     cfg = verify.Config(model, num_layers=2, bidirectional=True, batch_first=True, T=4, N=2)
     report = verify.check_finite_differences(cfg, max_probes=None)
     assert "x" in report and "h0" in report and "weight_hh_l1_reverse" in report

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from scratchrnn import cli, gradflow
+from scratchrnn.apps import cli, gradflow
 from scratchrnn import functional as F
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import scratchrnn as sr
-from scratchrnn import verify
+from scratchrnn.apps import verify
 
 torch = pytest.importorskip("torch")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402

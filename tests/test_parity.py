@@ -1,6 +1,6 @@
 """Property tests: scratchrnn against torch for random sizes and every option.
 
-The comparison machinery is ``scratchrnn.verify.check_torch`` (same weights,
+The comparison machinery is ``scratchrnn.apps.verify.check_torch`` (same weights,
 non-contiguous input, random upstream gradients on out/h_n/c_n, all gradients
 compared). ``test_harness_catches_a_wrong_gradient`` proves it can fail, and
 ``test_lstm_direct`` repeats one case with nothing but torch and NumPy, so the
@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 import scratchrnn as sr  # noqa: E402
-from scratchrnn import kernels, verify  # noqa: E402
+from scratchrnn import kernels
+from scratchrnn.apps import verify  # noqa: E402
 
 configs = st.builds(
     verify.Config,

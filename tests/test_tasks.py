@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from scratchrnn import cli
-from scratchrnn.tasks import common
+from scratchrnn.apps import cli
+from scratchrnn.apps.tasks import common
 
 pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")

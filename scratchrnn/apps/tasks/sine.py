@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 
-from scratchrnn import data
-from scratchrnn.tasks import common
-from scratchrnn.tasks.backends import build_models, make_backend
+from scratchrnn.apps import data
+from scratchrnn.apps.tasks import common
+from scratchrnn.apps.tasks.backends import build_models, make_backend
 
 
 def add_arguments(p):

@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 import scratchrnn as sr
-from scratchrnn import data
-from scratchrnn.tasks import common
-from scratchrnn.tasks.backends import ScratchBackend, build_models, make_backend
+from scratchrnn.apps import data
+from scratchrnn.apps.tasks import common
+from scratchrnn.apps.tasks.backends import ScratchBackend, build_models, make_backend
 
 LYRICS_PREFIXES = ["分开", "不分开"]
 DEFAULT_PREFIXES = ["Beautiful", "Now"]

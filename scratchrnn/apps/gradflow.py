@@ -16,8 +16,8 @@ goes back in time; the LSTM's cell path (``dc_{t-1} = dc_t ⊙ f``) is what keep
 
 import numpy as np
 
-from . import functional as F
-from .modules import GRU, LSTM, RNN
+from scratchrnn import functional as F
+from scratchrnn.modules import GRU, LSTM, RNN
 
 MODELS = ("rnn", "lstm", "gru")
 

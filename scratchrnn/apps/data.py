@@ -36,7 +36,7 @@ import zipfile
 
 import numpy as np
 
-from . import _checks
+from scratchrnn import _checks
 
 DATA_ENV = "SCRATCHRNN_DATA"
 CACHE_DIR = os.path.join("~", ".cache", "scratchrnn")       # expanded at call time
