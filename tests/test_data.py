@@ -336,7 +336,7 @@ def test_load_mnist_read_only_directory_uses_the_mirror(torchvision_home, tmp_pa
     try:
         if os.geteuid() == 0:
             # root may write anyway; data._is_writable must still honour the mode bits
-            assert not data._is_writable(str(raw))
+            assert not data.mnist._is_writable(str(raw))
         with pytest.warns(UserWarning, match="md5"):
             images, labels = data.load_mnist(tmp_path / "ro", train=True)
         _check_split(images, labels, arrays["train"])
