@@ -6,9 +6,9 @@ See ``docs/derivations.md`` for the equations the code cites.
 
 from . import functional, kernels
 from .gradcheck import gradcheck
-from .linear import Linear
+
 from .losses import cross_entropy, mse_loss, one_hot
-from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, Linear, RNNCell
 from .optim import SGD, Adam, clip_grad_norm, clip_grad_value
 
 __version__ = "0.1.0"

@@ -9,7 +9,6 @@ values that cancel to ~0) only leaves room for BLAS picking a different kernel f
 differently laid out operand, which changes the summation order by a few ulps.
 """
 
-import doctest
 import itertools
 import warnings
 
@@ -580,16 +579,6 @@ def test_cell_unbatched_equals_batch_of_one():
     assert h1.shape == (H,) and dx1.shape == (I,)
     close((h1, c1, dx1, dh1, dc1), (hb[0], cb[0], dxb[0], dhb[0], dcb[0]))
     close(m.grads, g1)
-
-
-# ---------------------------------------------------------------------------
-# the module docstring's example runs (STYLE.md, habit 7)
-# ---------------------------------------------------------------------------
-
-def test_modules_docstring_example():
-    result = doctest.testmod(scratchrnn.modules, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 5
-    assert result.failed == 0
 
 
 # ---------------------------------------------------------------------------

@@ -17,9 +17,10 @@ goes back in time; the LSTM's cell path (``dc_{t-1} = dc_t ⊙ f``) is what keep
 import numpy as np
 
 from scratchrnn import functional as F
-from scratchrnn.modules import GRU, LSTM, RNN
+from scratchrnn import registry
+from scratchrnn.modules import LSTM
 
-MODELS = ("rnn", "lstm", "gru")
+MODELS = registry.NAMES
 
 
 def _layers(model, input_size, hidden, layers, seed, forget_bias=None):
@@ -31,7 +32,7 @@ def _layers(model, input_size, hidden, layers, seed, forget_bias=None):
         if model == "lstm":
             mods.append(LSTM(n_in, hidden, forget_bias=forget_bias, **kw))
         else:
-            mods.append({"rnn": RNN, "gru": GRU}[model](n_in, hidden, **kw))
+            mods.append(registry.model_class(model)(n_in, hidden, **kw))
     return mods
 
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from . import _checks
-from .kernels import matmul
-from .modules import _Module
+from scratchrnn import _checks
+from scratchrnn.kernels import matmul
+from scratchrnn.modules.base import Module
 
 
-class Linear(_Module):
+class Linear(Module):
     """``y = x Wᵀ + b`` like torch.nn.Linear: weight (O, I), bias (O,), init U(-1/√I, 1/√I).
 
     x has shape (*, I) for any leading dims; ``backward(dy)`` returns dx (*, I) and
