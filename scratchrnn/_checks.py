@@ -1,4 +1,4 @@
-"""Input validation: every error says what was expected and what came (STYLE.md, habit 9)."""
+"""Input validation: every error says what was expected and what came."""
 
 import numbers
 

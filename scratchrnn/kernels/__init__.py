@@ -1,0 +1,15 @@
+"""Numba kernels: the time loops (``loops``), their gate functions (``gates``) and products (``products``).
+
+Only the inherently sequential part of each recurrence lives here; everything that does
+not depend on the previous state is one GEMM in ``scratchrnn.functional``. With
+``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python.
+"""
+
+from scratchrnn.kernels.gates import exp_nonpositive, is_single, sigmoid, tanh
+from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
+                                      lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
+from scratchrnn.kernels.products import SINGLE_ROW_MAX, SMALL_N, matmul, matmul_add, own_loops
+
+__all__ = ["rnn_forward_kernel", "rnn_backward_kernel", "lstm_forward_kernel", "lstm_backward_kernel",
+           "gru_forward_kernel", "gru_backward_kernel", "matmul", "matmul_add", "own_loops", "SMALL_N",
+           "SINGLE_ROW_MAX", "sigmoid", "tanh", "exp_nonpositive", "is_single"]
