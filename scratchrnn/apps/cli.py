@@ -59,13 +59,8 @@ def _train(args):
 
 
 def _bench(rest):
-    try:
-        from benchmarks import grid
-    except ImportError:
-        print("the benchmarks package is missing: run from a checkout or install the project",
-              file=sys.stderr)
-        return 2
-    return grid.main(rest)
+    from scratchrnn.bench import cli as bench_cli
+    return bench_cli.main(rest)
 
 
 def _generate(args):

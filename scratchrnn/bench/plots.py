@@ -1,15 +1,15 @@
-"""PNG plots of a grid run (``benchmarks/grid.py``), drawn from the rows of its JSON.
+"""PNG plots of a grid run, drawn from the rows of its JSON.
 
-    python -m benchmarks.plots benchmarks/results/grid_cpu.json    # redraw from a saved run
+    python -m scratchrnn.bench.plots RUN/grid_cpu.json    # redraw from a saved run
 
 Four files, STEM_*.png, log axes throughout:
 
 - ``time``: median time per call against the call's GEMM work, per implementation; one
   panel per model (rows) and (dtype, pass) (columns);
-- ``speedup``: torch CPU's time over each implementation's (above 1: faster than torch
+- ``ratio``: each implementation's time over torch CPU's (below 1: faster than torch
   CPU) against N·H, float32 forward+backward (or the first pair run), one line per
   (implementation, H), one panel per model and T; the targets' lines are drawn;
-- ``speedup_all``: the same for scratchrnn alone in every (dtype, pass);
+- ``ratio_all``: the same for scratchrnn alone in every (dtype, pass);
 - ``gflops``: achieved GFLOP/s against the call's GEMM work, with the GEMM peak measured in
   the same run as a horizontal line.
 """
@@ -26,8 +26,12 @@ import matplotlib.pyplot as plt       # noqa: E402
 from matplotlib.lines import Line2D   # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator   # noqa: E402
 
-from benchmarks.grid import (IMPL_LABELS, MODELS, PASS_LABELS, TARGET_RATIO,  # noqa: E402
-                             TARGET_SMALL_NH, TARGET_SMALL_RATIO, _combos, _impls)
+from scratchrnn.bench import environment  # noqa: E402
+from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, PASS_LABELS, RATIO,  # noqa: E402
+                                   TARGET_RATIO, TARGET_SMALL_NH, TARGET_SMALL_RATIO, combos,
+                                   impls_in, models_in)
+
+RATIO_LABEL = f"{RATIO} (below 1: faster)"
 
 COLORS = {"scratchrnn": "C0", "scratchrnn_nojit": "C7", "torch_cpu": "C3", "loop_cpu": "C2",
           "torch_cuda": "C1", "loop_cuda": "C4"}
@@ -40,16 +44,19 @@ def _ok(rows):
     return [r for r in rows if r["status"] == "ok"]
 
 
-def _models(rows):
-    return [m for m in MODELS if any(r["model"] == m for r in rows)]
-
-
 def _subtitle(result):
-    th = result["environment"]["threads"]
-    gpu = result["environment"].get("cuda")
-    return (f"{result['environment']['cpu_model']}: BLAS {th['blas']} thread(s), torch "
-            f"{th['torch']} thread(s)" + (f"; {gpu['device_name']}" if gpu else "")
-            + f" — {result['meta']['name']}")
+    env = result["environment"]
+    gpu = env.get("cuda")
+    n = sum(bool(r.get("flagged")) for r in result["rows"])
+    return (environment.describe(env) + (f"; {gpu['device_name']}" if gpu else "")
+            + f" — {result['meta']['name']}" + (f"; {n} flagged rows ringed red" if n else ""))
+
+
+def _ring_flagged(ax, pts):
+    """Red rings around the flagged (x, y) points."""
+    if pts:
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, ls="", marker="o", ms=9, mfc="none", mec="red", mew=1.2)
 
 
 def _log_axes(ax, x_base=10):
@@ -85,21 +92,22 @@ def _save(fig, path, title):
 def _scatter_per_impl(ax, rows, y):
     """One marker per point and implementation, x = GEMM GFLOP of one call (points of the
     same work but another shape sit above one another: no lines, which would zigzag)."""
-    for impl in _impls(rows):
+    for impl in impls_in(rows):
         pts = [(r["flops"] / 1e9, y(r)) for r in rows if r["impl"] == impl]
         if pts:
             xs, ys = zip(*pts)
             ax.plot(xs, ys, ls="", marker=IMPL_MARKERS[impl], ms=4, alpha=0.8,
                     color=COLORS[impl], label=IMPL_LABELS[impl])
+    _ring_flagged(ax, [(r["flops"] / 1e9, y(r)) for r in rows if r.get("flagged")])
 
 
 def _panels(rows):
     """One axes per (model, dtype, pass): the figure and [(ax, model, dtype, pass, rows)]."""
-    models, combos = _models(rows), _combos(rows)
-    fig, axes = _grid(len(models), len(combos))
+    models, pairs = models_in(rows), combos(rows)
+    fig, axes = _grid(len(models), len(pairs))
     panels = [(axes[i][j], model, dtype, pass_,
                [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_])
-              for i, model in enumerate(models) for j, (dtype, pass_) in enumerate(combos)]
+              for i, model in enumerate(models) for j, (dtype, pass_) in enumerate(pairs)]
     return fig, panels
 
 
@@ -120,28 +128,30 @@ def _has_ratio(r):
     return r.get("time_over_torch_cpu") is not None
 
 
-def _speedup_lines(ax, rows, impls):
-    """Lines of torch CPU time / impl time against N·H; colour = impl, marker = H."""
+def _ratio_lines(ax, rows, impls):
+    """Lines of impl time / torch CPU time against N·H; colour = impl, marker = H."""
     Hs = sorted({r["H"] for r in rows})
     for impl in impls:
         for k, H in enumerate(Hs):
-            pts = sorted((r["N"] * r["H"], 1 / r["time_over_torch_cpu"]) for r in rows
+            pts = sorted((r["N"] * r["H"], r["time_over_torch_cpu"]) for r in rows
                          if r["impl"] == impl and r["H"] == H and _has_ratio(r))
             if pts:
                 xs, ys = zip(*pts)
                 ax.plot(xs, ys, color=COLORS[impl], marker=MARKERS[k % len(MARKERS)], ms=4, lw=1)
+    _ring_flagged(ax, [(r["N"] * r["H"], r["time_over_torch_cpu"]) for r in rows
+                       if r["impl"] in impls and _has_ratio(r) and r.get("flagged")])
     return Hs
 
 
 def _target_lines(ax, dtype, pass_):
     """Parity (also the 1.0× target); for float32 forward+backward, the 0.3× target where
-    N·H ≤ 2048 (as speed-ups: above the dashed line)."""
+    N·H ≤ 2048 (below the dashed line)."""
     ax.axhline(1.0, color="k", lw=0.8)
     if dtype == "float32" and pass_ == "fwdbwd":
-        ax.axhline(1 / TARGET_RATIO, color="k", lw=0.8)          # = parity while the target is 1.0×
+        ax.axhline(TARGET_RATIO, color="k", lw=0.8)              # = parity while the target is 1.0×
         ax.axvline(TARGET_SMALL_NH, color="0.5", ls=":", lw=0.8)
         x0 = ax.get_xlim()[0]
-        ax.hlines(1 / TARGET_SMALL_RATIO, x0, TARGET_SMALL_NH, colors="0.4", linestyles="--", lw=0.9)
+        ax.hlines(TARGET_SMALL_RATIO, x0, TARGET_SMALL_NH, colors="0.4", linestyles="--", lw=0.9)
         ax.set_xlim(left=x0)
 
 
@@ -152,64 +162,66 @@ def _legend(ax, impls, Hs):
     ax.legend(handles=handles, fontsize=7, ncol=2)
 
 
-def speedup_plot(result, path):
-    """torch CPU time / implementation time against N·H, for one (dtype, pass), per model and T."""
+def ratio_plot(result, path):
+    """Implementation time / torch CPU time against N·H, for one (dtype, pass), per model and T."""
     rows = _ok(result["rows"])
-    combos = [c for c in _combos(rows) if any(_has_ratio(r) for r in rows
+    pairs = [c for c in combos(rows) if any(_has_ratio(r) for r in rows
                                               if (r["dtype"], r["pass"]) == c)]
-    if not combos:
+    if not pairs:
         return None
-    dtype, pass_ = combos[0]
+    dtype, pass_ = pairs[0]
     rows = [r for r in rows if r["dtype"] == dtype and r["pass"] == pass_]
-    impls = [i for i in _impls(rows) if i != "torch_cpu"]
-    models, Ts = _models(rows), sorted({r["T"] for r in rows})
+    impls = [i for i in impls_in(rows) if i != "torch_cpu"]
+    models, Ts = models_in(rows), sorted({r["T"] for r in rows})
     fig, axes = _grid(len(models), len(Ts))
     for i, model in enumerate(models):
         for j, T in enumerate(Ts):
             ax = axes[i][j]
             sel = [r for r in rows if r["model"] == model and r["T"] == T]
-            Hs = _speedup_lines(ax, sel, impls)
+            Hs = _ratio_lines(ax, sel, impls)
             _log_axes(ax, x_base=2)
-            ax.set(xlabel="N·H", ylabel="speed-up over torch CPU",
+            ax.set(xlabel="N·H", ylabel=RATIO_LABEL,
                    title=f"{model} · T={T} · {dtype} · {PASS_LABELS[pass_]}")
             _target_lines(ax, dtype, pass_)
             _legend(ax, impls, Hs)
-    note = ("above 1: faster than torch CPU; dashed: the 0.3× target where N·H ≤ "
-            f"{TARGET_SMALL_NH}" if (dtype, pass_) == ("float32", "fwdbwd") else "above 1: faster")
-    return _save(fig, path, f"Speed-up over torch CPU ({note})\n" + _subtitle(result))
+    note = (f"; dashed: the 0.3 target where N·H ≤ {TARGET_SMALL_NH}"
+            if (dtype, pass_) == ("float32", "fwdbwd") else "")
+    return _save(fig, path, f"{CONVENTION[0].upper()}{CONVENTION[1:]}{note}\n" + _subtitle(result))
 
 
-def speedup_all_plot(result, path):
-    """scratchrnn's speed-up over torch CPU in every (dtype, pass): colour = H, line = T."""
+def ratio_all_plot(result, path):
+    """scratchrnn's time over torch CPU's in every (dtype, pass): colour = H, line = T."""
     rows = _ok(result["rows"])
     mine = [r for r in rows if r["impl"] == "scratchrnn" and _has_ratio(r)]
     if not mine:
         return None
-    models, combos = _models(mine), _combos(mine)
+    models, pairs = models_in(mine), combos(mine)
     Ts, Hs = sorted({r["T"] for r in mine}), sorted({r["H"] for r in mine})
     styles = ["-", "--", ":", "-."]
-    fig, axes = _grid(len(models), len(combos))
+    fig, axes = _grid(len(models), len(pairs))
     for i, model in enumerate(models):
-        for j, (dtype, pass_) in enumerate(combos):
+        for j, (dtype, pass_) in enumerate(pairs):
             ax = axes[i][j]
             for k, H in enumerate(Hs):
                 for t, T in enumerate(Ts):
-                    pts = sorted((r["N"] * H, 1 / r["time_over_torch_cpu"]) for r in mine
+                    pts = sorted((r["N"] * H, r["time_over_torch_cpu"]) for r in mine
                                  if (r["model"], r["dtype"], r["pass"], r["H"], r["T"])
                                  == (model, dtype, pass_, H, T))
                     if pts:
                         xs, ys = zip(*pts)
                         ax.plot(xs, ys, color=f"C{k}", ls=styles[t % len(styles)], marker="o", ms=3)
             _log_axes(ax, x_base=2)
-            ax.set(xlabel="N·H", ylabel="speed-up over torch CPU",
+            ax.set(xlabel="N·H", ylabel=RATIO_LABEL,
                    title=f"scratchrnn · {model} · {dtype} · {PASS_LABELS[pass_]}")
             _target_lines(ax, dtype, pass_)
+            _ring_flagged(ax, [(r["N"] * r["H"], r["time_over_torch_cpu"]) for r in mine
+                               if (r["model"], r["dtype"], r["pass"]) == (model, dtype, pass_)
+                               and r.get("flagged")])
             handles = [Line2D([], [], color=f"C{k}", label=f"H={H}") for k, H in enumerate(Hs)]
             handles += [Line2D([], [], color="0.3", ls=styles[t % len(styles)], label=f"T={T}")
                         for t, T in enumerate(Ts)]
             ax.legend(handles=handles, fontsize=7, ncol=2)
-    return _save(fig, path, "scratchrnn: speed-up over torch CPU (above 1: faster)\n"
-                 + _subtitle(result))
+    return _save(fig, path, f"scratchrnn: {CONVENTION}\n" + _subtitle(result))
 
 
 def gflops_plot(result, path):
@@ -233,13 +245,13 @@ def gflops_plot(result, path):
 
 
 def write_plots(result, out_dir, stem):
-    """Writes STEM_time.png, STEM_speedup.png, STEM_speedup_all.png, STEM_gflops.png
+    """Writes STEM_time.png, STEM_ratio.png, STEM_ratio_all.png, STEM_gflops.png
     (those with data) into out_dir. Returns their paths."""
     if not _ok(result["rows"]):
         return []
     paths = [time_plot(result, os.path.join(out_dir, stem + "_time.png")),
-             speedup_plot(result, os.path.join(out_dir, stem + "_speedup.png")),
-             speedup_all_plot(result, os.path.join(out_dir, stem + "_speedup_all.png")),
+             ratio_plot(result, os.path.join(out_dir, stem + "_ratio.png")),
+             ratio_all_plot(result, os.path.join(out_dir, stem + "_ratio_all.png")),
              gflops_plot(result, os.path.join(out_dir, stem + "_gflops.png"))]
     return [p for p in paths if p]
 

@@ -1,10 +1,10 @@
 """Where one scratchrnn forward+backward spends its time, stage by stage.
 
-    python -m benchmarks.stages --model lstm --T 128 --N 16 --H 128 [--dtype float32]
+    python -m scratchrnn.bench.stages --model lstm --T 128 --N 16 --H 128 [--dtype float32]
         [--repeats 7] [--out benchmarks/results/stages_cpu.md] [--append]
 
-The profile behind the benchmark's misses (issue: "where a target is missed, the
-results say where the time goes"). One call of the module's forward and backward
+The profile behind the benchmark's misses: where a target is missed, it says where the
+time goes. One call of the module's forward and backward
 runs with each stage of the real call path wrapped in a timer (the wrappers replace
 the module attributes that ``scratchrnn.functional`` looks up at call time, so the
 code measured is the code the benchmark runs):
@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 
 import scratchrnn as sr
-from benchmarks.grid import GATES
+from scratchrnn.bench.spec import gates
 from scratchrnn import functional, kernels
 
 MODELS = {"rnn": sr.RNN, "lstm": sr.LSTM, "gru": sr.GRU}
@@ -67,7 +67,7 @@ def _per_step_products(c, a, b, T):
 
 def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     """Median seconds per stage of one forward+backward; a dict, stage -> seconds."""
-    cls, G = MODELS[model], GATES[model]
+    cls, G = MODELS[model], gates(model)
     m = cls(H, H, dtype=dtype, seed=SEED)
     rng = np.random.default_rng(SEED)
     x = rng.standard_normal((T, N, H)).astype(dtype)              # (T, N, I)
@@ -120,7 +120,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
 
 def gemm_gflops(model, T, N, H):
     """GFLOP of each GEMM stage (I = H): a dict keyed like ``profile``'s stages."""
-    G = GATES[model]
+    G = gates(model)
     one = 2 * T * N * H * G * H / 1e9                            # one (T·N)×H×(G·H) product
     return {"input projection (1 GEMM)": one, "forward: per-step products": one,
             "backward: per-step products": one, "weight/input gradients (3 GEMMs + bias sums)": 3 * one}
@@ -140,7 +140,7 @@ def markdown(model, T, N, H, dtype, stages):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.stages", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m scratchrnn.bench.stages", description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=sorted(MODELS), default="lstm")
     p.add_argument("--T", type=int, default=128)
     p.add_argument("--N", type=int, default=16)

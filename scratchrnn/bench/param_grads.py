@@ -1,6 +1,6 @@
 """Which way round to compute a weight gradient: ``daᵀ x`` or ``(xᵀ da)ᵀ`` plus a copy.
 
-    python -m benchmarks.param_grads [--out benchmarks/results/param_grads_cpu.md]
+    python -m scratchrnn.bench.param_grads [--out benchmarks/results/param_grads_cpu.md]
 
 ``dW = Σ_t da_tᵀ x_t`` over all T·N rows is one GEMM, (G·H, T·N) · (T·N, I), and the
 layer wants it C-ordered (G·H, I). BLAS can compute it directly from the transposed
@@ -78,7 +78,7 @@ def to_markdown(rows):
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset (all cores)")
     lines = ["# Weight-gradient GEMM: `daᵀ x` against `(xᵀ da)ᵀ` + copy",
              "",
-             f"`python -m benchmarks.param_grads`, float32, I = H, "
+             f"`python -m scratchrnn.bench.param_grads`, float32, I = H, "
              f"OPENBLAS_NUM_THREADS {threads}; best of {ROUNDS} alternating blocks, each a median.",
              "",
              "| G | T·N | H | (xᵀ da)ᵀ + copy GFLOP/s | daᵀ x GFLOP/s | time daᵀ x / other |",

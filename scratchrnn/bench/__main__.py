@@ -1,0 +1,7 @@
+"""``python -m scratchrnn.bench [args]``: the same as ``scratchrnn bench`` (``--help``)."""
+
+import sys
+
+from scratchrnn.bench import cli
+
+sys.exit(cli.main())

@@ -1,0 +1,209 @@
+"""The machine a result was measured on: CPU and vector ISA, cores, BLAS kernels, versions.
+
+Every result records ``environment()``. ``forcing_warnings`` names the environment
+variables that make a library run kernels below what the CPU supports (for instance
+``OPENBLAS_CORETYPE=Haswell`` on an AVX-512 CPU: OpenBLAS then runs AVX2 kernels at about
+half speed while torch's oneDNN keeps AVX-512); the harness prints them before it starts.
+"""
+
+import os
+import platform
+
+import numpy as np
+
+# ISA levels, low to high
+ISA_LEVELS = ["none", "SSE", "AVX", "AVX2", "AVX-512"]
+
+# OpenBLAS core types (OPENBLAS_CORETYPE, threadpoolctl's "architecture") by their widest ISA
+OPENBLAS_CORE_ISA = {
+    **dict.fromkeys(["skylakex", "cooperlake", "sapphirerapids"], "AVX-512"),
+    **dict.fromkeys(["haswell", "zen", "excavator", "skylake"], "AVX2"),
+    **dict.fromkeys(["sandybridge", "bulldozer", "piledriver", "steamroller"], "AVX"),
+    **dict.fromkeys(["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "nano",
+                     "opteron", "opteron_sse3", "barcelona", "bobcat", "katmai",
+                     "coppermine", "northwood", "banias", "generic"], "SSE"),
+}
+# torch.backends.cpu.get_cpu_capability() values
+TORCH_CAPABILITY_ISA = {"AVX512": "AVX-512", "AVX2": "AVX2", "ZVECTOR": "none",
+                        "VSX": "none", "DEFAULT": "none", "NO AVX": "none"}
+
+# Variables that set which kernels or how many threads a library runs; recorded as found.
+VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+             "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS",
+             "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+             "DNNL_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES", "CUDA_VISIBLE_DEVICES")
+
+
+def read_cpuinfo(path="/proc/cpuinfo"):
+    """Returns (model name, set of flags) of the first CPU in /proc/cpuinfo; (None, set())
+    where there is none (macOS, Windows)."""
+    name, flags = None, set()
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("model name") and name is None:
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+                if name and flags:
+                    break
+    except OSError:
+        pass
+    return name, flags
+
+
+def vector_isa(flags):
+    """The widest x86 vector ISA in a set of /proc/cpuinfo flags ("AVX-512", "AVX2", ...)."""
+    for isa, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx"), ("SSE", "sse2")):
+        if flag in flags:
+            return isa
+    return "none"
+
+
+def cpu_record(cpuinfo=None):
+    """CPU model, vector ISA, the /proc/cpuinfo flags that decide kernels, and cores."""
+    name, flags = cpuinfo if cpuinfo is not None else read_cpuinfo()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {"model": name or platform.processor() or platform.machine(),
+            "isa": vector_isa(flags) if flags else "unknown (no /proc/cpuinfo)",
+            "isa_flags": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
+            "cpu_count": os.cpu_count(), "usable_cpus": usable}
+
+
+def thread_pools():
+    """threadpoolctl's view of every BLAS/OpenMP library loaded once NumPy, SciPy's BLAS
+    (the one Numba's np.dot and the kernels call) and torch are: library, kernel
+    ("architecture"), threads, version, file."""
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS)
+    try:
+        import torch  # noqa: F401  (loads its OpenMP and MKL)
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    keep = ("user_api", "internal_api", "prefix", "architecture", "num_threads",
+            "threading_layer", "version", "filepath")
+    return [{k: p.get(k) for k in keep} for p in threadpool_info()]
+
+
+def torch_record():
+    """torch's version, CPU capability, threads, MKL/oneDNN presence, CUDA build."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return {"version": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+            "mkl": torch.backends.mkl.is_available(), "mkldnn": torch.backends.mkldnn.is_available(),
+            "cuda_build": torch.version.cuda}
+
+
+def versions():
+    """Python and the libraries that are timed."""
+    import numba
+    import scipy
+    try:
+        import torch
+        tv = torch.__version__
+    except ImportError:
+        tv = None
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "numba": numba.__version__, "torch": tv}
+
+
+def forcing_warnings(cpu, pools, torch, env):
+    """Returns one sentence per setting that makes a library run below the CPU's ISA.
+
+    ``cpu`` from ``cpu_record``, ``pools`` from ``thread_pools``, ``torch`` from
+    ``torch_record``, ``env`` a mapping of environment variables.
+    """
+    out = []
+    top = cpu["isa"]
+    level = ISA_LEVELS.index(top) if top in ISA_LEVELS else None
+    core = env.get("OPENBLAS_CORETYPE")
+    if core:
+        isa = OPENBLAS_CORE_ISA.get(core.lower())
+        if isa and level is not None and ISA_LEVELS.index(isa) < level:
+            out.append(f"OPENBLAS_CORETYPE={core} forces OpenBLAS onto {isa} kernels on a CPU "
+                       f"with {top}; users' machines do not set it: unset it to benchmark")
+        elif isa is None:
+            out.append(f"OPENBLAS_CORETYPE={core} is set (a core type this harness does not "
+                       f"rank); OpenBLAS runs its kernels, not the ones it would choose")
+    if env.get("OPENBLAS_L2_SIZE"):
+        out.append(f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']} overrides the cache size OpenBLAS "
+                   "blocks its GEMMs for; unset it to benchmark")
+    for p in pools or []:
+        arch = (p.get("architecture") or "").lower()
+        isa = OPENBLAS_CORE_ISA.get(arch)
+        if p.get("internal_api") == "openblas" and isa and level is not None \
+                and ISA_LEVELS.index(isa) < level:
+            out.append(f"{p['prefix']} runs its {p['architecture']} kernels ({isa}) on a CPU "
+                       f"with {top}")
+    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+                 "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "NPY_DISABLE_CPU_FEATURES"):
+        if env.get(name):
+            out.append(f"{name}={env[name]} limits the kernels torch/MKL/NumPy choose")
+    if torch and level is not None:
+        isa = TORCH_CAPABILITY_ISA.get(torch["cpu_capability"])
+        if isa and ISA_LEVELS.index(isa) < level and top in ("AVX2", "AVX-512"):
+            out.append(f"torch runs its {torch['cpu_capability']} kernels on a CPU with {top}")
+    return out
+
+
+def cuda_available():
+    """True if torch sees a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def cuda_info():
+    """The GPU's name, capability, CUDA and cuDNN versions (call only with a GPU)."""
+    import torch
+    return {"device_name": torch.cuda.get_device_name(0),
+            "capability": ".".join(map(str, torch.cuda.get_device_capability(0))),
+            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
+
+
+def tf32_state(requested):
+    """Sets torch's TF32 switches to ``requested`` and returns what they read back."""
+    try:
+        import torch
+    except ImportError:
+        return {"requested": requested}
+    torch.backends.cuda.matmul.allow_tf32 = requested
+    torch.backends.cudnn.allow_tf32 = requested          # torch's default is True: set it
+    return {"requested": requested,
+            "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32}
+
+
+def environment(tf32=None, cuda=None):
+    """The run's machine and software, with the forcing warnings (see module docstring)."""
+    import numba
+    cpu, pools, torch = cpu_record(), thread_pools(), torch_record()
+    env = {k: os.environ[k] for k in VARIABLES if k in os.environ}
+    return {"cpu": cpu, "platform": platform.platform(), "thread_pools": pools, "torch": torch,
+            "numba": {"threads": numba.config.NUMBA_NUM_THREADS,
+                      "threading_layer": numba.config.THREADING_LAYER,
+                      "disable_jit": bool(numba.config.DISABLE_JIT)},
+            "variables": env, "versions": versions(),
+            "forcing": forcing_warnings(cpu, pools, torch, env),
+            "cuda": cuda, "tf32": tf32}
+
+
+def describe(env):
+    """One line naming the machine: "AMD EPYC (AVX2), 2 of 2 CPUs; OpenBLAS Haswell × 2 ..."."""
+    cpu = env["cpu"]
+    blas = ", ".join(f"{p['prefix']} {p.get('architecture') or p['internal_api']} ×{p['num_threads']}"
+                     for p in env.get("thread_pools") or [] if p["user_api"] == "blas")
+    t = env.get("torch")
+    torch = f"; torch {t['cpu_capability']} ×{t['threads']}" if t else ""
+    return f"{cpu['model']} ({cpu['isa']}), {cpu['usable_cpus']} of {cpu['cpu_count']} CPUs; {blas}{torch}"

@@ -1,0 +1,176 @@
+"""Numbers derived from a run's rows, and its Markdown: tables, targets, summary, machine.
+
+Every ratio is time over torch CPU's (below 1: faster than torch CPU), printed with three
+significant digits; every header names it. A row flagged by the guard (spread still wide,
+samples kept on a busy machine) is marked ``†`` wherever it appears.
+"""
+
+import math
+
+from scratchrnn.bench import environment, peaks as peaks_mod
+from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, MODELS, PASS_LABELS, RATIO,
+                                   TARGET_PEAK_FRACTION, TARGET_PEAK_POINT, TARGET_RATIO,
+                                   TARGET_SMALL_NH, TARGET_SMALL_RATIO, combos, flops, fmt_ratio,
+                                   impls_in, key)
+
+FLAG = "†"
+FLAG_NOTE = (f"{FLAG}: flagged: the spread of its samples stayed wide, or samples were kept "
+             "while other processes were busy (the row's flags in the JSON say which).")
+
+
+def annotate(rows, peaks):
+    """Adds flops, gflops, peak_gflops, peak_fraction and time_over_torch_cpu to ok rows."""
+    torch_cpu = {key(r): r["median_s"] for r in rows
+                 if r["impl"] == "torch_cpu" and r["status"] == "ok"}
+    for r in rows:
+        r["flops"] = flops(r["model"], r["pass"], r["T"], r["N"], r["I"], r["H"])
+        if r["status"] != "ok":
+            continue
+        r["gflops"] = r["flops"] / r["median_s"] / 1e9
+        peak = peaks_mod.peak_for(peaks, r)
+        r["peak_gflops"] = peak["gflops"] if peak else None
+        r["peak_fraction"] = r["gflops"] / peak["gflops"] if peak else None
+        t = torch_cpu.get(key(r))
+        r["time_over_torch_cpu"] = r["median_s"] / t if t else None
+    return rows
+
+
+def targets(rows):
+    """The targets at the points that were run (scratchrnn vs torch_cpu, fwdbwd, float32):
+    one dict per (target, point) with the measured value, the limit and ok."""
+    ok = {(r["impl"], key(r)): r for r in rows if r["status"] == "ok"}
+    out = []
+    for (impl, k), r in ok.items():
+        model, pass_, dtype, T, N, H = k
+        if impl != "scratchrnn" or pass_ != "fwdbwd" or dtype != "float32":
+            continue
+        point = dict(model=model, T=T, N=N, H=H, flagged=r.get("flagged", False))
+        theirs = ok.get(("torch_cpu", k))
+        if theirs is not None:
+            ratio = r["median_s"] / theirs["median_s"]
+            point["flagged"] = point["flagged"] or theirs.get("flagged", False)
+            if N * H <= TARGET_SMALL_NH:
+                out.append(dict(point, target=f"{RATIO} ≤ {TARGET_SMALL_RATIO} "
+                                              f"(N·H ≤ {TARGET_SMALL_NH})",
+                                value=ratio, limit=TARGET_SMALL_RATIO, ok=ratio <= TARGET_SMALL_RATIO))
+            out.append(dict(point, target=f"{RATIO} ≤ {TARGET_RATIO}", value=ratio,
+                            limit=TARGET_RATIO, ok=ratio <= TARGET_RATIO))
+        if (T, N, H) == TARGET_PEAK_POINT and r.get("peak_fraction") is not None:
+            frac = r["peak_fraction"]
+            out.append(dict(point, target=f"≥ {TARGET_PEAK_FRACTION:.0%} of the float32 GEMM peak",
+                            value=frac, limit=TARGET_PEAK_FRACTION, ok=frac >= TARGET_PEAK_FRACTION))
+    return out
+
+
+def fmt_ms(s):
+    return f"{s * 1e3:.3g}" if s * 1e3 < 100 else f"{s * 1e3:.0f}"
+
+
+def mark(r):
+    return FLAG if r.get("flagged") else ""
+
+
+def targets_section(rows):
+    """The "Targets" section (Markdown lines) for these rows."""
+    ts = targets(rows)
+    lines = ["## Targets", "",
+             f"scratchrnn against torch CPU, forward+backward, float32, measured side by side in "
+             f"this run; ratios are {CONVENTION}; only points that were run are listed.", ""]
+    if not ts:
+        return lines + ["No target point was run (they need float32 fwdbwd rows of scratchrnn "
+                        "and torch_cpu).", ""]
+    passed = sum(t["ok"] for t in ts)
+    lines += [f"**{passed} of {len(ts)} PASS.**", "",
+              f"| target | model | T | N | H | measured ({RATIO} or % of peak) | result |",
+              "|---|---|---|---|---|---|---|"]
+    for t in ts:
+        value = f"{t['value']:.0%}" if "peak" in t["target"] else fmt_ratio(t["value"])
+        lines.append(f"| {t['target']} | {t['model']} | {t['T']} | {t['N']} | {t['H']} | "
+                     f"{value}{FLAG if t['flagged'] else ''} | {'PASS' if t['ok'] else '**MISS**'} |")
+    return lines + [""]
+
+
+def results_tables(rows):
+    """Per (dtype, pass): median ms with the ratio, then GFLOP/s with % of peak."""
+    lines, impls = [], impls_in(rows)
+    by = {(r["impl"], key(r)): r for r in rows}
+    for dtype, pass_ in combos(rows):
+        keys = sorted({key(r) for r in rows if r["dtype"] == dtype and r["pass"] == pass_},
+                      key=lambda k: (MODELS.index(k[0]) if k[0] in MODELS else 9, k[3:]))
+        head = "| model | T | N | H | GFLOP | " + " | ".join(IMPL_LABELS[i] for i in impls) + " |"
+        rule = "|---" * (5 + len(impls)) + "|"
+        lines += [f"### {dtype}, {PASS_LABELS[pass_]}", "",
+                  f"Median ms per call ({CONVENTION}, in brackets; spread "
+                  "(p90 − p10)/median after the ms):", "", head, rule]
+        flop_rows = []
+        for k in keys:
+            cells, gcells = [], []
+            for impl in impls:
+                r = by.get((impl, k))
+                if r is None:
+                    cells.append(""), gcells.append("")
+                elif r["status"] != "ok":
+                    cells.append(r["status"]), gcells.append("")
+                else:
+                    ratio = r.get("time_over_torch_cpu")
+                    star = "*" if not r.get("interleaved", True) else ""
+                    cells.append(f"{fmt_ms(r['median_s'])}{star}{mark(r)} ±{r['spread']:.0%}"
+                                 + (f" ({fmt_ratio(ratio)})" if ratio is not None
+                                    and impl != "torch_cpu" else ""))
+                    frac = r.get("peak_fraction")
+                    gcells.append(f"{r['gflops']:.3g}{mark(r)}"
+                                  + (f" ({frac:.0%})" if frac is not None else ""))
+            f = flops(k[0], k[1], k[3], k[4], k[5], k[5]) / 1e9
+            lines.append(f"| {k[0]} | {k[3]} | {k[4]} | {k[5]} | {f:.3g} | " + " | ".join(cells) + " |")
+            flop_rows.append(f"| {k[0]} | {k[3]} | {k[4]} | {k[5]} | {f:.3g} | " + " | ".join(gcells) + " |")
+        lines += ["", "Achieved GFLOP/s (fraction of the measured GEMM peak for the dtype and "
+                      "device in brackets):", "", head, rule, *flop_rows, ""]
+    return lines
+
+
+def summary(rows, peaks, env):
+    """The README's summary: per (dtype, model), scratchrnn's ratio over the grid (forward
+    +backward) and the % of peak at the peak target point; Markdown lines."""
+    lines = [f"Measured on {environment.describe(env)}.", ""]
+    for dtype, pass_ in [c for c in combos(rows) if c[1] == "fwdbwd"]:
+        peak = peaks.get("cpu", {}).get(dtype)
+        lines += [f"{dtype}, forward+backward: scratchrnn's {CONVENTION}"
+                  + (f"; GEMM peak {peak['gflops']:.0f} GFLOP/s" if peak else "") + ".", "",
+                  f"| model | geometric mean of {RATIO} | range | faster than torch CPU at | "
+                  "% of GEMM peak at T=128 N=64 H=512 (torch CPU) | flagged rows |",
+                  "|---|---|---|---|---|---|"]
+        for impl in ("scratchrnn", "loop_cpu"):
+            for model in MODELS:
+                sel = [r for r in rows if r["impl"] == impl and r["model"] == model
+                       and r["dtype"] == dtype and r["pass"] == pass_ and r["status"] == "ok"
+                       and r.get("time_over_torch_cpu") is not None]
+                if not sel:
+                    continue
+                ratios = [r["time_over_torch_cpu"] for r in sel]
+                gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+                at = {(r["impl"], r["T"], r["N"], r["H"]): r for r in rows
+                      if r["model"] == model and r["dtype"] == dtype and r["pass"] == pass_
+                      and r["status"] == "ok"}
+                mine, theirs = (at.get((i, *TARGET_PEAK_POINT)) for i in (impl, "torch_cpu"))
+                frac = (f"{mine['peak_fraction']:.0%} ({theirs['peak_fraction']:.0%})"
+                        if mine and theirs and mine.get("peak_fraction") is not None else "not run")
+                name = model if impl == "scratchrnn" else f"{IMPL_LABELS[impl]} ({model})"
+                lines.append(f"| {name} | **{fmt_ratio(gm)}** | {fmt_ratio(min(ratios))} – "
+                             f"{fmt_ratio(max(ratios))} | {sum(x < 1 for x in ratios)} of "
+                             f"{len(ratios)} points | {frac} | {sum(r.get('flagged', False) for r in sel)} |")
+        lines.append("")
+    return lines
+
+
+def console_line(i, n, point, rows):
+    """``[i/n] point: impl ms ±spread (ratio) ...``; ratios are time over torch CPU's."""
+    parts = []
+    for r in rows:
+        if r["status"] != "ok":
+            parts.append(f"{r['impl']} {r['status']}")
+            continue
+        ratio = r.get("time_over_torch_cpu")
+        rej = f", {r['n_rejected']} rejected" if r.get("n_rejected") else ""
+        parts.append(f"{r['impl']} {fmt_ms(r['median_s'])} ms ±{r['spread']:.0%}{rej}{mark(r)}"
+                     + (f" ({fmt_ratio(ratio)})" if ratio is not None and r["impl"] != "torch_cpu" else ""))
+    return f"[{i}/{n}] {point.label()} ({RATIO} in brackets): " + " · ".join(parts)
