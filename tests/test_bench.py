@@ -1,20 +1,26 @@
-"""The grid benchmark (benchmarks/grid.py): tiny runs end to end, the FLOP model, the grid
-rule, the targets' PASS/MISS, the no-JIT budget and the CUDA branch on a CPU stand-in."""
+"""The grid benchmark (scratchrnn.bench): tiny runs end to end, the FLOP model, the grid rule,
+the targets' PASS/MISS, the ratio convention and its digits, where runs are written, the
+no-JIT budget, the compile-time process and the CUDA branch on a CPU stand-in."""
 
 import json
+import os
 import textwrap
 import time
 
 import numpy as np
 import pytest
 
-from benchmarks import grid
+from scratchrnn.bench import cli, impls, nojit, report, spec, timing
+from scratchrnn.bench import environment as bench_env
+from scratchrnn.bench import measure as bench_measure
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-TINY = ["--T", "4", "--N", "1", "2", "--H", "8", "--dtypes", "float32", "--repeats", "1",
-        "--pause", "0", "--peak-n", "64", "--no-compile-time"]
+# --max-other 100: the guard accepts every sample, so the run is fast on a busy machine
+# (the guard itself is tested in test_bench_guard.py).
+TINY = ["--T", "4", "--N", "1", "2", "--H", "8", "--dtypes", "float32", "--pause", "0",
+        "--peak-sizes", "32", "--no-compile-time", "--min-sample-s", "0.002", "--max-other", "100"]
 
 
 def _gemm(m, k, n):
@@ -28,34 +34,38 @@ def test_flops_match_a_count_of_every_gemm(model, G):
     fwd = _gemm(T * N, I, G * H) + T * _gemm(N, H, G * H)       # x W_ihᵀ once, h W_hhᵀ per step
     bwd = (_gemm(G * H, T * N, I) + _gemm(T * N, G * H, I)         # dW_ih, dx
            + T * (_gemm(G * H, N, H) + _gemm(N, G * H, H)))        # dW_hh and δ W_hh per step
-    assert grid.flops(model, "fwd", T, N, I, H) == fwd
-    assert grid.flops(model, "fwdbwd", T, N, I, H) == fwd + bwd
+    assert spec.flops(model, "fwd", T, N, I, H) == fwd
+    assert spec.flops(model, "fwdbwd", T, N, I, H) == fwd + bwd
 
 
 def test_default_grid_follows_the_long_t_rule():
-    points = grid.grid_points()
+    points = spec.grid_points()
     assert len(points) == len(set(points)) == 3 * 2 * 2 * (16 + 13)
-    assert grid.Point("lstm", "fwdbwd", "float32", 128, 64, 512) in points     # the peak target
-    assert grid.Point("lstm", "fwdbwd", "float32", 128, 256, 512) not in points
+    assert spec.Point("lstm", "fwdbwd", "float32", 128, 64, 512) in points     # the peak target
+    assert spec.Point("lstm", "fwdbwd", "float32", 128, 256, 512) not in points
     short = {(p.model, p.pass_, p.dtype, p.N, p.H) for p in points if p.T == 32}
     assert len(short) == 3 * 2 * 2 * 16                                       # T=32: every N, H
-    assert all(p.N * p.H <= grid.LONG_T_MAX_NH for p in points if p.T == 128)
-    assert len(grid.grid_points(long_t_max_nh=0)) == 3 * 2 * 2 * 32
+    assert all(p.N * p.H <= spec.LONG_T_MAX_NH for p in points if p.T == 128)
+    assert len(spec.grid_points(long_t_max_nh=0)) == 3 * 2 * 2 * 32
 
 
-def test_plan_block_gives_at_least_three_timed_calls():
-    for t_call in (1e-5, 0.01, 0.2, 0.3, 5.0):
-        for rounds in (1, 2, 3):
-            untimed, timed = grid.plan_block(t_call, rounds)
-            assert rounds * timed >= grid.MIN_TIMED_TOTAL
-            assert untimed == (0 if t_call >= grid.SLOW_CALL_S else 1)
-    assert grid.plan_block(5.0, 3) == (0, 1)
-    assert grid.plan_block(1e-5, 3) == (1, grid.MAX_TIMED)
+def test_small_ratios_keep_their_digits():
+    assert spec.fmt_ratio(0.00312) == "0.00312×"
+    assert spec.fmt_ratio(0.0004567) == "0.000457×"
+    assert spec.fmt_ratio(1.534) == "1.53×" and spec.fmt_ratio(114.2) == "114×"
+    rows = [_row("rnn", 32, 1, 32, "scratchrnn", 0.003), _row("rnn", 32, 1, 32, "torch_cpu", 1.0)]
+    text = "\n".join(report.targets_section(rows) + report.results_tables(rows))
+    assert "0.003×" in text and "0.00×" not in text
 
 
-def _row(model, T, N, H, impl, median_s, peak_fraction=None, dtype="float32", pass_="fwdbwd"):
-    return dict(model=model, T=T, N=N, H=H, I=H, impl=impl, dtype=dtype, status="ok",
-                median_s=median_s, peak_fraction=peak_fraction, **{"pass": pass_})
+def _row(model, T, N, H, impl, median_s, peak_fraction=None, dtype="float32", pass_="fwdbwd",
+         flagged=False):
+    r = dict(model=model, T=T, N=N, H=H, I=H, impl=impl, dtype=dtype, status="ok",
+             median_s=median_s, peak_fraction=peak_fraction, spread=0.01, n_rejected=0,
+             flagged=flagged, flags=["spread 50% > 10%"] if flagged else [], **{"pass": pass_})
+    r["flops"] = spec.flops(model, pass_, T, N, H, H)
+    r["gflops"] = r["flops"] / median_s / 1e9
+    return r
 
 
 def test_targets_report_miss_where_measured_values_miss():
@@ -69,73 +79,115 @@ def test_targets_report_miss_where_measured_values_miss():
             _row("rnn", 32, 1, 32, "torch_cpu", 1.0, dtype="float64"),
             _row("rnn", 32, 1, 32, "scratchrnn", 9.0, pass_="fwd"),
             _row("rnn", 32, 1, 32, "torch_cpu", 1.0, pass_="fwd")]
-    got = {(t["model"], t["N"], t["H"], t["limit"]): t["ok"] for t in grid.targets(rows)}
+    got = {(t["model"], t["N"], t["H"], t["limit"]): t["ok"] for t in report.targets(rows)}
     assert got == {("lstm", 16, 128, 0.3): True, ("lstm", 16, 128, 1.0): True,
                    ("lstm", 16, 64, 0.3): False, ("lstm", 16, 64, 1.0): True,
                    ("gru", 64, 128, 1.0): False,
                    ("lstm", 64, 512, 1.0): True, ("lstm", 64, 512, 0.8): False}
-    text = "\n".join(grid.targets_section(rows))
-    assert "## Targets" in text and "**4 of 7 PASS.**" in text
-    assert "| time ≤ 1.0× torch CPU | gru | 32 | 64 | 128 | 1.50× | **MISS** |" in text
+    text = "\n".join(report.targets_section(rows))
+    assert "**4 of 7 PASS.**" in text
+    assert "| time over torch CPU ≤ 1.0 | gru | 32 | 64 | 128 | 1.5× | **MISS** |" in text
     assert "| ≥ 80% of the float32 GEMM peak | lstm | 128 | 64 | 512 | 50% | **MISS** |" in text
     assert "| rnn |" not in text
-    assert "No target point was run" in "\n".join(grid.targets_section(rows[-4:]))
+    assert "No target point was run" in "\n".join(report.targets_section(rows[-4:]))
+
+
+def test_every_ratio_header_names_the_convention():
+    rows = [_row("gru", 32, 1, 32, "scratchrnn", 0.5, flagged=True),
+            _row("gru", 32, 1, 32, "torch_cpu", 1.0), _row("gru", 32, 1, 32, "loop_cpu", 2.0)]
+    report.annotate(rows, {"cpu": {"float32": {"gflops": 100.0}}})
+    env = {"cpu": {"model": "X", "isa": "AVX2", "usable_cpus": 2, "cpu_count": 2},
+           "thread_pools": [], "torch": None}
+    lines = (report.targets_section(rows) + report.results_tables(rows)
+             + report.summary(rows, {"cpu": {"float32": {"gflops": 100.0}}}, env))
+    headers = [l for l in lines if l.startswith(("| target", "Median ms", "| model | geometric"))]
+    assert len(headers) == 3                     # targets, the ms table, the summary
+    assert all(spec.RATIO in h for h in headers), headers
+    line = report.console_line(1, 1, spec.Point("gru", "fwdbwd", "float32", 32, 1, 32), rows)
+    assert spec.RATIO in line and "(0.5×)" in line
+    assert report.FLAG in line and report.FLAG in "\n".join(report.results_tables(rows))   # flagged row
+
+
+def test_a_run_goes_to_its_own_folder_outside_the_committed_results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first, second = cli.default_out("grid"), cli.default_out("grid")
+    assert first.startswith(os.path.join("runs", "bench"))
+    assert "benchmarks" not in first
+    assert cli.main(["--models", "gru", "--passes", "fwd", "--impls", "scratchrnn", "torch_cpu",
+                     "--no-plots", *TINY]) == 0
+    (run,) = os.listdir(tmp_path / "runs" / "bench")
+    assert run.endswith("-grid") and (tmp_path / "runs" / "bench" / run / "grid_cpu.json").exists()
+    assert not (tmp_path / "benchmarks").exists()
+    del second
 
 
 def test_tiny_grid_writes_json_markdown_and_plots(tmp_path, capsys):
-    assert grid.main(["--out", str(tmp_path), "--name", "t", "--models", "rnn",
-                      "--passes", "fwdbwd", *TINY]) == 0
+    assert cli.main(["--out", str(tmp_path), "--name", "t", "--models", "rnn",
+                     "--passes", "fwdbwd", *TINY]) == 0
     data = json.loads((tmp_path / "t.json").read_text())
     assert data["skipped_impls"] == {"torch_cuda": "no CUDA device", "loop_cuda": "no CUDA device"}
     assert data["environment"]["tf32"]["requested"] is False
+    assert data["environment"]["cpu"]["isa"] in bench_env.ISA_LEVELS
     rows = {(r["impl"], r["N"]): r for r in data["rows"]}
     assert set(rows) == {(i, n) for i in ("scratchrnn", "scratchrnn_nojit", "torch_cpu", "loop_cpu")
                          for n in (1, 2)}
     peak = data["gemm_peak"]["cpu"]["float32"]["gflops"]
     for (impl, N), r in rows.items():
         assert r["status"] == "ok", r
-        assert r["median_s"] == pytest.approx(float(np.median(r["times_s"])))
-        assert r["n_timed"] == len(r["times_s"]) >= grid.MIN_TIMED_TOTAL
-        assert r["flops"] == grid.flops("rnn", "fwdbwd", 4, N, 8, 8)
+        assert r["n_samples"] == len(r["samples_s"]) >= 5
+        assert r["median_s"] == pytest.approx(float(np.median(r["samples_s"])))
+        assert r["spread"] == pytest.approx(timing.spread(r["samples_s"]))
+        assert r["flops"] == spec.flops("rnn", "fwdbwd", 4, N, 8, 8)
         assert r["gflops"] == pytest.approx(r["flops"] / r["median_s"] / 1e9)
-        assert r["peak_fraction"] == pytest.approx(r["gflops"] / peak)
+        assert r["peak_fraction"] == pytest.approx(r["gflops"] / peak) and r["peak_fraction"] <= 1
         torch_s = rows[("torch_cpu", N)]["median_s"]
         assert r["time_over_torch_cpu"] == pytest.approx(r["median_s"] / torch_s)
         assert r["threads"]["torch"] == torch.get_num_threads() and r["dtype"] == "float32"
-        assert r["device_name"] and r["versions"]["numba"]
+        assert r["device_name"] and "n_rejected" in r
         assert r["interleaved"] is (impl != "scratchrnn_nojit")
         assert r["jit_disabled"] is (impl == "scratchrnn_nojit")
         if impl in ("torch_cpu", "loop_cpu"):
             assert r["max_abs_diff"] < 1e-5          # the same weights and input as scratchrnn
     md = (tmp_path / "t.md").read_text()
     assert "## Targets" in md and md.count("PASS") + md.count("MISS") >= 4
-    assert "no CUDA device" in md
-    for kind in ("time", "speedup", "speedup_all", "gflops"):
+    assert "no CUDA device" in md and "## Machine" in md and "## Load guard" in md
+    for kind in ("time", "ratio", "ratio_all", "gflops"):
         assert (tmp_path / f"t_{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "[2/2] rnn fwdbwd float32 T=4 N=2 H=8" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[2/2] rnn fwdbwd float32 T=4 N=2 H=8" in out and "machine: " in out
+
+
+def test_fewer_than_five_samples_is_refused(capsys):
+    assert cli.main(["--samples", "3", *TINY]) == 2
+    assert "at least 5" in capsys.readouterr().err
+
+
+def _settings():
+    return bench_measure.Settings(timing.Guard(100.0), samples=5, min_sample_s=0.0, pause=0)
 
 
 def test_nojit_budget_skips_larger_points_with_a_reason():
-    P = grid.Point
+    P = spec.Point
     points = [P("rnn", "fwd", "float32", 4, 2, 8), P("gru", "fwd", "float32", 4, 2, 8),
               P("rnn", "fwd", "float32", 4, 1, 8), P("gru", "fwd", "float32", 4, 1, 8)]
-    rows = grid.nojit_rows(points, 1e-9, 0, {}, "cpu")           # every call is over this budget
+    rows = nojit.nojit_rows(points, 1e-9, 0, {}, "cpu", _settings())   # every call over budget
     by = {(r["model"], r["N"]): r for r in rows}
     first = by[("gru", 1)]                                       # runs first: nothing to estimate from
-    assert first["status"] == "ok" and first["n_timed"] == 1 and "warm-up" in first["reason"]
+    assert first["status"] == "ok" and first["n_samples"] == 1 and "warm-up" in first["reason"]
+    assert first["flagged"]                                      # one sample: no spread to judge
     assert by[("gru", 2)]["status"] == "skipped"
     assert "at least as large as gru fwd float32 T=4 N=1 H=8" in by[("gru", 2)]["reason"]
     for key in (("rnn", 1), ("rnn", 2)):                         # estimated from the GRU's call
         assert by[key]["status"] == "skipped" and "estimated" in by[key]["reason"]
-    rows = grid.nojit_rows(points[2:], 60.0, 0, {}, "cpu")
-    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["n_timed"] >= 3 for r in rows)
+    rows = nojit.nojit_rows(points[2:], 60.0, 0, {}, "cpu", _settings())
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["n_samples"] == 5 for r in rows)
 
 
 def test_nojit_estimate_scales_with_elements_and_gemm_work():
-    P = grid.Point
+    P = spec.Point
     q = P("lstm", "fwdbwd", "float32", 32, 1, 32)
-    assert grid._nojit_estimate(P("lstm", "fwdbwd", "float32", 32, 16, 32), (q, 0.1)) == pytest.approx(1.6)
-    assert grid._nojit_estimate(P("lstm", "fwdbwd", "float32", 32, 1, 128), (q, 0.1)) == pytest.approx(1.6)
+    assert nojit.estimate(P("lstm", "fwdbwd", "float32", 32, 16, 32), (q, 0.1)) == pytest.approx(1.6)
+    assert nojit.estimate(P("lstm", "fwdbwd", "float32", 32, 1, 128), (q, 0.1)) == pytest.approx(1.6)
 
 
 class _FakeEvent:
@@ -165,39 +217,39 @@ def tf32_flags():
 
 def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(tmp_path, monkeypatch, tf32_flags):
     syncs = []
-    monkeypatch.setattr(grid, "CUDA_DEVICE", "cpu")
-    monkeypatch.setattr(grid, "cuda_available", lambda: True)
-    monkeypatch.setattr(grid, "cuda_info", lambda: {"device_name": "Fake GPU", "capability": "9.0",
-                                                    "cuda": "13.0", "cudnn": 91000})
+    monkeypatch.setattr(impls, "CUDA_DEVICE", "cpu")
+    monkeypatch.setattr(bench_env, "cuda_available", lambda: True)
+    monkeypatch.setattr(bench_env, "cuda_info", lambda: {"device_name": "Fake GPU", "capability": "9.0",
+                                                         "cuda": "13.0", "cudnn": 91000})
     monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: syncs.append(1))
-    assert grid.main(["--out", str(tmp_path), "--models", "gru", "--passes", "fwd", "--tf32",
-                      "--impls", "torch_cpu", "torch_cuda", "loop_cuda", "--peak-n-cuda", "64",
-                      "--no-plots", *TINY]) == 0
+    assert cli.main(["--out", str(tmp_path), "--models", "gru", "--passes", "fwd", "--tf32",
+                     "--impls", "torch_cpu", "torch_cuda", "loop_cuda", "--peak-sizes-cuda", "32",
+                     "--no-plots", *TINY]) == 0
     data = json.loads((tmp_path / "grid_fake_gpu.json").read_text())
     assert data["environment"]["cuda"]["device_name"] == "Fake GPU"
     assert data["environment"]["tf32"] == {"requested": True, "cuda.matmul.allow_tf32": True,
                                            "cudnn.allow_tf32": True}
-    assert data["gemm_peak"]["cuda"]["float32"]["n"] == 64
+    assert data["gemm_peak"]["cuda"]["float32"]["n"] == 32
     gpu = [r for r in data["rows"] if r["impl"] in ("torch_cuda", "loop_cuda")]
     assert len(gpu) == 4 and all(r["status"] == "ok" for r in gpu)
     for r in gpu:
         assert r["device_name"] == "Fake GPU" and r["tf32"]["requested"] is True
         assert r["peak_gflops"] == data["gemm_peak"]["cuda"]["float32"]["gflops"]
         assert r["max_abs_diff"] < 1e-5
-    n_calls = sum(len(r["warmup_s"]) + len(r["untimed_s"]) + len(r["times_s"]) for r in gpu)
+    n_calls = sum(len(r["warmup_s"]) + sum(r["calls_per_sample"]) for r in gpu)
     assert len(syncs) >= n_calls                  # one synchronize before every timed GPU call
     assert "Fake GPU" in (tmp_path / "grid_fake_gpu.md").read_text()
 
 
-def test_compile_seconds_runs_a_fresh_process_with_an_empty_cache(monkeypatch):
+def test_compile_seconds_runs_a_fresh_process_with_an_empty_cache():
     # The real script compiles for 5-15 s; this stand-in checks what it is handed and returns.
-    monkeypatch.setattr(grid, "_COMPILE_CODE", textwrap.dedent("""\
+    code = textwrap.dedent("""\
         import json, os, sys
         cache = os.environ["NUMBA_CACHE_DIR"]
         print(json.dumps({m + "/" + d: {"forward_s": float(len(os.listdir(cache))),
                                         "backward_s": 1.0} for m, d in json.loads(sys.argv[1])}))
-    """))
-    res = grid.compile_seconds(["rnn", "gru"], ["float32", "float64"])
+    """)
+    res = nojit.compile_seconds(["rnn", "gru"], ["float32", "float64"], code=code)
     assert list(res) == ["rnn/float32", "gru/float32", "rnn/float64", "gru/float64"]
     assert all(v == {"forward_s": 0.0, "backward_s": 1.0} for v in res.values())   # cache empty

@@ -1,5 +1,5 @@
 """The command line: verify's table, JSON and exit codes; bench's argument pass-through to
-benchmarks/grid.py (run end to end in test_bench.py)."""
+scratchrnn.bench (run end to end in test_bench.py)."""
 
 import json
 import sys
@@ -49,7 +49,15 @@ def test_bench_passes_its_arguments_through(capsys):
         cli.main(["bench", "--help"])
     out = capsys.readouterr().out
     assert e.value.code == 0 and "scratchrnn bench" in out
-    assert all(flag in out for flag in ("--quick", "--tf32", "--impls", "--nojit-max-s", "--no-plots"))
+    assert all(flag in out for flag in ("--quick", "--tf32", "--impls", "--nojit-max-s", "--no-plots",
+                                        "--max-other", "--samples", "--out"))
+
+
+def test_bench_train_has_its_own_arguments(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "train", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "scratchrnn bench train" in out and "--tasks" in out
 
 
 def test_bench_rejects_an_unknown_implementation(capsys):
@@ -58,8 +66,8 @@ def test_bench_rejects_an_unknown_implementation(capsys):
     assert e.value.code == 2 and "invalid choice: 'tensorflow'" in capsys.readouterr().err
 
 
-def test_python_m_benchmarks_runs_the_grid_harness():
+def test_python_m_scratchrnn_bench_runs_the_grid_harness():
     import subprocess
-    res = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "scratchrnn.bench", "--help"], capture_output=True,
                          text=True, check=True)
     assert "--long-t-max-nh" in res.stdout

@@ -1,8 +1,8 @@
-"""benchmarks/param_grads.py: both product orders are checked equal before they are timed."""
+"""scratchrnn.bench.param_grads: both product orders are checked equal before they are timed."""
 
 import pytest
 
-from benchmarks import param_grads
+from scratchrnn.bench import param_grads
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""benchmarks/stages.py: the per-stage profile covers the whole call and restores what it wraps."""
+"""scratchrnn.bench.stages: the per-stage profile covers the whole call and restores what it wraps."""
 
 import numpy as np
 import pytest
 
-from benchmarks import stages
+from scratchrnn.bench import stages
 from scratchrnn import functional, kernels
 
 

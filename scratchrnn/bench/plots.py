@@ -186,7 +186,7 @@ def ratio_plot(result, path):
             _legend(ax, impls, Hs)
     note = (f"; dashed: the 0.3 target where N·H ≤ {TARGET_SMALL_NH}"
             if (dtype, pass_) == ("float32", "fwdbwd") else "")
-    return _save(fig, path, f"{CONVENTION[0].upper()}{CONVENTION[1:]}{note}\n" + _subtitle(result))
+    return _save(fig, path, f"Each implementation's {CONVENTION}{note}\n" + _subtitle(result))
 
 
 def ratio_all_plot(result, path):
