@@ -52,7 +52,7 @@ def grid_parser():
                         f"(default {timing.SAMPLES})")
     p.add_argument("--min-sample-s", type=float,
                    help=f"a sample lasts at least this long (default {timing.MIN_SAMPLE_S}; "
-                        "0.05 with --quick)")
+                        "0.1 with --quick)")
     p.add_argument("--max-spread", type=float, default=timing.MAX_SPREAD,
                    help=f"flag a point whose (p90 − p10)/median stays above this "
                         f"(default {timing.MAX_SPREAD})")
@@ -108,7 +108,7 @@ def run_grid(argv):
     if args.nojit_max_s is None:
         args.nojit_max_s = nojit.QUICK_NOJIT_MAX_S if args.quick else nojit.NOJIT_MAX_S
     if args.min_sample_s is None:
-        args.min_sample_s = 0.05 if args.quick else timing.MIN_SAMPLE_S
+        args.min_sample_s = 0.1 if args.quick else timing.MIN_SAMPLE_S
     if args.peak_sizes is None:
         args.peak_sizes = (256, 512) if args.quick else peaks.SIZES
     if args.out is None:

@@ -6,8 +6,9 @@ guard reads the machine's busy CPU time (/proc/stat: user + nice + system + irq 
 + steal, all CPUs) and this process's own CPU time (``os.times``, every thread). What is
 left is the CPU time *other* processes used while the sample ran; divided by the wall
 time it is in cores. A sample where others used more than ``max_other`` cores (default
-0.10, a tenth of one core, plus one jiffy per CPU of rounding) is rejected and taken
-again, up to ``max_retries`` times. Before each point, ``wait_quiet`` waits (bounded) for
+0.10, a tenth of one core) plus the counters' rounding (CPUs + 1 jiffies over the sample:
+each CPU's busy count and this process's own time are whole jiffies) is rejected and
+taken again, up to ``max_retries`` times. Before each point, ``wait_quiet`` waits (bounded) for
 the machine to be quiet. Where /proc/stat is missing (macOS) the guard is off and every
 result says so.
 
@@ -24,7 +25,7 @@ import numpy as np
 
 # -- configuration -----------------------------------------------------------
 MAX_OTHER = 0.10           # cores other processes may use during a sample
-MIN_SAMPLE_S = 0.1         # a sample lasts at least this long (k calls batched)
+MIN_SAMPLE_S = 0.2         # a sample lasts at least this long (k calls batched)
 MAX_RETRIES = 8            # takes of one sample before the last take is kept (and flagged)
 SAMPLES = 5                # samples per point and implementation
 EXTRA_SAMPLES = 5          # more samples when the spread is wide
@@ -88,9 +89,9 @@ class Guard:
         return wall, other / max(wall, 1e-9)
 
     def limit(self, wall):
-        """Cores of others a sample of ``wall`` seconds may show: max_other plus one jiffy
-        per CPU of rounding at each end."""
-        return self.max_other + 2 * self.cpus * self.tick_s / max(wall, 1e-9)
+        """Cores of others a sample of ``wall`` seconds may show: max_other plus the
+        rounding of the counters, CPUs + 1 jiffies."""
+        return self.max_other + (self.cpus + 1) * self.tick_s / max(wall, 1e-9)
 
     def disturbed(self, wall, other):
         return other is not None and other > self.limit(wall)
