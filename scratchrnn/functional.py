@@ -124,8 +124,9 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     d_a2 = d_a.reshape(T * N, -1)                    # (T·N, G·H)
     d_ah2 = d_a2 if d_ah is None else d_ah.reshape(T * N, -1)   # (T·N, G·H)
     # daᵀ x straight into C order: measured against the transposed product xᵀ da plus a
-    # copy back (benchmarks/results/param_grads_cpu.md, G = 1, 3, 4), it is never more
-    # than 4 % slower, and up to 12x faster where T·N is small and the copy dominates.
+    # copy back (benchmarks/results/zen3-2026-11-22/param_grads_cpu.md, G = 1, 3, 4), it
+    # is never more than 4 % slower, and up to 12x faster where T·N is small and the copy
+    # dominates.
     dw_ih = matmul(d_a2.T, x.reshape(T * N, I))      # (G·H, I)   Σ_t da_tᵀ x_t        (R6)
     dw_hh = matmul(d_ah2.T, h_prev.reshape(T * N, -1))  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
     dx = matmul(d_a2, w_ih).reshape(T, N, I)         # (T, N, I)  dx_t = da_t W_ih     (R6)

@@ -110,7 +110,7 @@ def test_every_ratio_header_names_the_convention():
 
 def test_a_run_goes_to_its_own_folder_outside_the_committed_results(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    first, second = cli.default_out("grid"), cli.default_out("grid")
+    first = cli.default_out("grid")
     assert first.startswith(os.path.join("runs", "bench"))
     assert "benchmarks" not in first
     assert cli.main(["--models", "gru", "--passes", "fwd", "--impls", "scratchrnn", "torch_cpu",
@@ -118,7 +118,6 @@ def test_a_run_goes_to_its_own_folder_outside_the_committed_results(tmp_path, mo
     (run,) = os.listdir(tmp_path / "runs" / "bench")
     assert run.endswith("-grid") and (tmp_path / "runs" / "bench" / run / "grid_cpu.json").exists()
     assert not (tmp_path / "benchmarks").exists()
-    del second
 
 
 def test_tiny_grid_writes_json_markdown_and_plots(tmp_path, capsys):

@@ -11,7 +11,7 @@ import re
 import sys
 import time
 
-from scratchrnn.bench import document, environment, measure, nojit, peaks, report, timing
+from scratchrnn.bench import document, environment, impls, measure, nojit, peaks, report, timing
 from scratchrnn.bench.spec import GPU_IMPLS, IMPLS, TORCH_IMPLS, grid_points
 
 
@@ -67,9 +67,9 @@ def run(args, cfg, argv):
     t_start, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S %z")
     points = grid_points(cfg["models"], cfg["T"], cfg["N"], cfg["H"], cfg["passes"],
                          cfg["dtypes"], args.long_t_max_nh)
-    impls, skipped_impls = available(args.impls or IMPLS, environment.cuda_available())
-    cuda = any(n in GPU_IMPLS for n in impls)
-    in_process = [n for n in impls if n != "scratchrnn_nojit"]
+    names, skipped_impls = available(args.impls or IMPLS, environment.cuda_available())
+    cuda = any(n in GPU_IMPLS for n in names)
+    in_process = [n for n in names if n != "scratchrnn_nojit"]
     tf32 = environment.tf32_state(args.tf32)
     env = environment.environment(tf32, environment.cuda_info() if cuda else None)
     guard = timing.Guard(args.max_other)
@@ -79,29 +79,29 @@ def run(args, cfg, argv):
     name = args.name or ("grid_" + (_slug(env["cuda"]["device_name"]) if cuda else "cpu")
                          + ("_quick" if args.quick else ""))
     cpu_name = env["cpu"]["model"]
-    device_names = {n: (env["cuda"]["device_name"] if n in GPU_IMPLS else cpu_name) for n in impls}
+    device_names = {n: (env["cuda"]["device_name"] if n in GPU_IMPLS else cpu_name) for n in names}
     common = {"threads": {"torch": (env["torch"] or {}).get("threads"),
                           "blas": [p["num_threads"] for p in env["thread_pools"] or []
                                    if p["user_api"] == "blas"]},
               "tf32": tf32, "jit_disabled": env["numba"]["disable_jit"]}
-    print(f"{len(points)} points × {', '.join(impls)}; skipped: {skipped_impls or 'none'}", flush=True)
+    print(f"{len(points)} points × {', '.join(names)}; skipped: {skipped_impls or 'none'}", flush=True)
 
     compile_s = None
-    if not args.no_compile_time and any(n.startswith("scratchrnn") for n in impls):
+    if not args.no_compile_time and any(n.startswith("scratchrnn") for n in names):
         compile_s = nojit.compile_seconds(cfg["models"], cfg["dtypes"])
         print("Numba compile, empty cache (s): " + ", ".join(
             f"{k} {v['forward_s']:.2f}+{v['backward_s']:.2f}" for k, v in compile_s.items()), flush=True)
 
     def measure_peaks(dev, dtypes):
         if dev == "cuda":
-            from scratchrnn.bench import impls as implementations
-            return peaks.measure_cuda(guard, dtypes, args.peak_sizes_cuda, device=implementations.CUDA_DEVICE)
+            return peaks.measure_cuda(guard, dtypes, args.peak_sizes_cuda, device=impls.CUDA_DEVICE)
         return peaks.measure_cpu(guard, dtypes, args.peak_sizes, min_sample_s=args.min_sample_s,
                                  seed=args.seed, pause=args.pause)
     gemm_peak = {"cpu": measure_peaks("cpu", cfg["dtypes"]),
                  "cuda": measure_peaks("cuda", cfg["dtypes"]) if cuda else {}}
     print("GEMM peak (GFLOP/s, all threads / 1 thread): " + ", ".join(
-        f"{dev} {dt} {p['gflops']:.1f}" + (f" / {p['one_thread_gflops']:.1f}" if "one_thread_gflops" in p else "")
+        f"{dev} {dt} {p['gflops']:.1f}"
+        + (f" / {p['one_thread_gflops']:.1f}" if "one_thread_gflops" in p else "")
         for dev, d in gemm_peak.items() for dt, p in d.items()), flush=True)
 
     rows, interrupted = [], False
@@ -115,7 +115,7 @@ def run(args, cfg, argv):
                 say(report.console_line(i, len(points), point, point_rows))
             if hasattr(bar, "close"):
                 bar.close()
-        if "scratchrnn_nojit" in impls:
+        if "scratchrnn_nojit" in names:
             print(f"scratchrnn with NUMBA_DISABLE_JIT=1 (subprocess, budget "
                   f"{args.nojit_max_s:g} s per call) ...", flush=True)
             rows += nojit.run_nojit(points, args.nojit_max_s, args.seed, common, cpu_name, settings)
@@ -129,7 +129,7 @@ def run(args, cfg, argv):
     result = {"meta": {"name": name, "command": "scratchrnn bench " + " ".join(argv),
                        "started": started, "wall_s": time.perf_counter() - t_start,
                        "interrupted": interrupted, "quick": args.quick, "n_points": len(points),
-                       "grid": {**cfg, "long_t_max_nh": args.long_t_max_nh}, "impls": impls,
+                       "grid": {**cfg, "long_t_max_nh": args.long_t_max_nh}, "impls": names,
                        "nojit_max_s": args.nojit_max_s, "seed": args.seed,
                        "method": settings.as_dict(), "peak_notes": peak_notes,
                        "flops": "GEMMs only: fwd 2·T·N·(I+H)·G·H, fwdbwd 3× fwd",

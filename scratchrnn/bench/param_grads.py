@@ -1,6 +1,6 @@
 """Which way round to compute a weight gradient: ``daᵀ x`` or ``(xᵀ da)ᵀ`` plus a copy.
 
-    python -m scratchrnn.bench.param_grads [--out benchmarks/results/param_grads_cpu.md]
+    python -m scratchrnn.bench.param_grads [--out benchmarks/results/MACHINE/param_grads_cpu.md]
 
 ``dW = Σ_t da_tᵀ x_t`` over all T·N rows is one GEMM, (G·H, T·N) · (T·N, I), and the
 layer wants it C-ordered (G·H, I). BLAS can compute it directly from the transposed

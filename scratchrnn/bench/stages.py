@@ -1,7 +1,7 @@
 """Where one scratchrnn forward+backward spends its time, stage by stage.
 
     python -m scratchrnn.bench.stages --model lstm --T 128 --N 16 --H 128 [--dtype float32]
-        [--repeats 7] [--out benchmarks/results/stages_cpu.md] [--append]
+        [--repeats 7] [--out benchmarks/results/MACHINE/stages_cpu.md] [--append]
 
 The profile behind the benchmark's misses: where a target is missed, it says where the
 time goes. One call of the module's forward and backward
