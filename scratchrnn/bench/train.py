@@ -12,7 +12,8 @@ the task makes before each update), excluding evaluation, checkpoints and plots.
 Both backends get the same batches, seed and initial weights. The epoch is cut into
 ``--chunks`` consecutive chunks of batches; the two backends take turns chunk by chunk
 (scratchrnn's chunk 1, pause, torch's chunk 1, pause, ...), each chunk a guarded sample
-(``timing``): retaken when other processes were busy. Seconds per epoch = the sum of the
+(``timing``): retaken when other processes were busy (a retaken chunk trains on its
+batches once more, which changes nothing that is timed). Seconds per epoch = the sum of the
 accepted chunks; the spread is that of the chunks' seconds per batch. Two untimed batches
 per backend warm up first (Numba's cache, torch's first calls).
 """
