@@ -25,7 +25,7 @@ from .kernels import matmul
 class RNNCache(NamedTuple):
     """What ``rnn_backward`` needs from ``rnn_forward``."""
     x: np.ndarray                 # (T, N, I)   layer input
-    h: np.ndarray                 # (T+1, N, H) h[0] = h0, h[t+1] = state after step t
+    h: np.ndarray                 # (T+1, N, H) h[t] = h_t, h[0] = h_0 (t counted 1..T as in the maths)
     w_ih: np.ndarray              # (H, I)
     w_hh: np.ndarray              # (H, H)
     has_bias: bool
@@ -63,7 +63,7 @@ class GRUCache(NamedTuple):
     x: np.ndarray                 # (T, N, I)
     h: np.ndarray                 # (T+1, N, H) h[0] = h0
     gates: np.ndarray             # (T, N, 3H)  post-activation [r, z, n]
-    hw_n: np.ndarray              # (T, N, H)   a^h_n = h_{t-1} W_hnᵀ + b_hn
+    a_hn: np.ndarray              # (T, N, H)   a^hn_t = h_{t-1} W^n_hhᵀ + b^n_hh
     w_ih: np.ndarray              # (3H, I)
     w_hh: np.ndarray              # (3H, H)
     has_bias: bool
@@ -132,7 +132,7 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     dx = matmul(d_a2, w_ih).reshape(T, N, I)         # (T, N, I)  dx_t = da_t W_ih     (R6)
     if not has_bias:
         return dx, dw_ih, dw_hh, None, None
-    db_ih = d_a2.sum(axis=0)                         # (G·H,)     Σ_t Σ_n da_t         (R8)
+    db_ih = d_a2.sum(axis=0)                         # (G·H,)     Σ_t Σ_s da_t[s]      (R8)
     # b_ih and b_hh enter a_t the same way (R8), unless the recurrent part differs (G10)
     db_hh = db_ih.copy() if d_ah is None else d_ah2.sum(axis=0)
     return dx, dw_ih, dw_hh, db_ih, db_hh
@@ -218,7 +218,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     dw_hr = None
     if cache.w_hr is not None:
         dh_valid = dh * _valid(cache.lengths, T)     # (T, N, P)  padded steps were never projected
-        dw_hr = matmul(dh_valid.reshape(T * N, P).T, cache.m.reshape(T * N, H))   # (P, H)  Σ dh_tᵀ m_t (P3)
+        dw_hr = matmul(dh_valid.reshape(T * N, P).T, cache.m.reshape(T * N, H))   # (P, H)  (P3), valid steps (V2)
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
@@ -226,7 +226,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     """GRU over a whole sequence, one direction, gate order r, z, n (torch's equations).
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
-    Only ``b_ih`` joins the hoisted GEMM: ``b_hn`` sits inside ``r ⊙ (h W_hnᵀ + b_hn)`` (G3).
+    Only ``b_ih`` joins the hoisted GEMM: ``b^n_hh`` sits inside ``r ⊙ (h W^n_hhᵀ + b^n_hh)`` (G3).
     ``lengths`` as in ``rnn_forward``.
     """
     T, N, _ = x.shape
@@ -237,10 +237,10 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
     h[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=x.dtype)   # (T, N, 3H)
-    hw_n = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
+    a_hn = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N), b_hh, h, gates, hw_n, lengths)   # (G1)–(G4), (V1)
-    cache = GRUCache(x, h, gates, hw_n, w_ih, w_hh, b_ih is not None, lengths)
+    kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
+    cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths)
     return _outputs(h, lengths), h[T], cache
 
 
@@ -255,7 +255,7 @@ def gru_backward(d_out, d_h_n, cache):
     d_ah = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
     dh = np.empty_like(d_out)                                            # (T, N, H)
     dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
-                                      cache.gates, cache.hw_n, cache.lengths, d_ax, d_ah, dh)  # (G5)–(G9), (V2)
+                                      cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh)  # (G5)–(G9), (V2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax,
                                                   cache.has_bias, cache.w_ih, d_ah)  # (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

@@ -9,10 +9,18 @@ The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1``
 the very same lines run as Python, so a reader can step through BPTT in a
 debugger. Equation labels, e.g. ``(L7)``, refer to ``docs/derivations.md``.
 
-Conventions: time-major, C-contiguous arrays; ``h`` is preallocated as ``(T+1, N, H)``
-with ``h[0] = h0``, so ``h[t]`` is the state *before* step ``t`` and ``h[t+1]`` the state
-after it; one dtype end to end in every array (the scalar gate maths are evaluated in
-float64 and stored in the data's dtype, so float32 results are the correctly rounded ones).
+Conventions: time-major, C-contiguous arrays; one dtype end to end in every array (the
+scalar gate maths are evaluated in float64 and stored in the data's dtype, so float32
+results are the correctly rounded ones).
+
+Indexing (the notation table of ``docs/derivations.md``): states are preallocated as
+``(T+1, N, ·)`` with ``h[0] = h_0``, so ``h[t]`` is h_t and ``c[t]`` is c_t for every t, as in
+the maths. The loops count steps from 0: loop index ``t`` is maths step t+1, which reads
+``h[t]`` (h_t, the state before the step) and per-step entries ``xw[t]``, ``gates[t]``,
+``d_a[t]``, and writes ``h[t+1]``. ``s`` is the batch row (sequence), ``j`` the feature; a
+local ending in ``_s`` is row s. ``GH`` is a width (G·H: H, 4H or 3H), not the gate count G.
+``delta`` is δ_t and ``gamma`` γ_t; ``d_h_n``/``d_c_n`` (torch's names) are dh_fin/dc_fin;
+``dh_all`` records the total dh_t of every step.
 
 The file reads top-down as the maths: the RNN, the LSTM and the GRU, each forward then
 backward; the two variable-length helpers (V1), (V2) come last. The gate functions are in
@@ -45,23 +53,27 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     single = is_single(xw)                           # float32 data: tanh without libm (vectorised)
     for t in range(T):
         a = matmul_add(xw[t], h[t], w_hh_t)          # (N, H)   (R1)
-        for n in range(N):
-            a_n, h_n = a[n], h[t + 1, n]
+        for s in range(N):
+            a_s, h_s = a[s], h[t + 1, s]             # row s of a_{t+1}, h_{t+1}
             if relu:
                 for j in range(H):
-                    h_n[j] = max(a_n[j], 0)          # (R2)
+                    h_s[j] = max(a_s[j], 0)          # (R2)
             else:
                 for j in range(H):
-                    h_n[j] = tanh(a_n[j], single)    # (R2)
+                    h_s[j] = tanh(a_s[j], single)    # (R2)
         _freeze(h, t, lengths)                       # (V1)
 
 
 @jit
 def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
-    """Carry ``dh`` back through time; write every step's ``da`` for the GEMMs after the loop.
+    """Carry δ back through time; write every step's ``da`` for the GEMMs after the loop.
 
-    d_out: (T, N, H) upstream gradient of every output ``h_t``
-    d_h_n: (N, H)    upstream gradient of the final state ``h_T``
+    Implements, for t = T … 1: dh_t = dy_t + δ_t (R3), da_t = dh_t ⊙ φ'(a_t) with φ' read
+    from h_t (R4), δ_{t-1} = da_t W_hh (R5), with δ_T = dh_fin and dh_0 = δ_0; past a
+    sequence's end da_t = 0 and δ_{t-1} = δ_t (V2).
+
+    d_out: (T, N, H) partial gradient dy_t of every output
+    d_h_n: (N, H)    partial gradient dh_fin of the final state
     w_hh:  (H, H)    ``W_hh`` itself (not transposed): ``δ_{t-1} = da_t W_hh``
     h:     (T+1, N, H) states from the forward
     lengths: (N,)    valid steps per sequence, as in the forward
@@ -70,21 +82,21 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
     Returns dh0 (N, H).
     """
     T, N, H = d_out.shape
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given) (R3)
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_fin (given) (R3)
     for t in range(T - 1, -1, -1):
-        for n in range(N):
-            if t >= lengths[n]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, n] = delta[n]
-                d_a[t, n] = 0
+        for s in range(N):
+            if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
+                dh_all[t, s] = delta[s]
+                d_a[t, s] = 0
                 continue
             for j in range(H):
-                dh = d_out[t, n, j] + delta[n, j]               # dh_t = dy_t + δ_t  (R3)
-                dh_all[t, n, j] = dh
-                h_t = h[t + 1, n, j]
+                dh = d_out[t, s, j] + delta[s, j]               # dh_t = dy_t + δ_t  (R3)
+                dh_all[t, s, j] = dh
+                h_t = h[t + 1, s, j]                            # the h_t this step wrote
                 if relu:
-                    d_a[t, n, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
+                    d_a[t, s, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
-                    d_a[t, n, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
+                    d_a[t, s, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
         new_delta = matmul_add(None, d_a[t], w_hh)   # (N, H)   δ_{t-1} = da_t W_hh (R5)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta
@@ -99,6 +111,10 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
 def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     """Run the LSTM recurrence in place, caching what the backward needs.
 
+    Implements (L1)–(L4) and, with a projection, (P1): a_t = x_t W_ihᵀ + b_ih + b_hh +
+    h_{t-1} W_hhᵀ; i, f, o = σ(·), g = tanh(·); c_t = f ⊙ c_{t-1} + i ⊙ g; m_t = o ⊙ tanh(c_t);
+    h_t = m_t W_hrᵀ (h_t = m_t without one); past a sequence's end h and c are frozen (V1).
+
     xw:     (T, N, 4H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
     w_hh_t: (P, 4H)    ``W_hhᵀ`` (a transposed view is fine); P = H without a projection
     w_hr_t: (H, P)     ``W_hrᵀ`` of the projection, or an empty (H, 0) array without one
@@ -108,11 +124,11 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     tanh_c: (T, N, H)  output: tanh(c_t)
     lengths: (N,)      valid steps per sequence; past its end a sequence's h and c are frozen (V1)
     """
-    T, N, G = xw.shape
-    H = G // 4
+    T, N, GH = xw.shape                              # GH = 4H
+    H = GH // 4
     project = w_hr_t.shape[1] > 0
     single = is_single(xw)                           # float32 data: gate maths without libm
-    act = np.empty((N, G))                           # (N, 4H)  gates in float64, before rounding
+    act = np.empty((N, GH))                          # (N, 4H)  gates in float64, before rounding
     c64 = np.empty(H)                                # (H,)     c_t of one row in float64
     tc64 = np.empty(H)                               # (H,)     tanh(c_t) of one row in float64
     # Each inner loop writes one array and reads a few: LLVM vectorises such loops (a
@@ -120,30 +136,30 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     # every product as exact as in a fused loop.
     for t in range(T):
         a = matmul_add(xw[t], h[t], w_hh_t)          # (N, 4H)  (L1)
-        for n in range(N):
-            a_n, act_n = a[n], act[n]
+        for s in range(N):
+            a_s, act_s = a[s], act[s]
             for j in range(2 * H):
-                act_n[j] = sigmoid(a_n[j], single)   # input and forget gates i, f   (L2)
+                act_s[j] = sigmoid(a_s[j], single)   # input and forget gates i, f   (L2)
             for j in range(2 * H, 3 * H):
-                act_n[j] = tanh(a_n[j], single)      # cell candidate g              (L2)
-            for j in range(3 * H, G):
-                act_n[j] = sigmoid(a_n[j], single)   # output gate o                 (L2)
-            gates_n = gates[t, n]
-            for j in range(G):
-                gates_n[j] = act_n[j]                # (4H,)   rounded to the data's dtype
-            c_prev, c_n = c[t, n], c[t + 1, n]
+                act_s[j] = tanh(a_s[j], single)      # cell candidate g              (L2)
+            for j in range(3 * H, GH):
+                act_s[j] = sigmoid(a_s[j], single)   # output gate o                 (L2)
+            gates_s = gates[t, s]
+            for j in range(GH):
+                gates_s[j] = act_s[j]                # (4H,)   rounded to the data's dtype
+            c_prev, c_s = c[t, s], c[t + 1, s]       # c_{t-1}, c_t of maths step t = loop t + 1
             for j in range(H):
-                c64[j] = act_n[H + j] * c_prev[j] + act_n[j] * act_n[2 * H + j]    # (L3)
+                c64[j] = act_s[H + j] * c_prev[j] + act_s[j] * act_s[2 * H + j]    # (L3)
             for j in range(H):
-                c_n[j] = c64[j]
-            tanh_c_n = tanh_c[t, n]
+                c_s[j] = c64[j]
+            tanh_c_s = tanh_c[t, s]
             for j in range(H):
                 tc64[j] = tanh(c64[j], single)
             for j in range(H):
-                tanh_c_n[j] = tc64[j]
-            m_n = m[t, n]
+                tanh_c_s[j] = tc64[j]
+            m_s = m[t, s]
             for j in range(H):
-                m_n[j] = act_n[3 * H + j] * tc64[j]  # (L4); this is h[t+1] without a projection
+                m_s[j] = act_s[3 * H + j] * tc64[j]  # (L4), m_t of (P1); this is h[t+1] without a projection
         if project:
             h[t + 1] = matmul(m[t], w_hr_t)          # (N, P)   h_t = m_t W_hrᵀ     (P1)
         _freeze(h, t, lengths)                       # (V1)
@@ -152,11 +168,18 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
 
 @jit
 def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all):
-    """Carry ``dh`` and ``dc`` back through time; write every step's ``da``.
+    """Carry δ and γ back through time; write every step's ``da``.
 
-    d_out:  (T, N, P)  upstream gradient of every output ``h_t`` (P = H without a projection)
-    d_h_n:  (N, P)     upstream gradient of the final ``h_T``
-    d_c_n:  (N, H)     upstream gradient of the final ``c_T``
+    Implements, for t = T … 1: dh_t = dy_t + δ_t (L5); dm_t = dh_t W_hr (P2), dm_t = dh_t
+    without a projection; da^o_t = dm_t ⊙ tanh(c_t) ⊙ o(1−o) (L6); dc_t = γ_t + dm_t ⊙ o ⊙
+    (1 − tanh²(c_t)) (L7); da^i, da^f, da^g from dc_t (L8); γ_{t-1} = dc_t ⊙ f_t (L9);
+    δ_{t-1} = da_t W_hh (L10); with δ_T = dh_fin, γ_T = dc_fin, dh_0 = δ_0, dc_0 = γ_0. Past a
+    sequence's end da_t = 0 and δ, γ pass through (V2). (L7) reads o from ``gates`` and
+    ``tanh_c``.
+
+    d_out:  (T, N, P)  partial gradient dy_t of every output (P = H without a projection)
+    d_h_n:  (N, P)     partial gradient dh_fin of the final h
+    d_c_n:  (N, H)     partial gradient dc_fin of the final c
     w_hh:   (4H, P)    ``W_hh`` itself: ``δ_{t-1} = da_t W_hh``
     w_hr:   (P, H)     the projection ``W_hr``, or an empty (0, H) array without one
     c:      (T+1, N, H) cell states from the forward
@@ -164,137 +187,146 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     tanh_c: (T, N, H)  tanh(c_t) from the forward
     lengths: (N,)      valid steps per sequence, as in the forward
     d_a:    (T, N, 4H) output: gradient of the pre-activations
-    dh_all: (T, N, P)  output: total gradient reaching each h_t (gradflow plots it; (P3) uses it)
+    dh_all: (T, N, P)  output: the total dh_t of every step (gradflow plots it; (P3) uses it)
     Returns (dh0, dc0), shapes (N, P) and (N, H).
     """
     T, N, H = tanh_c.shape
     project = w_hr.shape[0] > 0
-    delta = d_h_n.copy()                             # (N, P)   δ_T = dh_n (given)        (L5)
-    gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_n (given)        (L7)
+    delta = d_h_n.copy()                             # (N, P)   δ_T = dh_fin (given)      (L5)
+    gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_fin (given)      (L7)
     for t in range(T - 1, -1, -1):
         dh_all[t] = d_out[t] + delta                 # (N, P)   dh_t = dy_t + δ_t         (L5)
-        for n in range(N):
-            if t >= lengths[n]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, n] = delta[n]
+        for s in range(N):
+            if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
+                dh_all[t, s] = delta[s]
         dm = matmul(dh_all[t], w_hr) if project else dh_all[t]   # (N, H)  dm_t = dh_t W_hr  (P2)
-        for n in range(N):
-            if t >= lengths[n]:                      # frozen: no gate saw this step, γ passes (V2)
-                d_a[t, n] = 0
+        for s in range(N):
+            if t >= lengths[s]:                      # frozen: no gate saw this step, γ passes (V2)
+                d_a[t, s] = 0
                 continue
-            # One array written per loop so that each vectorises (as in the forward);
-            # gamma holds dc_t between the first and last loop.
-            gates_n, tc, c_prev, dh, gam, da = gates[t, n], tanh_c[t, n], c[t, n], dm[n], gamma[n], d_a[t, n]
-            for j in range(H):                       # dh is dh_t itself without a projection
-                o = gates_n[3 * H + j]
-                gam[j] = gam[j] + dh[j] * o * (1 - tc[j] * tc[j])                 # dc_t  (L7)
+            # One array written per loop so that each vectorises (as in the forward).
+            # dc_s is row s of gamma: it holds γ_t, then dc_t after (L7), then γ_{t-1} after (L9).
+            gates_s, tc, c_prev, dm_s, dc_s, da = gates[t, s], tanh_c[t, s], c[t, s], dm[s], gamma[s], d_a[t, s]
             for j in range(H):
-                i, g = gates_n[j], gates_n[2 * H + j]
-                da[j] = gam[j] * g * i * (1 - i)                                   # da^i  (L8)
+                o = gates_s[3 * H + j]
+                dc_s[j] = dc_s[j] + dm_s[j] * o * (1 - tc[j] * tc[j])             # dc_t  (L7)
             for j in range(H):
-                f = gates_n[H + j]
-                da[H + j] = gam[j] * c_prev[j] * f * (1 - f)                       # da^f  (L8)
+                i, g = gates_s[j], gates_s[2 * H + j]
+                da[j] = dc_s[j] * g * i * (1 - i)                                  # da^i  (L8)
             for j in range(H):
-                i, g = gates_n[j], gates_n[2 * H + j]
-                da[2 * H + j] = gam[j] * i * (1 - g * g)                           # da^g  (L8)
+                f = gates_s[H + j]
+                da[H + j] = dc_s[j] * c_prev[j] * f * (1 - f)                      # da^f  (L8)
             for j in range(H):
-                o = gates_n[3 * H + j]
-                da[3 * H + j] = dh[j] * tc[j] * o * (1 - o)                        # da^o  (L6)
+                i, g = gates_s[j], gates_s[2 * H + j]
+                da[2 * H + j] = dc_s[j] * i * (1 - g * g)                          # da^g  (L8)
             for j in range(H):
-                gam[j] = gam[j] * gates_n[H + j]                                   # γ_{t-1} = dc_t ⊙ f_t  (L9)
+                o = gates_s[3 * H + j]
+                da[3 * H + j] = dm_s[j] * tc[j] * o * (1 - o)                      # da^o  (L6)
+            for j in range(H):
+                dc_s[j] = dc_s[j] * gates_s[H + j]                                 # γ_{t-1} = dc_t ⊙ f_t  (L9)
         new_delta = matmul_add(None, d_a[t], w_hh)   # (N, P)   δ_{t-1} = da_t W_hh       (L10)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta
-    return delta, gamma                              # dh_0 = δ_0, dc_0 = γ_0
+    return delta, gamma                              # dh_0 = δ_0 (L10), dc_0 = γ_0 (L9)
 
 
 # ---------------------------------------------------------------------------
-# GRU, gate order r, z, n (torch's), with b_hn inside r ⊙ (h W_hnᵀ + b_hn)
+# GRU, gate order r, z, n (torch's), with b^n_hh inside r ⊙ (h W^n_hhᵀ + b^n_hh)
 # ---------------------------------------------------------------------------
 
 @jit
-def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, hw_n, lengths):
+def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
     """Run the GRU recurrence in place, caching what the backward needs.
 
-    xw:     (T, N, 3H) input part ``x W_ihᵀ + b_ih`` for every step (b_hh is NOT in it)
+    Implements (G1)–(G4): a^h_t = h_{t-1} W_hhᵀ + b_hh (all of b_hh, here, per step);
+    r = σ(a^xr + a^hr), z = σ(a^xz + a^hz); n = tanh(a^xn + r ⊙ a^hn);
+    h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}; past a sequence's end h is frozen (V1).
+
+    xw:     (T, N, 3H) input part a^x_t = ``x W_ihᵀ + b_ih`` for every step (b_hh is NOT in it)
     w_hh_t: (H, 3H)    ``W_hhᵀ`` (a transposed view is fine)
     b_hh:   (3H,)      recurrent bias (zeros without bias)
     h:      (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
     gates:  (T, N, 3H) output: post-activation gates [r, z, n]
-    hw_n:   (T, N, H)  output: a^h_n = h_{t-1} W_hnᵀ + b_hn, the term r multiplies
+    a_hn:   (T, N, H)  output: a^hn_t = h_{t-1} W^n_hhᵀ + b^n_hh, the term r multiplies
     lengths: (N,)      valid steps per sequence; past its end a sequence's state is frozen (V1)
     """
-    T, N, G = xw.shape
-    H = G // 3
+    T, N, GH = xw.shape                              # GH = 3H
+    H = GH // 3
     single = is_single(xw)                           # float32 data: gate maths without libm
-    act = np.empty((N, G))                           # (N, 3H)  gates in float64, before rounding
+    act = np.empty((N, GH))                          # (N, 3H)  gates in float64, before rounding
     # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):
-        a_h = matmul_add(None, h[t], w_hh_t)         # (N, 3H)  h_{t-1} W_hhᵀ       (G1)
-        for n in range(N):
-            xw_n, ah_n, act_n, hwn = xw[t, n], a_h[n], act[n], hw_n[t, n]
+        hw = matmul_add(None, h[t], w_hh_t)          # (N, 3H)  h_{t-1} W_hhᵀ, a^h_t before b_hh  (G1)
+        for s in range(N):
+            xw_s, hw_s, act_s, a_hn_s = xw[t, s], hw[s], act[s], a_hn[t, s]
             for j in range(2 * H):
-                act_n[j] = sigmoid(xw_n[j] + ah_n[j] + b_hh[j], single)        # r, z  (G2)
+                act_s[j] = sigmoid(xw_s[j] + hw_s[j] + b_hh[j], single)        # r, z  (G2)
             for j in range(H):
-                hwn[j] = ah_n[2 * H + j] + b_hh[2 * H + j]                      # a^h_n
+                a_hn_s[j] = hw_s[2 * H + j] + b_hh[2 * H + j]                   # a^hn_t  (G3)
             for j in range(H):
-                act_n[2 * H + j] = tanh(xw_n[2 * H + j] + act_n[j] * hwn[j], single)  # n_t (G3)
-            gates[t, n] = act_n                      # (3H,)   rounded to the data's dtype
-            h_prev, h_new = h[t, n], h[t + 1, n]
+                act_s[2 * H + j] = tanh(xw_s[2 * H + j] + act_s[j] * a_hn_s[j], single)  # n_t (G3)
+            gates[t, s] = act_s                      # (3H,)   rounded to the data's dtype
+            h_prev, h_new = h[t, s], h[t + 1, s]     # h_{t-1}, h_t of maths step t = loop t + 1
             for j in range(H):
-                z = act_n[H + j]
-                h_new[j] = (1 - z) * act_n[2 * H + j] + z * h_prev[j]          # (G4)
+                z = act_s[H + j]
+                h_new[j] = (1 - z) * act_s[2 * H + j] + z * h_prev[j]          # (G4)
         _freeze(h, t, lengths)                       # (V1)
 
 
 @jit
-def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, lengths, d_ax, d_ah, dh_all):
-    """Carry ``dh`` back through time; write every step's gradients of both pre-activations.
+def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all):
+    """Carry δ back through time; write every step's gradients of both pre-activations.
 
-    d_out: (T, N, H)  upstream gradient of every output ``h_t``
-    d_h_n: (N, H)     upstream gradient of the final state
+    Implements, for t = T … 1: dh_t = dy_t + δ_t (G5); dn = dh_t ⊙ (1 − z), dz = dh_t ⊙
+    (h_{t-1} − n) (G6); da^xn = dn ⊙ (1 − n²), da^hn = da^xn ⊙ r, dr = da^xn ⊙ a^hn (G7);
+    da^r = dr ⊙ r(1−r), da^z = dz ⊙ z(1−z) (G8); δ_{t-1} = dh_t ⊙ z + da^h_t W_hh (G9); with
+    δ_T = dh_fin, dh_0 = δ_0. Past a sequence's end da^x_t = da^h_t = 0 and δ passes (V2).
+
+    d_out: (T, N, H)  partial gradient dy_t of every output
+    d_h_n: (N, H)     partial gradient dh_fin of the final state
     w_hh:  (3H, H)    ``W_hh`` itself
     h:     (T+1, N, H) states from the forward
     gates: (T, N, 3H) post-activation [r, z, n] from the forward
-    hw_n:  (T, N, H)  a^h_n from the forward
+    a_hn:  (T, N, H)  a^hn_t from the forward
     lengths: (N,)     valid steps per sequence, as in the forward
     d_ax:  (T, N, 3H) output: gradient of the input part a^x (for dW_ih, db_ih, dx)
     d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
-    dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
+    dh_all: (T, N, H) output: the total dh_t of every step (what gradflow plots)
     Returns dh0 (N, H).
     """
     T, N, H = d_out.shape
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_n (given)  (G5)
+    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_fin (given)  (G5)
     for t in range(T - 1, -1, -1):
         direct = np.zeros((N, H), dtype=d_out.dtype) # (N, H)   dh_t ⊙ z_t, first path of (G9)
-        for n in range(N):
-            if t >= lengths[n]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, n] = delta[n]
-                d_ax[t, n] = 0
-                d_ah[t, n] = 0
+        for s in range(N):
+            if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
+                dh_all[t, s] = delta[s]
+                d_ax[t, s] = 0
+                d_ah[t, s] = 0
                 continue
             for j in range(H):
-                r = gates[t, n, j]
-                z = gates[t, n, H + j]
-                g = gates[t, n, 2 * H + j]
-                dh = d_out[t, n, j] + delta[n, j]                        # (G5)
-                dh_all[t, n, j] = dh
+                r = gates[t, s, j]
+                z = gates[t, s, H + j]
+                n = gates[t, s, 2 * H + j]                               # the candidate n_t
+                dh = d_out[t, s, j] + delta[s, j]                        # dh_t = dy_t + δ_t  (G5)
+                dh_all[t, s, j] = dh
                 dn = dh * (1 - z)                                        # (G6)
-                dz = dh * (h[t, n, j] - g)                               # (G6)
-                dan = dn * (1 - g * g)                                   # da^x_n  (G7)
-                dr = dan * hw_n[t, n, j]                                 # (G7)
-                dar = dr * r * (1 - r)                                   # (G8)
-                daz = dz * z * (1 - z)                                   # (G8)
-                d_ax[t, n, j] = dar
-                d_ax[t, n, H + j] = daz
-                d_ax[t, n, 2 * H + j] = dan
-                d_ah[t, n, j] = dar
-                d_ah[t, n, H + j] = daz
-                d_ah[t, n, 2 * H + j] = dan * r                          # da^h_n  (G7)
-                direct[n, j] = dh * z
-        new_delta = matmul_add(direct, d_ah[t], w_hh)  # (N, H)  δ_{t-1}             (G9)
+                dz = dh * (h[t, s, j] - n)                               # h[t] is h_{t-1} here  (G6)
+                da_xn = dn * (1 - n * n)                                 # da^xn  (G7)
+                dr = da_xn * a_hn[t, s, j]                               # (G7)
+                da_r = dr * r * (1 - r)                                  # da^r   (G8)
+                da_z = dz * z * (1 - z)                                  # da^z   (G8)
+                d_ax[t, s, j] = da_r                                     # da^x_t = [da^r | da^z | da^xn]  (G8)
+                d_ax[t, s, H + j] = da_z
+                d_ax[t, s, 2 * H + j] = da_xn
+                d_ah[t, s, j] = da_r                                     # da^h_t = [da^r | da^z | da^hn]  (G8)
+                d_ah[t, s, H + j] = da_z
+                d_ah[t, s, 2 * H + j] = da_xn * r                        # da^hn  (G7)
+                direct[s, j] = dh * z
+        new_delta = matmul_add(direct, d_ah[t], w_hh)  # (N, H)  δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh  (G9)
         _pass_through(new_delta, delta, t, lengths)  # (V2)
         delta = new_delta
-    return delta
+    return delta                                     # (N, H)   dh_0 = δ_0  (G9)
 
 
 # ---------------------------------------------------------------------------
@@ -304,15 +336,15 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, hw_n, lengths, d_ax, d_ah,
 
 @jit
 def _freeze(state, t, lengths):
-    """Sequences that ended before step t keep their state: ``s[t+1, n] = s[t, n]`` (V1)."""
-    for n in range(state.shape[1]):
-        if t >= lengths[n]:
-            state[t + 1, n] = state[t, n]
+    """Sequences that ended before loop step t keep their state: ``state[t+1, s] = state[t, s]`` (V1)."""
+    for s in range(state.shape[1]):
+        if t >= lengths[s]:
+            state[t + 1, s] = state[t, s]
 
 
 @jit
 def _pass_through(new_delta, delta, t, lengths):
     """A frozen state is a copy, so its gradient passes back unchanged: ``δ_{t-1} = δ_t`` (V2)."""
-    for n in range(delta.shape[0]):
-        if t >= lengths[n]:
-            new_delta[n] = delta[n]
+    for s in range(delta.shape[0]):
+        if t >= lengths[s]:
+            new_delta[s] = delta[s]
