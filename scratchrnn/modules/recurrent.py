@@ -10,7 +10,7 @@ the last forward — nothing that counts time steps.
     >>> m = sr.LSTM(3, 5, num_layers=2, bidirectional=True, seed=0)
     >>> x = np.ones((7, 2, 3), dtype=np.float32)                  # (T, N, I)
     >>> out, (h_n, c_n) = m(x)
-    >>> out.shape, h_n.shape, c_n.shape                           # (T, N, D·H), (D·L, N, H)
+    >>> out.shape, h_n.shape, c_n.shape                           # (T, N, D·H), (D·K, N, H)
     ((7, 2, 10), (4, 2, 5), (4, 2, 5))
     >>> dx, (dh0, dc0) = m.backward(np.ones_like(out))
     >>> dx.shape, sorted(m.grads)[:2]
@@ -34,7 +34,7 @@ class _HiddenStateRNN(RNNBase):
     _state_final_names = ("h_n",)
 
     def forward(self, x, hx=None, lengths=None):
-        """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (D·L, N, H) or None -> (out, h_n).
+        """x (T, N, I) | (N, T, I) with batch_first | (T, I); hx (D·K, N, H) or None -> (out, h_n).
 
         ``lengths`` (N,), 1..T: each sequence's own length, as torch's packed sequences; h_n is
         taken at each sequence's own end and padded outputs are 0.

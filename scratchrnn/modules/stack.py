@@ -3,7 +3,8 @@
 Layers × directions, the (T, N, F) / batch-first / unbatched layouts, dropout between
 layers, variable lengths, and the checks on every input (equations (S1)–(S5) of
 ``docs/derivations.md``). Each model supplies its own one-layer forward and backward
-from ``scratchrnn.functional``.
+from ``scratchrnn.functional``. K = ``num_layers`` and D directions: a state stack is
+(D·K, N, ·), row ``idx = k·D + d`` for layer k and direction d (S5).
 """
 
 import warnings
@@ -140,12 +141,12 @@ class RNNBase(Module):
         return (x.transpose(1, 0, 2) if self.batch_first else x), True   # (T, N, I)
 
     def _state_shapes(self, N, batched):
-        """User-facing shape of each state: (D·L, N, size) batched, (D·L, size) unbatched."""
-        L_D = self.num_layers * self.num_directions
-        return tuple((L_D, N, F) if batched else (L_D, F) for F in self._state_sizes)
+        """User-facing shape of each state: (D·K, N, size) batched, (D·K, size) unbatched."""
+        DK = self.num_directions * self.num_layers
+        return tuple((DK, N, F) if batched else (DK, F) for F in self._state_sizes)
 
     def _check_states(self, names, states, N, batched):
-        """None -> zeros; else check each state's shape; return tuple of (L·D, N, size) arrays."""
+        """None -> zeros; else check each state's shape; return tuple of (D·K, N, size) arrays."""
         out = []
         for name, s, shape in zip(names, states, self._state_shapes(N, batched)):
             if s is None:
@@ -164,7 +165,7 @@ class RNNBase(Module):
         states = self._check_states(self._state_names, hx_states, N, batched)
         rev = None if lengths is None else self._reversal(lengths, T, N)   # (T, N)
         D = self.num_directions
-        finals = [np.empty_like(s) for s in states]  # each (L·D, N, size)
+        finals = [np.empty_like(s) for s in states]  # each (D·K, N, size)
         caches, masks = [], []
         layer_in = x                                  # (T, N, I_k)
         for k in range(self.num_layers):
@@ -176,7 +177,7 @@ class RNNBase(Module):
                                                       self._weights(k, d), lengths)
                 outs.append(out if d == 0 else self._flip(out, rev))   # (S2) align with x_t
                 for f, s in zip(finals, s_n):
-                    f[idx] = s
+                    f[idx] = s                       # h_n[idx] = h_T of (k, d)   (S5)
                 layer_caches.append(cache)
             layer_out = outs[0].copy() if D == 1 else np.concatenate(outs, axis=2)  # (T, N, D·P) (S1)
             mask = None
@@ -193,7 +194,7 @@ class RNNBase(Module):
             out = np.ascontiguousarray(out.transpose(1, 0, 2))         # (N, T, D·H)
         if not batched:
             out = out[:, 0, :]                       # (T, D·H)
-            finals = [f[:, 0, :] for f in finals]    # (L·D, H)
+            finals = [f[:, 0, :] for f in finals]    # (D·K, H)
         self._cache = LayerCache(caches, rev, masks, batched, out.shape, tuple(f.shape for f in finals))
         return out, tuple(finals)
 
@@ -224,7 +225,7 @@ class RNNBase(Module):
                 dx = dx if d == 0 else self._flip(dx, cache.rev)       # (S2)
                 d_in = dx if d_in is None else d_in + dx               # (S3) input fans out to both
                 for g0, g in zip(d_starts, d_s0):
-                    g0[idx] = g
+                    g0[idx] = g                      # dh_0[idx] = δ_0, dc_0[idx] = γ_0   (S5)
                 sfx = self._suffixes[d]
                 for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"),
                                    dparams):
