@@ -183,6 +183,12 @@ def test_stack_matches_torch(model, lengths):
     outs, t_grads = torch_run(tm, x, states, ups, lengths, torch)
     for name, a, t in zip(["out", "h_fin", "c_fin"], (out,) + finals, outs):
         assert_close(a, t, name)
+    # (S5): the last layer's reverse final state is out[0]'s reverse half, its forward one
+    # out[ℓ_s - 1]'s forward half, whatever the lengths; out[-1] is neither in general
+    P = out.shape[2] // 2
+    ends = np.full(N, T) if lengths is None else lengths
+    assert_close(finals[0][3], out[0, :, P:], "h_fin reverse vs out[0]")
+    assert_close(finals[0][2], out[ends - 1, np.arange(N), :P], "h_fin forward vs out[ℓ_s - 1]")
     for name, a, t in zip(["dx", "dh0", "dc0"], (dx,) + d_starts, t_grads):
         assert_close(a, t, name)
     assert grads.keys() == dict(tm.named_parameters()).keys()
