@@ -5,10 +5,10 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 
-def sigmoid(a):
-    """Numerically stable logistic function: with e = exp(-|a|), 1/(1+e) for a ≥ 0, else e/(1+e)."""
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1.0, e) / (1.0 + e)
+def sigmoid(v):
+    """Numerically stable logistic function: with q = exp(-|v|) ≤ 1, 1/(1+q) for v ≥ 0, else q/(1+q)."""
+    q = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1.0, q) / (1.0 + q)
 
 
 def valid_steps(lengths, T, N):

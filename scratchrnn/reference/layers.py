@@ -4,7 +4,7 @@ The readable twin of the composition in ``scratchrnn.modules`` (``RNN``, ``LSTM`
 time-major only. Parameters are a torch-style ``state_dict`` (``weight_ih_l{k}``,
 ``bias_hh_l{k}_reverse``, ``weight_hr_l{k}``, …): its keys give the number of layers K, the
 directions D and whether there are biases or a projection. States are (D·K, N, ·) arrays, row
-j = k·D + d for layer k and direction d (0 forward, 1 reverse) (S5).
+idx = k·D + d for layer k and direction d (0 forward, 1 reverse) (S5).
 """
 
 from typing import NamedTuple
@@ -37,12 +37,12 @@ def stack_forward(kind, params, x, states, lengths=None, masks=None):
     for k in range(K):
         outs, caches_k = [], []
         for d in range(D):
-            j = k * D + d                                          # row of h_0, h_fin, c_0, c_fin   (S5)
+            idx = k * D + d                                        # row of h_0, h_fin, c_0, c_fin   (S5)
             x_kd = layer_in if d == 0 else _flip(layer_in, rev)    # F x for the reverse direction   (S2)
-            out, fins, cache = _forward(kind, x_kd, tuple(s[j] for s in states), _weights(params, k, d), lengths)
+            out, fins, cache = _forward(kind, x_kd, tuple(s[idx] for s in states), _weights(params, k, d), lengths)
             outs.append(out if d == 0 else _flip(out, rev))        # out^← = F h̃, aligned with x_t   (S2)
             for final, f in zip(finals, fins):
-                final[j] = f                                       # h_fin[j] = h_T^(k,d)   (S5)
+                final[idx] = f                                     # h_fin[idx] = h_T of (k, d)   (S5)
             caches_k.append(cache)
         layer_out = np.concatenate(outs, axis=2)                   # (T, N, D·P)  [out^→ | out^←]   (S1), (S3)
         mask = masks[k] if masks is not None and k < K - 1 else None
@@ -65,13 +65,13 @@ def stack_backward(d_out, d_finals, cache):
             d_layer_out = d_layer_out * cache.masks[k]             # drop^T: dx = dy ⊙ m/(1-p)   (S4)
         d_in = 0
         for d in range(D):
-            j = k * D + d                                          # (S5)
+            idx = k * D + d                                        # (S5)
             dy_d = d_layer_out[:, :, d * P:(d + 1) * P]            # (T, N, P)  this direction's half   (S3)
             dy_d = dy_d if d == 0 else _flip(dy_d, cache.rev)      # d ỹ = F dy^←   (S2)
-            g = _backward(cache.kind, dy_d, tuple(f[j] for f in d_finals), cache.layers[k][d])   # δ_T = dh_fin[j] (S5)
+            g = _backward(cache.kind, dy_d, tuple(f[idx] for f in d_finals), cache.layers[k][d])   # δ_T = dh_fin[idx] (S5)
             d_in = d_in + (g.dx if d == 0 else _flip(g.dx, cache.rev))   # dx = dx^→ + F dx̃^←   (S2), (S3)
             for d_start, g0 in zip(d_starts, (g.dh0, g.dc0) if cache.kind == "lstm" else (g.dh0,)):
-                d_start[j] = g0                                    # dh_0[j] = δ_0, dc_0[j] = γ_0   (S5)
+                d_start[idx] = g0                                  # dh_0[idx] = δ_0, dc_0[idx] = γ_0   (S5)
             sfx = f"_l{k}" + ("_reverse" if d else "")
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
                 value = getattr(g, "d" + name.replace("weight", "w").replace("bias", "b"), None)
