@@ -42,6 +42,9 @@ from scratchrnn.kernels.products import matmul, matmul_add
 def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     """Run the RNN recurrence in place.
 
+    Implements (R1)–(R2): a_t = x_t W_ihᵀ + b_ih + b_hh + h_{t-1} W_hhᵀ (the input part comes
+    in as ``xw``), h_t = φ(a_t); past a sequence's end its state is frozen (V1).
+
     xw:      (T, N, H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
     w_hh_t:  (H, H)    ``W_hhᵀ`` (a transposed view is fine)
     h:       (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
