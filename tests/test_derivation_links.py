@@ -234,27 +234,51 @@ def test_listing_runs_against_torch(path, name):
 
 
 def fix():
-    """Move broken anchors to the nearest line holding their label; refresh the listings."""
+    """Repair broken anchors and refresh the listings.
+
+    Per file, the shift that repairs most broken links (lines inserted or removed above them)
+    is tried first, also on links below the first broken one that still hold their label by
+    chance (a neighbour with the same label); a link the shift does not repair moves to the
+    nearest line holding its label.
+    """
     text = DOC.read_text()
-    spans = sections(text)
+    ordered = sorted(sections(text).items(), key=lambda kv: kv[1])
+
+    def holds(path, label, a, b):
+        lines = lines_of(target(path))
+        return 1 <= a <= b <= len(lines) and any(label in labels_held(x) for x in lines[a - 1:b])
+
+    broken = {}                                      # path -> [(label, a, b)]
+    for label, (start, end) in ordered:
+        for m in LINK.finditer(text[start:end]):
+            a, b = int(m.group(3) or 0), int(m.group(4) or m.group(3) or 0)
+            if m.group(3) and not holds(m.group(2), label, a, b):
+                broken.setdefault(m.group(2), []).append((label, a, b))
+    shift = {path: max(range(-60, 61), key=lambda k: (sum(holds(path, lab, a + k, b + k) for lab, a, b in links),
+                                                       -abs(k)))
+             for path, links in broken.items()}
+
     out, pos = [], 0
-    for label, (start, end) in sorted(spans.items(), key=lambda kv: kv[1]):
+    for label, (start, end) in ordered:
         out.append(text[pos:start])
-        chunk = text[start:end]
 
         def move(m):
+            path = m.group(2)
             if not m.group(3):
                 return m.group(0)
-            lines = lines_of(target(m.group(2)))
             a, b = int(m.group(3)), int(m.group(4) or m.group(3))
-            if 1 <= a <= b <= len(lines) and any(label in labels_held(x) for x in lines[a - 1:b]):
-                return m.group(0)
-            new = nearest(lines, label, a, m.group(2))
+            k = shift.get(path, 0)
+            below_an_edit = path in broken and a >= min(x for _, x, _ in broken[path])
+            if holds(path, label, a, b) and not (below_an_edit and holds(path, label, a + k, b + k)):
+                return m.group(0)                    # still right (a link below the edit moves too)
+            if holds(path, label, a + k, b + k):
+                return f"[{m.group(1)}]({path}#L{a + k}" + (f"-L{b + k}" if b != a else "") + ")"
+            new = nearest(lines_of(target(path)), label, a, path)
             if new is None:
-                print(f"({label}): no line of {m.group(2)} holds it", file=sys.stderr)
+                print(f"({label}): no line of {path} holds it", file=sys.stderr)
                 return m.group(0)
-            return f"[{m.group(1)}]({m.group(2)}#L{new})"
-        out.append(LINK.sub(move, chunk))
+            return f"[{m.group(1)}]({path}#L{new})"
+        out.append(LINK.sub(move, text[start:end]))
         pos = end
     out.append(text[pos:])
     text = "".join(out)
