@@ -3,6 +3,8 @@
 import argparse
 import json
 import os
+import shlex
+import signal
 import sys
 import time
 
@@ -41,18 +43,28 @@ def _verify(args):
 
 def _train(args):
     from .tasks import charlm, mnist, sine
+    from .tasks.checkpoint import Diverged
+    from .tasks.interrupt import Interrupted
     task = {"charlm": charlm, "mnist": mnist, "sine": sine}[args.task]
-    if args.out is None:
-        args.out = os.path.join("runs", f"{args.task}-{args.backend}-seed{args.seed}")
-    if args.data_dir:
-        os.environ["SCRATCHRNN_DATA"] = args.data_dir
-    from .tasks.common import NonFiniteLoss
     try:
         task.run(args)
-    except NonFiniteLoss as e:
+    except Diverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError, RuntimeError) as e:   # bad data or settings
+    except Interrupted as e:
+        name = signal.Signals(e.signum).name
+        if e.saved:
+            again = [a for a in args.argv if a != "--force"]
+            again += [] if "--resume" in again else ["--resume"]
+            if "--out" not in again:
+                again += ["--out", args.out]
+            print(f"stopped by {name}: saved {e.saved} ({e.where}); continue with: "
+                  f"scratchrnn {shlex.join(again)}", file=sys.stderr)
+        else:
+            print(f"stopped by a second {name} before saving; the last checkpoint in "
+                  f"{args.out} is kept", file=sys.stderr)
+        return e.exit_code
+    except (ValueError, OSError, RuntimeError) as e:   # bad data, files or settings
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
@@ -65,17 +77,27 @@ def _bench(rest):
 
 def _generate(args):
     from .tasks import charlm
-    print(charlm.generate_from_checkpoint(args.checkpoint, args.prefix, args.length,
-                                          args.temperature, args.seed))
+    try:
+        text = charlm.generate_from_checkpoint(args.checkpoint, args.prefix, args.length,
+                                               args.temperature, args.seed)
+    except ValueError as e:                  # unreadable or foreign checkpoint, unknown characters
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(text)
     return 0
 
 
 def _gradflow(args):
     from . import gradflow
-    from .tasks.common import require_extras
-    require_extras()
-    res = gradflow.run(T=args.T, N=args.batch, input_size=args.input_size, hidden=args.hidden,
-                       layers=args.layers, seed=args.seed, forget_bias=args.forget_bias, out=args.out)
+    from .tasks.common import UsageError, require_extras
+    try:
+        require_extras()
+        res = gradflow.run(T=args.T, N=args.batch, input_size=args.input_size, hidden=args.hidden,
+                           layers=args.layers, seed=args.seed, forget_bias=args.forget_bias,
+                           out=args.out)
+    except (UsageError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     for m, r in res.items():
         g = r["grad_norm"]
         print(f"{m:>7}: ‖∂L/∂h_t‖ top layer t=T {g[-1, -1]:.2e}, t=1 {g[-1, 0]:.2e}; "
@@ -84,13 +106,33 @@ def _gradflow(args):
     return 0
 
 
+VERIFY_EPILOG = """\
+Each row is one configuration, named like "lstm L2 bi  bias tm hx float64": the model, the
+number of layers (L2), one direction (uni) or two (bi), with biases (bias) or without (----),
+time-major (tm) or batch-first (bf) input, with initial states given (hx) or not (--), and
+the dtype. The columns are the worst relative error against torch of the output (out), the
+final states (h_n, c_n), the input gradient (dx), the initial-state gradients (dh0, dc0)
+and every parameter gradient (dW/db), then the worst error against float64 finite
+differences (fd); a dash means the row has no such tensor or check. The last column is ok
+when every error is within its tolerance and FAIL when one is not."""
+
+
+def _parser(sub, name, **kw):
+    return sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kw)
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__)
+    from scratchrnn import __version__
+    from . import argtypes as at
+    p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--version", action="version", version=f"scratchrnn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    v = sub.add_parser("verify", help="compare every output and gradient with torch and "
-                                      "finite differences; exit 1 on any failure")
-    v.add_argument("--json", metavar="PATH", help="write every number to this JSON file")
+    v = _parser(sub, "verify", help="compare every output and gradient with torch and "
+                                    "finite differences; exit 1 on any failure",
+                epilog=VERIFY_EPILOG)
+    v.add_argument("--json", metavar="PATH", type=at.out_file, help="write every number to this JSON file")
     v.add_argument("--models", nargs="+", default=["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"],
                    choices=["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"])
     v.add_argument("--max-layers", type=int, default=3, choices=[1, 2, 3])
@@ -98,38 +140,46 @@ def build_parser():
                    choices=["float32", "float64"])
     v.add_argument("--no-fd", action="store_true", help="skip the finite-difference oracle")
     v.add_argument("--failures-only", action="store_true", help="print only failing rows")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=at.seed, default=0)
     v.set_defaults(func=_verify)
 
-    t = sub.add_parser("train", help="train a classic task: charlm, mnist or sine")
+    t = _parser(sub, "train", help="train a classic task: charlm, mnist or sine (needs the "
+                                   "plots extra)")
     tasks = t.add_subparsers(dest="task", required=True)
     from .tasks import charlm, mnist, sine
     for name, module, text in (("charlm", charlm, "character language model"),
                                ("mnist", mnist, "MNIST read row by row"),
                                ("sine", sine, "sin -> cos regression, state carried")):
-        tp = tasks.add_parser(name, help=text, description=module.__doc__)
+        tp = _parser(tasks, name, help=text, description=module.__doc__)
         module.add_arguments(tp)
         tp.add_argument("--backend", choices=["scratch", "torch"], default="scratch",
                         help="torch runs the torch_ref mirror on the same data and weights")
         tp.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-        tp.add_argument("--seed", type=int, default=0)
-        tp.add_argument("--out", help="run folder (default runs/TASK-BACKEND-seedS)")
-        tp.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-        tp.add_argument("--save-every", type=int, default=10, help="checkpoint every N epochs")
-        tp.add_argument("--data-dir", help="data root (default: SCRATCHRNN_DATA)")
+        tp.add_argument("--seed", type=at.seed, default=0)
+        tp.add_argument("--out", type=at.out_folder,
+                        help="run folder (default: runs/ and a name made of the task, corpus, "
+                             "model, backend, seed and a hash of the other settings)")
+        tp.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoint (same settings; "
+                             "--epochs may grow)")
+        tp.add_argument("--force", action="store_true",
+                        help="replace a run already in --out instead of refusing")
+        tp.add_argument("--save-every", type=at.positive_int, default=10,
+                        help="checkpoint every N " + ("segments" if name == "sine" else "epochs") +
+                             " (and at the end, and on Ctrl-C)")
         tp.set_defaults(func=_train)
 
-    gf = sub.add_parser("gradflow", help="plot ‖∂L/∂h_t‖ over time and the per-step Jacobian "
-                                         "norms for the RNN, LSTM and GRU")
-    gf.add_argument("--T", type=int, default=100, help="sequence length")
-    gf.add_argument("--batch", type=int, default=8)
-    gf.add_argument("--input-size", type=int, default=8)
-    gf.add_argument("--hidden", type=int, default=32)
-    gf.add_argument("--layers", type=int, default=2)
-    gf.add_argument("--seed", type=int, default=0)
-    gf.add_argument("--forget-bias", type=float, default=1.0,
+    gf = _parser(sub, "gradflow", help="plot ‖∂L/∂h_t‖ over time and the per-step Jacobian "
+                                       "norms for the RNN, LSTM and GRU (needs the plots extra)")
+    gf.add_argument("--T", type=at.positive_int, default=100, help="sequence length")
+    gf.add_argument("--batch", type=at.positive_int, default=8)
+    gf.add_argument("--input-size", type=at.positive_int, default=8)
+    gf.add_argument("--hidden", type=at.positive_int, default=32)
+    gf.add_argument("--layers", type=at.positive_int, default=2)
+    gf.add_argument("--seed", type=at.seed, default=0)
+    gf.add_argument("--forget-bias", type=at.finite_float, default=1.0,
                     help="also show the LSTM with its forget gate started at this bias")
-    gf.add_argument("--out", default="runs/gradflow")
+    gf.add_argument("--out", type=at.out_folder, default="runs/gradflow")
     gf.set_defaults(func=_gradflow)
 
     b = sub.add_parser("bench", add_help=False,
@@ -137,12 +187,12 @@ def build_parser():
                             "over a grid of sizes (arguments go to benchmarks/grid.py; try --help)")
     b.add_argument("rest", nargs=argparse.REMAINDER)     # main() hands these over untouched
 
-    g = sub.add_parser("generate", help="text from a charlm checkpoint")
-    g.add_argument("--checkpoint", required=True)
-    g.add_argument("--prefix", required=True)
-    g.add_argument("--length", type=int, default=100)
-    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    g.add_argument("--seed", type=int, default=None)
+    g = _parser(sub, "generate", help="text from a charlm checkpoint")
+    g.add_argument("--checkpoint", required=True, help="a checkpoint.npz from 'train charlm'")
+    g.add_argument("--prefix", required=True, help="text to start from (characters of the corpus)")
+    g.add_argument("--length", type=at.nonneg_int, default=100, help="characters to add")
+    g.add_argument("--temperature", type=at.nonneg_float, default=0.0, help="0 = greedy")
+    g.add_argument("--seed", type=at.seed, default=None)
     g.set_defaults(func=_generate)
     return p
 
@@ -152,7 +202,12 @@ def main(argv=None):
     if argv[:1] == ["bench"]:              # everything after it belongs to benchmarks/grid.py
         return _bench(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    args.argv = argv
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:              # outside a training loop: nothing to save
+        print("stopped by SIGINT", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

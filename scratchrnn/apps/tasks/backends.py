@@ -77,6 +77,16 @@ class ScratchBackend:
         out, state_n = self.core(x, state)
         return self.head(out), state_n
 
+    def non_finite(self):
+        """What holds NaN or inf among the weights and optimizer state, or None."""
+        for i, (p, _) in enumerate(self.opt.pairs):
+            if not np.isfinite(p).all():
+                return f"weight {i} of the model became non-finite"
+        extra = (self.opt.m + self.opt.v) if isinstance(self.opt, sr.Adam) else self.opt.buffers
+        if not all(b is None or np.isfinite(b).all() for b in extra):
+            return "the optimizer state became non-finite"
+        return None
+
     def arrays(self):
         """Everything to checkpoint, as name -> array (weights and optimizer state)."""
         d = {f"core.{k}": v for k, v in self.core.state_dict().items()}
@@ -155,6 +165,16 @@ class TorchBackend:
         with self.torch.no_grad():
             out, state_n = self.core(self._t(x), self._state_in(state))
             return self.head(out).cpu().numpy(), self._state_out(state_n)
+
+    def non_finite(self):
+        torch = self.torch
+        for i, p in enumerate(self.params):
+            if not bool(torch.isfinite(p).all()):
+                return f"weight {i} of the model became non-finite"
+        for st in self.opt.state.values():
+            if not all(bool(torch.isfinite(v).all()) for v in st.values() if torch.is_tensor(v)):
+                return "the optimizer state became non-finite"
+        return None
 
     def arrays(self):
         d = {f"core.{k}": v.detach().cpu().numpy() for k, v in self.core.state_dict().items()}

@@ -8,6 +8,7 @@ Training perplexity ``exp(mean loss per character)`` is recorded every epoch,
 and text is generated from the prefixes every ``--pred-every`` epochs.
 """
 
+import hashlib
 import math
 import os
 import time
@@ -15,35 +16,41 @@ import time
 import numpy as np
 
 import scratchrnn as sr
-from scratchrnn.apps import data
+from scratchrnn.apps import argtypes, data
+from scratchrnn.apps.tasks import checkpoint as ckpt
 from scratchrnn.apps.tasks import common
 from scratchrnn.apps.tasks.backends import ScratchBackend, build_models, make_backend
+from scratchrnn.apps.tasks.session import Position, Session
 
 LYRICS_PREFIXES = ["分开", "不分开"]
 DEFAULT_PREFIXES = ["Beautiful", "Now"]
 
 
 def add_arguments(p):
-    p.add_argument("--corpus", help="a .txt or .zip corpus (default: a text shipped with "
-                                    "Python; the tutorial's lyrics are jaychou_lyrics.txt.zip "
-                                    "in SCRATCHRNN_DATA)")
-    p.add_argument("--max-chars", type=int, default=10000, help="use the first N characters")
+    p.add_argument("--corpus", type=argtypes.in_file,
+                   help="a .txt or .zip corpus (default: the Zen of Python, shipped with Python; "
+                        "the tutorial's lyrics are jaychou_lyrics.txt.zip)")
+    p.add_argument("--max-chars", type=argtypes.positive_int, default=10000,
+                   help="use the first N characters")
     p.add_argument("--model", choices=["rnn", "lstm"], default="rnn")
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--epochs", type=int, default=250)
-    p.add_argument("--steps", type=int, default=35, help="time steps per batch (T)")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--hidden", type=argtypes.positive_int, default=256)
+    p.add_argument("--layers", type=argtypes.positive_int, default=1)
+    p.add_argument("--epochs", type=argtypes.positive_int, default=250)
+    p.add_argument("--steps", type=argtypes.positive_int, default=35, help="time steps per batch (T)")
+    p.add_argument("--batch", type=argtypes.positive_int, default=32)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=float, default=100.0)
-    p.add_argument("--clip", type=float, default=0.01, help="global gradient-norm limit")
+    p.add_argument("--lr", type=argtypes.positive_float, default=100.0)
+    p.add_argument("--clip", type=argtypes.positive_float, default=0.01,
+                   help="global gradient-norm limit")
     p.add_argument("--init", choices=["normal", "default"], default="normal",
                    help="normal: weights N(0, 0.01²), zero biases (the tutorial's); "
                         "default: torch's U(-1/√H, 1/√H)")
     p.add_argument("--sampler", choices=["random", "consecutive"], default="random")
-    p.add_argument("--prefixes", nargs="+", help="prefixes to generate from")
-    p.add_argument("--pred-every", type=int, default=50)
-    p.add_argument("--pred-len", type=int, default=50)
+    p.add_argument("--prefixes", nargs="+", help="prefixes to generate from (default: 分开 不分开 "
+                                                 "when the corpus has those characters, else Now)")
+    p.add_argument("--pred-every", type=argtypes.positive_int, default=50,
+                   help="generate from the prefixes every N epochs")
+    p.add_argument("--pred-len", type=argtypes.nonneg_int, default=50)
 
 
 def generate(backend, vocab, prefix, length, temperature=0.0, rng=None):
@@ -76,7 +83,8 @@ def backend_dtype(backend):
 
 def run(args):
     common.require_extras()
-    text = data.load_corpus(args.corpus, args.max_chars)
+    full = data.load_corpus(args.corpus)
+    text = full[:args.max_chars]
     vocab = data.Vocab.from_text(text)
     corpus = vocab.encode(text)
     V = len(vocab)
@@ -85,70 +93,115 @@ def run(args):
         print(f"note: {len(corpus)} characters hold only {fits} windows of {args.steps} steps; "
               f"using --batch {fits} instead of {args.batch}")
         args.batch = fits
+    per_epoch = data.num_batches(len(corpus), args.batch, args.steps, args.sampler)
+    unknown = [p for p in args.prefixes or () if any(c not in vocab.chars for c in p)]
+    if unknown:
+        raise common.UsageError(f"--prefixes: {unknown[0]!r} has characters the corpus does not")
     prefixes = args.prefixes or (LYRICS_PREFIXES if all(c in vocab.chars for c in "不分开")
-                                 else DEFAULT_PREFIXES)
-    prefixes = [p for p in prefixes if all(c in vocab.chars for c in p)] or [vocab.chars[0]]
+                                 else [p for p in DEFAULT_PREFIXES if all(c in vocab.chars for c in p)]
+                                 or [vocab.chars[0]])
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    config = common.run_config(args, task="charlm", corpus=digest)   # the text, not its path
+    if args.out is None:
+        name = os.path.basename(args.corpus).split(".")[0] if args.corpus else "zen"
+        args.out = config["out"] = common.default_out(config, name, args.model)
+    common.prepare_folder(args)
     core, head = build_models(args.model, V, args.hidden, args.layers, V, args.dtype, args.seed,
                               args.init)
     backend = make_backend(args.backend, core, head, optimizer=args.optimizer, lr=args.lr,
                            clip=args.clip)
-    os.makedirs(args.out, exist_ok=True)
-    start, rng = common.start_or_resume(args, backend)
-    metrics = common.Metrics(args.out, ["epoch", "loss", "perplexity", "seconds"], args.resume)
-    per_epoch = data.num_batches(len(corpus), args.batch, args.steps, args.sampler)
-    print(f"charlm: {len(corpus)} characters, vocabulary {V}, {per_epoch} batches per epoch, "
-          f"backend {backend.name}, {args.sampler} sampling")
-    t_start = time.perf_counter()
-    epochs = common.progress(range(start, args.epochs + 1), args.epochs - start + 1, "epochs")
-    for epoch in epochs:
-        t0 = time.perf_counter()
-        if args.sampler == "random":
-            batches = data.random_batches(corpus, args.batch, args.steps, rng)
-        else:
-            batches = data.consecutive_batches(corpus, args.batch, args.steps)
-        state, loss_sum, n = None, 0.0, 0
-        for step, (X, Y) in enumerate(batches):
-            if args.sampler == "random":
-                state = None                       # windows are unrelated: start from zeros
-            x = sr.one_hot(X.T, V, dtype=args.dtype)                  # (T, N, V)
-            loss, state, _ = backend.train_step(x, Y.T, state, "ce_all")
-            common.check_finite(loss, epoch, step, args.out)
-            loss_sum += loss * Y.size
-            n += Y.size
-        ppl = math.exp(loss_sum / n) if loss_sum / n < 700 else math.inf   # exp(709) overflows
-        metrics.add(epoch=epoch, loss=loss_sum / n, perplexity=ppl, seconds=time.perf_counter() - t0)
-        epochs.set_postfix(perplexity=f"{ppl:.3f}")
-        last = epoch == args.epochs
-        if epoch % args.pred_every == 0 or last:
-            lines = [f"epoch {epoch}, perplexity {ppl:.3f}"]
-            lines += [" - " + generate(backend, vocab, p, args.pred_len) for p in prefixes]
-            epochs.write("\n".join(lines))
-            with open(os.path.join(args.out, "samples.txt"), "a") as f:
-                f.write("\n".join(lines) + "\n")
-        if epoch % args.save_every == 0 or last:
-            common.save_checkpoint(os.path.join(args.out, common.CHECKPOINT),
-                                   {**backend.arrays(), "vocab": vocab.to_array()},
-                                   {"task": "charlm", "epoch": epoch, "config": common.run_config(args),
-                                    "rng": common.rng_state(rng)})
+    cut = f" (the first {len(text)} of {len(full)}; --max-chars)" if len(text) < len(full) else ""
+    print(f"charlm: {len(corpus)} characters{cut}, vocabulary {V}, {per_epoch} batches per epoch, "
+          f"backend {backend.name}, {args.sampler} sampling; run folder {args.out}")
+    with Session(config, backend, {"vocab": vocab.to_array()}) as run:
+        pos = run.begin(args.epochs, args.seed)
+        metrics = common.Metrics(args.out, ["epoch", "loss", "perplexity", "seconds"], pos.epoch)
+        t_start = time.perf_counter()
+        epochs = common.progress(range(pos.epoch + 1, args.epochs + 1), args.epochs, "epochs",
+                                 initial=pos.epoch)
+        for epoch in epochs:
+            _epoch(args, run, pos, corpus, V, per_epoch)
+            loss, n, secs = pos.sums["loss"], pos.sums["n"], pos.sums["seconds"]
+            ppl = math.exp(loss / n) if loss / n < 700 else math.inf   # exp(709) overflows
+            metrics.add(epoch=epoch, loss=loss / n, perplexity=ppl, seconds=secs)
+            pos.epoch, pos.step, pos.sums, pos.state = epoch, 0, {}, None
+            epochs.set_postfix(perplexity=f"{ppl:.3f}")
+            last = epoch == args.epochs
+            if epoch % args.pred_every == 0 or last:
+                lines = [f"epoch {epoch}, perplexity {ppl:.3f}"]
+                lines += [" - " + generate(backend, vocab, p, args.pred_len) for p in prefixes]
+                epochs.write("\n".join(lines))
+                with open(os.path.join(args.out, "samples.txt"), "a") as f:
+                    f.write("\n".join(lines) + "\n")
+            if epoch % args.save_every == 0 or last:
+                run.save(pos, finished=last)
+            run.check_stop(pos)
     common.plot_curves(os.path.join(args.out, "perplexity.png"), metrics, "epoch",
                        [("perplexity", "training perplexity", True), ("loss", "cross-entropy", False)],
                        f"charlm ({args.model}, {args.sampler}, {backend.name})")
     summary = {"task": "charlm", "backend": backend.name, "sampler": args.sampler,
-               "final_perplexity": metrics.rows[-1]["perplexity"] if metrics.rows else None,
-               "wall_s": time.perf_counter() - t_start, "epochs": args.epochs, "seed": args.seed}
+               "final_perplexity": metrics.rows[-1]["perplexity"],
+               "wall_s": time.perf_counter() - t_start, "epochs": args.epochs, "seed": args.seed,
+               "out": args.out}
     return common.write_summary(args.out, summary)
 
 
+def _epoch(args, run, pos, corpus, V, per_epoch):
+    """Train epoch ``pos.epoch + 1`` from step ``pos.step`` (non-zero when resuming inside it)."""
+    t0 = time.perf_counter()
+    start_rng = ckpt.rng_state(pos.rng)                   # replayed when resumed inside the epoch
+    if args.sampler == "random":
+        batches = data.random_batches(corpus, args.batch, args.steps, pos.rng)
+    else:
+        batches = data.consecutive_batches(corpus, args.batch, args.steps)
+    sums = {"loss": 0.0, "n": 0, "seconds": 0.0, **pos.sums}
+    first, state = pos.step, pos.state
+    for step, (X, Y) in enumerate(batches):
+        if step < first:
+            continue                               # done before the run was stopped
+        if args.sampler == "random":
+            state = None                           # windows are unrelated: start from zeros
+        x = sr.one_hot(X.T, V, dtype=args.dtype)                      # (T, N, V)
+        loss, state, _ = run.backend.train_step(x, Y.T, state, "ce_all")
+        sums["loss"] += loss * Y.size
+        sums["n"] += Y.size
+        here = dict(sums, seconds=sums["seconds"] + time.perf_counter() - t0)
+        mid = Position(pos.epoch, step + 1, start_rng, here, state)
+        run.step_done(loss, mid, per_epoch, lambda: mid)
+    sums["seconds"] += time.perf_counter() - t0
+    pos.sums = sums
+
+
 def generate_from_checkpoint(path, prefix, length, temperature=0.0, seed=None):
-    """Text from a charlm checkpoint (either backend wrote it; both use torch's names)."""
-    arrays, meta = common.load_checkpoint(path)
+    """Text from a charlm checkpoint (either backend wrote it; both use torch's names).
+
+    A checkpoint that cannot be read or is not a charlm one, and a prefix with characters
+    the model never saw, raise :class:`~scratchrnn.apps.tasks.checkpoint.CheckpointError`
+    or :class:`~scratchrnn.apps.tasks.common.UsageError` with the reason.
+    """
+    arrays, meta = ckpt.load(path)
     if meta.get("task") != "charlm":
-        raise ValueError(f"{path} is a {meta.get('task')!r} checkpoint, not a charlm one")
+        raise ckpt.CheckpointError(f"{path} is a {meta.get('task')!r} checkpoint; generate needs "
+                                   f"one from 'scratchrnn train charlm'")
     cfg = meta["config"]
-    vocab = data.Vocab.from_array(arrays["vocab"])
-    core, head = build_models(cfg["model"], len(vocab), cfg["hidden"], cfg["layers"], len(vocab),
-                              cfg["dtype"], None)
-    backend = ScratchBackend(core, head, optimizer=cfg["optimizer"], lr=cfg["lr"])
-    backend.core.load_state_dict({k[5:]: v for k, v in arrays.items() if k.startswith("core.")})
-    backend.head.load_state_dict({k[5:]: v for k, v in arrays.items() if k.startswith("head.")})
+    try:
+        vocab = data.Vocab.from_array(arrays["vocab"])
+        core, head = build_models(cfg["model"], len(vocab), cfg["hidden"], cfg["layers"],
+                                  len(vocab), cfg["dtype"], None)
+        ckpt.check_arrays(arrays, {**{f"core.{k}": v for k, v in core.state_dict().items()},
+                                   **{f"head.{k}": v for k, v in head.state_dict().items()}}, path)
+        core.load_state_dict({k[5:]: v for k, v in arrays.items() if k.startswith("core.")})
+        head.load_state_dict({k[5:]: v for k, v in arrays.items() if k.startswith("head.")})
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, ckpt.CheckpointError):
+            raise
+        raise ckpt.CheckpointError(f"{path} is not a complete charlm checkpoint: "
+                                   f"{type(e).__name__}: {e}") from None
+    missing = sorted({c for c in prefix if c not in vocab.chars})
+    if missing:
+        shown = "".join(vocab.chars[:40]).strip()
+        raise common.UsageError(f"--prefix has characters the model never saw: "
+                                f"{' '.join(map(repr, missing[:8]))}; its {len(vocab)}-character "
+                                f"vocabulary starts {shown!r}")
+    backend = ScratchBackend(core, head, optimizer=cfg.get("optimizer", "sgd"), lr=1.0)
     return generate(backend, vocab, prefix, length, temperature, np.random.default_rng(seed))

@@ -1,19 +1,28 @@
-"""What every task shares: run folder, metrics CSV, plots, checkpoints, progress bars.
+"""What every task shares: the run folder, the metrics CSV, plots, progress bars.
 
-Checkpoints are ``.npz`` files written atomically (a temporary file in the same
-folder, then ``os.replace``) and read with ``allow_pickle=False``; the run's
-settings, epoch and random-generator state travel as a JSON string inside.
+A run folder holds ``checkpoint.npz``, ``metrics.csv`` (one row per epoch), PNG
+curves and ``summary.json``. A folder that already holds a run is never overwritten
+silently: a new run there needs ``--force``, and ``--resume`` continues it.
 """
 
 import csv
+import hashlib
 import json
 import os
-import tempfile
 
-import numpy as np
+from scratchrnn.apps.tasks.checkpoint import CHECKPOINT
 
-CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+RUN_FILES = (CHECKPOINT, METRICS, SUMMARY, "samples.txt", "curves.png", "perplexity.png",
+             "loss.png", "prediction.png")
+# settings that never change what a run computes, so --resume may change them
+FREE_SETTINGS = {"func", "argv", "out", "resume", "force", "save_every", "pred_every", "pred_len",
+                 "prefixes", "data_dir", "epochs", "segments"}
+
+
+class UsageError(ValueError):
+    """A user mistake the command line reports as one ``error:`` line and exit code 2."""
 
 
 def require_extras():
@@ -22,57 +31,75 @@ def require_extras():
         import matplotlib  # noqa: F401
         import tqdm  # noqa: F401
     except ImportError as e:
-        raise SystemExit(f"training needs tqdm and matplotlib ({e.name} is missing): "
+        raise UsageError(f"training and gradflow need tqdm and matplotlib ({e.name} is missing): "
                          "pip install 'scratchrnn[plots]'") from None
 
 
-def progress(iterable, total, desc):
+def progress(iterable, total, desc, initial=0):
+    """A tqdm bar; ``initial`` is the position a resumed run starts from."""
     from tqdm.auto import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    return tqdm(iterable, total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
 
 
-def save_checkpoint(path, arrays, meta):
-    """Write arrays plus a JSON ``meta`` dict to ``path`` atomically; never a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def run_config(args, **extra):
+    """The run's settings as a JSON-able dict (stored in every checkpoint)."""
+    cfg = {k: v for k, v in vars(args).items() if k not in ("func", "argv")}
+    cfg.update(extra)
+    return cfg
 
 
-def load_checkpoint(path):
-    """(arrays, meta) from a checkpoint; no pickle is ever loaded."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    with np.load(path, allow_pickle=False) as z:
-        if "__meta__" not in z.files:
-            raise ValueError(f"{path} is not a scratchrnn checkpoint (no __meta__ entry)")
-        meta = json.loads(str(z["__meta__"]))
-        arrays = {k: z[k] for k in z.files if k != "__meta__"}
-    return arrays, meta
+def fixed_settings(config):
+    """The settings a run's results depend on (all but ``FREE_SETTINGS``), sorted by name."""
+    return sorted(k for k in config if k not in FREE_SETTINGS)
+
+
+def default_out(config, *labels):
+    """``runs/TASK-LABELS-BACKEND-seedS-XXXXXX``: the hash tells runs with other settings apart."""
+    fixed = {k: config[k] for k in fixed_settings(config)}
+    digest = hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:6]
+    name = "-".join([config["task"], *labels, config["backend"], f"seed{config['seed']}", digest])
+    return os.path.join("runs", name)
+
+
+def prepare_folder(args):
+    """Make the run folder ready: refuse to overwrite a run unless ``--force``; ``--resume``
+    needs a checkpoint there."""
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} is a file; give a folder")
+    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
+    ckpt = os.path.join(out, CHECKPOINT)
+    if args.resume:
+        if not os.path.exists(ckpt):
+            raise UsageError(f"--resume: there is no checkpoint in {out} to continue; "
+                             f"run without --resume to start a run there")
+        return
+    if existing and not args.force:
+        raise UsageError(f"{out} already holds a run ({', '.join(existing)}); continue it with "
+                         f"--resume, replace it with --force, or choose another --out")
+    for f in existing:
+        os.unlink(os.path.join(out, f))
+    os.makedirs(out, exist_ok=True)
 
 
 class Metrics:
-    """Append-only CSV of one row per epoch; on resume it keeps the rows already there."""
+    """CSV of one row per epoch (``key`` column); a resumed run keeps the rows up to its
+    checkpoint and drops any written after it, so every epoch appears once."""
 
-    def __init__(self, folder, fields, resume=False):
+    def __init__(self, folder, fields, keep_until=None):
         self.path = os.path.join(folder, METRICS)
-        self.fields = list(fields)
+        self.fields, self.key = list(fields), fields[0]
         self.rows = []
-        if resume and os.path.exists(self.path):
+        if keep_until is not None and os.path.exists(self.path):
             with open(self.path, newline="") as f:
-                self.rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
-        else:
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(self.fields)
+                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+            self.rows = [r for r in rows if r[self.key] <= keep_until]
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(self.fields)
+            w.writerows([r[k] for k in self.fields] for r in self.rows)
+        os.replace(tmp, self.path)
 
     def add(self, **row):
         self.rows.append(row)
@@ -102,43 +129,9 @@ def plot_curves(path, metrics, x, panels, title):
     plt.close(fig)
 
 
-class NonFiniteLoss(RuntimeError):
-    """Training produced a NaN/inf loss; the last good checkpoint is kept."""
-
-
-def check_finite(loss, epoch, step, folder):
-    if not np.isfinite(loss):
-        raise NonFiniteLoss(f"loss became {loss} at epoch {epoch}, step {step}; stopped. "
-                            f"The last good checkpoint is {os.path.join(folder, CHECKPOINT)}")
-
-
-def run_config(args):
-    """The run's settings as a JSON-able dict (stored in every checkpoint)."""
-    return {k: v for k, v in vars(args).items() if k != "func"}
-
-
-def start_or_resume(args, backend):
-    """(first epoch, generator): 1 and a fresh seeded generator, or where ``--resume`` left off."""
-    if not args.resume:
-        return 1, np.random.default_rng(args.seed)
-    arrays, meta = load_checkpoint(os.path.join(args.out, CHECKPOINT))
-    backend.load_arrays(arrays)
-    return meta["epoch"] + 1, restore_rng(meta["rng"])
-
-
 def write_summary(folder, summary):
     """``summary.json`` in the run folder, and the same line on stdout."""
-    with open(os.path.join(folder, "summary.json"), "w") as f:
+    with open(os.path.join(folder, SUMMARY), "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps(summary))
     return summary
-
-
-def rng_state(rng):
-    return rng.bit_generator.state
-
-
-def restore_rng(state):
-    rng = np.random.default_rng()
-    rng.bit_generator.state = state
-    return rng

@@ -10,66 +10,64 @@ import time
 
 import numpy as np
 
-from scratchrnn.apps import data
+from scratchrnn.apps import argtypes, data
 from scratchrnn.apps.tasks import common
 from scratchrnn.apps.tasks.backends import build_models, make_backend
+from scratchrnn.apps.tasks.session import Position, Session
 
 
 def add_arguments(p):
     p.add_argument("--model", choices=["rnn", "lstm", "rnn_relu"], default="rnn")
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--segments", type=int, default=300, help="training steps, one segment each")
-    p.add_argument("--steps", type=int, default=10, help="time steps per segment (T)")
+    p.add_argument("--hidden", type=argtypes.positive_int, default=32)
+    p.add_argument("--layers", type=argtypes.positive_int, default=1)
+    p.add_argument("--segments", type=argtypes.positive_int, default=300,
+                   help="training steps, one segment each")
+    p.add_argument("--steps", type=argtypes.positive_int, default=10,
+                   help="time steps per segment (T)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    p.add_argument("--lr", type=float, default=0.02)
-    p.add_argument("--clip", type=float, default=None)
+    p.add_argument("--lr", type=argtypes.positive_float, default=0.02)
+    p.add_argument("--clip", type=argtypes.positive_float, default=None,
+                   help="global gradient-norm limit (none)")
 
 
 def run(args):
     common.require_extras()
+    config = common.run_config(args, task="sine")
+    if args.out is None:
+        args.out = config["out"] = common.default_out(config, args.model)
+    common.prepare_folder(args)
     core, head = build_models(args.model, 1, args.hidden, args.layers, 1, args.dtype, args.seed)
     backend = make_backend(args.backend, core, head, optimizer=args.optimizer, lr=args.lr,
                            clip=args.clip)
-    os.makedirs(args.out, exist_ok=True)
-    start, state = 0, None
-    if args.resume:
-        arrays, meta = common.load_checkpoint(os.path.join(args.out, common.CHECKPOINT))
-        backend.load_arrays(arrays)
-        start = meta["epoch"]
-        state = _state_from(arrays)
-    metrics = common.Metrics(args.out, ["segment", "loss"], args.resume)
+    print(f"sine: {args.segments} segments of {args.steps} steps, backend {backend.name}; "
+          f"run folder {args.out}")
     segments = list(data.sine_segments(args.segments, args.steps))
-    t_start = time.perf_counter()
-    tail = []                                                     # (t, target, prediction)
-    for k in common.progress(range(start, args.segments), args.segments - start, "segments"):
-        x, y = (a.astype(args.dtype) for a in segments[k])        # each (T, N=1, 1)
-        pred, _ = backend.predict(x, state)                       # before the update, for the plot
-        loss, state, _ = backend.train_step(x, y, state, "mse_all")   # state carried over
-        common.check_finite(loss, k, 0, args.out)
-        metrics.add(segment=k + 1, loss=loss)
-        tail = (tail + [(k, y[:, 0, 0], pred[:, 0, 0])])[-8:]
-    common.save_checkpoint(os.path.join(args.out, common.CHECKPOINT),
-                           {**backend.arrays(), **_state_arrays(state)},
-                           {"task": "sine", "epoch": args.segments,
-                            "config": common.run_config(args)})
+    with Session(config, backend) as run:
+        pos = run.begin(args.segments, args.seed)
+        metrics = common.Metrics(args.out, ["segment", "loss"], pos.epoch)
+        t_start = time.perf_counter()
+        tail = []                                                  # (t, target, prediction)
+        bar = common.progress(range(pos.epoch, args.segments), args.segments, "segments",
+                              initial=pos.epoch)
+        for k in bar:
+            x, y = (a.astype(args.dtype) for a in segments[k])     # each (T, N=1, 1)
+            pred, _ = backend.predict(x, pos.state)                # before the update, for the plot
+            loss, state, _ = backend.train_step(x, y, pos.state, "mse_all")   # state carried over
+            done = Position(k + 1, 0, pos.rng, {}, state)
+            run.step_done(loss, done, args.segments, lambda: done)
+            pos = done
+            metrics.add(segment=k + 1, loss=loss)
+            tail = (tail + [(k, y[:, 0, 0], pred[:, 0, 0])])[-8:]
+            if (k + 1) % args.save_every == 0 or k + 1 == args.segments:
+                run.save(pos, finished=k + 1 == args.segments)
+            run.check_stop(pos)
     common.plot_curves(os.path.join(args.out, "loss.png"), metrics, "segment",
                        [("loss", "MSE", True)], f"sin -> cos ({args.model}, {backend.name})")
     _plot_prediction(os.path.join(args.out, "prediction.png"), tail, args.steps)
     summary = {"task": "sine", "backend": backend.name,
-               "final_loss": float(np.mean(metrics.column("loss")[-20:])) if metrics.rows else None,
-               "wall_s": time.perf_counter() - t_start, "seed": args.seed}
+               "final_loss": float(np.mean(metrics.column("loss")[-20:])),
+               "wall_s": time.perf_counter() - t_start, "seed": args.seed, "out": args.out}
     return common.write_summary(args.out, summary)
-
-
-def _state_arrays(state):
-    parts = state if isinstance(state, tuple) else (state,)
-    return {f"state.{i}": s for i, s in enumerate(parts) if s is not None}
-
-
-def _state_from(arrays):
-    parts = [arrays[k] for k in sorted(a for a in arrays if a.startswith("state."))]
-    return None if not parts else (tuple(parts) if len(parts) == 2 else parts[0])
 
 
 def _plot_prediction(path, tail, steps):
