@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from scratchrnn.apps import cli
+from scratchrnn.apps.tasks import checkpoint as ckpt
 from scratchrnn.apps.tasks import common
 
 pytest.importorskip("tqdm")
@@ -51,8 +52,8 @@ def test_charlm_resume_equals_uninterrupted(tmp_path):
     assert cli.main([*args, "--epochs", "4", "--out", str(tmp_path / "a")]) == 0
     assert cli.main([*args, "--epochs", "2", "--out", str(tmp_path / "b")]) == 0
     assert cli.main([*args, "--epochs", "4", "--out", str(tmp_path / "b"), "--resume"]) == 0
-    a, meta_a = common.load_checkpoint(tmp_path / "a" / common.CHECKPOINT)
-    b, meta_b = common.load_checkpoint(tmp_path / "b" / common.CHECKPOINT)
+    a, meta_a = ckpt.load(tmp_path / "a" / ckpt.CHECKPOINT)
+    b, meta_b = ckpt.load(tmp_path / "b" / ckpt.CHECKPOINT)
     assert meta_a["epoch"] == meta_b["epoch"] == 4
     assert a.keys() == b.keys() and any(k.startswith("opt.m") for k in a)
     for k in a:
@@ -61,47 +62,80 @@ def test_charlm_resume_equals_uninterrupted(tmp_path):
         [r["perplexity"] for r in _metrics(tmp_path / "b")]
 
 
-def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    """lr 3e38 overflows float32 weights to inf, so the logits turn NaN during epoch 3."""
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    """An update that turns a weight to inf in epoch 3 is never saved: the run stops naming
+    epoch 3 and the step, and the checkpoint of epoch 2 stays, loadable and finite."""
+    from scratchrnn.apps.tasks.backends import ScratchBackend
+    real, calls = ScratchBackend.train_step, []
+
+    def poisoned(self, *a, **k):
+        out = real(self, *a, **k)
+        calls.append(1)
+        if len(calls) == 2 * 35 + 5:                  # 35 batches per epoch: epoch 3, step 5
+            self.opt.pairs[0][0][0, 0] = np.inf       # the parameter array the optimizer updates
+        return out
+    monkeypatch.setattr(ScratchBackend, "train_step", poisoned)
     out = tmp_path / "run"
-    assert cli.main(["train", "charlm", *TINY_CHARLM, "--epochs", "2", "--out", str(out)]) == 0
-    good, _ = common.load_checkpoint(out / common.CHECKPOINT)
-    rc = cli.main(["train", "charlm", *TINY_CHARLM, "--epochs", "4", "--lr", "3e38", "--clip", "1e30",
-                   "--out", str(out), "--resume"])
+    rc = cli.main(["train", "charlm", *TINY_CHARLM, "--epochs", "4", "--out", str(out)])
     assert rc == 1
-    err = capsys.readouterr().err
-    assert "epoch 3, step" in err and "checkpoint" in err
-    kept, meta = common.load_checkpoint(out / common.CHECKPOINT)
-    assert meta["epoch"] == 2
-    for k in good:
-        np.testing.assert_array_equal(kept[k], good[k])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: training diverged at epoch 3, step 5 of 35: weight 0")
+    assert f"{out / ckpt.CHECKPOINT} (after epoch 2)" in err
+    kept, meta = ckpt.load(out / ckpt.CHECKPOINT)
+    assert meta["epoch"] == 2 and meta["step"] == 0 and not ckpt.non_finite(kept)
+
+
+@pytest.mark.parametrize("task", [["charlm", *TINY_CHARLM, "--sampler", "consecutive"],
+                                  ["sine", "--segments", "30", "--model", "rnn_relu"]])
+def test_a_real_divergence_names_a_checkpoint_that_exists(tmp_path, capsys, task):
+    """lr 3e38 (clip 1e30) overflows float32 weights within the first epoch/segments, before any periodic checkpoint:
+    the message still names a checkpoint that loads (the initial weights), finite."""
+    out = tmp_path / "run"
+    rc = cli.main(["train", *task, "--lr", "3e38", "--clip", "1e30", "--save-every", "1000", "--out", str(out)])
+    assert rc == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: training diverged at ") and ("step" in err or "segment" in err)
+    assert f"{out / ckpt.CHECKPOINT} (the initial weights)" in err
+    arrays, meta = ckpt.load(out / ckpt.CHECKPOINT)
+    assert meta["epoch"] == 0 and not ckpt.non_finite(arrays)
+
+
+def test_a_checkpoint_with_non_finite_values_is_never_written(tmp_path):
+    path = tmp_path / ckpt.CHECKPOINT
+    ckpt.save(path, {"w": np.arange(3.0)}, {"epoch": 1, "config": {}})
+    with pytest.raises(ckpt.Diverged, match="non-finite values in w"):
+        ckpt.save(path, {"w": np.array([1.0, np.nan])}, {"epoch": 2, "config": {}})
+    assert ckpt.load(path)[1]["epoch"] == 1
 
 
 def test_generate_from_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["train", "charlm", *TINY_CHARLM, "--out", str(out)]) == 0
     capsys.readouterr()
-    assert cli.main(["generate", "--checkpoint", str(out / common.CHECKPOINT), "--prefix", "Now",
+    assert cli.main(["generate", "--checkpoint", str(out / ckpt.CHECKPOINT), "--prefix", "Now",
                      "--length", "12"]) == 0
     text = capsys.readouterr().out.rstrip("\n")
     assert text.startswith("Now") and len(text) == 3 + 12
-    assert cli.main(["generate", "--checkpoint", str(out / common.CHECKPOINT), "--prefix", "Now",
+    assert cli.main(["generate", "--checkpoint", str(out / ckpt.CHECKPOINT), "--prefix", "Now",
                      "--length", "12", "--temperature", "1.0", "--seed", "1"]) == 0
 
 
 def test_checkpoint_is_atomic_and_pickle_free(tmp_path, monkeypatch):
-    """A write that fails half way leaves the previous checkpoint untouched and no temp files."""
-    path = tmp_path / common.CHECKPOINT
-    common.save_checkpoint(path, {"w": np.arange(3.0)}, {"epoch": 1})
+    """A write that fails half way leaves the previous checkpoint untouched and no temp files;
+    a temporary file left by a killed save is removed by the next one."""
+    path = tmp_path / ckpt.CHECKPOINT
+    (tmp_path / ".checkpoint-killed.npz").write_bytes(b"half")
+    ckpt.save(path, {"w": np.arange(3.0)}, {"epoch": 1, "config": {}})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ckpt.CHECKPOINT]
 
     def boom(*a, **k):
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez", boom)
     with pytest.raises(OSError, match="disk full"):
-        common.save_checkpoint(path, {"w": np.zeros(3)}, {"epoch": 2})
-    arrays, meta = common.load_checkpoint(path)
-    assert meta == {"epoch": 1} and arrays["w"].tolist() == [0.0, 1.0, 2.0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [common.CHECKPOINT]
+        ckpt.save(path, {"w": np.zeros(3)}, {"epoch": 2, "config": {}})
+    arrays, meta = ckpt.load(path)
+    assert meta == {"format": ckpt.FORMAT, "epoch": 1, "config": {}} and arrays["w"].tolist() == [0.0, 1.0, 2.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ckpt.CHECKPOINT]
     with np.load(path, allow_pickle=False) as z:           # loads with pickle off
         assert z["__meta__"].dtype.kind == "U"
 

@@ -39,11 +39,15 @@ class Session:
         self.saved_at = None                           # "epoch 3" / "epoch 3, step 7"
 
     def __enter__(self):
+        # overflow is caught by step_done's checks and reported once, not as NumPy warnings
+        self._errstate = np.errstate(over="ignore", invalid="ignore")
+        self._errstate.__enter__()
         self.stop.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self.stop.__exit__(*exc)
+        self.stop.__exit__(*exc)
+        return self._errstate.__exit__(*exc)
 
     # ------------------------------------------------------------ start
     def begin(self, total, seed):
