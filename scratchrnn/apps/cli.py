@@ -117,15 +117,23 @@ differences (fd); a dash means the row has no such tensor or check. The last col
 when every error is within its tolerance and FAIL when one is not."""
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every default in --help, except the empty ones (None, False) that say nothing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.help is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _parser(sub, name, **kw):
-    return sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kw)
+    return sub.add_parser(name, formatter_class=_Help, **kw)
 
 
 def build_parser():
     from scratchrnn import __version__
     from . import argtypes as at
-    p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="scratchrnn", description=__doc__, formatter_class=_Help)
     p.add_argument("--version", action="version", version=f"scratchrnn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -197,9 +205,28 @@ def build_parser():
     return p
 
 
+def _check_bench_numbers(rest):
+    """The bench harness's numeric options, checked before it starts (one ``error:`` line,
+    exit 2); everything else, and the options themselves, stay the harness's."""
+    from . import argtypes as at
+    p = argparse.ArgumentParser(prog="scratchrnn bench", add_help=False, allow_abbrev=False,
+                                usage="scratchrnn bench [options]  (scratchrnn bench --help lists them)")
+    for flag in ("--T", "--N", "--H"):
+        p.add_argument(flag, nargs="+", type=at.positive_int)
+    for flag in ("--repeats", "--peak-n", "--peak-n-cuda", "--long-t-max-nh"):
+        p.add_argument(flag, type=at.positive_int)
+    for flag in ("--pause", "--nojit-max-s"):
+        p.add_argument(flag, type=at.nonneg_float)
+    p.add_argument("--seed", type=at.seed)
+    p.add_argument("--out", type=at.out_folder)
+    p.parse_known_args(rest)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:              # everything after it belongs to benchmarks/grid.py
+        if not {"-h", "--help"} & set(argv):
+            _check_bench_numbers(argv[1:])
         return _bench(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = argv
