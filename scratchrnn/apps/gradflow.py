@@ -14,6 +14,9 @@ A product of Jacobians with norms below 1 shrinks the gradient geometrically as 
 goes back in time; the LSTM's cell path (``dc_{t-1} = dc_t ⊙ f``) is what keeps it alive.
 """
 
+import json
+import os
+
 import numpy as np
 
 from scratchrnn import functional as F
@@ -110,14 +113,23 @@ def step_jacobian_norms(model, layer, x, cache):
 
 def run(T=100, N=8, input_size=8, hidden=32, layers=2, seed=0, forget_bias=1.0, out=None):
     """Every model's norms, plus the LSTM with ``forget_bias`` (as "lstm_fb"; None skips it);
-    with ``out`` (a folder) also a PNG plot and a JSON of the numbers."""
+    with ``out`` (a folder) also a PNG plot and a JSON of the numbers.
+
+    ValueError names a bad argument: the sizes must be integers ≥ 1, ``seed`` ≥ 0,
+    ``forget_bias`` finite, ``out`` a folder (not a file).
+    """
+    _check_arguments(T=T, N=N, input_size=input_size, hidden=hidden, layers=layers)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer ≥ 0, got {seed!r}")
+    if forget_bias is not None and not np.isfinite(forget_bias):
+        raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out must be a folder, and {out} is a file")
     results = {m: gradient_norms(m, T, N, input_size, hidden, layers, seed) for m in MODELS}
     if forget_bias is not None:
         results["lstm_fb"] = gradient_norms("lstm", T, N, input_size, hidden, layers, seed,
                                             forget_bias)
     if out is not None:
-        import json
-        import os
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "gradflow.json"), "w") as f:
             json.dump({"T": T, "N": N, "input_size": input_size, "hidden": hidden,
@@ -126,6 +138,12 @@ def run(T=100, N=8, input_size=8, hidden=32, layers=2, seed=0, forget_bias=1.0, 
                                   for m, r in results.items()}}, f)
         plot(results, os.path.join(out, "gradflow.png"), T, hidden, layers)
     return results
+
+
+def _check_arguments(**sizes):
+    for name, v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer ≥ 1, got {v!r}")
 
 
 def plot(results, path, T, hidden, layers):
