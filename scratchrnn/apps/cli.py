@@ -117,13 +117,20 @@ differences (fd); a dash means the row has no such tensor or check. The last col
 when every error is within its tolerance and FAIL when one is not."""
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
+class _Help(argparse.HelpFormatter):
     """Every default in --help, except the empty ones (None, False) that say nothing."""
 
     def _get_help_string(self, action):
-        if action.default is None or action.default is False or action.help is None:
-            return action.help
-        return super()._get_help_string(action)
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0 or \
+                "%(default)" in text:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+    def _format_action(self, action):
+        if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
+            action.help = "(default: %(default)s)"   # argparse shows nothing for help=None
+        return super()._format_action(action)
 
 
 def _parser(sub, name, **kw):
