@@ -164,3 +164,27 @@ def test_a_real_signal_saves_and_the_printed_command_resumes_exactly(tmp_path, s
     args[args.index(again[n - 1]) + 1] = again[n]
     assert cli.main([*args, "--out", str(tmp_path / "straight")]) == 0
     assert_same_run(tmp_path / "straight", out)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail torchvision's md5 check
+@pytest.mark.parametrize("backend", ["scratch", "torch"])
+def test_mnist_stopped_inside_an_epoch_resumes_exactly(tmp_path, monkeypatch, capsys, backend):
+    from test_data import _make_tiny_mnist
+    pytest.importorskip("torchvision")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    _make_tiny_mnist(tmp_path / "data")
+    args = ["train", "mnist", "--epochs", "3", "--batch", "2", "--hidden", "6", "--dtype", "float64",
+            "--data-dir", str(tmp_path / "data"), "--backend", backend, "--save-every", "5"]
+    assert cli.main([*args, "--out", str(tmp_path / "straight")]) == 0
+    out = tmp_path / "stopped"
+    from scratchrnn.apps import data
+    n_batches = len(data.load_mnist(str(tmp_path / "data"), train=True)[0]) // 2
+    restore = _stop_at(monkeypatch, backend, n_batches + 2, signal.SIGTERM)   # epoch 2, step 2
+    assert cli.main([*args, "--out", str(out)]) == 143
+    restore()
+    _, meta = ckpt.load(out / ckpt.CHECKPOINT)
+    assert (meta["epoch"], meta["step"]) == (1, 2)
+    capsys.readouterr()
+    assert cli.main([*args, "--out", str(out), "--resume"]) == 0
+    assert f"2/{n_batches} [" in capsys.readouterr().err      # epoch 2's bar starts at step 2
+    assert_same_run(tmp_path / "straight", out)
