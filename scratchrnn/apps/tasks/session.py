@@ -127,5 +127,5 @@ class Session:
     def _where(self, epoch, step):
         unit = "segment" if self.config["task"] == "sine" else "epoch"
         if step:
-            return f"after {unit} {epoch} and {step} steps of the next"
+            return f"{unit} {epoch + 1} up to step {step}"
         return f"after {unit} {epoch}" if epoch else "the initial weights"
