@@ -88,7 +88,10 @@ def test_stop_inside_an_epoch_then_resume_is_exact(tmp_path, monkeypatch, capsys
     _, meta = ckpt.load(out / ckpt.CHECKPOINT)
     per = 8 if task is CHARLM else 1
     assert meta["epoch"] * per + meta["step"] == call        # exactly the steps completed
-    assert err.startswith(f"stopped by SIGINT: saved {out / ckpt.CHECKPOINT} (after ")
+    unit = "segment" if task is SINE else "epoch"
+    where = (f"{unit} {meta['epoch'] + 1} up to step {meta['step']}" if meta["step"]
+             else f"after {unit} {meta['epoch']}")
+    assert err.startswith(f"stopped by SIGINT: saved {out / ckpt.CHECKPOINT} ({where}); ")
     again = shlex.split(err.split("continue with: ")[1])
     assert again[0] == "scratchrnn" and again[-1] == "--resume" and str(out) in again
     assert len(_rows(out)) == meta["epoch"]
