@@ -199,7 +199,7 @@ def test_generate_refuses_a_bad_checkpoint(tmp_path, charlm_run, kind):
 
 @pytest.mark.parametrize("kind", ["empty", "truncated", "no-meta", "other-task", "wrong-shape"])
 def test_resume_refuses_a_bad_checkpoint(tmp_path, charlm_run, kind):
-    path, match = _bad_checkpoints(tmp_path, charlm_run)[kind]
+    path, _ = _bad_checkpoints(tmp_path, charlm_run)[kind]
     out = tmp_path / "run"
     out.mkdir()
     (out / ckpt.CHECKPOINT).write_bytes(path.read_bytes())

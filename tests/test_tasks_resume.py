@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 
 from scratchrnn.apps import cli
-from scratchrnn.apps.tasks import backends
+from scratchrnn.apps.tasks import backends, common
 from scratchrnn.apps.tasks import checkpoint as ckpt
-from scratchrnn.apps.tasks import common
 
 pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")

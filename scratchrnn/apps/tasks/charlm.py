@@ -167,7 +167,7 @@ def _epoch(args, run, pos, corpus, V, per_epoch):
         sums["n"] += Y.size
         here = dict(sums, seconds=sums["seconds"] + time.perf_counter() - t0)
         mid = Position(pos.epoch, step + 1, start_rng, here, state)
-        run.step_done(loss, mid, per_epoch, lambda: mid)
+        run.step_done(loss, mid, per_epoch)
     sums["seconds"] += time.perf_counter() - t0
     pos.sums = sums
 

@@ -79,7 +79,7 @@ def run(args):
                 sums["loss"] += loss
                 mid = Position(epoch - 1, step + 1, start_rng,
                                dict(sums, seconds=sums["seconds"] + time.perf_counter() - t0))
-                run.step_done(loss, mid, n_batches, lambda: mid)
+                run.step_done(loss, mid, n_batches)
                 if step % 20 == 0:
                     bar.set_postfix(loss=f"{loss:.4f}")
             acc = accuracy(backend, test_x, test_y)

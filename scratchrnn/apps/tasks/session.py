@@ -79,11 +79,11 @@ class Session:
         return Position(done, step, rng, dict(meta.get("sums", {})), ckpt.state_from(arrays))
 
     # ------------------------------------------------------------ during
-    def step_done(self, loss, pos, n_steps, on_stop=None):
+    def step_done(self, loss, pos, n_steps, stop_here=True):
         """After a completed update (``pos`` counts it): stop on NaN/inf, or on a signal.
 
-        ``on_stop()`` returns the Position to save when a signal arrived; without it the
-        caller looks for a signal itself (:meth:`check_stop`) once the step is recorded.
+        With ``stop_here`` a signal saves ``pos`` and stops; without it the caller looks
+        for a signal itself (:meth:`check_stop`) once the step is recorded.
         """
         problem = None
         if not np.isfinite(loss):
@@ -101,8 +101,8 @@ class Session:
             raise ckpt.Diverged(f"training diverged at {where}: {problem}; stopped. The last good "
                                 f"checkpoint is {self.path} ({self.saved_at}); try a smaller --lr "
                                 f"or a --clip")
-        if on_stop is not None and self.stop.signum is not None:
-            self.interrupt(on_stop())
+        if stop_here and self.stop.signum is not None:
+            self.interrupt(pos)
 
     def interrupt(self, pos):
         """Save ``pos`` and raise :class:`Interrupted`."""

@@ -54,7 +54,7 @@ def run(args):
             pred, _ = backend.predict(x, pos.state)                # before the update, for the plot
             loss, state, _ = backend.train_step(x, y, pos.state, "mse_all")   # state carried over
             done = Position(k + 1, 0, pos.rng, {}, state)
-            run.step_done(loss, done, args.segments)    # a signal: saved below
+            run.step_done(loss, done, args.segments, stop_here=False)   # a signal: saved below
             pos = done
             metrics.add(segment=k + 1, loss=loss)
             tail = (tail + [(k, y[:, 0, 0], pred[:, 0, 0])])[-8:]
