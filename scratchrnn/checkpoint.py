@@ -73,9 +73,10 @@ def load(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"{path} is a single .npy array, expected an .npz checkpoint")
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path} is a single .npy array, expected an .npz checkpoint")
+        with z:
             return {k: z[k] for k in z.files}
     except CheckpointError:
         raise
