@@ -125,16 +125,18 @@ def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None):
     return T, N, H, P
 
 
-def _check_grads(cache, cache_type, where, d_out, named_grads):
+def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     """The upstream grads match the cache's shapes and dtype; the saved arrays are unchanged."""
     if not isinstance(cache, cache_type):
         raise TypeError(f"{where} expects the {cache_type.__name__} of its forward, got "
                         f"{type(cache).__name__}")
     T, N = cache.x.shape[:2]
     dt = cache.x.dtype
-    _checks.shaped("d_out", d_out, dt, (T, N, cache.h.shape[2]), "(T, N, H_out) of the forward")
-    for name, g, size in named_grads:
-        _checks.shaped(name, g, dt, (N, size), "(N, H_out)" if name == "d_h_n" else "(N, H)")
+    P = cache.h.shape[2]
+    _checks.shaped("d_out", d_out, dt, (T, N, P), "(T, N, H_out) of the forward")
+    _checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
+    if cache_type is LSTMCache:
+        _checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
     _checks.unchanged(cache.stamps, _saved(cache), where)
 
 
@@ -229,7 +231,7 @@ def rnn_backward(d_out, d_h_n, cache):
     Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
     ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps.
     """
-    _check_grads(cache, RNNCache, "rnn_backward", d_out, [("d_h_n", d_h_n, cache.h.shape[2])])
+    _check_grads(cache, RNNCache, "rnn_backward", d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     d_a = np.empty_like(d_out)                                           # (T, N, H)
     dh = np.empty_like(d_out)                                            # (T, N, H)
@@ -273,8 +275,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
 
     Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
     """
-    _check_grads(cache, LSTMCache, "lstm_backward", d_out,
-                 [("d_h_n", d_h_n, cache.h.shape[2]), ("d_c_n", d_c_n, cache.c.shape[2])])
+    _check_grads(cache, LSTMCache, "lstm_backward", d_out, d_h_n, d_c_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, P = d_out.shape
     H = cache.c.shape[2]
@@ -322,7 +323,7 @@ def gru_backward(d_out, d_h_n, cache):
 
     Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
     """
-    _check_grads(cache, GRUCache, "gru_backward", d_out, [("d_h_n", d_h_n, cache.h.shape[2])])
+    _check_grads(cache, GRUCache, "gru_backward", d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
     d_ax = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
