@@ -27,6 +27,9 @@ import numbers
 import numpy as np
 
 
+MIN_EPS = 1e-10      # the smallest step accepted: its rounding noise, 2⁻⁵³·|L|/eps ≈ 1e-6·|L|
+
+
 class GradcheckError(AssertionError):
     """An analytic gradient disagrees with finite differences beyond the tolerance.
 
@@ -60,9 +63,9 @@ def gradcheck(fn, inputs, *, eps=1e-6, tol=1e-6, floor=1e-10, seed=0, max_probes
     and no further. Any gradient well above that level is held to ``tol``.
 
     Settings that would check nothing are refused (ValueError): ``max_probes`` below 1,
-    ``eps`` not a finite number > 0, ``tol`` not finite and >= 0, ``floor`` not finite and
-    > 0, no inputs, an empty input, a ``vjp`` that returns no gradient. So are gradients that
-    are not finite or name no input, and outputs that are not float arrays.
+    ``eps`` outside [1e-10, 1], ``tol`` outside [0, 1), ``floor`` outside (0, 1], no inputs,
+    an empty input, a ``vjp`` that returns no gradient; so are gradients that are not finite
+    or name no input, and outputs that are not float arrays.
 
     Returns a dict ``name -> relative error``.
     """
@@ -133,7 +136,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, tol=1e-6, floor=1e-10, seed=0, max_probes
                                             noise / tol if tol > 0 and np.isfinite(tol) else 0.0)
         report[name] = float(err)
         if not err <= tol:
-            failures.append(f"{name}: relative error {err:.3e} > {tol:.1e}")
+            failures.append(f"{name}: relative error {err:.3e}, expected <= tol = {tol:.1e}")
     if failures:
         raise GradcheckError("gradcheck failed: " + "; ".join(failures), report)
     return report
@@ -143,12 +146,15 @@ def _settings(eps, tol, floor, max_probes):
     def real(v):
         return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
-    if not (real(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
-    if not (real(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0 (an infinite tolerance checks nothing), got {tol!r}")
-    if not (real(floor) and floor > 0):
-        raise ValueError(f"floor must be a finite number > 0, got {floor!r}")
+    if not (real(eps) and MIN_EPS <= eps <= 1):
+        raise ValueError(f"eps must be a number in [{MIN_EPS:g}, 1] (below, rounding noise of order "
+                         f"2⁻⁵³/eps drowns any gradient), got {eps!r}")
+    if not (real(tol) and 0 <= tol < 1):
+        raise ValueError(f"tol must be a number in [0, 1) (a relative error never exceeds 2, so a "
+                         f"tolerance of 1 or more lets wrong gradients through), got {tol!r}")
+    if not (real(floor) and 0 < floor <= 1):
+        raise ValueError(f"floor must be a number in (0, 1] (a larger floor hides the error of any "
+                         f"gradient smaller than it), got {floor!r}")
     if max_probes is not None and (isinstance(max_probes, bool) or not isinstance(max_probes, numbers.Integral)
                                    or max_probes < 1):
         raise ValueError(f"max_probes must be None (every element) or an integer >= 1, got {max_probes!r}")

@@ -132,6 +132,8 @@ class Adam:
             raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = _number("eps", eps)
+        if self.eps == 0:                # torch allows it; a zero gradient then makes 0/0 = NaN weights
+            raise ValueError("eps must be > 0: with eps = 0 a zero gradient gives 0/0 = NaN, got 0")
         self.weight_decay = _number("weight_decay", weight_decay)
         self.t = 0                                   # step() calls so far
         self._state = _state_index(self.pairs)       # a repeated parameter shares m, v and its count

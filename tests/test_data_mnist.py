@@ -104,20 +104,20 @@ def _gz(b):
 _IMG = np.zeros((TRAIN_N, 28, 28), np.uint8)
 _LAB = np.zeros(TRAIN_N, np.uint8)
 CORRUPT = [   # (file, its bytes, words the message must hold)
-    ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG))[:-20], ["truncated"]),
+    ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG))[:-20], ["truncated", "expected a complete gzip stream"]),
     ("train-images-idx3-ubyte.gz", _idx_bytes(_IMG), ["not a valid gzip file"]),
     ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG))[:-8] + b"\0" * 8, ["not a valid gzip file", "CRC"]),
     ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG, magic=2049)), ["magic number 2049", "expected 2051"]),
-    ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG)[:-1]), ["dimensions (5, 28, 28)", "3920 bytes",
-                                                                "3919 follow"]),
-    ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG) + b"\0"), ["3921 follow"]),
-    ("train-images-idx3-ubyte.gz", _gz(b"\0\0\x08"), ["too short", "16-byte IDX header"]),
+    ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG)[:-1]), ["dimensions (5, 28, 28)",
+                                                                "expected 3920 bytes", "got 3919"]),
+    ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(_IMG) + b"\0"), ["got 3921"]),
+    ("train-images-idx3-ubyte.gz", _gz(b"\0\0\x08"), ["too short", "16-byte IDX header", "got 3 bytes"]),
     ("train-images-idx3-ubyte.gz", _gz(_idx_bytes(np.zeros((TRAIN_N, 28, 27), np.uint8))),
      ["28 x 28", "(5, 28, 27)"]),
     ("train-labels-idx1-ubyte.gz", _gz(_idx_bytes(np.zeros(4, np.uint8))), ["4 labels", "5 images"]),
     ("train-labels-idx1-ubyte.gz", _gz(_idx_bytes(np.array([0, 1, 2, 10, 3], np.uint8))),
      ["labels 0..9", "got 10"]),
-    ("train-labels-idx1-ubyte.gz", _gz(_idx_bytes(_LAB, dims=(2**31 - 1,))), ["2147483647 bytes"]),
+    ("train-labels-idx1-ubyte.gz", _gz(_idx_bytes(_LAB, dims=(2**31 - 1,))), ["expected 2147483647 bytes", "got 5"]),
     ("train-labels-idx1-ubyte", _idx_bytes(_LAB, magic=2051), ["magic number 2051"]),
 ]
 

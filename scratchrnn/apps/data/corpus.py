@@ -166,8 +166,8 @@ class Vocab:
         bad = (idx < 0) | (idx >= len(self))
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"index {int(idx[pos])} at position {pos} is out of range for a "
-                             f"vocabulary of {len(self)} characters")
+            raise ValueError(f"index {int(idx[pos])} at position {pos} is out of range (expected "
+                             f"0..{len(self) - 1}) for a vocabulary of {len(self)} characters")
         return "".join(self.chars[i] for i in idx.tolist())
 
 

@@ -86,14 +86,15 @@ def _read_idx(path, md5, magic, what):
         try:
             blob = gzip.decompress(blob)
         except EOFError:
-            raise DataError(f"{path}: truncated: the gzip stream ends before its end marker") from None
+            raise DataError(f"{path}: truncated: expected a complete gzip stream, got one that ends "
+                            f"before its end marker") from None
         except (gzip.BadGzipFile, zlib.error) as e:
             raise DataError(f"{path}: not a valid gzip file ({e})") from None
     ndim = 3 if magic == _IMAGES else 1
     header = 4 + 4 * ndim
     if len(blob) < header:
-        raise DataError(f"{path}: {len(blob)} bytes, too short for the {header}-byte IDX header "
-                        f"of MNIST {what}")
+        raise DataError(f"{path}: too short: expected at least the {header}-byte IDX header of "
+                        f"MNIST {what}, got {len(blob)} bytes")
     got = int.from_bytes(blob[:4], "big")
     if got != magic:
         raise DataError(f"{path}: IDX magic number {got} (0x{got:08x}), expected {magic} "
@@ -101,8 +102,8 @@ def _read_idx(path, md5, magic, what):
     dims = tuple(int(d) for d in np.frombuffer(blob, ">i4", ndim, 4))
     expected = int(np.prod(dims, dtype=np.int64))
     if len(blob) - header != expected:
-        raise DataError(f"{path}: the header gives dimensions {dims}, that is {expected} bytes of "
-                        f"{what}, but {len(blob) - header} follow it")
+        raise DataError(f"{path}: the header gives dimensions {dims}, so expected {expected} bytes "
+                        f"of {what} after it, got {len(blob) - header}")
     return np.frombuffer(blob, np.uint8, expected, header).reshape(dims)
 
 
