@@ -140,6 +140,15 @@ def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     _checks.unchanged(cache.stamps, _saved(cache), where)
 
 
+def check_unchanged(cache, where="backward"):
+    """RuntimeError when an array that ``cache``'s forward saved has changed in place since.
+
+    Every ``*_backward`` calls it first; a stack of layers calls it on all its caches before
+    the first backward, so a rejected backward accumulates nothing anywhere.
+    """
+    _checks.unchanged(cache.stamps, _saved(cache), where)
+
+
 def _saved(cache):
     """(name, array) pairs a backward reads from its forward's cache and the caller can reach."""
     return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
