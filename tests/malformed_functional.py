@@ -84,8 +84,10 @@ def table_cases():
     l = good_args("lstm", P=3)
     cases.append(("lstm w_hr wrong H", lambda: forward("lstm", dict(l, w_hr=np.zeros((3, 4)))), ValueError,
                   ["w_hr", "(P, 5)", "(3, 4)"]))
-    cases.append(("lstm no w_hr", lambda: forward("lstm", dict(l, w_hr=None)), ValueError, ["w_hh", "(20, 5)", "(20, 3)"]))
-    cases.append(("lstm c0 as h0", lambda: forward("lstm", dict(l, c0=l["h0"])), ValueError, ["c0", "(2, 5)", "(2, 3)"]))
+    cases.append(("lstm no w_hr", lambda: forward("lstm", dict(l, w_hr=None)), ValueError,
+                  ["w_hh", "(20, 5)", "(20, 3)"]))
+    cases.append(("lstm c0 as h0", lambda: forward("lstm", dict(l, c0=l["h0"])), ValueError,
+                  ["c0", "(2, 5)", "(2, 3)"]))
     g = good_args("gru")
     cases.append(("gru rnn-sized w_ih", lambda: forward("gru", dict(g, w_ih=g["w_ih"][:5])), ValueError,
                   ["w_ih", "(3·H, 4)", "(5, 4)"]))

@@ -5,7 +5,7 @@ CheckpointError, GradcheckError), raised by scratchrnn's own code, its message s
 came. "Correct result": equal to an independent NumPy computation of the same thing. The
 functional layer, whose Numba kernels do not check bounds, runs in a child process
 (malformed_functional.py) so that a crash fails one test instead of killing pytest.
-The module forward/backward paths of RNN and LSTM are searched in test_validation*.py.
+The module forward/backward paths of RNN, LSTM, GRU and their cells are searched in test_validation.py.
 """
 
 import gzip

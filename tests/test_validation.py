@@ -1,7 +1,7 @@
 """Bad input gets a clear ValueError/TypeError that says what was expected and what came.
 
-Hypothesis drives every public entry point (RNN/LSTM forward and backward, the
-cells, ``load_state_dict``) with one malformation at a time and asserts that
+Hypothesis drives the models' and cells' entry points (RNN/LSTM/GRU forward and backward;
+``load_state_dict`` is in test_validation_state.py) with one malformation at a time and asserts that
 
 * the exception is exactly ``ValueError`` or ``TypeError`` (the builtin, not a
   NumPy/Numba/torch subclass) and was raised by scratchrnn's own checks (the
@@ -34,7 +34,7 @@ from validation_helpers import (SETTINGS, assert_clear_error, assert_common_reje
 @st.composite
 def seq_setups(draw):
     """A small module of random configuration, its good input and initial state."""
-    kind = draw(st.sampled_from(["rnn", "lstm"]))
+    kind = draw(st.sampled_from(["rnn", "lstm", "gru"]))
     L = draw(st.integers(1, 2))
     cfg = dict(num_layers=L, bidirectional=draw(st.booleans()), batch_first=draw(st.booleans()),
                bias=draw(st.booleans()), dtype=draw(st.sampled_from([np.float32, np.float64])),
@@ -43,7 +43,7 @@ def seq_setups(draw):
     T, N = draw(st.integers(2, 4)), draw(st.integers(2, 3))
     batched = draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
-    m = (sr.LSTM if kind == "lstm" else sr.RNN)(I, H, seed=seed, **cfg)
+    m = {"rnn": sr.RNN, "lstm": sr.LSTM, "gru": sr.GRU}[kind](I, H, seed=seed, **cfg)
     rng = np.random.default_rng(seed)
     dt = np.dtype(cfg["dtype"])
     LD = L * (2 if cfg["bidirectional"] else 1)
@@ -175,13 +175,12 @@ def test_sequence_rejects_empty_sequence_and_batch():
 
 @st.composite
 def cell_setups(draw):
-    kind = draw(st.sampled_from(["rnn", "lstm"]))
+    kind = draw(st.sampled_from(["rnn", "lstm", "gru"]))
     I, H, N = draw(st.integers(1, 3)), draw(st.integers(2, 4)), draw(st.integers(2, 3))
     dt = np.dtype(draw(st.sampled_from([np.float32, np.float64])))
     seed = draw(st.integers(0, 2**16))
     bias = draw(st.booleans())
-    m = sr.LSTMCell(I, H, bias=bias, dtype=dt, seed=seed) if kind == "lstm" else \
-        sr.RNNCell(I, H, bias=bias, dtype=dt, seed=seed)
+    m = {"rnn": sr.RNNCell, "lstm": sr.LSTMCell, "gru": sr.GRUCell}[kind](I, H, bias=bias, dtype=dt, seed=seed)
     batched = draw(st.booleans())
     rng = np.random.default_rng(seed)
     x = fill(rng, (N, I) if batched else (I,), dt)

@@ -34,4 +34,5 @@ from scratchrnn.apps.data.paths import (CACHE_DIR, DATA_ENV, LYRICS_FILE, MNIST_
 from scratchrnn.apps.data.sine import sine_segments
 
 __all__ = ["CACHE_DIR", "DATA_ENV", "LYRICS_FILE", "MNIST_FILES", "DataError", "Vocab", "consecutive_batches",
-           "data_dir", "default_lyrics_path", "load_corpus", "load_mnist", "num_batches", "random_batches", "sine_segments"]
+           "data_dir", "default_lyrics_path", "load_corpus", "load_mnist", "num_batches", "random_batches",
+           "sine_segments"]
