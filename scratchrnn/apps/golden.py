@@ -258,6 +258,8 @@ def run_reference(config, arrays):
 
     It is also a correct target of the check protocol: ``run_reference(config, arrays) -> dict``.
     """
+    if config["mode"] == "loss":
+        return softmax_loss(arrays["logits"], arrays["targets"], arrays["mask"])
     cell = config["mode"] == "cell"
     lstm = config["kind"] == "lstm"
     m = _build(config, 0, cell=cell)
@@ -322,14 +324,23 @@ def _softmax_case(spec, rng):
     targets = rng.integers(0, V, size=(T, N)).astype(np.int64)         # (T, N)
     mask = rng.random((T, N)) < 0.8                                    # (T, N) bool
     mask[0] = True
+    return dict(logits=logits, targets=targets, mask=mask, **softmax_loss(logits, targets, mask))
+
+
+def softmax_loss(logits, targets, mask):
+    """CS231n's temporal softmax loss in torch's layout, float64: ``{"loss", "grad_logits"}``.
+
+    logits (T, N, V), targets (T, N), mask (T, N): ``loss = Σ_{t,n} mask·(-log softmax)[target] / N``.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
     shifted = logits - logits.max(axis=2, keepdims=True)               # (T, N, V) max is 0
     log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
-    nll = -np.take_along_axis(log_p, targets[..., None], axis=2)[..., 0]   # (T, N)
-    loss = np.array((nll * mask).sum() / N)                             # () like CS231n
+    t = targets[..., None]                                             # (T, N, 1)
+    N = logits.shape[1]
+    loss = np.array((-np.take_along_axis(log_p, t, 2)[..., 0] * mask).sum() / N)   # ()
     grad = np.exp(log_p)                                               # (T, N, V) softmax
-    np.put_along_axis(grad, targets[..., None], np.take_along_axis(grad, targets[..., None], 2) - 1, 2)
-    grad *= mask[..., None] / N
-    return {"logits": logits, "targets": targets, "mask": mask, "loss": loss, "grad_logits": grad}
+    np.put_along_axis(grad, t, np.take_along_axis(grad, t, 2) - 1, 2)
+    return {"loss": loss, "grad_logits": grad * mask[..., None] / N}
 
 
 def _write_npz(path, arrays):
