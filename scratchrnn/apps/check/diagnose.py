@@ -10,6 +10,7 @@ with a few near-zero entries is not judged by them. A failing tensor gets a ``Fi
   exceeds the tolerance. When only some blocks are wrong, ``kind`` describes those blocks.
 """
 
+import re
 from itertools import permutations
 from typing import NamedTuple
 
@@ -53,7 +54,7 @@ def rel_error(got, expected):
 
 def diagnose(name, got, expected, tol, gate_names=(), hidden=None):
     """The ``Finding`` for one tensor that failed (``got`` may be None: not returned)."""
-    direction = "reverse" if name.endswith("_reverse") else ("forward" if "_l" in name else "")
+    direction = "reverse" if name.endswith("_reverse") else ("forward" if re.search(r"_l\d+$", name) else "")
     err = rel_error(got, expected)
     if got is None:
         return Finding(name, err, "missing", "not returned", (), direction)
@@ -127,3 +128,30 @@ def _swapped(blocks, gate_names, tol, scale):
             return "blocks permuted: " + ", ".join(f"{gate_names[j]} holds {gate_names[perm[j]]}"
                                                    for j in range(G) if perm[j] != j)
     return ""
+
+
+def hints(findings, errors, tol):
+    """Sentences that read a pattern across a case's wrong tensors (which paths are right)."""
+    wrong = {f.tensor for f in findings}
+    if not wrong:
+        return []
+    out = []
+    params = {t for t in wrong if t.startswith(("grad_weight", "grad_bias"))}
+    if wrong & {"out", "h_n", "c_n", "loss"}:
+        out.append("the forward is wrong: fix it first, the gradients follow from it")
+    elif wrong == params and all(errors.get(k, 0) <= tol for k in ("grad_x", "grad_h0", "grad_c0")):
+        if all(f.kind in ("zero", "missing") for f in findings):
+            out.append("dx and dh0 are right, so every da_t is; the gradient of "
+                       f"{', '.join(sorted(params))} is never written")
+        elif all(t.startswith("grad_weight_hh") for t in params):
+            out.append("dx and dh0 are right, so every da_t is; only dW_hh is wrong: it pairs da_t with "
+                       "the wrong state ((R7): h_{t-1}, h[:-1], not h_t)")
+        else:
+            out.append("dx and dh0 are right, so every da_t is; the parameter gradients are not: "
+                       "they must be sums over all steps (+=), fact 3 of docs/derivations.md")
+    fwd = [f for f in findings if f.direction == "forward"]
+    rev = [f for f in findings if f.direction == "reverse"]
+    if rev and not fwd:
+        out.append("only the reverse direction's parameters are wrong: check the time flips of "
+                   "d_out and dx around its backward (S2)")
+    return out

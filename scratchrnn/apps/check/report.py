@@ -67,6 +67,7 @@ def details(r, target):
         layers = f" (layer{'s' * (len(r.step.layers) > 1)} {', '.join(map(str, r.step.layers))})" \
             if r.step.layers else ""
         lines.append(f"first wrong step going backwards: step {r.step.step}{layers}: {r.step.detail}")
+    lines += [f"hint: {h}" for h in r.hints]
     return lines
 
 

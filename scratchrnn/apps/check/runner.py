@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchrnn.apps import golden
-from scratchrnn.apps.check.diagnose import Finding, diagnose, rel_error, tolerance
+from scratchrnn.apps.check.diagnose import Finding, diagnose, hints, rel_error, tolerance
 from scratchrnn.registry import KINDS
 
 
@@ -45,6 +45,7 @@ class CaseResult(NamedTuple):
     skipped_tensors: dict    # tensor -> why it could not be compared
     step: object             # Step, or None
     equations: list
+    hints: list = []         # patterns across the wrong tensors, in words
 
     @property
     def gates(self):
@@ -80,12 +81,14 @@ def check_case(target, case, dtype):
     via = target.via(case.config)
     arrays = cast(case.inputs(), dtype)
     try:
-        got = target(dict(case.config), dict(arrays))
+        with np.errstate(all="ignore"):         # overflows show up as non-finite results instead
+            got = target(dict(case.config), dict(arrays))
     except NotImplementedError as e:
-        return CaseResult(case.name, case.config["kind"], "skip", via, str(e) or "not implemented", {}, [], {}, None,
-                          case.meta["equations"])
+        return CaseResult(case.name, case.config["kind"], "skip", via, str(e) or "not implemented", {}, [], {},
+                          None, case.meta["equations"])
     except Exception as e:
-        return CaseResult(case.name, case.config["kind"], "error", via, _crash(e), {}, [], {}, None, case.meta["equations"])
+        return CaseResult(case.name, case.config["kind"], "error", via, _crash(e), {}, [], {}, None,
+                          case.meta["equations"])
     if not isinstance(got, dict):
         return CaseResult(case.name, case.config["kind"], "error", via, f"expected the target to return a dict, got "
                           f"{type(got).__name__}", {}, [], {}, None, case.meta["equations"])
@@ -102,8 +105,8 @@ def check_case(target, case, dtype):
         if not err <= tol:
             findings.append(diagnose(key, got.get(key), exp, tol, gate_names, case.config.get("hidden_size")))
     step = localise(target, case, dtype, got, expected) if findings else None
-    return CaseResult(case.name, case.config["kind"], "fail" if findings else "pass", via, "", errors, findings, skipped, step,
-                      case.meta["equations"])
+    return CaseResult(case.name, case.config["kind"], "fail" if findings else "pass", via, "", errors,
+                      findings, skipped, step, case.meta["equations"], hints(findings, errors, tol))
 
 
 def reference(case, arrays, dtype):
@@ -148,7 +151,8 @@ def _by_suffixes(target, case, dtype, tol):
     lstm = "step_dc" in a
     for t in reversed(range(T)):
         sub = cast(golden.suffix_arrays(a, t, a["step_h"][t], a["step_c"][t] if lstm else None), dtype)
-        got = target(dict(case.config), dict(sub))
+        with np.errstate(all="ignore"):
+            got = target(dict(case.config), dict(sub))
         if dtype == np.float64:
             exp = {"grad_h0": a["step_dh"][t], "grad_c0": a["step_dc"][t] if lstm else None}
         else:
