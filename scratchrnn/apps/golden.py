@@ -350,5 +350,5 @@ def _write_npz(path, arrays):
         for key in sorted(arrays):
             info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+                np.lib.format.write_array(f, np.asarray(arrays[key], order="C"), allow_pickle=False)
     os.replace(tmp, path)

@@ -9,6 +9,8 @@ autograd on ``L = Σ out·d_out + Σ h_n·d_h_n (+ Σ c_n·d_c_n)``. A class who
 ``Cell`` (``nn.LSTMCell``) is checked on the single-step cases instead.
 """
 
+import warnings
+
 import numpy as np
 
 from scratchrnn.apps.check.protocol import Target, UsageError, resolve
@@ -80,7 +82,9 @@ def _run(cls, config, arrays, torch):
         if "lengths" in arrays:
             from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
             x = pack_padded_sequence(x, torch.from_numpy(arrays["lengths"]), enforce_sorted=False)
-        out, fin = module(x, hx)
+        with warnings.catch_warnings():      # torch notes that proj_size takes its slower path
+            warnings.filterwarnings("ignore", message="LSTM with projections")
+            out, fin = module(x, hx)
         if "lengths" in arrays:
             out, _ = pad_packed_sequence(out, total_length=arrays["x"].shape[0])
         outs = {"out": out, "h_n": fin[0], "c_n": fin[1]} if lstm else {"out": out, "h_n": fin}
