@@ -32,7 +32,7 @@ class Finding(NamedTuple):
 def tolerance(dtype):
     """The pass threshold on the normwise relative error for an implementation working in ``dtype``.
 
-    ``eps ** (2/3)``: 3.7e-11 in float64, 2.5e-5 in float32. On these small cases (T = 5, dot
+    ``eps ** (2/3)``: 3.7e-11 in float64, 2.4e-5 in float32. On these small cases (T = 5, dot
     products of at most 12 terms) correct implementations stay within a few eps of the float64
     truth: torch's nn.RNN/LSTM/GRU and the test suite's NumPy implementations err by at most
     9.5e-7 (8 eps) in float32 and 1e-15 in float64. The threshold leaves eps ** (-1/3) over eps
