@@ -7,7 +7,8 @@ with a few near-zero entries is not judged by them. A failing tensor gets a ``Fi
   written), ``transposed`` (got ≈ expectedᵀ), ``swapped`` (its gate blocks are permuted),
   ``non-finite`` (NaN or inf, e.g. an overflowing exp), ``shape``, ``missing``, or ``other``;
 - ``gates``: the gate blocks (row blocks of ``W_ih``/``W_hh``/``b``, torch's order) whose error
-  exceeds the tolerance. When only some blocks are wrong, ``kind`` describes those blocks.
+  exceeds the tolerance. When only some blocks are wrong, ``kind`` and ``detail`` describe those
+  blocks alone (the rest is right).
 """
 
 import re
@@ -82,8 +83,7 @@ def diagnose(name, got, expected, tol, gate_names=(), hidden=None):
             g = np.concatenate([blocks[i][0] for i in idx])
             e = np.concatenate([blocks[i][1] for i in idx])
             kind, detail = classify(g, e, tol)
-            return Finding(name, err, kind, f"{detail} in gate block{'s' * (len(wrong) > 1)} "
-                           f"{', '.join(wrong)}", wrong, direction)
+            return Finding(name, err, kind, detail, wrong, direction)
     kind, detail = classify(got, expected, tol)
     return Finding(name, err, kind, detail, wrong, direction)
 

@@ -45,7 +45,7 @@ def summary(r, target):
     more = len(r.findings) - 4
     s = "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
     if r.step:
-        s += f"; first wrong step {r.step.step} ({r.step.quantity})"
+        s += f"; first wrong step {r.step.step}/{r.step.steps} ({r.step.quantity})"
     return s
 
 
@@ -56,7 +56,9 @@ def details(r, target):
     lines = []
     for f in r.findings:
         where = ""
-        if f.gates and kind in KINDS:
+        if f.gates and kind in KINDS and len(f.gates) == len(KINDS[kind].gate_names):
+            where = "  all gate blocks"
+        elif f.gates and kind in KINDS:
             where = "  gate " + ", ".join(f"{g} ({_where(target, kind, g, f.tensor)})" for g in f.gates)
         direction = f"  [{f.direction} direction]" if f.direction == "reverse" else ""
         lines.append(f"{_name(target, f.tensor).ljust(w)}  error {_num(f.error)}  {f.kind}: {f.detail}"
@@ -66,7 +68,8 @@ def details(r, target):
     if r.step:
         layers = f" (layer{'s' * (len(r.step.layers) > 1)} {', '.join(map(str, r.step.layers))})" \
             if r.step.layers else ""
-        lines.append(f"first wrong step going backwards: step {r.step.step}{layers}: {r.step.detail}")
+        lines.append(f"first wrong step going backwards: step {r.step.step} of {r.step.steps}{layers}: "
+                     f"{r.step.detail}")
     lines += [f"hint: {h}" for h in r.hints]
     return lines
 
@@ -85,9 +88,10 @@ def _where(target, kind, gate, tensor):
     """Where a gate block lives in the user's layout: rows of W (torch) or columns of Wx (CS231n)."""
     order = target.gate_order.get(kind, KINDS[kind].gate_names)
     j = order.index(gate)
-    if tensor.startswith("grad_bias") or target.layout != "cs231n":
-        return f"{'entries' if tensor.startswith('grad_bias') else 'rows'} {j}H:{j + 1}H"
-    return f"columns {j}H:{j + 1}H"
+    span = f"{j}H:{j + 1}H".replace("0H", "0").replace("1H", "H")
+    if tensor.startswith("grad_bias"):
+        return f"entries {span}"
+    return f"{'columns' if target.layout == 'cs231n' else 'rows'} {span}"
 
 
 def _name(target, key):

@@ -28,6 +28,7 @@ class Step(NamedTuple):
     step: int                # 1-based time step whose backward first produced a wrong gradient
     quantity: str            # what diverged there first: "dh", "dc", "dh, dc" or "dx"
     layers: tuple            # layers whose dh/dc were wrong at that step (dx: ())
+    steps: int               # T
     detail: str
 
     def to_json(self):
@@ -140,8 +141,9 @@ def localise(target, case, dtype, got, expected):
     scale = float(np.max(np.abs(ex))) or 1.0
     for t in reversed(range(ex.shape[0])):
         if not float(np.max(np.abs(np.asarray(dx[t], np.float64) - ex[t]))) / scale <= tol:
-            return Step(t + 1, "dx", (), f"dx_{t + 1} is the last wrong input gradient: the backward "
-                        f"of step {t + 1} is the first, going backwards, to go wrong")
+            later = ", every later dx_t is right" if t + 1 < ex.shape[0] else ""
+            return Step(t + 1, "dx", (), ex.shape[0], f"dx_{t + 1} is wrong{later} (located by dx_t: the target "
+                        "cannot be run from a given state, e.g. CS231n's lstm_forward starts from c0 = 0)")
     return None
 
 
@@ -171,7 +173,7 @@ def _by_suffixes(target, case, dtype, tol):
                                if float(np.max(np.abs(np.asarray(g[k]) - exp[key][k]))) / scale > tol}
         if wrong:
             names = " and ".join(f"{q}_{t}" for q in wrong)
-            return Step(t + 1, ", ".join(wrong), tuple(sorted(layers)),
+            return Step(t + 1, ", ".join(wrong), tuple(sorted(layers)), T,
                         f"{names} wrong after {T - t} step{'s' * (T - t > 1)} back: the backward of "
                         f"step {t + 1} is the first, going backwards, to go wrong")
     return None
