@@ -18,7 +18,7 @@ def table(results, target, header):
                      _num(max(grd, default=None)), summary(r, target)))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
+        lines.append(("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5]).rstrip())
     for r in results:
         if r.status == "fail":
             lines += ["", f"FAIL {r.name}  ({r.via}; exercises {', '.join(r.equations) or 'no labelled equation'})"]
