@@ -2,6 +2,8 @@
 the adapters, and the error kinds of the diagnosis."""
 
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ from scratchrnn.apps.check import diagnose
 from scratchrnn.apps.check.cs231n import from_cs231n, to_cs231n
 
 OK = "buggy.cs231n_ok"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_golden_writes_a_suite(tmp_path, capsys):
@@ -93,12 +96,13 @@ def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
-def test_command_line_end_to_end_exit_codes(tmp_path):
+def test_command_line_end_to_end_exit_codes():
     """The real entry point, as outside checks call it: 0, then 2 for no target."""
-    env_cmd = [sys.executable, "-m", "scratchrnn", "check"]
-    ok = subprocess.run(env_cmd + ["tests.buggy.numpy_rnn:rnn", "--kind", "rnn"], capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "scratchrnn", "check"]
+    run = dict(cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    ok = subprocess.run(cmd + ["tests.buggy.numpy_rnn:rnn", "--kind", "rnn"], **run)
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(env_cmd, capture_output=True, text=True)
+    bad = subprocess.run(cmd, **run)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 

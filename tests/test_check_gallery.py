@@ -7,7 +7,7 @@ import pytest
 
 from buggy import gallery
 from scratchrnn.apps import golden
-from scratchrnn.apps.check import cs231n_target, protocol_target, run
+from scratchrnn.apps.check import Target, cs231n_target, protocol_target, run
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,18 @@ class TestDiagnosis:
         r = check_bug("softmax_no_max_shift", cases)
         assert r["softmax-scale1"].status == "pass"             # harmless for small scores
         assert r["softmax-scale1000"].finding("loss").kind == "non-finite"
+
+    def test_dh_and_dc_are_told_apart_where_the_target_takes_c0(self, cases):
+        import importlib
+        ok = Target("ok", gallery.lstm_from_steps(importlib.import_module("buggy.cs231n_ok")))
+        assert {r.status for r in run(ok, cases)} == {"pass", "skip"}
+        for name, quantity in (("dc_prev_without_forget", "dc"), ("forget_derivative", "dh")):
+            broken = Target(name, gallery.lstm_from_steps(importlib.import_module(name)))
+            seq = {r.name: r for r in run(broken, cases)}["lstm-sequence-l1-uni"]
+            assert (seq.step.step, seq.step.quantity) == (golden.T, quantity), name
+        seq = {r.name: r for r in run(Target("x", gallery.lstm_from_steps(importlib.import_module("no_dc_carry"))),
+                                      cases)}["lstm-sequence-l1-uni"]
+        assert seq.status == "pass"        # its bug is in lstm_backward, which this loop does not use
 
     def test_every_bug_errs_far_above_the_tolerance(self, cases):
         # the tolerance's docstring promises a gap: every bug errs by more than 1e-3

@@ -46,6 +46,10 @@ BUGS = {b.name: b for b in [
         "shifted = x_flat - np.max(x_flat, axis=1, keepdims=True)             # (N·T, V) max is 0",
         "shifted = x_flat                                                      # no max-shift",
         "softmax without subtracting the row max: exp overflows for large scores"),
+    Bug("dc_prev_without_forget", "cs231n_ok.py",
+        "dprev_c = dc * f",
+        "dprev_c = dc",
+        "the cell gradient passed back skips the forget gate (L9)"),
     Bug("bias_hh_dropped", "numpy_rnn.py",
         'g["bias_hh"] = da.sum(axis=(0, 1))',
         'g["bias_hh"] = np.zeros_like(w["bias_hh"])',
@@ -59,6 +63,43 @@ BUGS = {b.name: b for b in [
         "d_out = d_out                                                # the reverse half is not flipped",
         "the reverse direction's upstream gradient is not flipped into its own time (S2)"),
 ]}
+
+
+def lstm_from_steps(module):
+    """A protocol target for one-layer LSTM sequences, looping over a module's CS231n step functions.
+
+    Unlike CS231n's ``lstm_forward`` it starts from any (h0, c0) and takes a gradient on c_n, so
+    ``check`` can run it from any step and tell a wrong ``dh_t`` from a wrong ``dc_t``.
+    """
+    import numpy as np
+    from scratchrnn.apps.check.cs231n import from_cs231n, to_cs231n
+
+    def run(config, a):
+        if config["kind"] != "lstm" or config["mode"] != "sequence" or config["num_layers"] != 1 \
+                or config["bidirectional"] or config["proj_size"] or "lengths" in a or not config["bias"]:
+            raise NotImplementedError("one-layer, one-direction LSTM sequences with biases only")
+        Wx, Wh = to_cs231n(a["weight_ih_l0"], 4), to_cs231n(a["weight_hh_l0"], 4)
+        b = to_cs231n(a["bias_ih_l0"] + a["bias_hh_l0"], 4)
+        T, N, _ = a["x"].shape
+        H = config["hidden_size"]
+        h, c = a.get("h0", np.zeros((1, N, H)))[0], a.get("c0", np.zeros((1, N, H)))[0]
+        out, caches = [], []
+        for t in range(T):
+            h, c, cache = module.lstm_step_forward(a["x"][t], h, c, Wx, Wh, b)
+            out.append(h)
+            caches.append(cache)
+        dh, dc = a["d_h_n"][0], a["d_c_n"][0]
+        dx, dWx, dWh, db = [None] * T, 0, 0, 0
+        for t in reversed(range(T)):
+            dx[t], dh, dc, dWx_t, dWh_t, db_t = module.lstm_step_backward(a["d_out"][t] + dh, dc, caches[t])
+            dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        res = {"out": np.stack(out), "h_n": h[None], "c_n": c[None], "grad_x": np.stack(dx),
+               "grad_h0": dh[None], "grad_c0": dc[None], "grad_weight_ih_l0": from_cs231n(dWx, 4),
+               "grad_weight_hh_l0": from_cs231n(dWh, 4)}
+        res["grad_bias_ih_l0"] = res["grad_bias_hh_l0"] = from_cs231n(db, 4)
+        return res
+
+    return run
 
 
 def source(bug):
