@@ -4,8 +4,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from buggy import gallery
+
 from scratchrnn.apps import golden
 from scratchrnn.apps.check import Target, cs231n_target, protocol_target, run
 

@@ -153,8 +153,8 @@ def test_steps_and_softmax_equal_torch(cases):
     for c in (c for c in cases if c.config["mode"] == "loss"):
         s = c.arrays
         logits = torch.tensor(s["logits"], requires_grad=True)
-        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, golden.V), torch.from_numpy(s["targets"]).reshape(-1),
-                                                reduction="none")
+        targets = torch.from_numpy(s["targets"]).reshape(-1)
+        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, golden.V), targets, reduction="none")
         loss = (nll * torch.from_numpy(s["mask"]).reshape(-1)).sum() / golden.N
         loss.backward()
         np.testing.assert_allclose(s["loss"], loss.item(), rtol=1e-12)

@@ -10,8 +10,9 @@ where a backward goes wrong:
 
 - ``step_h[t]`` (and ``step_c[t]``), shape (T, L, N, ·): the state after step t, t = 0..T-1;
 - ``step_dh[t]`` (and ``step_dc[t]``): the gradient reaching that state from the steps after
-  it (δ_t and γ_t of (L5)/(L7) in ``docs/derivations.md``) — the ``grad_h0`` of the same network run on ``x[t:]`` from ``step_h[t]`` with the upstream
-  gradients ``d_out[t:]``, ``d_h_n``, ``d_c_n``; ``step_dh[0]`` is ``grad_h0``.
+  it (δ_t and γ_t of (L5)/(L7) in ``docs/derivations.md``): the ``grad_h0`` of the same network
+  run on ``x[t:]`` from ``step_h[t]`` with the upstream gradients ``d_out[t:]``, ``d_h_n``,
+  ``d_c_n``; ``step_dh[0]`` is ``grad_h0``.
 
 The suite is reproducible bit for bit from its seed: arrays are drawn from
 ``numpy.random.default_rng([seed, case index])`` and the ``.npz`` files carry fixed timestamps.

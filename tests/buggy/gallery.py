@@ -72,6 +72,7 @@ def lstm_from_steps(module):
     ``check`` can run it from any step and tell a wrong ``dh_t`` from a wrong ``dc_t``.
     """
     import numpy as np
+
     from scratchrnn.apps.check.cs231n import from_cs231n, to_cs231n
 
     def run(config, a):

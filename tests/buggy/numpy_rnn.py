@@ -14,7 +14,7 @@ def rnn(config, arrays):
     if config["mode"] != "sequence" or config["num_layers"] != 1 or "lengths" in arrays:
         raise NotImplementedError("one layer over full-length sequences only")
     x = arrays["x"]                                                  # (T, N, I)
-    T, N, _ = x.shape
+    N = x.shape[1]
     H = config["hidden_size"]
     D = 2 if config["bidirectional"] else 1
     h0 = arrays.get("h0", np.zeros((D, N, H), x.dtype))              # (D, N, H)

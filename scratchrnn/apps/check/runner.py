@@ -46,7 +46,7 @@ class CaseResult(NamedTuple):
     skipped_tensors: dict    # tensor -> why it could not be compared
     step: object             # Step, or None
     equations: list
-    hints: list = []         # patterns across the wrong tensors, in words
+    hints: tuple = ()        # patterns across the wrong tensors, in words
 
     @property
     def gates(self):
@@ -107,7 +107,7 @@ def check_case(target, case, dtype):
             findings.append(diagnose(key, got.get(key), exp, tol, gate_names, case.config.get("hidden_size")))
     step = localise(target, case, dtype, got, expected) if findings else None
     return CaseResult(case.name, case.config["kind"], "fail" if findings else "pass", via, "", errors,
-                      findings, skipped, step, case.meta["equations"], hints(findings, errors, tol))
+                      findings, skipped, step, case.meta["equations"], tuple(hints(findings, errors, tol)))
 
 
 def reference(case, arrays, dtype):
