@@ -21,8 +21,8 @@ CASES = list(itertools.product(["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gr
 @pytest.mark.parametrize("model, layers, bidirectional, batch_first, with_hx", CASES,
                          ids=["-".join(map(str, c)) for c in CASES])
 def test_matches_packed_sequences(torch, model, layers, bidirectional, batch_first, with_hx):
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
     """(V1), (V2), and (P3) masked under (V2): the modules with lengths = torch's packed sequences."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
     T, N, I, H = 6, 4, 3, 4
     cfg = verify.Config(model, layers, bidirectional, True, batch_first, with_hx, "float64",
                         T=T, N=N, I=I, H=H)
