@@ -90,7 +90,7 @@ def test_a_crashing_target_is_a_failure_not_a_traceback(capsys):
 ])
 def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
     if "--torch" in argv:
-        pytest.importorskip("torch")
+        pytest.importorskip("torch", reason="needs torch (not installed)")
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
@@ -107,7 +107,7 @@ def test_command_line_end_to_end_exit_codes():
 
 
 def test_torch_adapter_passes_torch_and_catches_a_broken_subclass(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs torch (not installed)")
     assert cli.main(["check", "--torch", "torch.nn:GRU"]) == 0
     assert "6 passed, 0 failed" in capsys.readouterr().out
     (tmp_path / "halfgru.py").write_text(

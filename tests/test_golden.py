@@ -115,7 +115,7 @@ TORCH_CLASSES = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 def test_suite_equals_torch_in_float64(cases):
     """Every recurrent case through torch.nn in float64, via autograd (the --torch adapter)."""
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs torch (not installed)")
     covered = 0
     for name in TORCH_CLASSES:
         results = run(torch_target(f"torch.nn:{name}"), cases)
@@ -129,7 +129,7 @@ def test_suite_equals_torch_in_float64(cases):
 
 def test_steps_and_softmax_equal_torch(cases):
     """step_h / step_dh directly from torch (prefix and suffix runs), and the softmax cases."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     case = next(c for c in cases if c.name == "lstm-sequence-l2-uni")
     a = case.arrays
     m = torch.nn.LSTM(golden.I, golden.H, num_layers=2).double()

@@ -62,7 +62,7 @@ def test_cells_and_unchanged_forward_still_work():
 
 
 def test_torch_raises_in_the_same_situation():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     lstm = torch.nn.LSTM(3, 4)
     out, _ = lstm(torch.randn(5, 2, 3))
     with torch.no_grad():
@@ -89,7 +89,7 @@ def _torch_params(torch, m):
     lambda sr_mods, lr: sr.Adam(sr_mods, lr, weight_decay=0.1),
 ], ids=["sgd", "sgd-momentum-decay", "adam", "adam-decay"])
 def test_optimizers_on_a_repeated_module_match_torch(make):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     lin, head = _pair()
     tl, th = _torch_params(torch, lin), _torch_params(torch, head)
     with pytest.warns(UserWarning, match="duplicate parameters"):
@@ -126,7 +126,7 @@ def test_no_warning_without_repeats():
 
 
 def test_clip_grad_norm_counts_a_repeat_twice_like_torch():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     lin, head = _pair()
     rng = np.random.default_rng(2)
     for m in (lin, head):
