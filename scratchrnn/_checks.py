@@ -7,14 +7,24 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+FLOAT_NAMES = {"float32": FLOAT_DTYPES[0], "float64": FLOAT_DTYPES[1]}
+
+
 def as_float_dtype(dtype):
-    """The module dtype as ``np.dtype``: float32 or float64, anything else is a TypeError."""
-    try:
+    """The module dtype as ``np.dtype``: ``np.float32``/``np.float64``, their ``np.dtype``
+    or their names ``"float32"``/``"float64"``; anything else (None included, which NumPy
+    would read as float64) is a TypeError."""
+    if isinstance(dtype, str):
+        dt = FLOAT_NAMES.get(dtype)
+    elif dtype is np.float32 or dtype is np.float64:
         dt = np.dtype(dtype)
-    except TypeError:
+    elif isinstance(dtype, np.dtype) and dtype in FLOAT_DTYPES and dtype.isnative:
+        dt = dtype
+    else:
         dt = None
-    if dt not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    if dt is None:           # never ``dt not in FLOAT_DTYPES``: np.dtype("float64") == None is True
+        raise TypeError(f"dtype must be float32 or float64 (the type, its np.dtype or its name), "
+                        f"got {dtype!r}")
     return dt
 
 
@@ -59,3 +69,74 @@ def finite(name, a):
         bad = np.argwhere(~np.isfinite(a))[0]
         kind = "NaN" if np.isnan(a[tuple(bad)]) else "inf"
         raise ValueError(f"{name} contains {kind} at index {tuple(int(i) for i in bad)}")
+
+
+def ndarray(name, a):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    return a
+
+
+def same_dtype(name, a, dtype):
+    ndarray(name, a)
+    if a.dtype != dtype:
+        raise TypeError(f"expected {name} of dtype {dtype} (the dtype of x), got {a.dtype}")
+    return a
+
+
+def shaped(name, a, dtype, shape, shape_doc):
+    """``a`` is an ndarray of ``dtype`` and exactly ``shape``; its values are not looked at."""
+    same_dtype(name, a, dtype)
+    if a.shape != tuple(shape):
+        raise ValueError(f"expected {name} of shape {shape_doc} = {shape_str(shape)}, got {shape_str(a.shape)}")
+    return a
+
+
+def integer_lengths(lengths, T, N):
+    """None, or (N,) integers in 1..T, returned as a fresh int64 copy (the kernels index with it)."""
+    if lengths is None:
+        return None
+    a = np.asarray(lengths)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"expected integer lengths, got dtype {a.dtype}")
+    if a.shape != (N,):
+        raise ValueError(f"expected lengths of shape (N,) = ({N},), got {shape_str(a.shape)}")
+    if a.min() < 1 or a.max() > T:
+        bad = a[(a < 1) | (a > T)][0]
+        raise ValueError(f"lengths must be in 1..{T} (the padded length T), got {bad}")
+    return a.astype(np.int64, copy=True)
+
+
+# Samples per array in a fingerprint. Measured (2-core EPYC, NumPy 2.4): 34 µs for the five
+# arrays an LSTM layer saves (x, h, c, W_ih, W_hh), taken three times per layer forward+backward
+# (after the forward, by the module before any backward, by the functional backward): ~0.1 ms
+# next to 36 ms for LSTM(128, 128) forward+backward at T=128, N=16, float32, below the run-to-run
+# noise. A full CRC-32 of the same 3.5 MB costs ~1.7 ms per pass, 15 % of that step.
+FINGERPRINT_SAMPLES = 256
+
+
+def fingerprint(a):
+    """A cheap identity of ``a``'s memory and content: address, shape, strides and the bytes of
+    ``FINGERPRINT_SAMPLES`` evenly spaced elements. Any in-place update that changes one of
+    those (an optimizer step, ``x[...] = y``, ``x *= 2``) changes it; an edit of a single
+    element between the samples does not."""
+    step = max(1, a.size // FINGERPRINT_SAMPLES)
+    if a.flags.c_contiguous:
+        picked = a.reshape(-1)[::step]
+    else:
+        picked = a.flat[np.arange(0, a.size, step)]
+    return a.__array_interface__["data"][0], a.shape, a.strides, picked.tobytes()
+
+
+def fingerprints(named):
+    """{name: fingerprint} for the (name, array) pairs whose array is not None."""
+    return {k: fingerprint(v) for k, v in named if v is not None}
+
+
+def unchanged(stamps, named, where):
+    """RuntimeError, as torch's version counter gives, when an array the forward saved has
+    changed in place since: its gradients would be silently wrong."""
+    for k, v in named:
+        if v is not None and fingerprint(v) != stamps.get(k):
+            raise RuntimeError(f"{where}: {k}, saved by the forward pass, was modified in place "
+                               f"since; run the forward again before backward")

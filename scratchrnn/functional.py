@@ -11,14 +11,21 @@ Shapes: x (T, N, I); h0, c0 (N, H); w_ih (G·H, I); w_hh (G·H, H);
 b_ih, b_hh (G·H,) or None; G = 1 for the RNN, 4 for the LSTM, 3 for the GRU.
 The LSTM's optional projection ``w_hr`` (P, H) makes h0 and the outputs P wide.
 Every forward takes optional ``lengths`` (N,): each sequence stops at its own end.
-These functions assume valid, same-dtype inputs; the modules validate.
+
+Every call checks what the kernels rely on, at a cost independent of the data: arrays of one
+float dtype (float32 or float64), shapes that agree with each other, both biases or neither,
+``lengths`` in 1..T, a cache of the matching kind. A mismatch is a TypeError or ValueError
+that names the argument, what was expected and what came. Values are not inspected: NaN and
+inf propagate, as in torch (the modules reject them in their inputs). Each cache keeps a
+fingerprint of the arrays its backward reads (x, the saved states, the weights); a backward
+after one of them changed in place raises RuntimeError, as torch's version counter does.
 """
 
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import kernels
+from . import _checks, kernels
 from .kernels import matmul
 
 
@@ -31,6 +38,7 @@ class RNNCache(NamedTuple):
     has_bias: bool
     relu: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
+    stamps: dict                  # fingerprints of the saved arrays (see _checks.fingerprint)
 
 
 class RNNGrads(NamedTuple):
@@ -56,6 +64,7 @@ class LSTMCache(NamedTuple):
     w_hr: Optional[np.ndarray]    # (P, H) or None
     has_bias: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
+    stamps: dict                  # fingerprints of the saved arrays (see _checks.fingerprint)
 
 
 class GRUCache(NamedTuple):
@@ -68,6 +77,7 @@ class GRUCache(NamedTuple):
     w_hh: np.ndarray              # (3H, H)
     has_bias: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
+    stamps: dict                  # fingerprints of the saved arrays (see _checks.fingerprint)
 
 
 class LSTMGrads(NamedTuple):
@@ -81,6 +91,68 @@ class LSTMGrads(NamedTuple):
     db_hh: Optional[np.ndarray]   # (4H,) or None without bias
     dw_hr: Optional[np.ndarray] = None   # (P, H) with a projection (P3)
 
+
+
+def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None):
+    """Check x (T, N, I), w_ih (G·H, I), w_hh (G·H, P), the biases (G·H,) and w_hr (P, H);
+    return (T, N, H, P). Shapes and dtypes only: O(1) in the data."""
+    _checks.ndarray("x", x)
+    if x.dtype not in _checks.FLOAT_DTYPES:
+        raise TypeError(f"expected x of dtype float32 or float64, got {x.dtype}")
+    if x.ndim != 3 or x.size == 0:
+        raise ValueError(f"expected x of shape (T, N, I) with T, N, I >= 1, got {_checks.shape_str(x.shape)}")
+    T, N, I = x.shape
+    dt = x.dtype
+    _checks.same_dtype("w_ih", w_ih, dt)
+    if w_ih.ndim != 2 or w_ih.shape[0] == 0 or w_ih.shape[0] % G or w_ih.shape[1] != I:
+        raise ValueError(f"expected w_ih of shape (G·H, I) = ({G}·H, {I}) with H >= 1, "
+                         f"got {_checks.shape_str(w_ih.shape)}")
+    H = w_ih.shape[0] // G
+    P = H
+    if w_hr is not None:
+        _checks.same_dtype("w_hr", w_hr, dt)
+        if w_hr.ndim != 2 or w_hr.shape[1] != H or w_hr.shape[0] == 0:
+            raise ValueError(f"expected w_hr of shape (P, H) = (P, {H}) with P >= 1, "
+                             f"got {_checks.shape_str(w_hr.shape)}")
+        P = w_hr.shape[0]
+    _checks.shaped("w_hh", w_hh, dt, (G * H, P), "(G·H, P)" if w_hr is not None else "(G·H, H)")
+    if (b_ih is None) != (b_hh is None):
+        raise ValueError("expected b_ih and b_hh both given or both None, got "
+                         + ("b_ih only" if b_hh is None else "b_hh only"))
+    if b_ih is not None:
+        _checks.shaped("b_ih", b_ih, dt, (G * H,), "(G·H,)")
+        _checks.shaped("b_hh", b_hh, dt, (G * H,), "(G·H,)")
+    return T, N, H, P
+
+
+def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
+    """The upstream grads match the cache's shapes and dtype; the saved arrays are unchanged."""
+    if not isinstance(cache, cache_type):
+        raise TypeError(f"{where} expects the {cache_type.__name__} of its forward, got "
+                        f"{type(cache).__name__}")
+    T, N = cache.x.shape[:2]
+    dt = cache.x.dtype
+    P = cache.h.shape[2]
+    _checks.shaped("d_out", d_out, dt, (T, N, P), "(T, N, H_out) of the forward")
+    _checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
+    if cache_type is LSTMCache:
+        _checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
+    _checks.unchanged(cache.stamps, _saved(cache), where)
+
+
+def check_unchanged(cache, where="backward"):
+    """RuntimeError when an array that ``cache``'s forward saved has changed in place since.
+
+    Every ``*_backward`` calls it first; a stack of layers calls it on all its caches before
+    the first backward, so a rejected backward accumulates nothing anywhere.
+    """
+    _checks.unchanged(cache.stamps, _saved(cache), where)
+
+
+def _saved(cache):
+    """(name, array) pairs a backward reads from its forward's cache and the caller can reach."""
+    return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
+            ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
 
 def _w_hh_t(w_hh, N):
     """``W_hhᵀ`` (H, G·H) for a forward kernel: a transposed view that BLAS reads without a
@@ -145,8 +217,11 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     ``b_ih`` and ``b_hh`` are both given or both None. ``lengths`` (N,), 1..T, makes each
     sequence stop at its own length: h_n is its state there and its padded outputs are 0.
     """
-    T, N, _ = x.shape
-    H = w_hh.shape[1]
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 1)
+    _checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
+    lengths = _checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, H)     hoisted part of (R1)
     h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
@@ -154,7 +229,8 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     relu = nonlinearity == "relu"
     lengths = _lengths(lengths, T, N)                # (N,)
     kernels.rnn_forward_kernel(xw, _w_hh_t(w_hh, N), h, relu, lengths)   # (R1)–(R2), (V1)
-    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths)
+    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {})
+    cache.stamps.update(_checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
 
 
@@ -164,6 +240,7 @@ def rnn_backward(d_out, d_h_n, cache):
     Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
     ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps.
     """
+    _check_grads(cache, RNNCache, "rnn_backward", d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     d_a = np.empty_like(d_out)                                           # (T, N, H)
     dh = np.empty_like(d_out)                                            # (T, N, H)
@@ -181,8 +258,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     h0, h_t have P features. Returns ``(out, h_n, c_n, cache)``: out (T, N, P) is every
     h_t; h_n (N, P), c_n (N, H). ``lengths`` as in ``rnn_forward``.
     """
-    T, N, _ = x.shape
-    H, P = w_hh.shape[0] // 4, w_hh.shape[1]
+    T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr)
+    _checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
+    _checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
+    lengths = _checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, 4H)    hoisted part of (L1)
     h = np.empty((T + 1, N, P), dtype=x.dtype)       # (T+1, N, P)
@@ -195,7 +274,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     tanh_c = np.empty((T, N, H), dtype=x.dtype)      # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
     kernels.lstm_forward_kernel(xw, _w_hh_t(w_hh, N), w_hr_t, h, c, m, gates, tanh_c, lengths)  # (L1)–(L4), (P1), (V1)
-    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths)
+    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {})
+    cache.stamps.update(_checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], c[T], cache
 
 
@@ -204,6 +284,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
 
     Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
     """
+    _check_grads(cache, LSTMCache, "lstm_backward", d_out, d_h_n, d_c_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, P = d_out.shape
     H = cache.c.shape[2]
@@ -229,8 +310,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     Only ``b_ih`` joins the hoisted GEMM: ``b^n_hh`` sits inside ``r ⊙ (h W^n_hhᵀ + b^n_hh)`` (G3).
     ``lengths`` as in ``rnn_forward``.
     """
-    T, N, _ = x.shape
-    H = w_hh.shape[1]
+    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3)
+    _checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
+    lengths = _checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, None)      # (T, N, 3H)    a^x for all t  (G1)
     b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
@@ -240,7 +322,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     a_hn = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
     kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
-    cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths)
+    cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {})
+    cache.stamps.update(_checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
 
 
@@ -249,6 +332,7 @@ def gru_backward(d_out, d_h_n, cache):
 
     Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
     """
+    _check_grads(cache, GRUCache, "gru_backward", d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
     d_ax = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)

@@ -6,7 +6,11 @@ from . import _checks
 
 
 def one_hot(indices, num_classes, dtype=np.float32):
-    """Integer indices of any shape -> array of shape ``indices.shape + (num_classes,)``."""
+    """Integer indices of any shape -> array of shape ``indices.shape + (num_classes,)``.
+
+    ``dtype`` is float32 or float64 (a model's dtype), like the modules'.
+    """
+    dtype = _checks.as_float_dtype(dtype)
     indices = np.asarray(indices)
     if not np.issubdtype(indices.dtype, np.integer):
         raise TypeError(f"expected integer indices, got dtype {indices.dtype}")
@@ -27,9 +31,9 @@ def cross_entropy(logits, targets):
     with ``dlogits = (softmax(logits) - onehot(targets)) / M``. The log-softmax
     subtracts each row's max first, so large logits never overflow.
     """
-    if not isinstance(logits, np.ndarray) or logits.ndim != 2:
-        got = _checks.shape_str(logits.shape) if isinstance(logits, np.ndarray) else type(logits).__name__
-        raise ValueError(f"expected logits of shape (M, C), got {got}")
+    _checks.ndarray("logits", logits)
+    if logits.ndim != 2:
+        raise ValueError(f"expected logits of shape (M, C), got {_checks.shape_str(logits.shape)}")
     if logits.dtype not in _checks.FLOAT_DTYPES:
         raise TypeError(f"expected float32 or float64 logits, got {logits.dtype}")
     _checks.finite("logits", logits)

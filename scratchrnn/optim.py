@@ -2,26 +2,52 @@
 
 They work on anything with ``named_parameters()`` (live arrays, updated in place)
 and a ``grads`` dict with the same names: every scratchrnn module.
+
+A parameter listed twice (the same module passed twice) is treated as torch 2.x treats it:
+the optimizers warn "optimizer contains a parameter group with duplicate parameters" and,
+like torch's per-parameter loop on CPU, update it once per listing with one shared state
+(so the step is taken twice); ``clip_grad_norm`` counts its gradient twice in the norm and
+scales it twice, as ``clip_grad_norm_`` does, and warns too (torch says nothing there).
 """
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
+DUPLICATE_WARNING = ("optimizer contains a parameter group with duplicate parameters; torch does "
+                     "the same and will make it an error: each listing takes its own step")
 
-def _pairs(modules):
-    """[(param, grad)] over a module or a list of modules."""
+
+def _pairs(modules, what):
+    """[(param, grad)] over a module or a list of modules, warning when a parameter repeats."""
     if hasattr(modules, "named_parameters"):
         modules = [modules]
+    if not isinstance(modules, (list, tuple)):
+        raise TypeError(f"expected a scratchrnn module or a list of them, got {type(modules).__name__}")
     pairs = []
     for m in modules:
-        if not (hasattr(m, "named_parameters") and hasattr(m, "grads")):
+        if not (hasattr(m, "named_parameters") and isinstance(getattr(m, "grads", None), dict)):
             raise TypeError(f"expected scratchrnn modules, got {type(m).__name__}")
-        pairs += [(p, m.grads[name]) for name, p in m.named_parameters()]
+        for name, p in m.named_parameters():
+            g = m.grads.get(name)
+            if not (isinstance(p, np.ndarray) and isinstance(g, np.ndarray) and g.shape == p.shape
+                    and g.dtype == p.dtype):
+                raise TypeError(f"expected parameter {name!r} and its gradient as ndarrays of one shape "
+                                f"and dtype, got {type(p).__name__} and {type(g).__name__}")
+            pairs.append((p, g))
     if not pairs:
-        raise ValueError("no parameters given")
+        raise ValueError("expected at least one parameter, got none")
+    if len({id(p) for p, _ in pairs}) != len(pairs):
+        warnings.warn(what if what else DUPLICATE_WARNING, UserWarning, stacklevel=3)
     return pairs
+
+
+def _state_index(pairs):
+    """For each pair, the index of its parameter's first listing: duplicates share one state."""
+    first = {}
+    return [first.setdefault(id(p), k) for k, (p, _) in enumerate(pairs)]
 
 
 def _number(name, value, low=0.0, allow_inf=False):
@@ -41,7 +67,9 @@ def clip_grad_norm(modules, max_norm):
     ``max_norm=inf`` only measures.
     """
     max_norm = _number("max_norm", max_norm, allow_inf=True)
-    grads = [g for _, g in _pairs(modules)]
+    grads = [g for _, g in _pairs(modules, "clip_grad_norm got the same parameter twice: like torch's "
+                                            "clip_grad_norm_, it counts its gradient twice in the "
+                                            "norm and scales it twice")]
     total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads)))
     coef = max_norm / (total + 1e-6)
     if coef < 1:
@@ -53,7 +81,8 @@ def clip_grad_norm(modules, max_norm):
 def clip_grad_value(modules, clip_value):
     """Clamp every gradient element into ``[-clip_value, clip_value]``, in place."""
     clip_value = _number("clip_value", clip_value)
-    for _, g in _pairs(modules):
+    for _, g in _pairs(modules, "clip_grad_value got the same parameter twice (clamping it twice "
+                               "changes nothing)"):
         np.clip(g, -clip_value, clip_value, out=g)
 
 
@@ -63,19 +92,25 @@ class SGD:
     """
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0):
-        self.pairs = _pairs(modules)
+        self.pairs = _pairs(modules, None)
         self.lr = _number("lr", lr)
         self.momentum = _number("momentum", momentum)
         self.weight_decay = _number("weight_decay", weight_decay)
         self.buffers = [None] * len(self.pairs)
+        self._state = _state_index(self.pairs)           # a repeated parameter shares its buffer
 
     def step(self):
-        for k, (p, g) in enumerate(self.pairs):
+        started = set()
+        for (p, g), k in zip(self.pairs, self._state):
             d = g + self.weight_decay * p if self.weight_decay else g
             if self.momentum:
                 b = self.buffers[k]
-                self.buffers[k] = b = d.copy() if b is None else b * self.momentum + d
-                d = b
+                if b is None or k in started:        # torch: each listing's first step starts afresh
+                    started.add(k)
+                    b = d.copy()
+                else:
+                    b = b * self.momentum + d
+                self.buffers[k] = d = b
             p -= self.lr * d
 
     def zero_grad(self):
@@ -90,24 +125,33 @@ class Adam:
     """
 
     def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.pairs = _pairs(modules)
+        self.pairs = _pairs(modules, None)
         self.lr = _number("lr", lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2
-                and all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas)):
+                and all(isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
             raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = _number("eps", eps)
+        if self.eps == 0:                # torch allows it; a zero gradient then makes 0/0 = NaN weights
+            raise ValueError("eps must be > 0: with eps = 0 a zero gradient gives 0/0 = NaN, got 0")
         self.weight_decay = _number("weight_decay", weight_decay)
-        self.t = 0
-        self.m = [np.zeros_like(p) for p, _ in self.pairs]
-        self.v = [np.zeros_like(p) for p, _ in self.pairs]
+        self.t = 0                                   # step() calls so far
+        self._state = _state_index(self.pairs)       # a repeated parameter shares m, v and its count
+        self._repeats = [self._state.count(k) for k in range(len(self.pairs))]
+        self.m, self.v = [], []
+        for k, (p, _) in zip(self._state, self.pairs):
+            self.m.append(np.zeros_like(p) if k == len(self.m) else self.m[k])
+            self.v.append(np.zeros_like(p) if k == len(self.v) else self.v[k])
 
     def step(self):
         self.t += 1
         b1, b2 = self.betas
-        step_size = self.lr / (1 - b1 ** self.t)
-        bc2_sqrt = math.sqrt(1 - b2 ** self.t)          # Python floats keep float32 float32
-        for (p, g), m, v in zip(self.pairs, self.m, self.v):
+        listed = [0] * len(self.pairs)
+        for (p, g), m, v, k in zip(self.pairs, self.m, self.v, self._state):
+            listed[k] += 1
+            t = (self.t - 1) * self._repeats[k] + listed[k]   # torch counts each listing's step
+            step_size = self.lr / (1 - b1 ** t)
+            bc2_sqrt = math.sqrt(1 - b2 ** t)        # Python floats keep float32 float32
             if self.weight_decay:
                 g = g + self.weight_decay * p
             m += (1 - b1) * (g - m)                  # torch: exp_avg.lerp_(grad, 1 - β₁)

@@ -36,7 +36,7 @@ def test_document_quotes_the_command_output():
 
 def test_command_runs_and_prints_the_table(capsys):
     """Three seeds: the same table, and rounding-only errors (≤ 1e-12, as tests/test_reference.py)."""
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs torch (not installed)")
     assert accuracy.main(["--seeds", "3", "--no-progress"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("float64 vs torch, max-norm relative error over 3 seeds (T=3, N=2, I=3, H=4")

@@ -14,8 +14,7 @@ from scratchrnn.bench import cli, impls, nojit, report, spec, timing
 from scratchrnn.bench import environment as bench_env
 from scratchrnn.bench import measure as bench_measure
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("matplotlib")
+pytest.importorskip("matplotlib", reason="needs matplotlib (the [plots] extra): the harness draws its plots")
 
 # --max-other 100: the guard accepts every sample, so the run is fast on a busy machine
 # (the guard itself is tested in test_bench_guard.py).
@@ -108,7 +107,7 @@ def test_every_ratio_header_names_the_convention():
     assert report.FLAG in line and report.FLAG in "\n".join(report.results_tables(rows))   # flagged row
 
 
-def test_a_run_goes_to_its_own_folder_outside_the_committed_results(tmp_path, monkeypatch):
+def test_a_run_goes_to_its_own_folder_outside_the_committed_results(torch, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     first = cli.default_out("grid")
     assert first.startswith(os.path.join("runs", "bench"))
@@ -120,7 +119,7 @@ def test_a_run_goes_to_its_own_folder_outside_the_committed_results(tmp_path, mo
     assert not (tmp_path / "benchmarks").exists()
 
 
-def test_tiny_grid_writes_json_markdown_and_plots(tmp_path, capsys):
+def test_tiny_grid_writes_json_markdown_and_plots(torch, tmp_path, capsys):
     assert cli.main(["--out", str(tmp_path), "--name", "t", "--models", "rnn",
                      "--passes", "fwdbwd", *TINY]) == 0
     data = json.loads((tmp_path / "t.json").read_text())
@@ -205,7 +204,7 @@ class _FakeEvent:
 
 
 @pytest.fixture
-def tf32_flags():
+def tf32_flags(torch):
     """Save and restore torch's TF32 switches (plain assignments: these are properties of
     torch's backend modules, which monkeypatch's undo could not always set back)."""
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
@@ -214,7 +213,7 @@ def tf32_flags():
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(tmp_path, monkeypatch, tf32_flags):
+def test_cuda_branch_runs_with_the_device_pointed_at_the_cpu(torch, tmp_path, monkeypatch, tf32_flags):
     syncs = []
     monkeypatch.setattr(impls, "CUDA_DEVICE", "cpu")
     monkeypatch.setattr(bench_env, "cuda_available", lambda: True)

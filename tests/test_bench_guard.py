@@ -205,7 +205,7 @@ def test_a_variable_forcing_slower_kernels_is_named():
 
 def test_environment_records_the_machine():
     pytest.importorskip("threadpoolctl")
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     env = bench_env.environment()
     assert env["cpu"]["model"] and env["cpu"]["isa"] and env["cpu"]["usable_cpus"] >= 1
     blas = [p for p in env["thread_pools"] if p["user_api"] == "blas"]
@@ -216,7 +216,7 @@ def test_environment_records_the_machine():
 
 
 def test_the_warning_comes_before_anything_is_timed(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs torch (not installed)")
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.setattr(bench_env, "cpu_record", lambda cpuinfo=None: dict(AVX512, isa_flags=[]))
     assert cli.main(["--out", str(tmp_path), "--models", "rnn", "--passes", "fwd", "--impls",

@@ -9,8 +9,8 @@ import pytest
 
 from scratchrnn.bench import cli, timing, train
 
-pytest.importorskip("torch")
-pytest.importorskip("matplotlib")
+pytest.importorskip("torch", reason="needs torch (not installed): every test times the torch backend too")
+pytest.importorskip("matplotlib", reason="needs matplotlib (the [plots] extra)")
 FAST = ["--pause", "0", "--max-other", "100", "--chunks", "5"]   # guard tested elsewhere
 
 

@@ -1,14 +1,12 @@
-"""scratchrnn.apps.data: corpus, vocabulary, d2l samplers, MNIST through torchvision, sine segments.
+"""scratchrnn.apps.data: corpus (corrupt archives included), vocabulary, d2l samplers, sine segments.
 
-Every test makes its own tiny data under ``tmp_path``; only ``test_shared_data``
-reads the real files, from ``SCRATCHRNN_DATA``, and skips when that is unset.
+Every test makes its own tiny data under ``tmp_path``; ``test_shared_corpus`` reads the
+real lyrics, from ``SCRATCHRNN_DATA``, and skips when that is unset. MNIST: test_data_mnist.py.
 """
 
 import doctest
-import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import zipfile
@@ -68,6 +66,46 @@ def test_load_corpus_errors(tmp_path):
         data.load_corpus(no_txt)
     with pytest.raises(ValueError, match="max_chars"):
         data.load_corpus(None, max_chars=0)
+
+
+def _zip_with(tmp_path, name, payload, compression):
+    p = tmp_path / name
+    with zipfile.ZipFile(p, "w", compression) as z:
+        z.writestr("lyrics.txt", payload)
+    return p
+
+
+def _damage(path, needle_or_offset):
+    """Flip one byte of ``path``: at the first occurrence of a bytes needle, or at an offset."""
+    blob = bytearray(path.read_bytes())
+    at = blob.index(needle_or_offset) if isinstance(needle_or_offset, bytes) else needle_or_offset
+    blob[at] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+def test_load_corpus_corrupt_archives_name_the_file_and_the_fault(tmp_path):
+    text = ("想要有直升机 想要和你飞到宇宙去 " * 40).encode("utf-8")
+    cases = []
+    p = _zip_with(tmp_path, "crc.zip", text, zipfile.ZIP_STORED)      # a stored member, one byte flipped
+    _damage(p, text[100:120])
+    cases.append((p, "CRC"))
+    p = _zip_with(tmp_path, "deflate.zip", text, zipfile.ZIP_DEFLATED)  # damaged compressed stream
+    _damage(p, 60)
+    cases.append((p, "lyrics.txt cannot be read"))
+    p = _zip_with(tmp_path, "truncated.zip", text, zipfile.ZIP_DEFLATED)
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])         # the central directory is gone
+    cases.append((p, "not a valid zip archive"))
+    p = tmp_path / "text.zip"
+    p.write_bytes(b"just some text, not an archive")
+    cases.append((p, "not a valid zip archive"))
+    for path, fault in cases:
+        with pytest.raises(data.DataError) as info:
+            data.load_corpus(path)
+        msg = str(info.value)
+        assert str(path) in msg and fault in msg, msg
+        assert isinstance(info.value, ValueError)                   # the CLI's one error: line
+    listing = sorted(os.listdir(tmp_path))
+    assert listing == sorted(os.path.basename(p) for p, _ in cases)   # nothing written beside them
 
 
 def test_data_dir_from_environment(monkeypatch, tmp_path):
@@ -268,136 +306,11 @@ def test_sine_segments_follow_the_tutorial():
         data.sine_segments(0, 10)
 
 
-# ---------------------------------------------------------------- MNIST
-
-TRAIN_N, TEST_N = 5, 3
-
-
-def _write_idx_gz(path, array):
-    """IDX as in the MNIST files: magic 2051 (uint8, 3 dims) / 2049 (uint8, 1 dim),
-    then each dimension as a big-endian int32, then the bytes."""
-    magic = 2051 if array.ndim == 3 else 2049
-    header = struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-def _make_tiny_mnist(root, seed=0):
-    rng = np.random.default_rng(seed)
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    arrays = {}
-    for split, n in (("train", TRAIN_N), ("t10k", TEST_N)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        images[0, 0, 0], images[0, 0, 1] = 0, 255
-        labels = rng.integers(0, 10, size=n, dtype=np.uint8)
-        _write_idx_gz(raw / f"{split}-images-idx3-ubyte.gz", images)
-        _write_idx_gz(raw / f"{split}-labels-idx1-ubyte.gz", labels)
-        arrays[split] = (images, labels)
-    return raw, arrays
-
-
-@pytest.fixture
-def torchvision_home(monkeypatch, tmp_path):
-    """torchvision available, and ``~`` (hence the mirror) inside tmp_path."""
-    pytest.importorskip("torchvision")
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SCRATCHRNN_DATA", raising=False)
-    return home
-
-
-def _check_split(images, labels, expected):
-    e_images, e_labels = expected
-    assert images.dtype == np.float32 and images.shape == e_images.shape
-    assert labels.dtype == np.int64 and labels.shape == e_labels.shape
-    assert images.min() == 0.0 and images.max() == 1.0
-    np.testing.assert_array_equal(images, e_images.astype(np.float32) / np.float32(255))
-    np.testing.assert_array_equal(labels, e_labels)
-
-
-def test_load_mnist_tiny_files_in_a_writable_directory(torchvision_home, tmp_path):
-    raw, arrays = _make_tiny_mnist(tmp_path / "data")
-    # tiny files cannot match the md5s of the real ones: they load, with a warning,
-    # and without a download (torchvision would try one for a wrong md5)
-    with pytest.warns(UserWarning, match="md5"):
-        images, labels = data.load_mnist(tmp_path / "data", train=True)
-    _check_split(images, labels, arrays["train"])
-    assert (raw / "train-images-idx3-ubyte").is_file()     # extracted in place, as torchvision does
-    images, labels = data.load_mnist(str(tmp_path / "data"), train=False)   # no second extraction
-    _check_split(images, labels, arrays["t10k"])
-
-
-def test_load_mnist_read_only_directory_uses_the_mirror(torchvision_home, tmp_path, monkeypatch):
-    raw, arrays = _make_tiny_mnist(tmp_path / "ro")
-    before = sorted(os.listdir(raw))
-    os.chmod(raw, 0o555)
-    try:
-        if os.geteuid() == 0:
-            # root may write anyway; data._is_writable must still honour the mode bits
-            assert not data.mnist._is_writable(str(raw))
-        with pytest.warns(UserWarning, match="md5"):
-            images, labels = data.load_mnist(tmp_path / "ro", train=True)
-        _check_split(images, labels, arrays["train"])
-        assert sorted(os.listdir(raw)) == before                   # nothing written to the source
-        mirror = torchvision_home / ".cache" / "scratchrnn" / "mnist-mirror" / "MNIST" / "raw"
-        assert (mirror / "t10k-images-idx3-ubyte").is_file()
-        assert os.path.islink(mirror / "t10k-images-idx3-ubyte.gz")
-        # another read-only source replaces the mirror's content (its stamp differs)
-        raw2, arrays2 = _make_tiny_mnist(tmp_path / "ro2", seed=1)
-        os.chmod(raw2, 0o555)
-        monkeypatch.setenv("SCRATCHRNN_DATA", str(tmp_path / "ro2"))
-        with pytest.warns(UserWarning, match="md5"):
-            images, labels = data.load_mnist(train=False)            # data_dir from the environment
-        _check_split(images, labels, arrays2["t10k"])
-    finally:
-        os.chmod(raw, 0o755)
-        if (tmp_path / "ro2" / "MNIST" / "raw").exists():
-            os.chmod(tmp_path / "ro2" / "MNIST" / "raw", 0o755)
-
-
-def test_load_mnist_missing_files_say_what_to_put_where(torchvision_home, tmp_path, monkeypatch):
-    import torchvision
-
-    root = tmp_path / "empty"
-    root.mkdir()
-    raw = os.path.join(str(root), "MNIST", "raw")
-    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-    with pytest.raises(RuntimeError) as info:
-        data.load_mnist(root, download=False)
-    msg = str(info.value)
-    assert all(n in msg for n in names) and raw in msg
-    assert "--data-dir" in msg and "SCRATCHRNN_DATA" in msg
-
-    def offline(self):
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: no network")
-
-    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)   # never touch the network
-    with pytest.raises(RuntimeError, match="no network") as info:
-        data.load_mnist(root, train=False)
-    assert all(n in str(info.value) for n in names) and raw in str(info.value)
-
-
-# ---------------------------------------------------------------- the real files
-
-def test_shared_data(monkeypatch, tmp_path):
+def test_shared_corpus():
     root = os.environ.get("SCRATCHRNN_DATA")
     if not root:
         pytest.skip("SCRATCHRNN_DATA is unset: point it at the shared data directory (the one "
-                    "holding jaychou_lyrics.txt.zip and MNIST/raw) to check the real corpus and MNIST")
-    pytest.importorskip("torchvision")
-    monkeypatch.setenv("HOME", str(tmp_path))       # the mirror of a read-only MNIST/raw goes here
+                    "holding jaychou_lyrics.txt.zip) to check the real corpus")
     text = data.load_corpus(os.path.join(root, "jaychou_lyrics.txt.zip"), max_chars=10_000)
     assert len(text) == 10_000
-    assert len(data.Vocab.from_text(text)) == 1027            # DESIGN.md, with '\n' -> ' '
-    listing = sorted(os.listdir(os.path.join(root, "MNIST", "raw")))
-    images, labels = data.load_mnist(root, train=True)
-    assert images.shape == (60000, 28, 28) and images.dtype == np.float32
-    np.testing.assert_array_equal(labels[:5], [5, 0, 4, 1, 9])
-    images, labels = data.load_mnist(root, train=False)
-    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
-    assert sorted(np.unique(labels)) == list(range(10))
-    assert sorted(os.listdir(os.path.join(root, "MNIST", "raw"))) == listing   # shared dir untouched
-
+    assert len(data.Vocab.from_text(text)) == 1027            # the d2l figure, with '\n' -> ' '

@@ -181,7 +181,7 @@ def test_listing_runs_against_torch(path, name):
 
     Bound: max-norm relative error ≤ 1e-12, as in tests/test_reference.py (summation order only).
     """
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
     code = {(p, n): c for p, n, c in listings(TEXT)}[(path, name)]
     module = module_of(path)

@@ -12,9 +12,7 @@ import pytest
 
 import scratchrnn as sr
 from scratchrnn.apps import verify
-
-torch = pytest.importorskip("torch")
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
+from tolerances import F64_TORCH
 
 CASES = list(itertools.product(["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"], [1, 2],
                                [False, True], [False, True], [False, True]))
@@ -22,8 +20,9 @@ CASES = list(itertools.product(["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gr
 
 @pytest.mark.parametrize("model, layers, bidirectional, batch_first, with_hx", CASES,
                          ids=["-".join(map(str, c)) for c in CASES])
-def test_matches_packed_sequences(model, layers, bidirectional, batch_first, with_hx):
+def test_matches_packed_sequences(torch, model, layers, bidirectional, batch_first, with_hx):
     """(V1), (V2), and (P3) masked under (V2): the modules with lengths = torch's packed sequences."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
     T, N, I, H = 6, 4, 3, 4
     cfg = verify.Config(model, layers, bidirectional, True, batch_first, with_hx, "float64",
                         T=T, N=N, I=I, H=H)
@@ -50,7 +49,7 @@ def test_matches_packed_sequences(model, layers, bidirectional, batch_first, wit
     t_fin = t_fin if lstm else (t_fin,)
     sum((t * torch.tensor(u)).sum() for t, u in zip((t_out,) + tuple(t_fin), ups)).backward()
 
-    close = dict(rtol=1e-10, atol=1e-12)                   # float64: summation order only
+    close = F64_TORCH
     np.testing.assert_allclose(out, t_out.detach().numpy(), **close)
     for a, t in zip(fin, t_fin):
         np.testing.assert_allclose(a, t.detach().numpy(), **close)
@@ -73,6 +72,7 @@ def test_full_lengths_equal_no_lengths():
     b, (h2, c2) = m(x, lengths=[5, 5])
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(h1, h2)
+    np.testing.assert_array_equal(c1, c2)
 
 
 @pytest.mark.parametrize("lengths, err, match", [

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-torch = pytest.importorskip("torch")
-
-import scratchrnn as sr  # noqa: E402
+import scratchrnn as sr
 from scratchrnn import kernels
-from scratchrnn.apps import verify  # noqa: E402
+from scratchrnn.apps import verify
+from tolerances import F64_TORCH
+
+torch = pytest.importorskip("torch", reason="needs torch (not installed): every test compares with it")
 
 configs = st.builds(
     verify.Config,
@@ -87,9 +88,8 @@ def test_lstm_direct():
     t_out, (t_h, t_c) = tm(tx, (th0, tc0))
     ((t_out * torch.tensor(d_out)).sum() + (t_h * torch.tensor(d_h)).sum()
      + (t_c * torch.tensor(d_c)).sum()).backward()
-    close = dict(rtol=1e-10, atol=1e-12)                  # float64, summation order only
     for ours, ref in [(out, t_out), (h_n, t_h), (c_n, t_c), (dx, tx.grad), (dh0, th0.grad),
                       (dc0, tc0.grad)] + [(m.grads[k], p.grad) for k, p in tm.named_parameters()]:
-        np.testing.assert_allclose(ours, ref.detach().numpy(), **close)
+        np.testing.assert_allclose(ours, ref.detach().numpy(), **F64_TORCH)
     # the reverse half of h_n is the state after reading x_1, i.e. out[:, 0, H:]  (S5)
     np.testing.assert_array_equal(h_n[-1], out[:, 0, 4:])

@@ -122,7 +122,7 @@ def torch_run(tm, x, states, ups, lengths, torch):
 @pytest.mark.parametrize("model, bias, lengths", CASES, ids=IDS)
 def test_layer_matches_torch(model, bias, lengths):
     """(R1)–(R8), (L1)–(L11), (P1)–(P3), (G1)–(G10), (V1), (V2): reference = torch.nn.*."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     rng = np.random.default_rng(6)
     p = layer_params(model, bias, rng)
     x, states, ups = layer_inputs(model, rng)
@@ -167,7 +167,7 @@ def kind_of(model):
 @pytest.mark.parametrize("model", STACK_MODELS)
 def test_stack_matches_torch(model, lengths):
     """(S1), (S2), (S3), (S5) with (V1), (V2): two bidirectional layers = torch, every gradient."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     rng = np.random.default_rng(7)
     params, x, states, ups = stack_setup(model, rng)
     out, finals, cache = ref.stack_forward(kind_of(model), params, x, states, lengths)
@@ -202,7 +202,7 @@ def test_stack_dropout_matches_torch_layers():
     torch draws its own masks, so the torch side is built from two one-layer torch modules
     with the same mask multiplied in between.
     """
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (not installed)")
     rng = np.random.default_rng(8)
     params, x, states, ups = stack_setup("lstm", rng)
     p_drop = 0.4

@@ -153,10 +153,9 @@ def test_sine_both_backends(tmp_path):
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) / 3     # the state-carrying model learns
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail torchvision's md5 check
+@pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail the originals' md5 check
 def test_mnist_on_tiny_idx_files(tmp_path, monkeypatch):
-    from test_data import _make_tiny_mnist
-    pytest.importorskip("torchvision")
+    from test_data_mnist import _make_tiny_mnist
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     _make_tiny_mnist(tmp_path / "data")
     acc = {}

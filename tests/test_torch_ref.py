@@ -1,4 +1,8 @@
-"""torch_ref: the Loop modules against torch.nn, and the scratchrnn <-> torch converters."""
+"""torch_ref: the Loop modules against torch.nn, and the scratchrnn <-> torch converters.
+
+Every test here needs torch (torch_ref is built on it), so the whole file skips without it;
+an import error of torch_ref or scratchrnn themselves fails the collection.
+"""
 
 import itertools
 import warnings
@@ -6,18 +10,19 @@ import warnings
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import scratchrnn as sr
+from tolerances import F64_TORCH
+
+torch = pytest.importorskip("torch", reason="needs torch (not installed): every test compares with it")
 from torch import nn  # noqa: E402
 
 import torch_ref  # noqa: E402
 
-# Same float64 operations in both; only the summation order differs.
-RTOL, ATOL = 1e-10, 1e-12
 T, N, I, H = 5, 3, 4, 6  # time, batch, input features, hidden
 
 
 def close(actual, expected, what=""):
-    torch.testing.assert_close(actual, expected, rtol=RTOL, atol=ATOL, msg=lambda m: f"{what}: {m}")
+    torch.testing.assert_close(actual, expected, **F64_TORCH, msg=lambda m: f"{what}: {m}")
 
 
 def make_pair(kind, num_layers, bidirectional, batch_first, bias=True, dropout=0.0):
@@ -206,18 +211,6 @@ def test_to_scratch_rejects_other_modules():
 
 # --- scratchrnn <-> torch ----------------------------------------------------------------
 
-@pytest.fixture
-def sr():
-    try:
-        import scratchrnn
-    except Exception as e:  # noqa: BLE001 - a half-written package can raise anything
-        pytest.skip(f"scratchrnn cannot be imported yet ({type(e).__name__}: {e})")
-    missing = [n for n in ("RNN", "LSTM", "RNNCell", "LSTMCell") if not hasattr(scratchrnn, n)]
-    if missing:
-        pytest.skip(f"scratchrnn lacks {', '.join(missing)} yet")
-    return scratchrnn
-
-
 CONFIGS = [  # (name, args, kwargs) valid for scratchrnn, torch_ref and nn alike
     ("LSTM", (3, 5), dict(num_layers=2, bidirectional=True)),
     ("LSTM", (4, 2), dict(batch_first=True, bias=False, dtype=np.float64)),
@@ -265,7 +258,7 @@ def scratch_kwargs(kwargs):
 
 
 @pytest.mark.parametrize("name,args,kwargs", CONFIGS, ids=CONFIG_IDS)
-def test_constructors_match_scratchrnn_from_same_seed(sr, name, args, kwargs):
+def test_constructors_match_scratchrnn_from_same_seed(name, args, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # nn warns on dropout with few layers
         t = getattr(torch_ref, name)(*args, **kwargs, seed=11)
@@ -287,13 +280,13 @@ def test_constructors_match_scratchrnn_from_same_seed(sr, name, args, kwargs):
             assert getattr(t, f) == kwargs[f], f
 
 
-def test_constructor_places_on_requested_device(sr):
+def test_constructor_places_on_requested_device():
     t = torch_ref.LSTM(3, 4, seed=0, device="cpu")
     assert {p.device.type for p in t.parameters()} == {"cpu"}
 
 
 @pytest.mark.parametrize("name,args,kwargs", CONFIGS, ids=CONFIG_IDS)
-def test_round_trip_scratch_torch_scratch(sr, name, args, kwargs):
+def test_round_trip_scratch_torch_scratch(name, args, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         s = getattr(sr, name)(*args, **scratch_kwargs(kwargs), seed=5)
@@ -304,8 +297,6 @@ def test_round_trip_scratch_torch_scratch(sr, name, args, kwargs):
     back = torch_ref.to_scratch(t)
     assert type(back) is type(s)
     for f in FIELDS[name]:
-        if f == "proj_size" and not hasattr(s, "proj_size"):
-            continue
         assert getattr(back, f) == getattr(s, f) == getattr(t, f), f
     assert np.dtype(back.dtype) == expected_dtype(kwargs)
     s_state, b_state = s.state_dict(), back.state_dict()
@@ -316,7 +307,7 @@ def test_round_trip_scratch_torch_scratch(sr, name, args, kwargs):
 
 
 @pytest.mark.parametrize("loop", [False, True])
-def test_to_scratch_from_torch_initialised_module(sr, loop):
+def test_to_scratch_from_torch_initialised_module(loop):
     torch.manual_seed(4)
     cls = torch_ref.LoopLSTM if loop else nn.LSTM
     t = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True, dtype=torch.float64)
@@ -332,17 +323,25 @@ def test_to_scratch_from_torch_initialised_module(sr, loop):
         assert torch.equal(t2.state_dict()[k], v), k
 
 
-def test_to_torch_rejects_other_objects(sr):
+def test_to_torch_rejects_other_objects():
     with pytest.raises(TypeError, match="scratchrnn"):
         torch_ref.to_torch(object())
 
 
-def test_proj_size_is_passed_or_refused_clearly(sr):
-    t = nn.LSTM(3, 4, proj_size=2)
-    try:
-        s = torch_ref.to_scratch(t)
-    except ValueError as e:
-        assert "proj_size" in str(e)
-        return
-    assert s.proj_size == 2
-    assert_same_state(s.state_dict(), t, np.float32)
+def test_to_scratch_keeps_proj_size():
+    """sr.LSTM has torch's proj_size, so the converter must carry it (not refuse it), both ways."""
+    torch.manual_seed(2)
+    t = nn.LSTM(3, 4, num_layers=2, proj_size=2, dtype=torch.float64)
+    s = torch_ref.to_scratch(t)
+    assert isinstance(s, sr.LSTM) and s.proj_size == 2
+    assert_same_state(s.state_dict(), t, np.float64)          # weight_hr_l0, weight_hr_l1 included
+    x = np.random.default_rng(0).standard_normal((5, 3, 3))
+    out, (h_n, c_n) = s(x)
+    t_out, (t_h, t_c) = t(torch.from_numpy(x))
+    assert out.shape == (5, 3, 2) and h_n.shape == (2, 3, 2) and c_n.shape == (2, 3, 4)
+    for a, b, what in ((out, t_out, "out"), (h_n, t_h, "h_n"), (c_n, t_c, "c_n")):
+        close(torch.from_numpy(a), b.detach(), what)
+    back = torch_ref.to_torch(s, device="cpu")
+    assert type(back) is nn.LSTM and back.proj_size == 2
+    for k, v in t.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k

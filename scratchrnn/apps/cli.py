@@ -1,4 +1,5 @@
-"""The ``scratchrnn`` command: ``verify`` (the main job), ``train``, ``generate``, ``gradflow``, ``bench``."""
+"""The ``scratchrnn`` command: ``verify`` (the main job), ``train``, ``generate``, ``gradflow``, ``bench``,
+``golden`` and ``check``."""
 
 import argparse
 import json
@@ -106,6 +107,62 @@ def _gradflow(args):
     return 0
 
 
+def _golden(args):
+    from . import golden
+    try:
+        manifest = golden.write(args.out, seed=args.seed)
+    except OSError as e:
+        print(f"error: cannot write the suite to {args.out!r}: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(manifest['cases'])} cases and manifest.json to {args.out} "
+          f"(format {golden.FORMAT} v{golden.VERSION}, seed {args.seed}, float64)")
+    return 0
+
+
+def _check(args):
+    import numpy as np
+    from . import check, golden
+    from .check import report
+    chosen = [(flag, v) for flag, v in (("TARGET", args.target), ("--torch", args.torch),
+                                        ("--cs231n", args.cs231n)) if v]
+    if len(chosen) != 1:
+        got = "none" if not chosen else " and ".join(f for f, _ in chosen)
+        print(f"error: expected exactly one of TARGET (package.module:name), --torch package.module:Class "
+              f"or --cs231n package.module, got {got}", file=sys.stderr)
+        return 2
+    flag, value = chosen[0]
+    try:
+        make = {"TARGET": check.protocol_target, "--torch": check.torch_target, "--cs231n": check.cs231n_target}
+        target = make[flag](value)
+        cases = golden.load(args.suite) if args.suite else golden.generate(golden.DEFAULT_SEED)
+    except (check.UsageError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.kind:
+        cases = [c for c in cases if c.config["kind"] in args.kind]
+    dtype = np.dtype(args.dtype)
+    results = check.check(target, cases, dtype)
+    if not results:
+        print(f"error: no case of the suite applies to {target.label}", file=sys.stderr)
+        return 2
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip")}
+    header = (f"scratchrnn check {target.label}: {len(results)} cases of the golden suite "
+              f"({args.suite or 'generated, seed ' + str(golden.DEFAULT_SEED)}), {args.dtype}, "
+              f"pass when max|got - expected| / max|expected| <= {check.tolerance(dtype):.1e}")
+    print(report.table(results, target, header))
+    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['error']} crashed, "
+          f"{counts['skip']} skipped")
+    if args.json:
+        meta = {"dtype": args.dtype, "tolerance": check.tolerance(dtype), "suite": args.suite,
+                "counts": counts}
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(report.to_json(results, target, meta), f, indent=1)
+        os.replace(tmp, args.json)
+        print(f"wrote {args.json}")
+    return 1 if counts["fail"] or counts["error"] else 0
+
+
 VERIFY_EPILOG = """\
 Each row is one configuration, named like "lstm L2 bi  bias tm hx float64": the model, the
 number of layers (L2), one direction (uni) or two (bi), with biases (bias) or without (----),
@@ -196,6 +253,27 @@ def build_parser():
                     help="also show the LSTM with its forget gate started at this bias")
     gf.add_argument("--out", type=at.out_folder, default="runs/gradflow")
     gf.set_defaults(func=_gradflow)
+
+    go = sub.add_parser("golden", help="write the float64 golden suite (.npz per case, manifest.json)")
+    go.add_argument("--out", required=True, metavar="DIR")
+    go.add_argument("--seed", type=int, default=0, help="the suite is reproducible bit for bit from it")
+    go.set_defaults(func=_golden)
+
+    ck = sub.add_parser("check", help="check someone else's RNN/LSTM/GRU against the golden suite; "
+                                      "exit 1 with a diagnosis when it differs",
+                        description="TARGET is package.module:name, a callable (config, arrays) -> dict "
+                                    "(see docs/check.md); or use --torch or --cs231n.")
+    ck.add_argument("target", nargs="?", metavar="TARGET")
+    ck.add_argument("--torch", metavar="package.module:Class", help="a torch.nn.Module built like nn.LSTM")
+    ck.add_argument("--cs231n", metavar="package.module", help="a module of CS231n's rnn_layers functions")
+    ck.add_argument("--suite", metavar="DIR", help="a suite written by scratchrnn golden (default: "
+                                                   "generated in memory from seed 0)")
+    ck.add_argument("--json", metavar="PATH", help="write every result to this JSON file")
+    ck.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                    help="float32: the inputs are rounded and the tolerance is float32's")
+    ck.add_argument("--kind", nargs="+", choices=["rnn", "lstm", "gru", "softmax"],
+                    help="only the cases of these kinds")
+    ck.set_defaults(func=_check)
 
     b = sub.add_parser("bench", add_help=False,
                        help="time scratchrnn, torch CPU, torch_ref's loop (and torch on a GPU) "

@@ -29,6 +29,7 @@ backward; the two variable-length helpers (V1), (V2) come last. The gate functio
 
 import numpy as np
 
+from scratchrnn.kernels import shapes
 from scratchrnn.kernels.gates import is_single, sigmoid, tanh
 from scratchrnn.kernels.jit import jit
 from scratchrnn.kernels.products import matmul, matmul_add
@@ -52,6 +53,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     lengths: (N,)      valid steps per sequence (T for all without padding); past its
              end a sequence's state is frozen (V1), so h[T] is its state at its own end
     """
+    shapes.rnn_forward(xw, w_hh_t, h, lengths)
     T, N, H = xw.shape
     single = is_single(xw)                           # float32 data: tanh without libm (vectorised)
     for t in range(T):
@@ -84,6 +86,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
     dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
     Returns dh0 (N, H).
     """
+    shapes.rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all)
     T, N, H = d_out.shape
     delta = d_h_n.copy()                             # (N, H)   δ_T = dh_fin (given) (R3)
     for t in range(T - 1, -1, -1):
@@ -127,6 +130,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     tanh_c: (T, N, H)  output: tanh(c_t)
     lengths: (N,)      valid steps per sequence; past its end a sequence's h and c are frozen (V1)
     """
+    shapes.lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths)
     T, N, GH = xw.shape                              # GH = 4H
     H = GH // 4
     project = w_hr_t.shape[1] > 0
@@ -193,6 +197,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     dh_all: (T, N, P)  output: the total dh_t of every step (gradflow plots it; (P3) uses it)
     Returns (dh0, dc0), shapes (N, P) and (N, H).
     """
+    shapes.lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all)
     T, N, H = tanh_c.shape
     project = w_hr.shape[0] > 0
     delta = d_h_n.copy()                             # (N, P)   δ_T = dh_fin (given)      (L5)
@@ -253,6 +258,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
     a_hn:   (T, N, H)  output: a^hn_t = h_{t-1} W^n_hhᵀ + b^n_hh, the term r multiplies
     lengths: (N,)      valid steps per sequence; past its end a sequence's state is frozen (V1)
     """
+    shapes.gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths)
     T, N, GH = xw.shape                              # GH = 3H
     H = GH // 3
     single = is_single(xw)                           # float32 data: gate maths without libm
@@ -297,6 +303,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
     dh_all: (T, N, H) output: the total dh_t of every step (what gradflow plots)
     Returns dh0 (N, H).
     """
+    shapes.gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all)
     T, N, H = d_out.shape
     delta = d_h_n.copy()                             # (N, H)   δ_T = dh_fin (given)  (G5)
     for t in range(T - 1, -1, -1):

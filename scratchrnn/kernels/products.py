@@ -45,6 +45,8 @@ def matmul_add(c, a, b):
     C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_one_row``); else BLAS.
     """
     N, K = a.shape
+    if b.shape[0] != K or (c is not None and c.shape != (N, b.shape[1])):
+        raise ValueError("matmul_add: expected a (N, K), b (K, M) and c (N, M) or None")
     if not (own_loops(N, b.size) and b.flags.c_contiguous):
         if c is None:
             return np.dot(a, b)

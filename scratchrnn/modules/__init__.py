@@ -3,6 +3,11 @@
 ``base.Module`` holds parameters and gradients; ``stack.RNNBase`` stacks the one-layer,
 one-direction pairs of ``scratchrnn.functional`` into layers and directions exactly as
 ``torch.nn.RNN`` does; ``recurrent`` defines the three models and ``cells`` the one-step cells.
+
+Like torch's version counter, a ``backward`` raises RuntimeError, and accumulates nothing,
+when an array its forward saved (the input, a weight) has been changed in place since: after
+an optimizer step or ``load_state_dict``, run the forward again. ``dtype`` is float32 or
+float64 (the NumPy type, its ``np.dtype`` or its name); anything else is a TypeError.
 """
 
 from scratchrnn.modules.base import Module

@@ -38,7 +38,7 @@ class _CellBase(Module):
         """x (N, I) or (I,), states (N, H) or (H,) or None -> x (1, N, I), states (N, H), batched."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"input must be a numpy.ndarray, got {type(x).__name__}")
-        I, H = self.input_size, self.hidden_size
+        I = self.input_size
         if x.ndim not in (1, 2):
             raise ValueError(f"expected input of shape (N, {I}) or ({I},), got {_checks.shape_str(x.shape)}")
         batched = x.ndim == 2

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchrnn import _checks
+from scratchrnn import functional as F
 from scratchrnn.modules.base import Module
 from scratchrnn.registry import KINDS
 
@@ -200,6 +201,9 @@ class RNNBase(Module):
 
     def _backward_states(self, d_out, d_finals):
         cache = self._require_cache()
+        for k, layer_caches in enumerate(cache.caches):   # all layers first: a rejected backward
+            for sfx, c in zip(self._suffixes, layer_caches):   # accumulates nothing
+                F.check_unchanged(c, f"{type(self).__name__}.backward, layer {k}{sfx}")
         _checks.array("grad of output", d_out, self.dtype, cache.out_shape)
         d_finals = [np.zeros(shape, self.dtype) if g is None
                     else _checks.array(f"grad of {n}", g, self.dtype, shape)

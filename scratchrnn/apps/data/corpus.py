@@ -5,10 +5,12 @@ import contextlib
 import io
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
 from scratchrnn import _checks
+from scratchrnn.apps.data.paths import DataError
 
 
 def _zen_of_python():
@@ -29,8 +31,10 @@ def load_corpus(path=None, max_chars=None):
     lyrics prefix has 1,027 distinct characters). ``max_chars`` then keeps the first
     ``max_chars`` characters.
 
-    Errors: FileNotFoundError (missing file), ValueError (unsupported extension, a
-    zip without a ``.txt`` member, text that is not UTF-8, an empty corpus).
+    Errors: FileNotFoundError (missing file); ``DataError``, a ValueError naming the file
+    and what is wrong (not a zip archive, a member that fails its CRC or cannot be
+    decompressed, a zip without a ``.txt`` member, text that is not UTF-8, an unreadable
+    file); ValueError (unsupported extension, an empty corpus).
     """
     if max_chars is not None:
         max_chars = _checks.positive_int("max_chars", max_chars)
@@ -45,32 +49,45 @@ def load_corpus(path=None, max_chars=None):
             raise FileNotFoundError(f"corpus file not found: {path}")
         ext = os.path.splitext(path)[1].lower()
         if ext == ".txt":
-            with open(path, "rb") as f:
-                raw = f.read()
-        elif ext == ".zip":
             try:
-                z = zipfile.ZipFile(path)
-            except zipfile.BadZipFile:
-                raise ValueError(f"{path} is not a valid zip archive") from None
-            with z:
-                members = sorted(n for n in z.namelist() if n.lower().endswith(".txt"))
-                if not members:
-                    raise ValueError(f"expected a .txt file inside {path}, found {sorted(z.namelist())}")
-                raw = z.read(members[0])
-                source = f"{path}:{members[0]}"
+                with open(path, "rb") as f:
+                    raw = f.read()
+            except OSError as e:
+                raise DataError(f"{path}: cannot be read: {e.strerror or e}") from None
+        elif ext == ".zip":
+            raw, source = _read_zip_txt(path)
         else:
             raise ValueError(f"unsupported corpus file extension {ext or '(none)'!r} for {path}: "
                              f"expected .txt or .zip")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"{source} is not valid UTF-8: {e}") from None
+            raise DataError(f"{source} is not valid UTF-8: {e}") from None
     text = text.replace("\n", " ").replace("\r", " ")       # as the d2l tutorial does
     if max_chars is not None:
         text = text[:max_chars]
     if not text:
         raise ValueError(f"the corpus from {source} is empty")
     return text
+
+
+def _read_zip_txt(path):
+    """(bytes, "path:member") of the first ``.txt`` member of the zip archive ``path``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = sorted(n for n in z.namelist() if n.lower().endswith(".txt"))
+            if not members:
+                raise DataError(f"expected a .txt file inside {path}, found {sorted(z.namelist())}")
+            try:
+                return z.read(members[0]), f"{path}:{members[0]}"
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+                # a bad CRC-32, a damaged deflate stream, a truncated member, an unsupported
+                # compression method or an encrypted member
+                raise DataError(f"{path}: member {members[0]} cannot be read: {e}") from None
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path} is not a valid zip archive ({e})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read: {e.strerror or e}") from None
 
 
 class Vocab:
@@ -149,8 +166,8 @@ class Vocab:
         bad = (idx < 0) | (idx >= len(self))
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"index {int(idx[pos])} at position {pos} is out of range for a "
-                             f"vocabulary of {len(self)} characters")
+            raise ValueError(f"index {int(idx[pos])} at position {pos} is out of range (expected "
+                             f"0..{len(self) - 1}) for a vocabulary of {len(self)} characters")
         return "".join(self.chars[i] for i in idx.tolist())
 
 

@@ -1,102 +1,134 @@
-"""MNIST as arrays, read from the four original gzip files (through torchvision, imported lazily)."""
+"""MNIST as arrays, read straight from the four original IDX files with NumPy.
+
+Each file is an IDX array: a big-endian magic number (2051 for the 3-D images, 2049 for the
+1-D labels: unsigned bytes, 3 or 1 dimensions), one big-endian int32 per dimension, then the
+bytes. Everything about it is checked (gzip stream, magic, dimensions, payload length, labels
+in 0..9), and the data folder is only ever read: nothing is extracted next to the files.
+"""
 
 import gzip
 import hashlib
-import json
 import os
-import shutil
+import urllib.request
 import warnings
+import zlib
 
 import numpy as np
 
-from scratchrnn.apps.data.paths import CACHE_DIR, DATA_ENV, MNIST_FILES, data_dir as _data_dir_env
+from scratchrnn.apps.data.paths import CACHE_DIR, DATA_ENV, MNIST_FILES, DataError, data_dir as _data_dir_env
+
+# Where a missing file is downloaded from, in order (torchvision's mirrors).
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+_IMAGES, _LABELS = 2051, 2049          # IDX magic: 0x0803 (uint8, 3 dims), 0x0801 (uint8, 1 dim)
 
 
-def _is_writable(path):
-    """Whether we may create files in directory ``path``.
+def load_mnist(data_dir=None, train=True, download=True):
+    """MNIST as arrays: ``images`` float32 (M, 28, 28) in [0, 1] (``uint8 / 255``, the same
+    values as torchvision's ``ToTensor``) and ``labels`` int64 (M,).
 
-    The permission bits are respected even as root: ``os.access`` says yes to root
-    for a 0o555 directory, but a data directory marked read-only (like the shared
-    one) must stay untouched, so with no write bit set it counts as read-only.
+    ``data_dir`` is the root that holds ``MNIST/raw``; None means ``SCRATCHRNN_DATA``, else
+    ``~/.cache/scratchrnn``. Each file is read as ``<name>.gz`` (its md5 checked against
+    the original's: a warning when it differs) or, failing that, uncompressed as ``<name>``.
+    A file found in neither form is, with ``download=True``, downloaded into
+    ``~/.cache/scratchrnn/MNIST/raw`` (md5-verified, then moved into place, so an
+    interrupted download leaves nothing behind) and read from there; the data folder itself
+    is never written.
+
+    Errors: FileNotFoundError naming the four files and the directory when they are missing
+    and not downloaded; ``DataError`` (a ValueError) naming the file and what is wrong when
+    one is corrupt (bad gzip, truncated, wrong magic, dimensions or length).
     """
-    if not os.access(path, os.W_OK | os.X_OK):
-        return False
-    return bool(os.stat(path).st_mode & 0o222)
-
-
-def _md5(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _extracted_exist(raw):
-    # torchvision's MNIST._check_exists: all four *un*compressed files are present
-    # (only os.path.isfile, no md5), for either split. If so it never downloads.
-    return all(os.path.isfile(os.path.join(raw, gz[:-3])) for gz, _ in MNIST_FILES)
-
-
-def _gz_exist(raw):
-    return all(os.path.isfile(os.path.join(raw, gz)) for gz, _ in MNIST_FILES)
-
-
-def _source_stamp(src_raw):
-    stamp = {"source": os.path.abspath(src_raw)}
-    for gz, _ in MNIST_FILES:
-        st = os.stat(os.path.join(src_raw, gz))
-        stamp[gz] = [st.st_size, st.st_mtime_ns]
-    return stamp
-
-
-def _extract_gz(src_raw, dst_raw):
-    """Decompress the four .gz files from ``src_raw`` into ``dst_raw`` (torchvision's
-    layout), warning when their md5s differ from the original MNIST files."""
-    mismatched = [gz for gz, md5 in MNIST_FILES if _md5(os.path.join(src_raw, gz)) != md5]
-    if mismatched:
-        warnings.warn(f"MNIST files in {src_raw} do not match the md5 of the original MNIST "
-                      f"files: {', '.join(mismatched)}; loading them anyway", stacklevel=3)
-    for gz, _ in MNIST_FILES:
-        out = os.path.join(dst_raw, gz[:-3])
-        tmp = out + ".part"
-        with gzip.open(os.path.join(src_raw, gz), "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-        os.replace(tmp, out)                                  # never leave a half file behind
-
-
-def _mirror_root():
-    return os.path.join(os.path.expanduser(CACHE_DIR), "mnist-mirror")
-
-
-def _prepare_mirror(src_raw):
-    """A writable copy of torchvision's layout for a read-only ``src_raw``:
-    ``~/.cache/scratchrnn/mnist-mirror/MNIST/raw`` with symlinks to the .gz files
-    present and, when all four are there, the extracted files. A stamp records which
-    source was extracted, so another source (or a changed file) is extracted afresh.
-    Returns the mirror root to give torchvision."""
-    root = _mirror_root()
+    root = os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir is not None \
+        else (_data_dir_env() or os.path.abspath(os.path.expanduser(CACHE_DIR)))
     raw = os.path.join(root, "MNIST", "raw")
-    os.makedirs(raw, exist_ok=True)
-    for gz, _ in MNIST_FILES:
-        src, link = os.path.join(src_raw, gz), os.path.join(raw, gz)
-        if os.path.lexists(link) and os.path.realpath(link) != os.path.realpath(src):
-            os.remove(link)
-        if os.path.isfile(src) and not os.path.lexists(link):
-            os.symlink(os.path.abspath(src), link)
-    if _gz_exist(src_raw):
-        stamp_path = os.path.join(raw, "source.json")
-        stamp = _source_stamp(src_raw)
+    prefix = "train" if train else "t10k"
+    wanted = [(gz, md5) for gz, md5 in MNIST_FILES if gz.startswith(prefix)]   # images, labels
+    paths = [_find(raw, gz) for gz, _ in wanted]
+    if None in paths:
+        if not download:
+            raise FileNotFoundError(_missing_message(raw, "download=False"))
+        cache_raw = os.path.join(os.path.expanduser(CACHE_DIR), "MNIST", "raw")
+        paths = [p or _find(cache_raw, gz) or _download(gz, md5, cache_raw, raw)
+                 for p, (gz, md5) in zip(paths, wanted)]
+    images = _read_idx(paths[0], wanted[0][1], _IMAGES, "images")        # (M, 28, 28) uint8
+    labels = _read_idx(paths[1], wanted[1][1], _LABELS, "labels")        # (M,) uint8
+    if images.shape[1:] != (28, 28):
+        raise DataError(f"{paths[0]}: expected images of 28 x 28 pixels, got dimensions "
+                        f"{images.shape}")
+    if labels.shape[0] != images.shape[0]:
+        raise DataError(f"{paths[1]} holds {labels.shape[0]} labels but {paths[0]} holds "
+                        f"{images.shape[0]} images: expected one label per image")
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{paths[1]}: expected labels 0..9, got {int(labels.max())}")
+    return images.astype(np.float32) / np.float32(255), labels.astype(np.int64)
+
+
+def _find(raw, gz):
+    """``raw/<gz>``, else the uncompressed ``raw/<name>``, else None."""
+    for name in (gz, gz[:-3]):
+        path = os.path.join(raw, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _read_idx(path, md5, magic, what):
+    """The IDX array in ``path`` (gzip when it ends in .gz), every part of it checked."""
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read: {e.strerror or e}") from None
+    if path.endswith(".gz"):
+        if hashlib.md5(blob).hexdigest() != md5:
+            warnings.warn(f"{path} does not match the md5 of the original MNIST file; "
+                          f"loading it anyway", stacklevel=3)
         try:
-            with open(stamp_path) as f:
-                fresh = json.load(f) == stamp and _extracted_exist(raw)
-        except (OSError, ValueError):
-            fresh = False
-        if not fresh:
-            _extract_gz(src_raw, raw)
-            with open(stamp_path, "w") as f:
-                json.dump(stamp, f)
-    return root
+            blob = gzip.decompress(blob)
+        except EOFError:
+            raise DataError(f"{path}: truncated: expected a complete gzip stream, got one that ends "
+                            f"before its end marker") from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise DataError(f"{path}: not a valid gzip file ({e})") from None
+    ndim = 3 if magic == _IMAGES else 1
+    header = 4 + 4 * ndim
+    if len(blob) < header:
+        raise DataError(f"{path}: too short: expected at least the {header}-byte IDX header of "
+                        f"MNIST {what}, got {len(blob)} bytes")
+    got = int.from_bytes(blob[:4], "big")
+    if got != magic:
+        raise DataError(f"{path}: IDX magic number {got} (0x{got:08x}), expected {magic} "
+                        f"(0x{magic:08x}, MNIST {what}: unsigned bytes, {ndim}-D)")
+    dims = tuple(int(d) for d in np.frombuffer(blob, ">i4", ndim, 4))
+    expected = int(np.prod(dims, dtype=np.int64))
+    if len(blob) - header != expected:
+        raise DataError(f"{path}: the header gives dimensions {dims}, so expected {expected} bytes "
+                        f"of {what} after it, got {len(blob) - header}")
+    return np.frombuffer(blob, np.uint8, expected, header).reshape(dims)
+
+
+def _download(gz, md5, cache_raw, raw):
+    """Fetch ``gz`` into ``cache_raw`` from the first mirror that serves the right bytes."""
+    os.makedirs(cache_raw, exist_ok=True)
+    dest = os.path.join(cache_raw, gz)
+    part = f"{dest}.{os.getpid()}.part"
+    errors = []
+    for base in MIRRORS:
+        try:
+            with urllib.request.urlopen(base + gz, timeout=60) as r:
+                blob = r.read()
+            if hashlib.md5(blob).hexdigest() != md5:
+                raise ValueError("the file's md5 differs from the original's")
+            with open(part, "wb") as f:
+                f.write(blob)
+            os.replace(part, dest)
+            return dest
+        except (OSError, ValueError) as e:       # URLError and timeouts are OSErrors
+            errors.append(f"{base}{gz}: {e}")
+        finally:
+            if os.path.exists(part):
+                os.unlink(part)
+    raise FileNotFoundError(_missing_message(raw, "download failed: " + "; ".join(errors)))
 
 
 def _missing_message(raw, err):
@@ -106,53 +138,3 @@ def _missing_message(raw, err):
             f"  {raw}\n{files}\n"
             f"or select another data root (the directory that holds MNIST/raw) with --data-dir "
             f"or the {DATA_ENV} environment variable." + (f"\nCause: {err}" if err else ""))
-
-
-def load_mnist(data_dir=None, train=True, download=True):
-    """MNIST as arrays: ``images`` float32 (M, 28, 28) in [0, 1] (``uint8 / 255``, the
-    same values as torchvision's ``ToTensor``) and ``labels`` int64 (M,), read through
-    ``torchvision.datasets.MNIST`` (imported here, not at module import).
-
-    ``data_dir`` is the root that holds ``MNIST/raw``; None means ``SCRATCHRNN_DATA``,
-    else ``~/.cache/scratchrnn``. How the files are used:
-
-    - the four extracted files already in ``MNIST/raw``: read as they are;
-    - the four ``.gz`` files: extracted (md5 checked against the originals, a warning
-      if they differ) into ``MNIST/raw`` when it is writable, else into the mirror
-      ``~/.cache/scratchrnn/mnist-mirror/MNIST/raw``, then read with
-      ``download=False``, so no network is touched;
-    - otherwise, with ``download=True``, torchvision downloads the missing files
-      (into ``MNIST/raw``, or the mirror when that is read-only).
-
-    RuntimeError, naming the four files and the directory, when none of that works.
-    """
-    root = os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir is not None \
-        else (_data_dir_env() or os.path.abspath(os.path.expanduser(CACHE_DIR)))
-    raw = os.path.join(root, "MNIST", "raw")
-    from torchvision.datasets import MNIST   # lazy: torch is optional for the rest of scratchrnn
-
-    tv_root, need_download = root, False
-    if _extracted_exist(raw):
-        pass
-    elif os.path.isdir(raw) and not _is_writable(raw):
-        try:
-            tv_root = _prepare_mirror(raw)
-        except OSError as e:
-            raise RuntimeError(f"{raw} is read-only and the writable mirror under {_mirror_root()} "
-                               f"could not be prepared: {e}") from e
-        need_download = not _gz_exist(raw)
-    elif _gz_exist(raw):
-        _extract_gz(raw, raw)
-    else:
-        need_download = True
-    if need_download and not download:
-        raise RuntimeError(_missing_message(raw, "download=False"))
-    try:
-        if need_download:
-            os.makedirs(os.path.join(tv_root, "MNIST", "raw"), exist_ok=True)
-        ds = MNIST(tv_root, train=bool(train), download=need_download)
-    except Exception as e:     # noqa: BLE001  (URLError, RuntimeError, OSError from torchvision)
-        raise RuntimeError(_missing_message(raw, f"{type(e).__name__}: {e}")) from e
-    images = ds.data.numpy().astype(np.float32) / np.float32(255)    # (M, 28, 28) in [0, 1]
-    labels = ds.targets.numpy().astype(np.int64)                     # (M,)
-    return images, labels

@@ -1,4 +1,4 @@
-"""Where data lives: ``SCRATCHRNN_DATA``, the cache directory, the lyrics file name."""
+"""Where data lives (``SCRATCHRNN_DATA``, the cache directory, the file names) and ``DataError``."""
 
 import os
 
@@ -13,6 +13,14 @@ MNIST_FILES = (
     ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
     ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
 )
+
+
+class DataError(ValueError):
+    """A data file that exists but cannot be used: corrupt, truncated, not the format it claims.
+
+    The message names the file and what is wrong with it. A ValueError, so the command line
+    reports it as its one ``error:`` line; missing files are FileNotFoundError instead.
+    """
 
 
 def data_dir():
