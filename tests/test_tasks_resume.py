@@ -171,7 +171,7 @@ def test_a_real_signal_saves_and_the_printed_command_resumes_exactly(tmp_path, s
 @pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail torchvision's md5 check
 @pytest.mark.parametrize("backend", ["scratch", "torch"])
 def test_mnist_stopped_inside_an_epoch_resumes_exactly(tmp_path, monkeypatch, capsys, backend):
-    from test_data import _make_tiny_mnist
+    from test_data_mnist import _make_tiny_mnist
     pytest.importorskip("torchvision")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     _make_tiny_mnist(tmp_path / "data")
