@@ -25,7 +25,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import _checks, kernels
+from . import checks, kernels
 from .kernels import matmul
 
 
@@ -38,7 +38,7 @@ class RNNCache(NamedTuple):
     has_bias: bool
     relu: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
-    stamps: dict                  # fingerprints of the saved arrays (see _checks.fingerprint)
+    stamps: dict                  # fingerprints of the saved arrays (see checks.fingerprint)
 
 
 class RNNGrads(NamedTuple):
@@ -64,7 +64,7 @@ class LSTMCache(NamedTuple):
     w_hr: Optional[np.ndarray]    # (P, H) or None
     has_bias: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
-    stamps: dict                  # fingerprints of the saved arrays (see _checks.fingerprint)
+    stamps: dict                  # fingerprints of the saved arrays (see checks.fingerprint)
 
 
 class GRUCache(NamedTuple):
@@ -77,7 +77,7 @@ class GRUCache(NamedTuple):
     w_hh: np.ndarray              # (3H, H)
     has_bias: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
-    stamps: dict                  # fingerprints of the saved arrays (see _checks.fingerprint)
+    stamps: dict                  # fingerprints of the saved arrays (see checks.fingerprint)
 
 
 class LSTMGrads(NamedTuple):
@@ -96,32 +96,32 @@ class LSTMGrads(NamedTuple):
 def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None):
     """Check x (T, N, I), w_ih (G·H, I), w_hh (G·H, P), the biases (G·H,) and w_hr (P, H);
     return (T, N, H, P). Shapes and dtypes only: O(1) in the data."""
-    _checks.ndarray("x", x)
-    if x.dtype not in _checks.FLOAT_DTYPES:
+    checks.ndarray("x", x)
+    if x.dtype not in checks.FLOAT_DTYPES:
         raise TypeError(f"expected x of dtype float32 or float64, got {x.dtype}")
     if x.ndim != 3 or x.size == 0:
-        raise ValueError(f"expected x of shape (T, N, I) with T, N, I >= 1, got {_checks.shape_str(x.shape)}")
+        raise ValueError(f"expected x of shape (T, N, I) with T, N, I >= 1, got {checks.shape_str(x.shape)}")
     T, N, I = x.shape
     dt = x.dtype
-    _checks.same_dtype("w_ih", w_ih, dt)
+    checks.same_dtype("w_ih", w_ih, dt)
     if w_ih.ndim != 2 or w_ih.shape[0] == 0 or w_ih.shape[0] % G or w_ih.shape[1] != I:
         raise ValueError(f"expected w_ih of shape (G·H, I) = ({G}·H, {I}) with H >= 1, "
-                         f"got {_checks.shape_str(w_ih.shape)}")
+                         f"got {checks.shape_str(w_ih.shape)}")
     H = w_ih.shape[0] // G
     P = H
     if w_hr is not None:
-        _checks.same_dtype("w_hr", w_hr, dt)
+        checks.same_dtype("w_hr", w_hr, dt)
         if w_hr.ndim != 2 or w_hr.shape[1] != H or w_hr.shape[0] == 0:
             raise ValueError(f"expected w_hr of shape (P, H) = (P, {H}) with P >= 1, "
-                             f"got {_checks.shape_str(w_hr.shape)}")
+                             f"got {checks.shape_str(w_hr.shape)}")
         P = w_hr.shape[0]
-    _checks.shaped("w_hh", w_hh, dt, (G * H, P), "(G·H, P)" if w_hr is not None else "(G·H, H)")
+    checks.shaped("w_hh", w_hh, dt, (G * H, P), "(G·H, P)" if w_hr is not None else "(G·H, H)")
     if (b_ih is None) != (b_hh is None):
         raise ValueError("expected b_ih and b_hh both given or both None, got "
                          + ("b_ih only" if b_hh is None else "b_hh only"))
     if b_ih is not None:
-        _checks.shaped("b_ih", b_ih, dt, (G * H,), "(G·H,)")
-        _checks.shaped("b_hh", b_hh, dt, (G * H,), "(G·H,)")
+        checks.shaped("b_ih", b_ih, dt, (G * H,), "(G·H,)")
+        checks.shaped("b_hh", b_hh, dt, (G * H,), "(G·H,)")
     return T, N, H, P
 
 
@@ -133,11 +133,11 @@ def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     T, N = cache.x.shape[:2]
     dt = cache.x.dtype
     P = cache.h.shape[2]
-    _checks.shaped("d_out", d_out, dt, (T, N, P), "(T, N, H_out) of the forward")
-    _checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
+    checks.shaped("d_out", d_out, dt, (T, N, P), "(T, N, H_out) of the forward")
+    checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
     if cache_type is LSTMCache:
-        _checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
-    _checks.unchanged(cache.stamps, _saved(cache), where)
+        checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
+    checks.unchanged(cache.stamps, _saved(cache), where)
 
 
 def check_unchanged(cache, where="backward"):
@@ -146,7 +146,7 @@ def check_unchanged(cache, where="backward"):
     Every ``*_backward`` calls it first; a stack of layers calls it on all its caches before
     the first backward, so a rejected backward accumulates nothing anywhere.
     """
-    _checks.unchanged(cache.stamps, _saved(cache), where)
+    checks.unchanged(cache.stamps, _saved(cache), where)
 
 
 def _saved(cache):
@@ -220,8 +220,8 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 1)
-    _checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
-    lengths = _checks.integer_lengths(lengths, T, N)
+    checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
+    lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, H)     hoisted part of (R1)
     h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
@@ -230,7 +230,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     lengths = _lengths(lengths, T, N)                # (N,)
     kernels.rnn_forward_kernel(xw, _w_hh_t(w_hh, N), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {})
-    cache.stamps.update(_checks.fingerprints(_saved(cache)))
+    cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
 
 
@@ -259,9 +259,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     h_t; h_n (N, P), c_n (N, H). ``lengths`` as in ``rnn_forward``.
     """
     T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr)
-    _checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
-    _checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
-    lengths = _checks.integer_lengths(lengths, T, N)
+    checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
+    checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
+    lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, 4H)    hoisted part of (L1)
     h = np.empty((T + 1, N, P), dtype=x.dtype)       # (T+1, N, P)
@@ -275,7 +275,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     lengths = _lengths(lengths, T, N)                # (N,)
     kernels.lstm_forward_kernel(xw, _w_hh_t(w_hh, N), w_hr_t, h, c, m, gates, tanh_c, lengths)  # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {})
-    cache.stamps.update(_checks.fingerprints(_saved(cache)))
+    cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], c[T], cache
 
 
@@ -311,8 +311,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     ``lengths`` as in ``rnn_forward``.
     """
     T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3)
-    _checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
-    lengths = _checks.integer_lengths(lengths, T, N)
+    checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
+    lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     xw = _input_projection(x, w_ih, b_ih, None)      # (T, N, 3H)    a^x for all t  (G1)
     b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
@@ -323,7 +323,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
     lengths = _lengths(lengths, T, N)                # (N,)
     kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {})
-    cache.stamps.update(_checks.fingerprints(_saved(cache)))
+    cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _checks
+from . import checks
 
 
 def one_hot(indices, num_classes, dtype=np.float32):
@@ -10,11 +10,11 @@ def one_hot(indices, num_classes, dtype=np.float32):
 
     ``dtype`` is float32 or float64 (a model's dtype), like the modules'.
     """
-    dtype = _checks.as_float_dtype(dtype)
+    dtype = checks.as_float_dtype(dtype)
     indices = np.asarray(indices)
     if not np.issubdtype(indices.dtype, np.integer):
         raise TypeError(f"expected integer indices, got dtype {indices.dtype}")
-    num_classes = _checks.positive_int("num_classes", num_classes)
+    num_classes = checks.positive_int("num_classes", num_classes)
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
         bad = indices[(indices < 0) | (indices >= num_classes)].flat[0]
         raise ValueError(f"index {bad} is out of range for num_classes={num_classes} "
@@ -31,16 +31,16 @@ def cross_entropy(logits, targets):
     with ``dlogits = (softmax(logits) - onehot(targets)) / M``. The log-softmax
     subtracts each row's max first, so large logits never overflow.
     """
-    _checks.ndarray("logits", logits)
+    checks.ndarray("logits", logits)
     if logits.ndim != 2:
-        raise ValueError(f"expected logits of shape (M, C), got {_checks.shape_str(logits.shape)}")
-    if logits.dtype not in _checks.FLOAT_DTYPES:
+        raise ValueError(f"expected logits of shape (M, C), got {checks.shape_str(logits.shape)}")
+    if logits.dtype not in checks.FLOAT_DTYPES:
         raise TypeError(f"expected float32 or float64 logits, got {logits.dtype}")
-    _checks.finite("logits", logits)
+    checks.finite("logits", logits)
     targets = np.asarray(targets)
     M, C = logits.shape
     if targets.shape != (M,):
-        raise ValueError(f"expected targets of shape ({M},), got {_checks.shape_str(targets.shape)}")
+        raise ValueError(f"expected targets of shape ({M},), got {checks.shape_str(targets.shape)}")
     if M == 0:
         raise ValueError("expected at least one row of logits, got shape (0, C)")
     if not np.issubdtype(targets.dtype, np.integer):
@@ -64,13 +64,13 @@ def mse_loss(pred, target):
 
     Returns ``(loss, dpred)`` with ``dpred = 2 (pred − target) / numel``.
     """
-    if not isinstance(pred, np.ndarray) or pred.dtype not in _checks.FLOAT_DTYPES:
+    if not isinstance(pred, np.ndarray) or pred.dtype not in checks.FLOAT_DTYPES:
         raise TypeError(f"expected pred as a float32/float64 ndarray, got "
                         f"{getattr(pred, 'dtype', type(pred).__name__)}")
-    _checks.array("target", target, pred.dtype, pred.shape)
-    _checks.finite("pred", pred)
+    checks.array("target", target, pred.dtype, pred.shape)
+    checks.finite("pred", pred)
     if pred.size == 0:
-        raise ValueError("expected a non-empty pred, got shape " + _checks.shape_str(pred.shape))
+        raise ValueError("expected a non-empty pred, got shape " + checks.shape_str(pred.shape))
     diff = pred - target
     return pred.dtype.type(np.mean(diff * diff)), (2 / pred.size) * diff
 

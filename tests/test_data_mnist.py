@@ -34,7 +34,7 @@ def _idx_bytes(array, magic=None, dims=None):
         array.astype(np.uint8).tobytes()
 
 
-def _make_tiny_mnist(root, seed=0, compress=True):
+def make_tiny_mnist(root, seed=0, compress=True):
     rng = np.random.default_rng(seed)
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -78,7 +78,7 @@ def _check_split(images, labels, expected):
 
 @pytest.mark.parametrize("compress", [True, False], ids=["gz", "uncompressed"])
 def test_load_mnist_reads_both_splits_and_writes_nothing(home, tmp_path, monkeypatch, compress):
-    raw, arrays = _make_tiny_mnist(tmp_path / "data", compress=compress)
+    raw, arrays = make_tiny_mnist(tmp_path / "data", compress=compress)
     before = _listing(tmp_path)
     if compress:   # tiny files cannot match the md5s of the real ones: they load, with a warning
         with pytest.warns(UserWarning, match="md5"):
@@ -124,7 +124,7 @@ CORRUPT = [   # (file, its bytes, words the message must hold)
 
 @pytest.mark.parametrize("name, blob, words", CORRUPT, ids=[f"{i}-{c[2][0][:18]}" for i, c in enumerate(CORRUPT)])
 def test_corrupt_file_names_the_file_and_the_fault(home, tmp_path, name, blob, words):
-    raw, _ = _make_tiny_mnist(tmp_path / "data")
+    raw, _ = make_tiny_mnist(tmp_path / "data")
     if not name.endswith(".gz"):                    # the uncompressed form is read when the .gz is absent
         os.remove(raw / (name + ".gz"))
     _corrupt(raw, name, blob)
@@ -169,7 +169,7 @@ class _Response(io.BytesIO):
 
 
 def test_download_lands_in_the_cache_verified(home, tmp_path, monkeypatch):
-    src, arrays = _make_tiny_mnist(tmp_path / "served")
+    src, arrays = make_tiny_mnist(tmp_path / "served")
     served = {n: (src / n).read_bytes() for n in NAMES}
     monkeypatch.setattr(mnist_module, "MNIST_FILES",
                         tuple((n, hashlib.md5(served[n]).hexdigest()) for n in NAMES))

@@ -1,4 +1,4 @@
-"""Every executable example in the README and in docstrings runs (STYLE.md, habit 7)."""
+"""Every executable example in the README and in docstrings runs."""
 
 import doctest
 import importlib

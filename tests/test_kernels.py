@@ -113,7 +113,7 @@ def test_float32_stays_float32(kind):
 
 @pytest.mark.parametrize("kind", ["tanh", "relu", "lstm"])
 def test_shapes_and_cache_layout(kind):
-    """Shapes promised by the docstrings; h is (T+1, N, H) with h[0] = h0 (STYLE.md habit 5)."""
+    """Shapes promised by the docstrings; h is (T+1, N, H) with h[0] = h0."""
     p = _problem(kind, T=4, N=2, I=3, H=5)
     if kind == "lstm":
         out, h_n, c_n, cache = F.lstm_forward(**p)

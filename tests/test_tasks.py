@@ -155,9 +155,9 @@ def test_sine_both_backends(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail the originals' md5 check
 def test_mnist_on_tiny_idx_files(tmp_path, monkeypatch):
-    from test_data_mnist import _make_tiny_mnist
+    from test_data_mnist import make_tiny_mnist
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    _make_tiny_mnist(tmp_path / "data")
+    make_tiny_mnist(tmp_path / "data")
     acc = {}
     for backend in ("scratch", "torch"):
         out = tmp_path / backend

@@ -171,10 +171,10 @@ def test_a_real_signal_saves_and_the_printed_command_resumes_exactly(tmp_path, s
 @pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail torchvision's md5 check
 @pytest.mark.parametrize("backend", ["scratch", "torch"])
 def test_mnist_stopped_inside_an_epoch_resumes_exactly(tmp_path, monkeypatch, capsys, backend):
-    from test_data_mnist import _make_tiny_mnist
+    from test_data_mnist import make_tiny_mnist
     pytest.importorskip("torchvision")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    _make_tiny_mnist(tmp_path / "data")
+    make_tiny_mnist(tmp_path / "data")
     args = ["train", "mnist", "--epochs", "3", "--batch", "2", "--hidden", "6", "--dtype", "float64",
             "--data-dir", str(tmp_path / "data"), "--backend", backend, "--save-every", "5"]
     assert cli.main([*args, "--out", str(tmp_path / "straight")]) == 0

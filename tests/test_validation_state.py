@@ -216,7 +216,7 @@ def test_rejected_backward_keeps_cache_and_grads(kind):
 
 
 def test_error_messages_read_as_documented():
-    """The exact wording of a few messages (STYLE.md, habit 9), so that they cannot rot."""
+    """The exact wording of a few messages, so that they cannot rot."""
     m = sr.LSTM(28, 8, num_layers=2, bidirectional=True)
     with pytest.raises(ValueError) as e:
         m(np.zeros((28, 28, 28, 1), np.float32))

@@ -6,14 +6,14 @@ argument the way the LSTM and its cell both need.
 
 import numpy as np
 
-from scratchrnn import _checks
+from scratchrnn import checks
 
 
 class Module:
     """Parameters (``state_dict`` order = torch's), gradients that accumulate, train/eval."""
 
     def __init__(self, dtype, seed):
-        self.dtype = _checks.as_float_dtype(dtype)
+        self.dtype = checks.as_float_dtype(dtype)
         # One generator per module: it draws the initial weights, then the dropout masks.
         # Replace it (``m.generator = np.random.default_rng(s)``) to replay masks.
         self.generator = np.random.default_rng(seed)
@@ -57,14 +57,14 @@ class Module:
                 v = np.asarray(v)
             except (ValueError, TypeError) as e:     # e.g. a ragged nested list
                 raise TypeError(f"expected {k} to be an array of shape "
-                                f"{_checks.shape_str(self._params[k].shape)}, got a {type(v).__name__} "
+                                f"{checks.shape_str(self._params[k].shape)}, got a {type(v).__name__} "
                                 f"that NumPy cannot make into one ({e})") from None
             if v.shape != self._params[k].shape:
-                raise ValueError(f"expected {k} of shape {_checks.shape_str(self._params[k].shape)}, "
-                                 f"got {_checks.shape_str(v.shape)}")
+                raise ValueError(f"expected {k} of shape {checks.shape_str(self._params[k].shape)}, "
+                                 f"got {checks.shape_str(v.shape)}")
             if not np.issubdtype(v.dtype, np.floating):
                 raise TypeError(f"expected {k} to hold floating-point values, got dtype {v.dtype}")
-            _checks.finite(k, v)
+            checks.finite(k, v)
             with np.errstate(over="ignore"):
                 cast = v.astype(self.dtype)
             if not np.isfinite(cast).all():          # finite in float64, inf once cast to float32

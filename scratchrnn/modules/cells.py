@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratchrnn import _checks
+from scratchrnn import checks
 from scratchrnn import functional as F
 from scratchrnn.modules.base import Module, state_pair
 from scratchrnn.registry import KINDS
@@ -21,8 +21,8 @@ class _CellBase(Module):
 
     def __init__(self, input_size, hidden_size, bias, dtype, seed):
         super().__init__(dtype, seed)
-        self.input_size = _checks.positive_int("input_size", input_size)
-        self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
         self.bias = bool(bias)
         G, H, I = self._gates, self.hidden_size, self.input_size
         shapes = [("weight_ih", (G * H, I)), ("weight_hh", (G * H, H))]
@@ -40,9 +40,9 @@ class _CellBase(Module):
             raise TypeError(f"input must be a numpy.ndarray, got {type(x).__name__}")
         I = self.input_size
         if x.ndim not in (1, 2):
-            raise ValueError(f"expected input of shape (N, {I}) or ({I},), got {_checks.shape_str(x.shape)}")
+            raise ValueError(f"expected input of shape (N, {I}) or ({I},), got {checks.shape_str(x.shape)}")
         batched = x.ndim == 2
-        _checks.array("input", x, self.dtype, (None, I) if batched else (I,),
+        checks.array("input", x, self.dtype, (None, I) if batched else (I,),
                       f"(N, {I})" if batched else f"({I},)")
         x = x if batched else x[None]
         N = x.shape[0]
@@ -55,7 +55,7 @@ class _CellBase(Module):
         shape = (N, self.hidden_size) if batched else (self.hidden_size,)
         out = []
         for name, v in zip(names, values):
-            v = np.zeros(shape, self.dtype) if v is None else _checks.array(name, v, self.dtype, shape)
+            v = np.zeros(shape, self.dtype) if v is None else checks.array(name, v, self.dtype, shape)
             out.append(v if batched else v[None])
         return out
 

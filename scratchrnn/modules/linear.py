@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from scratchrnn import _checks
+from scratchrnn import checks
 from scratchrnn.kernels import matmul
 from scratchrnn.modules.base import Module
 
@@ -16,8 +16,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
         super().__init__(dtype, seed)
-        self.in_features = _checks.positive_int("in_features", in_features)
-        self.out_features = _checks.positive_int("out_features", out_features)
+        self.in_features = checks.positive_int("in_features", in_features)
+        self.out_features = checks.positive_int("out_features", out_features)
         self.bias = bool(bias)
         shapes = [("weight", (self.out_features, self.in_features))]
         if self.bias:
@@ -30,7 +30,7 @@ class Linear(Module):
             raise TypeError(f"input must be a numpy.ndarray, got {type(x).__name__}")
         if x.ndim < 1:
             raise ValueError(f"expected input of shape (*, {self.in_features}), got a 0-d array")
-        _checks.array("input", x, self.dtype, (None,) * (x.ndim - 1) + (self.in_features,),
+        checks.array("input", x, self.dtype, (None,) * (x.ndim - 1) + (self.in_features,),
                       f"(*, {self.in_features})")
         x2 = np.ascontiguousarray(x).reshape(-1, self.in_features)     # (M, I)
         y = matmul(x2, self._params["weight"].T)                       # (M, O)
@@ -42,7 +42,7 @@ class Linear(Module):
     def backward(self, d_y):
         """Upstream grad (*, O) -> dx (*, I); accumulates ``grads``."""
         x2, x_shape = self._require_cache()
-        _checks.array("grad of output", d_y, self.dtype, x_shape[:-1] + (self.out_features,))
+        checks.array("grad of output", d_y, self.dtype, x_shape[:-1] + (self.out_features,))
         d_y2 = np.ascontiguousarray(d_y).reshape(-1, self.out_features)  # (M, O)
         self._accumulate("weight", matmul(d_y2.T, x2))                   # (O, I)
         if self.bias:

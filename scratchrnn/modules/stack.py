@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratchrnn import _checks
+from scratchrnn import checks
 from scratchrnn import functional as F
 from scratchrnn.modules.base import Module
 from scratchrnn.registry import KINDS
@@ -37,12 +37,12 @@ class RNNBase(Module):
     def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                  bidirectional, dtype, seed):
         super().__init__(dtype, seed)
-        self.input_size = _checks.positive_int("input_size", input_size)
-        self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
-        self.num_layers = _checks.positive_int("num_layers", num_layers)
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.num_layers = checks.positive_int("num_layers", num_layers)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
-        self.dropout = _checks.dropout_prob(dropout)
+        self.dropout = checks.dropout_prob(dropout)
         self.bidirectional = bool(bidirectional)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn("dropout acts between layers: with num_layers=1 it does nothing "
@@ -95,7 +95,7 @@ class RNNBase(Module):
         if not np.issubdtype(a.dtype, np.integer):
             raise TypeError(f"expected integer lengths, got dtype {a.dtype}")
         if a.shape != (N,):
-            raise ValueError(f"expected lengths of shape ({N},), got {_checks.shape_str(a.shape)}")
+            raise ValueError(f"expected lengths of shape ({N},), got {checks.shape_str(a.shape)}")
         if a.min() < 1 or a.max() > T:
             bad = a[(a < 1) | (a > T)][0]
             raise ValueError(f"lengths must be in 1..{T} (the padded length), got {bad}")
@@ -130,13 +130,13 @@ class RNNBase(Module):
         batched_doc = f"(N, T, {I})" if self.batch_first else f"(T, N, {I})"
         if x.ndim not in (2, 3):
             raise ValueError(f"expected input of shape {batched_doc} or (T, {I}) unbatched, "
-                             f"got {_checks.shape_str(x.shape)}")
+                             f"got {checks.shape_str(x.shape)}")
         batched = x.ndim == 3
         doc = batched_doc if batched else f"(T, {I})"
-        _checks.array("input", x, self.dtype, (None,) * (x.ndim - 1) + (I,), doc)
+        checks.array("input", x, self.dtype, (None,) * (x.ndim - 1) + (I,), doc)
         if x.size == 0:
             raise ValueError(f"expected a non-empty sequence and batch, got input of shape "
-                             f"{_checks.shape_str(x.shape)}")
+                             f"{checks.shape_str(x.shape)}")
         if not batched:
             return x[:, None, :], False              # (T, N=1, I)
         return (x.transpose(1, 0, 2) if self.batch_first else x), True   # (T, N, I)
@@ -154,7 +154,7 @@ class RNNBase(Module):
                 out.append(np.zeros(shape, dtype=self.dtype))
             else:                                    # e.g. (D·num_layers=4, 2, 5)
                 doc = f"(D·num_layers={shape[0]}" + "".join(f", {d}" for d in shape[1:]) + ")"
-                _checks.array(name, s, self.dtype, shape, doc)
+                checks.array(name, s, self.dtype, shape, doc)
                 out.append(s)
         return tuple(s if batched else s[:, None, :] for s in out)
 
@@ -204,9 +204,9 @@ class RNNBase(Module):
         for k, layer_caches in enumerate(cache.caches):   # all layers first: a rejected backward
             for sfx, c in zip(self._suffixes, layer_caches):   # accumulates nothing
                 F.check_unchanged(c, f"{type(self).__name__}.backward, layer {k}{sfx}")
-        _checks.array("grad of output", d_out, self.dtype, cache.out_shape)
+        checks.array("grad of output", d_out, self.dtype, cache.out_shape)
         d_finals = [np.zeros(shape, self.dtype) if g is None
-                    else _checks.array(f"grad of {n}", g, self.dtype, shape)
+                    else checks.array(f"grad of {n}", g, self.dtype, shape)
                     for n, g, shape in zip(self._state_final_names, d_finals, cache.state_shapes)]
         if not cache.batched:
             d_out = d_out[:, None, :]

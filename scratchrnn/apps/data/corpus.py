@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 
-from scratchrnn import _checks
+from scratchrnn import checks
 from scratchrnn.apps.data.paths import DataError
 
 
@@ -37,7 +37,7 @@ def load_corpus(path=None, max_chars=None):
     file); ValueError (unsupported extension, an empty corpus).
     """
     if max_chars is not None:
-        max_chars = _checks.positive_int("max_chars", max_chars)
+        max_chars = checks.positive_int("max_chars", max_chars)
     if path is None:
         with contextlib.redirect_stdout(io.StringIO()):
             text = _zen_of_python()
@@ -124,7 +124,7 @@ class Vocab:
         a = np.asarray(a)
         if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
             raise ValueError(f"expected a 1-D integer array of code points, got dtype {a.dtype} "
-                             f"and shape {_checks.shape_str(a.shape)}")
+                             f"and shape {checks.shape_str(a.shape)}")
         if a.size and (a.min() < 0 or a.max() > 0x10FFFF):
             raise ValueError("expected code points in [0, 0x10FFFF]")
         return cls(chr(int(c)) for c in a)
@@ -162,7 +162,7 @@ class Vocab:
             return ""
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(f"expected a 1-D sequence of integer indices, got dtype {idx.dtype} "
-                             f"and shape {_checks.shape_str(idx.shape)}")
+                             f"and shape {checks.shape_str(idx.shape)}")
         bad = (idx < 0) | (idx >= len(self))
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
@@ -177,7 +177,7 @@ def _as_indices(indices):
     idx = np.asarray(indices)
     if idx.ndim != 1 or not (np.issubdtype(idx.dtype, np.integer) or idx.size == 0):
         raise ValueError(f"expected a 1-D integer array of corpus indices, got dtype {idx.dtype} "
-                         f"and shape {_checks.shape_str(idx.shape)}")
+                         f"and shape {checks.shape_str(idx.shape)}")
     return idx.astype(np.int64, copy=False)
 
 
@@ -204,8 +204,8 @@ def num_batches(n_indices, batch_size, num_steps, sampler):
     if isinstance(n_indices, bool) or not isinstance(n_indices, (int, np.integer)) or n_indices < 0:
         raise ValueError(f"n_indices must be a non-negative integer, got {n_indices!r}")
     n = int(n_indices)
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    num_steps = _checks.positive_int("num_steps", num_steps)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    num_steps = checks.positive_int("num_steps", num_steps)
     if name == "random":
         epoch_size = ((n - 1) // num_steps) // batch_size
         needed = batch_size * num_steps + 1

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from scratchrnn import _checks
+from scratchrnn import checks
 
 
 def sine_segments(num_segments, steps_per_segment=10, span=np.pi, start=0.0, endpoint=False):
@@ -22,8 +22,8 @@ def sine_segments(num_segments, steps_per_segment=10, span=np.pi, start=0.0, end
     segment repeats as the first of the next.) Yields ``(x, y) = (sin t, cos t)``,
     each float32 of shape (T, N, I) = (steps_per_segment, 1, 1), time-major.
     """
-    num_segments = _checks.positive_int("num_segments", num_segments)
-    steps_per_segment = _checks.positive_int("steps_per_segment", steps_per_segment)
+    num_segments = checks.positive_int("num_segments", num_segments)
+    steps_per_segment = checks.positive_int("steps_per_segment", steps_per_segment)
     span, start = float(span), float(start)
     if not np.isfinite(span) or span <= 0 or not np.isfinite(start):
         raise ValueError(f"expected a finite span > 0 and a finite start, got span={span}, start={start}")
