@@ -28,13 +28,14 @@ from typing import NamedTuple
 import numpy as np
 
 import scratchrnn as sr
+from scratchrnn import registry
 
 FORMAT = "scratchrnn-golden"
 VERSION = 1
 DEFAULT_SEED = 0
 T, N, I, H, P, V = 5, 3, 4, 3, 2, 6         # sizes of every case; H=3 keeps W_hh of the RNN square
 
-GATE_ORDER = {"rnn": ["h"], "lstm": ["i", "f", "g", "o"], "gru": ["r", "z", "n"]}
+GATE_ORDER = {name: list(kind.gate_names) for name, kind in registry.KINDS.items()}
 EQUATIONS = {"rnn": ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"],
              "lstm": ["L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8", "L9", "L10", "L11"],
              "gru": ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"]}
@@ -207,10 +208,10 @@ def _build(config, seed, cell=False):
     if config["kind"] == "rnn":
         kw["nonlinearity"] = config["nonlinearity"]
     if cell:
-        return getattr(sr, {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}[config["kind"]])(I, H, **kw)
+        return registry.cell_class(config["kind"])(I, H, **kw)
     if config["kind"] == "lstm":
         kw["proj_size"] = config["proj_size"]
-    cls = {"rnn": sr.RNN, "lstm": sr.LSTM, "gru": sr.GRU}[config["kind"]]
+    cls = registry.model_class(config["kind"])
     return cls(I, H, num_layers=config["num_layers"], bidirectional=config["bidirectional"], **kw)
 
 

@@ -34,11 +34,11 @@ from contextlib import contextmanager
 import numpy as np
 from numba import njit
 
-import scratchrnn as sr
+from scratchrnn import registry
 from scratchrnn.bench.spec import gates
 from scratchrnn import functional, kernels
 
-MODELS = {"rnn": sr.RNN, "lstm": sr.LSTM, "gru": sr.GRU}
+MODELS = {name: registry.model_class(name) for name in registry.NAMES}
 
 
 @contextmanager
