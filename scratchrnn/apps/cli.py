@@ -277,7 +277,7 @@ def build_parser():
 
     b = sub.add_parser("bench", add_help=False,
                        help="time scratchrnn, torch CPU, torch_ref's loop (and torch on a GPU) "
-                            "over a grid of sizes (arguments go to benchmarks/grid.py; try --help)")
+                            "over a grid of sizes (arguments go to scratchrnn.bench; try bench --help)")
     b.add_argument("rest", nargs=argparse.REMAINDER)     # main() hands these over untouched
 
     g = _parser(sub, "generate", help="text from a charlm checkpoint")
@@ -309,7 +309,7 @@ def _check_bench_numbers(rest):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:              # everything after it belongs to benchmarks/grid.py
+    if argv[:1] == ["bench"]:              # everything after it belongs to scratchrnn.bench
         if not {"-h", "--help"} & set(argv):
             _check_bench_numbers(argv[1:])
         return _bench(argv[1:])
