@@ -100,10 +100,10 @@ def integer_lengths(lengths, T, N):
     if not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"expected integer lengths, got dtype {a.dtype}")
     if a.shape != (N,):
-        raise ValueError(f"expected lengths of shape (N,) = ({N},), got {shape_str(a.shape)}")
+        raise ValueError(f"expected lengths of shape ({N},), got {shape_str(a.shape)}")
     if a.min() < 1 or a.max() > T:
         bad = a[(a < 1) | (a > T)][0]
-        raise ValueError(f"lengths must be in 1..{T} (the padded length T), got {bad}")
+        raise ValueError(f"lengths must be in 1..{T} (the padded length), got {bad}")
     return a.astype(np.int64, copy=True)
 
 

@@ -5,17 +5,16 @@ exit code 2 (or a correct result), never a traceback.
 commands' as a return value; anything else (an exception escaping) fails the test.
 """
 
-import contextlib
-import io
 import json
 import zipfile
 
 import numpy as np
 import pytest
+
+from cli_helpers import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scratchrnn.apps import cli
 from scratchrnn.apps.tasks import checkpoint as ckpt
 
 pytest.importorskip("tqdm")
@@ -24,15 +23,6 @@ pytest.importorskip("matplotlib")
 TINY = ["--hidden", "4", "--steps", "5", "--batch", "2", "--epochs", "1", "--pred-len", "2"]
 
 
-def run(argv):
-    """(exit code, stdout, stderr) of ``scratchrnn argv``."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main(argv)
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_usage_error(argv, match=None):

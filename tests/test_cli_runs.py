@@ -2,12 +2,11 @@
 tell corpora and settings apart, and ``--resume`` refuses a checkpoint that does not fit
 the command, naming the setting, the checkpoint's value and the given one."""
 
-import contextlib
-import io
 
 import pytest
 
-from scratchrnn.apps import cli
+from cli_helpers import run
+
 from scratchrnn.apps.tasks import checkpoint as ckpt
 from scratchrnn.apps.tasks import common
 
@@ -18,14 +17,6 @@ TINY = ["--hidden", "4", "--steps", "5", "--batch", "2", "--epochs", "2", "--pre
         "--max-chars", "120"]
 
 
-def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main(argv)
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def error_line(argv):

@@ -91,15 +91,7 @@ class RNNBase(Module):
             return None
         if not batched:
             raise ValueError("lengths needs batched input (T, N, I); got unbatched (T, I)")
-        a = np.asarray(lengths)
-        if not np.issubdtype(a.dtype, np.integer):
-            raise TypeError(f"expected integer lengths, got dtype {a.dtype}")
-        if a.shape != (N,):
-            raise ValueError(f"expected lengths of shape ({N},), got {checks.shape_str(a.shape)}")
-        if a.min() < 1 or a.max() > T:
-            bad = a[(a < 1) | (a > T)][0]
-            raise ValueError(f"lengths must be in 1..{T} (the padded length), got {bad}")
-        return a.astype(np.int64)
+        return checks.integer_lengths(lengths, T, N)
 
     @staticmethod
     def _reversal(lengths, T, N):
