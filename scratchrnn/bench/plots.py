@@ -28,8 +28,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator   # noqa: E
 
 from scratchrnn.bench import environment  # noqa: E402
 from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, PASS_LABELS, RATIO,  # noqa: E402
-                                   TARGET_RATIO, TARGET_SMALL_NH, TARGET_SMALL_RATIO, combos,
-                                   impls_in, models_in)
+                                   TARGET_RATIO_FLOAT64, TARGET_SMALL_WORK, TARGETS_FLOAT32,
+                                   combos, impls_in, models_in)
 
 RATIO_LABEL = f"{RATIO} (below 1: faster)"
 
@@ -143,16 +143,18 @@ def _ratio_lines(ax, rows, impls):
     return Hs
 
 
-def _target_lines(ax, dtype, pass_):
-    """Parity (also the 1.0× target); for float32 forward+backward, the 0.3× target where
-    N·H ≤ 2048 (below the dashed line)."""
+def _target_lines(ax, model, dtype, pass_):
+    """Parity (black); for forward+backward, the model's targets in grey: the ratio everywhere
+    (solid) and, in float32, the one where N·H² is small (dashed)."""
     ax.axhline(1.0, color="k", lw=0.8)
-    if dtype == "float32" and pass_ == "fwdbwd":
-        ax.axhline(TARGET_RATIO, color="k", lw=0.8)              # = parity while the target is 1.0×
-        ax.axvline(TARGET_SMALL_NH, color="0.5", ls=":", lw=0.8)
-        x0 = ax.get_xlim()[0]
-        ax.hlines(TARGET_SMALL_RATIO, x0, TARGET_SMALL_NH, colors="0.4", linestyles="--", lw=0.9)
-        ax.set_xlim(left=x0)
+    if pass_ != "fwdbwd":
+        return
+    if dtype == "float64":
+        ax.axhline(TARGET_RATIO_FLOAT64, color="0.5", lw=0.9)
+    elif model in TARGETS_FLOAT32:
+        small, everywhere, _ = TARGETS_FLOAT32[model]
+        ax.axhline(everywhere, color="0.5", lw=0.9)
+        ax.axhline(small, color="0.5", ls="--", lw=0.9)
 
 
 def _legend(ax, impls, Hs):
@@ -182,10 +184,11 @@ def ratio_plot(result, path):
             _log_axes(ax, x_base=2)
             ax.set(xlabel="N·H", ylabel=RATIO_LABEL,
                    title=f"{model} · T={T} · {dtype} · {PASS_LABELS[pass_]}")
-            _target_lines(ax, dtype, pass_)
+            _target_lines(ax, model, dtype, pass_)
             _legend(ax, impls, Hs)
-    note = (f"; dashed: the 0.3 target where N·H ≤ {TARGET_SMALL_NH}"
-            if (dtype, pass_) == ("float32", "fwdbwd") else "")
+    note = ("; grey: the target everywhere" + (f", dashed: where N·H² ≤ {TARGET_SMALL_WORK}"
+                                               if dtype == "float32" else "")
+            if pass_ == "fwdbwd" else "")
     return _save(fig, path, f"Each implementation's {CONVENTION}{note}\n" + _subtitle(result))
 
 
@@ -213,7 +216,7 @@ def ratio_all_plot(result, path):
             _log_axes(ax, x_base=2)
             ax.set(xlabel="N·H", ylabel=RATIO_LABEL,
                    title=f"scratchrnn · {model} · {dtype} · {PASS_LABELS[pass_]}")
-            _target_lines(ax, dtype, pass_)
+            _target_lines(ax, model, dtype, pass_)
             _ring_flagged(ax, [(r["N"] * r["H"], r["time_over_torch_cpu"]) for r in mine
                                if (r["model"], r["dtype"], r["pass"]) == (model, dtype, pass_)
                                and r.get("flagged")])

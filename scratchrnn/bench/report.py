@@ -9,9 +9,8 @@ import math
 
 from scratchrnn.bench import environment, peaks as peaks_mod
 from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, MODELS, PASS_LABELS, RATIO,
-                                   TARGET_PEAK_FRACTION, TARGET_PEAK_POINT, TARGET_RATIO,
-                                   TARGET_SMALL_NH, TARGET_SMALL_RATIO, combos, flops, fmt_ratio,
-                                   impls_in, key)
+                                   TARGET_PEAK_POINT, TARGET_RATIO_FLOAT64, TARGET_SMALL_WORK,
+                                   TARGETS_FLOAT32, combos, flops, fmt_ratio, impls_in, key)
 
 FLAG = "†"
 FLAG_NOTE = (f"{FLAG}: flagged: the spread of its samples stayed wide, or samples were kept "
@@ -35,30 +34,37 @@ def annotate(rows, peaks):
     return rows
 
 
+def ratio_limit(model, dtype, N, H):
+    """(limit, label) of the ratio target at a forward+backward point (spec's TARGETS_*)."""
+    if dtype == "float64":
+        return TARGET_RATIO_FLOAT64, f"{RATIO} ≤ {TARGET_RATIO_FLOAT64}"
+    small, everywhere, _ = TARGETS_FLOAT32[model]
+    if N * H * H <= TARGET_SMALL_WORK:
+        return small, f"{RATIO} ≤ {small} (N·H² ≤ {TARGET_SMALL_WORK})"
+    return everywhere, f"{RATIO} ≤ {everywhere}"
+
+
 def targets(rows):
-    """The targets at the points that were run (scratchrnn vs torch_cpu, fwdbwd, float32):
-    one dict per (target, point) with the measured value, the limit and ok."""
+    """The targets at the points that were run (scratchrnn vs torch_cpu, fwdbwd): one dict per
+    (target, point) with the measured value, the limit and ok."""
     ok = {(r["impl"], key(r)): r for r in rows if r["status"] == "ok"}
     out = []
     for (impl, k), r in ok.items():
         model, pass_, dtype, T, N, H = k
-        if impl != "scratchrnn" or pass_ != "fwdbwd" or dtype != "float32":
+        if impl != "scratchrnn" or pass_ != "fwdbwd":
             continue
-        point = dict(model=model, T=T, N=N, H=H, flagged=r.get("flagged", False))
+        point = dict(model=model, dtype=dtype, T=T, N=N, H=H, flagged=r.get("flagged", False))
         theirs = ok.get(("torch_cpu", k))
         if theirs is not None:
             ratio = r["median_s"] / theirs["median_s"]
             point["flagged"] = point["flagged"] or theirs.get("flagged", False)
-            if N * H <= TARGET_SMALL_NH:
-                out.append(dict(point, target=f"{RATIO} ≤ {TARGET_SMALL_RATIO} "
-                                              f"(N·H ≤ {TARGET_SMALL_NH})",
-                                value=ratio, limit=TARGET_SMALL_RATIO, ok=ratio <= TARGET_SMALL_RATIO))
-            out.append(dict(point, target=f"{RATIO} ≤ {TARGET_RATIO}", value=ratio,
-                            limit=TARGET_RATIO, ok=ratio <= TARGET_RATIO))
-        if (T, N, H) == TARGET_PEAK_POINT and r.get("peak_fraction") is not None:
-            frac = r["peak_fraction"]
-            out.append(dict(point, target=f"≥ {TARGET_PEAK_FRACTION:.0%} of the float32 GEMM peak",
-                            value=frac, limit=TARGET_PEAK_FRACTION, ok=frac >= TARGET_PEAK_FRACTION))
+            limit, label = ratio_limit(model, dtype, N, H)
+            out.append(dict(point, target=label, value=ratio, limit=limit, ok=ratio <= limit))
+        if (dtype == "float32" and (T, N, H) == TARGET_PEAK_POINT
+                and r.get("peak_fraction") is not None):
+            frac, limit = r["peak_fraction"], TARGETS_FLOAT32[model][2]
+            out.append(dict(point, target=f"≥ {limit:.0%} of the float32 GEMM peak",
+                            value=frac, limit=limit, ok=frac >= limit))
     return out
 
 
@@ -74,18 +80,24 @@ def targets_section(rows):
     """The "Targets" section (Markdown lines) for these rows."""
     ts = targets(rows)
     lines = ["## Targets", "",
-             f"scratchrnn against torch CPU, forward+backward, float32, measured side by side in "
-             f"this run; ratios are {CONVENTION}; only points that were run are listed.", ""]
+             f"scratchrnn against torch CPU, forward+backward, measured side by side in "
+             f"this run; ratios are {CONVENTION}; only points that were run are listed. "
+             f"float32: "
+             + "; ".join(f"{m} ≤ {a}× where N·H² ≤ {TARGET_SMALL_WORK}, ≤ {b}× elsewhere, "
+                         f"≥ {c:.0%} of the GEMM peak at T, N, H = "
+                         f"{', '.join(map(str, TARGET_PEAK_POINT))}"
+                         for m, (a, b, c) in TARGETS_FLOAT32.items())
+             + f". float64: ≤ {TARGET_RATIO_FLOAT64}× everywhere.", ""]
     if not ts:
-        return lines + ["No target point was run (they need float32 fwdbwd rows of scratchrnn "
+        return lines + ["No target point was run (they need fwdbwd rows of scratchrnn "
                         "and torch_cpu).", ""]
     passed = sum(t["ok"] for t in ts)
     lines += [f"**{passed} of {len(ts)} PASS.**", "",
-              f"| target | model | T | N | H | measured ({RATIO} or % of peak) | result |",
-              "|---|---|---|---|---|---|---|"]
+              f"| target | model | dtype | T | N | H | measured ({RATIO} or % of peak) | result |",
+              "|---|---|---|---|---|---|---|---|"]
     for t in ts:
         value = f"{t['value']:.0%}" if "peak" in t["target"] else fmt_ratio(t["value"])
-        lines.append(f"| {t['target']} | {t['model']} | {t['T']} | {t['N']} | {t['H']} | "
+        lines.append(f"| {t['target']} | {t['model']} | {t['dtype']} | {t['T']} | {t['N']} | {t['H']} | "
                      f"{value}{FLAG if t['flagged'] else ''} | {'PASS' if t['ok'] else '**MISS**'} |")
     return lines + [""]
 
