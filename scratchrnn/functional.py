@@ -19,6 +19,10 @@ that names the argument, what was expected and what came. Values are not inspect
 inf propagate, as in torch (the modules reject them in their inputs). Each cache keeps a
 fingerprint of the arrays its backward reads (x, the saved states, the weights); a backward
 after one of them changed in place raises RuntimeError, as torch's version counter does.
+
+Every forward takes an optional ``workspace`` (``scratchrnn.workspace.Workspace``): its cache,
+and the backward's scratch space, then live in memory kept from call to call instead of fresh
+arrays (what that changes for the caller: ``scratchrnn.workspace``). The models use one.
 """
 
 from typing import NamedTuple, Optional
@@ -27,6 +31,8 @@ import numpy as np
 
 from . import checks, kernels
 from .kernels import matmul
+from .kernels.products import matmul_into
+from .workspace import Workspace, take
 
 
 class RNNCache(NamedTuple):
@@ -39,6 +45,8 @@ class RNNCache(NamedTuple):
     relu: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
     stamps: dict                  # fingerprints of the saved arrays (see checks.fingerprint)
+    workspace: Optional[Workspace] = None   # where h (c, gates, ...) live; None: fresh arrays
+    forward_number: int = 0       # this forward's number in its workspace
 
 
 class RNNGrads(NamedTuple):
@@ -65,6 +73,8 @@ class LSTMCache(NamedTuple):
     has_bias: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
     stamps: dict                  # fingerprints of the saved arrays (see checks.fingerprint)
+    workspace: Optional[Workspace] = None   # where h (c, gates, ...) live; None: fresh arrays
+    forward_number: int = 0       # this forward's number in its workspace
 
 
 class GRUCache(NamedTuple):
@@ -78,6 +88,8 @@ class GRUCache(NamedTuple):
     has_bias: bool
     lengths: np.ndarray           # (N,) valid steps per sequence
     stamps: dict                  # fingerprints of the saved arrays (see checks.fingerprint)
+    workspace: Optional[Workspace] = None   # where h (c, gates, ...) live; None: fresh arrays
+    forward_number: int = 0       # this forward's number in its workspace
 
 
 class LSTMGrads(NamedTuple):
@@ -130,6 +142,8 @@ def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     if not isinstance(cache, cache_type):
         raise TypeError(f"{where} expects the {cache_type.__name__} of its forward, got "
                         f"{type(cache).__name__}")
+    if cache.workspace is not None:
+        cache.workspace.check_current(cache.forward_number, where)
     T, N = cache.x.shape[:2]
     dt = cache.x.dtype
     P = cache.h.shape[2]
@@ -146,6 +160,8 @@ def check_unchanged(cache, where="backward"):
     Every ``*_backward`` calls it first; a stack of layers calls it on all its caches before
     the first backward, so a rejected backward accumulates nothing anywhere.
     """
+    if cache.workspace is not None:
+        cache.workspace.check_current(cache.forward_number, where)
     checks.unchanged(cache.stamps, _saved(cache), where)
 
 
@@ -154,17 +170,22 @@ def _saved(cache):
     return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
             ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
 
-def _w_hh_t(w_hh, N):
+def _w_hh_t(w_hh, N, workspace=None):
     """``W_hhᵀ`` (H, G·H) for a forward kernel: a transposed view that BLAS reads without a
     copy, or, where ``kernels.matmul_add`` does the per-step product with its own loops
     (``kernels.own_loops``), a C-contiguous copy whose rows those loops stream through."""
-    return np.ascontiguousarray(w_hh.T) if kernels.own_loops(N, w_hh.size) else w_hh.T
+    if not kernels.own_loops(N, w_hh.size):
+        return w_hh.T
+    w_t = take(workspace, "w_hh_t", w_hh.T.shape, w_hh.dtype)   # (H, G·H)
+    w_t[...] = w_hh.T
+    return w_t
 
 
-def _input_projection(x, w_ih, b_ih, b_hh):
+def _input_projection(x, w_ih, b_ih, b_hh, workspace=None):
     """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H); b_hh may be None."""
     T, N, I = x.shape
-    xw = matmul(x.reshape(T * N, I), w_ih.T)         # (T·N, G·H)  w_ih.T is a view, no copy
+    xw = take(workspace, "xw", (T * N, w_ih.shape[0]), x.dtype)   # (T·N, G·H)
+    matmul_into(x.reshape(T * N, I), w_ih.T, xw)     # (T·N, G·H)  w_ih.T is a view, no copy
     if b_ih is not None:
         xw += b_ih if b_hh is None else b_ih + b_hh  # (T·N, G·H)
     return xw.reshape(T, N, -1)                      # (T, N, G·H)
@@ -210,12 +231,14 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None):
+def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None,
+                workspace=None):
     """Vanilla RNN over a whole sequence, one direction.
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
     ``b_ih`` and ``b_hh`` are both given or both None. ``lengths`` (N,), 1..T, makes each
     sequence stop at its own length: h_n is its state there and its padded outputs are 0.
+    ``workspace``: keep the cache there (``scratchrnn.workspace``); out and h_n are then views of it.
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -223,13 +246,14 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
-    xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, H)     hoisted part of (R1)
-    h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    number = workspace.begin_forward() if workspace is not None else 0
+    xw = _input_projection(x, w_ih, b_ih, b_hh, workspace)   # (T, N, H)  hoisted part of (R1)
+    h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
     relu = nonlinearity == "relu"
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.rnn_forward_kernel(xw, _w_hh_t(w_hh, N), h, relu, lengths)   # (R1)–(R2), (V1)
-    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {})
+    kernels.rnn_forward_kernel(xw, _w_hh_t(w_hh, N, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
+    cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
 
@@ -242,8 +266,9 @@ def rnn_backward(d_out, d_h_n, cache):
     """
     _check_grads(cache, RNNCache, "rnn_backward", d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
-    d_a = np.empty_like(d_out)                                           # (T, N, H)
-    dh = np.empty_like(d_out)                                            # (T, N, H)
+    ws = cache.workspace
+    d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
+    dh = take(ws, "dh", d_out.shape, d_out.dtype)                        # (T, N, H)
     dh0 = kernels.rnn_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
                                       cache.relu, cache.lengths, d_a, dh)  # (R3)–(R5), (V2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
@@ -251,30 +276,34 @@ def rnn_backward(d_out, d_h_n, cache):
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None,
+                 workspace=None):
     """LSTM over a whole sequence, one direction, gate order i, f, g, o.
 
     With ``w_hr`` (P, H), torch's projection: ``h_t = (o ⊙ tanh(c_t)) W_hrᵀ`` (P1), and
     h0, h_t have P features. Returns ``(out, h_n, c_n, cache)``: out (T, N, P) is every
-    h_t; h_n (N, P), c_n (N, H). ``lengths`` as in ``rnn_forward``.
+    h_t; h_n (N, P), c_n (N, H). ``lengths`` and ``workspace`` as in ``rnn_forward``.
     """
     T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr)
     checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
     checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
-    xw = _input_projection(x, w_ih, b_ih, b_hh)      # (T, N, 4H)    hoisted part of (L1)
-    h = np.empty((T + 1, N, P), dtype=x.dtype)       # (T+1, N, P)
-    c = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    number = workspace.begin_forward() if workspace is not None else 0
+    xw = _input_projection(x, w_ih, b_ih, b_hh, workspace)   # (T, N, 4H)  hoisted part of (L1)
+    h = take(workspace, "h", (T + 1, N, P), x.dtype)  # (T+1, N, P)
+    c = take(workspace, "c", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
     c[0] = c0
-    m = h[1:] if w_hr is None else np.empty((T, N, H), dtype=x.dtype)   # (T, N, H)
+    m = h[1:] if w_hr is None else take(workspace, "m", (T, N, H), x.dtype)   # (T, N, H)
     w_hr_t = np.empty((H, 0), x.dtype) if w_hr is None else w_hr.T      # (H, P) or (H, 0)
-    gates = np.empty((T, N, 4 * H), dtype=x.dtype)   # (T, N, 4H)
-    tanh_c = np.empty((T, N, H), dtype=x.dtype)      # (T, N, H)
+    gates = take(workspace, "gates", (T, N, 4 * H), x.dtype)   # (T, N, 4H)
+    tanh_c = take(workspace, "tanh_c", (T, N, H), x.dtype)     # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.lstm_forward_kernel(xw, _w_hh_t(w_hh, N), w_hr_t, h, c, m, gates, tanh_c, lengths)  # (L1)–(L4), (P1), (V1)
-    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {})
+    kernels.lstm_forward_kernel(xw, _w_hh_t(w_hh, N, workspace), w_hr_t, h, c, m, gates, tanh_c,
+                                lengths)             # (L1)–(L4), (P1), (V1)
+    cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
+                      workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], c[T], cache
 
@@ -289,8 +318,8 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     T, N, P = d_out.shape
     H = cache.c.shape[2]
     w_hr = np.empty((0, H), d_out.dtype) if cache.w_hr is None else cache.w_hr   # (P, H) or (0, H)
-    d_a = np.empty((T, N, 4 * H), dtype=d_out.dtype)                     # (T, N, 4H)
-    dh = np.empty_like(d_out)                                            # (T, N, P)
+    d_a = take(cache.workspace, "d_a", (T, N, 4 * H), d_out.dtype)       # (T, N, 4H)
+    dh = take(cache.workspace, "dh", (T, N, P), d_out.dtype)             # (T, N, P)
     dh0, dc0 = kernels.lstm_backward_kernel(
         d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
         cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, cache.lengths, d_a, dh)  # (L5)–(L10), (P2)
@@ -303,26 +332,28 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None):
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace=None):
     """GRU over a whole sequence, one direction, gate order r, z, n (torch's equations).
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
     Only ``b_ih`` joins the hoisted GEMM: ``b^n_hh`` sits inside ``r ⊙ (h W^n_hhᵀ + b^n_hh)`` (G3).
-    ``lengths`` as in ``rnn_forward``.
+    ``lengths`` and ``workspace`` as in ``rnn_forward``.
     """
     T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3)
     checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
-    xw = _input_projection(x, w_ih, b_ih, None)      # (T, N, 3H)    a^x for all t  (G1)
+    number = workspace.begin_forward() if workspace is not None else 0
+    xw = _input_projection(x, w_ih, b_ih, None, workspace)   # (T, N, 3H)  a^x for all t  (G1)
     b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
-    h = np.empty((T + 1, N, H), dtype=x.dtype)       # (T+1, N, H)
+    h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
-    gates = np.empty((T, N, 3 * H), dtype=x.dtype)   # (T, N, 3H)
-    a_hn = np.empty((T, N, H), dtype=x.dtype)        # (T, N, H)
+    gates = take(workspace, "gates", (T, N, 3 * H), x.dtype)   # (T, N, 3H)
+    a_hn = take(workspace, "a_hn", (T, N, H), x.dtype)         # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
-    cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {})
+    kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N, workspace), b_hh, h, gates, a_hn,
+                               lengths)              # (G1)–(G4), (V1)
+    cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
 
@@ -335,9 +366,10 @@ def gru_backward(d_out, d_h_n, cache):
     _check_grads(cache, GRUCache, "gru_backward", d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
-    d_ax = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
-    d_ah = np.empty((T, N, 3 * H), dtype=d_out.dtype)                    # (T, N, 3H)
-    dh = np.empty_like(d_out)                                            # (T, N, H)
+    ws = cache.workspace
+    d_ax = take(ws, "d_a", (T, N, 3 * H), d_out.dtype)                   # (T, N, 3H)
+    d_ah = take(ws, "d_ah", (T, N, 3 * H), d_out.dtype)                  # (T, N, 3H)
+    dh = take(ws, "dh", (T, N, H), d_out.dtype)                          # (T, N, H)
     dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
                                       cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh)  # (G5)–(G9), (V2)
     dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax,

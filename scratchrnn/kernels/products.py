@@ -32,6 +32,16 @@ SINGLE_ROW_MAX = 1 << 17       # ... and for one row, a b of at most this many e
 
 
 @jit
+def matmul_into(a, b, out):
+    """``out[...] = a @ b`` for 2-D arrays through the same BLAS binding as ``matmul``; returns out.
+
+    For memory kept from call to call (``scratchrnn.workspace``): no fresh array to first-touch.
+    """
+    np.dot(a, b, out)
+    return out
+
+
+@jit
 def own_loops(N, b_size):
     """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself."""
     return N <= SMALL_N and (N > 1 or b_size <= SINGLE_ROW_MAX)

@@ -63,9 +63,9 @@ class RNN(_HiddenStateRNN):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)
 
-    def _layer_forward(self, x, states, weights, lengths):
+    def _layer_forward(self, x, states, weights, lengths, workspace):
         out, h_n, cache = F.rnn_forward(x, states[0], *weights, nonlinearity=self.nonlinearity,
-                                        lengths=lengths)
+                                        lengths=lengths, workspace=workspace)
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache):
@@ -141,8 +141,9 @@ class LSTM(RNNBase):
         dx, (dh0, dc0) = self._backward_states(d_out, state_pair("grad of (h_n, c_n)", d_hx))
         return dx, (dh0, dc0)
 
-    def _layer_forward(self, x, states, weights, lengths):
-        out, h_n, c_n, cache = F.lstm_forward(x, states[0], states[1], *weights, lengths=lengths)
+    def _layer_forward(self, x, states, weights, lengths, workspace):
+        out, h_n, c_n, cache = F.lstm_forward(x, states[0], states[1], *weights, lengths=lengths,
+                                              workspace=workspace)
         return out, (h_n, c_n), cache
 
     def _layer_backward(self, d_out, d_states, cache):
@@ -164,8 +165,9 @@ class GRU(_HiddenStateRNN):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)
 
-    def _layer_forward(self, x, states, weights, lengths):
-        out, h_n, cache = F.gru_forward(x, states[0], *weights, lengths=lengths)
+    def _layer_forward(self, x, states, weights, lengths, workspace):
+        out, h_n, cache = F.gru_forward(x, states[0], *weights, lengths=lengths,
+                                        workspace=workspace)
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache):

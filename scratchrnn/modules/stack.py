@@ -16,6 +16,7 @@ from scratchrnn import checks
 from scratchrnn import functional as F
 from scratchrnn.modules.base import Module
 from scratchrnn.registry import KINDS
+from scratchrnn.workspace import Workspace
 
 
 class LayerCache(NamedTuple):
@@ -58,6 +59,12 @@ class RNNBase(Module):
                 if P != H:                                   # LSTM projection, after the biases
                     shapes += [(f"weight_hr_l{k}{sfx}", (P, H))]
         self._init_params(shapes, 1 / np.sqrt(H))
+        # One workspace per (layer, direction): the caches of its forward and the scratch of its
+        # backward reuse the same memory from step to step (scratchrnn.workspace). Set
+        # reuse_memory = False to have every call allocate afresh (less memory held between
+        # steps, slower).
+        self.reuse_memory = True
+        self._workspaces = {}
 
     @property
     def _out_size(self):
@@ -104,9 +111,23 @@ class RNNBase(Module):
         """Time-reverse a (T, N, F) array: plainly, or each sequence within its length (S2)."""
         return a[::-1] if rev is None else a[rev, np.arange(a.shape[1])[None, :]]
 
+    @property
+    def workspaces(self):
+        """{(layer, direction): Workspace} in use (scratchrnn.workspace); empty before the first
+        forward and with ``reuse_memory = False``."""
+        return dict(self._workspaces)
+
+    def _workspace(self, k, d):
+        """The workspace of layer k, direction d (created on first use); None without reuse."""
+        if not self.reuse_memory:
+            self._workspaces.clear()
+            return None
+        return self._workspaces.setdefault((k, d), Workspace())
+
     # -- one layer, one direction: filled in by RNN, LSTM and GRU ----------------
-    def _layer_forward(self, x, states, weights, lengths):
-        """-> (out (T, N, H), final states tuple, cache)"""
+    def _layer_forward(self, x, states, weights, lengths, workspace):
+        """-> (out (T, N, H), final states tuple, cache); out and the states may be views of
+        ``workspace``, valid until its next forward."""
         raise NotImplementedError
 
     def _layer_backward(self, d_out, d_states, cache):
@@ -167,11 +188,13 @@ class RNNBase(Module):
                 idx = k * D + d                      # (S5)
                 xin = layer_in if d == 0 else self._flip(layer_in, rev)  # (S2) reverse time
                 out, s_n, cache = self._layer_forward(xin, tuple(s[idx] for s in states),
-                                                      self._weights(k, d), lengths)
+                                                      self._weights(k, d), lengths,
+                                                      self._workspace(k, d))
                 outs.append(out if d == 0 else self._flip(out, rev))   # (S2) align with x_t
                 for f, s in zip(finals, s_n):
                     f[idx] = s                       # h_n[idx] = h_T of (k, d)   (S5)
                 layer_caches.append(cache)
+            # a fresh array: what the caller keeps must outlive the workspace's next forward
             layer_out = outs[0].copy() if D == 1 else np.concatenate(outs, axis=2)  # (T, N, D·P) (S1)
             mask = None
             if k < self.num_layers - 1 and self.training and self.dropout > 0:

@@ -1,0 +1,81 @@
+"""``Workspace``: the large arrays of one layer's forward and backward, kept from call to call.
+
+A fresh array of several MB is paid for when it is first written: the operating system
+maps and zeroes each 4 KiB page on first touch (on the virtual machines the benchmarks
+ran on, about 1 µs a page). A training loop calls each layer with the same shapes step
+after step, so the caches of its forward and the scratch space of its backward can live
+in the same memory every time. The models (``scratchrnn.RNN``, ``LSTM``, ``GRU``) keep one
+workspace per layer and direction; the functions of ``scratchrnn.functional`` take one
+as an option (``workspace=``) and allocate fresh arrays without it.
+
+What a workspace changes for the caller of ``scratchrnn.functional``:
+
+- a forward given ``workspace=ws`` puts its cache in ``ws``, and its ``out``, ``h_n``
+  (``c_n``) are views of that cache: they hold until the next forward given ``ws``;
+- a backward of that cache puts its scratch (``da``, the record ``dh`` of every step) in
+  ``ws`` as well; ``dx`` and the parameter gradients are always fresh arrays;
+- the backward of a cache whose workspace a later forward has reused raises RuntimeError
+  rather than return gradients of the wrong forward (the workspace counts its forwards and
+  each cache remembers its number).
+
+The models copy what they return, so for them nothing changes but speed and the memory
+held between steps: a model holds its last forward's cache anyway, and with workspaces
+also the backward's scratch (``da`` and ``dh``: T·N·(G·H + H) values per layer and direction).
+
+    >>> import numpy as np
+    >>> ws = Workspace()
+    >>> a = ws.take("gates", (3, 2, 8), np.float32)
+    >>> a is ws.take("gates", (3, 2, 8), np.float32), a is ws.take("gates", (4, 2, 8), np.float32)
+    (True, False)
+"""
+
+import numpy as np
+
+
+class Workspace:
+    """Named arrays reused from call to call, and a count of the forwards that used them."""
+
+    def __init__(self):
+        self._arrays = {}
+        self.forwards = 0          # forwards that have put their caches here so far
+
+    def take(self, name, shape, dtype):
+        """An array ``name`` of ``shape`` and ``dtype``, uninitialised: the one kept from the last
+        call when shape and dtype agree, else a new one (kept from now on)."""
+        a = self._arrays.get(name)
+        if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
+            a = np.empty(shape, dtype=dtype)
+            self._arrays[name] = a
+        return a
+
+    def begin_forward(self):
+        """Count one more forward; returns its number, which its cache keeps."""
+        self.forwards += 1
+        return self.forwards
+
+    def check_current(self, number, where):
+        """RuntimeError when a forward later than forward ``number`` has reused this workspace."""
+        if number != self.forwards:
+            raise RuntimeError(
+                f"{where}: the cache's workspace was reused by a later forward ({self.forwards - number} "
+                f"since), which overwrote the saved states; run backward before the next forward "
+                f"on the same workspace, or give each forward a workspace of its own")
+
+    def arrays(self):
+        """{name: array} held now (the arrays themselves, for inspection)."""
+        return dict(self._arrays)
+
+    @property
+    def nbytes(self):
+        """Bytes held."""
+        return sum(a.nbytes for a in self._arrays.values())
+
+    def __repr__(self):
+        return f"Workspace({len(self._arrays)} arrays, {self.nbytes / 2**20:.1f} MiB, forwards={self.forwards})"
+
+
+def take(workspace, name, shape, dtype):
+    """``workspace.take(...)``, or a fresh ``np.empty`` without a workspace."""
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    return workspace.take(name, shape, dtype)
