@@ -31,3 +31,12 @@ def test_gemm_flop_counts():
     assert f["input projection (1 GEMM)"] == pytest.approx(one)
     assert f["weight/input gradients (3 GEMMs + bias sums)"] == pytest.approx(3 * one)
     assert np.isclose(sum(f.values()), 6 * one)             # = the fwd+bwd FLOP model (3× forward)
+
+
+def test_fixed_cost_profile_runs_at_size_one_in_microseconds(capsys):
+    assert stages.main(["--model", "gru", "--fixed", "--repeats", "3", "--dtype", "float64"]) == 0
+    out = capsys.readouterr().out
+    assert "fixed cost per module call (forward+backward at T = N = H = I = 1)" in out
+    assert "| stage | µs | share | GFLOP/s |" in out
+    total = float(out.split("| total | ")[1].split(" |")[0])
+    assert 1 < total < 1e5                      # µs: a call at size one takes tens of µs, not ms or ns

@@ -18,10 +18,15 @@ code measured is the code the benchmark runs):
 The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
 same shapes, T times), so each kernel splits into "per-step products" and "gate maths"
 (forward) or "elementwise" (backward) by difference. Medians over ``--repeats`` calls.
+
+``--fixed`` profiles the same stages at T = N = H = I = 1, where the work itself is nil, in µs:
+the fixed cost every module call pays (Python validation, bookkeeping, the compiled calls'
+dispatch), stage by stage.
 """
 
 # -- configuration -----------------------------------------------------------
 REPEATS = 7
+FIXED_REPEATS = 301        # --fixed: calls per median (each takes tens of µs)
 SEED = 0
 # -----------------------------------------------------------------------------
 
@@ -126,16 +131,20 @@ def gemm_gflops(model, T, N, H):
             "backward: per-step products": one, "weight/input gradients (3 GEMMs + bias sums)": 3 * one}
 
 
-def markdown(model, T, N, H, dtype, stages):
+def markdown(model, T, N, H, dtype, stages, fixed=False):
+    """The profile as a Markdown table: ms and GFLOP/s, or µs for the fixed cost (``fixed``)."""
     flop = gemm_gflops(model, T, N, H)
     total = stages["total"]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", f"unset ({os.cpu_count()} cores)")
-    lines = [f"### {model}, T={T} N={N} H={H} (I = H), {dtype}, OPENBLAS_NUM_THREADS {threads}",
-             "", "| stage | ms | share | GFLOP/s |", "|---|---|---|---|"]
+    title = "fixed cost per module call (forward+backward at T = N = H = I = 1)" if fixed else \
+        f"T={T} N={N} H={H} (I = H)"
+    unit, scale = ("µs", 1e6) if fixed else ("ms", 1e3)
+    lines = [f"### {model}, {title}, {dtype}, OPENBLAS_NUM_THREADS {threads}",
+             "", f"| stage | {unit} | share | GFLOP/s |", "|---|---|---|---|"]
     for name, s in stages.items():
-        rate = f"{flop[name] / s:.1f}" if name in flop and s > 0 else ""
+        rate = f"{flop[name] / s:.1f}" if name in flop and s > 0 and not fixed else ""
         share = "" if name == "total" else f"{100 * s / total:.0f} %"
-        lines.append(f"| {name} | {s * 1e3:.2f} | {share} | {rate} |")
+        lines.append(f"| {name} | {s * scale:.2f} | {share} | {rate} |")
     return "\n".join(lines) + "\n"
 
 
@@ -146,12 +155,17 @@ def main(argv=None):
     p.add_argument("--N", type=int, default=16)
     p.add_argument("--H", type=int, default=128)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--repeats", type=int, default=REPEATS)
+    p.add_argument("--repeats", type=int, help=f"calls per median (default {REPEATS}; "
+                                               f"{FIXED_REPEATS} with --fixed)")
+    p.add_argument("--fixed", action="store_true",
+                   help="the fixed cost per call instead: the stages at T = N = H = I = 1, in µs")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
     args = p.parse_args(argv)
-    stages = profile(args.model, args.T, args.N, args.H, args.dtype, args.repeats)
-    table = markdown(args.model, args.T, args.N, args.H, args.dtype, stages)
+    T, N, H = (1, 1, 1) if args.fixed else (args.T, args.N, args.H)
+    repeats = args.repeats or (FIXED_REPEATS if args.fixed else REPEATS)
+    stages = profile(args.model, T, N, H, args.dtype, repeats)
+    table = markdown(args.model, T, N, H, args.dtype, stages, fixed=args.fixed)
     print(table)
     if args.out:
         with open(args.out, "a" if args.append else "w") as f:
