@@ -1,9 +1,11 @@
 """Gate functions of one value: sigmoid, tanh, and the libm-free exp behind them for float32 data.
 
-For float32 data they avoid libm so that LLVM can vectorise the loops that call them
-(this Numba has no SVML: a libm call costs ~20 ns and keeps the loop scalar). They still
-compute in float64, so the float32 results are the correctly rounded ones. For float64
-data they call libm's exp/tanh, the reference.
+For float64 data they call libm's exp and tanh, the reference. For float32 data they
+compute in float32 without libm, so that LLVM vectorises the loops that call them at the
+machine's full width (16 float32 lanes on AVX-512): this Numba has no SVML, and a libm call
+costs ~20 ns and keeps the loop scalar. They are not correctly rounded: over every float32
+input they stay within 1.0 ulp (exp), 2.5 ulp (sigmoid) and 1.3 ulp (tanh) of the exact
+value (measured exhaustively; tests/test_kernels.py checks a sweep of 10⁶ inputs).
 """
 
 import math
@@ -17,28 +19,29 @@ from scratchrnn.kernels.jit import jit_inline
 
 
 def _times_pow2(p, k):
-    """``p · 2**k`` for an integral float ``k`` with ``2**k`` normal: exact.
+    """``p · 2**k`` in float32, for an integral float32 ``k`` with ``2**k`` normal.
 
-    This Python body is what runs with ``NUMBA_DISABLE_JIT=1``; compiled code uses
-    the overload below, which builds ``2**k`` from its bits (same result, vectorisable).
+    This Python body is what runs with ``NUMBA_DISABLE_JIT=1`` (NumPy's float32 power is
+    exact for powers of two); compiled code uses the overload below, which builds ``2**k``
+    from its bits (same result, vectorisable).
     """
-    return p * 2.0 ** k
+    return p * np.float32(2.0) ** k
 
 
 @intrinsic
 def _pow2(typingctx, k):
-    """``2**k`` (k an integral float64 in [-1022, 1023]) from its IEEE bits ``(k + 1023) << 52``.
+    """``2**k`` (k an integral float32 in [-126, 127]) from its IEEE bits ``(k + 127) << 23``.
 
-    Adding 2**52 + 1023 puts ``k + 1023`` in the low mantissa bits; the shift moves it
-    into the exponent field. No float→int conversion (AVX2 has none for 64-bit ints).
+    Adding 2**23 + 127 puts ``k + 127`` in the low mantissa bits; the shift moves it into
+    the exponent field (the 2**23 bit falls off the top). No float→int conversion.
     """
-    sig = types.float64(types.float64)
+    sig = types.float32(types.float32)
 
     def codegen(context, builder, signature, args):
-        i64, f64 = ir.IntType(64), ir.DoubleType()
-        biased = builder.fadd(args[0], ir.Constant(f64, 2.0 ** 52 + 1023.0))
-        bits = builder.shl(builder.bitcast(biased, i64), ir.Constant(i64, 52))
-        return builder.bitcast(bits, f64)
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        biased = builder.fadd(args[0], ir.Constant(f32, 2.0 ** 23 + 127.0))
+        bits = builder.shl(builder.bitcast(biased, i32), ir.Constant(i32, 23))
+        return builder.bitcast(bits, f32)
     return sig, codegen
 
 
@@ -50,7 +53,7 @@ def _times_pow2_compiled(p, k):
 
 
 def is_single(a):
-    """True for float32 arrays: their gates take the libm-free, vectorisable path.
+    """True for float32 arrays: their gates take the float32, libm-free, vectorisable path.
 
     In compiled code (the overload below) this is a constant of the array's type, so
     each kernel is compiled with only one of the two paths in its loops; an array's
@@ -65,61 +68,92 @@ def _is_single_compiled(a):
     return lambda a: single
 
 
-_LOG2E = 1.4426950408889634                 # 1 / ln 2
-_LN2_HI = 6.93147180369123816490e-01        # ln 2 split so that k · _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = (
-    1.0 / math.factorial(i) for i in range(14))
+# Every constant is a float32 so that Numba keeps the arithmetic in float32 (a Python float
+# is a float64 to it and promotes the whole expression), and NumPy does too with the JIT off.
+_F = np.float32
+_ZERO, _HALF, _ONE, _TWO = _F(0.0), _F(0.5), _F(1.0), _F(2.0)
+_LOG2E = _F(1.4426950408889634)             # 1 / ln 2
+_LN2_HI = _F(0.693359375)                   # ln 2 = _LN2_HI + _LN2_LO; _LN2_HI = 355/512 has 9
+_LN2_LO = _F(-2.12194440e-4)                # significant bits, so k·_LN2_HI is exact for |k| < 2¹⁵
+# exp(r) ≈ 1 + r + r²·(E2 + E3 r + E4 r² + E5 r³ + E6 r⁴) on |r| ≤ 0.347 (ln2/2, and the
+# slack of k's rounding). Near-minimax for the relative error: fitted offline in float64
+# with NumPy (Lawson's reweighted least squares on 20 001 Chebyshev points), then rounded
+# to float32. The polynomial's own error is below 0.08 ulp; the rest is rounding.
+_E2, _E3, _E4, _E5, _E6 = _F(0.49999994), _F(0.1666652), _F(0.041668396), _F(0.0083687855), _F(0.0013814456)
+_EXP_MIN = _F(-104.0)                       # below ln 2⁻¹⁵⁰ ≈ -103.97, exp(x) rounds to 0
+_SIXTY_FOUR, _TWO_M64 = _F(64.0), _F(2.0 ** -64)
+# tanh(x) ≈ x + x³·(T0 + T1 u + … + T5 u⁵), u = x², on |x| < _TANH_POLY_MAX: fitted like
+# the exp polynomial (relative error of tanh, 20 001 points), below 0.02 ulp.
+_T0, _T1, _T2, _T3, _T4, _T5 = (_F(-0.33333325), _F(0.13332984), _F(-0.053920954), _F(0.02157106),
+                                _F(-0.00788331), _F(0.0018956673))
+_TANH_POLY_MAX = _F(0.7)                    # below it the exp form errs by up to 2.6 ulp (2e/(1 + e) > 0.4)
 
 
 @jit_inline
 def exp_nonpositive(x):
-    """exp(x) for x ≤ 0 in float64 without libm, within 2 ulp (tests/test_kernels.py).
+    """exp(x) for x ≤ 0 in float32 without libm, within 1.0 ulp.
 
-    x = k·ln2 + r with k = round(x / ln2) and |r| ≤ ln2/2; exp(r) is its Taylor series
-    to r¹³ (truncation below 1e-17), evaluated by Estrin's scheme (short dependency
-    chains); the result is exp(r) · 2**k. x is clamped at -708, where 2**k is still normal:
-    exp(-708) ≈ 3e-308 rounds to 0 in float32 exactly like the true value does.
+    Cody–Waite range reduction: x = k·ln2 + r with k = round(x / ln2) and |r| ≤ ln2/2;
+    x − k·_LN2_HI is exact (both are close and k·_LN2_HI is exact), so r only carries the
+    rounding of the small k·_LN2_LO. Then exp(x) = 2**k · exp(r), exp(r) by a polynomial.
+    Below x ≈ -87.3 the result is subnormal: ``p · 2**(k+64)`` is exact and normal, and the
+    final ``· 2**-64`` rounds once, so subnormal results round like any product. x is
+    clamped at -104, where exp(x) rounds to 0 (so -inf gives 0). NaN stays NaN.
     """
-    x = max(x, -708.0)                           # NaN passes through
-    k = np.floor(x * _LOG2E + 0.5)
+    x = max(np.float32(x), _EXP_MIN)             # NaN passes through
+    k = np.floor(x * _LOG2E + _HALF)             # ∈ [-150, 0]
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    p0 = (_C0 + _C1 * r) + (_C2 + _C3 * r) * r2
-    p1 = (_C4 + _C5 * r) + (_C6 + _C7 * r) * r2
-    p2 = (_C8 + _C9 * r) + (_C10 + _C11 * r) * r2
-    p3 = _C12 + _C13 * r
-    return _times_pow2((p0 + p1 * r4) + (p2 + p3 * r4) * r8, k)
+    q = _E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * _E6)))
+    p = _ONE + (r + (r * r) * q)                 # exp(r) ∈ [0.70, 1.42]
+    return _times_pow2(p, k + _SIXTY_FOUR) * _TWO_M64
 
 
 @jit_inline
 def sigmoid(x, single):
-    """Numerically stable logistic function of one value, in float64 (L2).
+    """Numerically stable logistic function of one value (L2).
 
     With ``e = exp(-|x|)`` (never overflows): ``1/(1+e)`` for x ≥ 0, ``e/(1+e)`` for x < 0.
-    ``single`` (float32 data): exp without libm, see ``exp_nonpositive``.
+    For float64 data (``single`` False) exp is libm's, in float64. For float32 data
+    (``single`` True) everything is float32 and exp is ``exp_nonpositive``: within 2.5 ulp,
+    subnormal results (x < -87.3) included.
+
+    ``single`` is a run-time bool to Numba (``is_single``), so it types both branches and
+    the result (here and in ``tanh``) is float64; a float32 result widens exactly, and
+    where the loops store it into float32 data the round trip compiles away.
     """
+    if single:
+        x = np.float32(x)
+        e = exp_nonpositive(-abs(x))
+        return (_ONE if x >= _ZERO else e) / (_ONE + e)
     x = np.float64(x)
-    e = exp_nonpositive(-abs(x)) if single else math.exp(-abs(x))
+    e = math.exp(-abs(x))
     return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
 @jit_inline
 def tanh(x, single):
-    """tanh of one value, in float64.
+    """tanh of one value.
 
     For float64 data (``single`` False) this is libm's tanh. For float32 data it is
-    ``(1 − e)/(1 + e)`` with ``e = exp(−2|x|)``, computed in float64 without libm: it
-    rounds to the float32 nearest the exact value (tests/test_kernels.py checks a
-    sweep) and vectorises. Below 2⁻¹³, tanh(x) rounds to x in float32.
+    computed in float32 without libm, within 1.3 ulp, and it vectorises (both branches
+    are computed and one selected):
+
+    - |x| < 0.7: the odd polynomial x + x³·R(x²). For tiny |x| (below 2⁻¹², denormals
+      included) the cubic term is under half an ulp and the result is x itself.
+      ``(1 − e)/(1 + e)`` would cancel here (up to 33 ulp near x = 0.01).
+    - |x| ≥ 0.7: 1 − 2e/(1 + e) with e = exp(-2|x|) ≤ 0.25: the rounding errors sit in the
+      small correction, not in the result near 1. It is 1 from |x| ≈ 9.01 on, ±inf included.
+
+    The sign is copied from x, so tanh(-0.0) = -0.0; NaN stays NaN.
     """
-    x = np.float64(x)
     if not single:
-        return math.tanh(x)
+        return math.tanh(np.float64(x))
+    x = np.float32(x)
     ax = abs(x)
-    e = exp_nonpositive(-2.0 * ax)
-    t = (1.0 - e) / (1.0 + e)
-    t = ax if ax < 2.0 ** -13 else t
-    return math.copysign(t, x)                   # keeps the sign of -0.0 too
+    if ax < _TANH_POLY_MAX:
+        u = ax * ax
+        t = ax + (ax * u) * (_T0 + u * (_T1 + u * (_T2 + u * (_T3 + u * (_T4 + u * _T5)))))
+    else:
+        e = exp_nonpositive(-_TWO * ax)
+        t = _ONE - _TWO * e / (_ONE + e)
+    return np.copysign(t, x)

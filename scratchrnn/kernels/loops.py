@@ -9,9 +9,10 @@ The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1``
 the very same lines run as Python, so a reader can step through BPTT in a
 debugger. Equation labels, e.g. ``(L7)``, refer to ``docs/derivations.md``.
 
-Conventions: time-major, C-contiguous arrays; one dtype end to end in every array (the
-scalar gate maths are evaluated in float64 and stored in the data's dtype, so float32
-results are the correctly rounded ones).
+Conventions: time-major, C-contiguous arrays; one dtype end to end, in every array and in
+the forward's gate maths: float32 data is computed in float32 (sigmoid and tanh without
+libm, within 2.5 ulp, so that the loops vectorise; see ``gates.py``), float64 data in float64
+with libm's exp and tanh.
 
 Indexing (the notation table of ``docs/derivations.md``): states are preallocated as
 ``(T+1, N, ·)`` with ``h[0] = h_0``, so ``h[t]`` is h_t and ``c[t]`` is c_t for every t, as in
@@ -55,7 +56,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     """
     shapes.rnn_forward(xw, w_hh_t, h, lengths)
     T, N, H = xw.shape
-    single = is_single(xw)                           # float32 data: tanh without libm (vectorised)
+    single = is_single(xw)                           # float32 data: tanh in float32, without libm (vectorised)
     for t in range(T):
         a = matmul_add(xw[t], h[t], w_hh_t)          # (N, H)   (R1)
         for s in range(N):
@@ -134,39 +135,30 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     T, N, GH = xw.shape                              # GH = 4H
     H = GH // 4
     project = w_hr_t.shape[1] > 0
-    single = is_single(xw)                           # float32 data: gate maths without libm
-    act = np.empty((N, GH))                          # (N, 4H)  gates in float64, before rounding
-    c64 = np.empty(H)                                # (H,)     c_t of one row in float64
-    tc64 = np.empty(H)                               # (H,)     tanh(c_t) of one row in float64
+    single = is_single(xw)                           # float32 data: gate maths in float32, without libm
     # Each inner loop writes one array and reads a few: LLVM vectorises such loops (a
-    # single fused loop writing six arrays stayed scalar), and the float64 buffers keep
-    # every product as exact as in a fused loop.
+    # single fused loop writing six arrays stayed scalar). All of it is in the data's dtype.
     for t in range(T):
         a = matmul_add(xw[t], h[t], w_hh_t)          # (N, 4H)  (L1)
         for s in range(N):
-            a_s, act_s = a[s], act[s]
+            a_s, gates_s = a[s], gates[t, s]         # (4H,)   a_t, [i, f, g, o] of row s
             for j in range(2 * H):
-                act_s[j] = sigmoid(a_s[j], single)   # input and forget gates i, f   (L2)
+                gates_s[j] = sigmoid(a_s[j], single) # input and forget gates i, f   (L2)
             for j in range(2 * H, 3 * H):
-                act_s[j] = tanh(a_s[j], single)      # cell candidate g              (L2)
-            for j in range(3 * H, GH):
-                act_s[j] = sigmoid(a_s[j], single)   # output gate o                 (L2)
-            gates_s = gates[t, s]
-            for j in range(GH):
-                gates_s[j] = act_s[j]                # (4H,)   rounded to the data's dtype
+                gates_s[j] = tanh(a_s[j], single)    # cell candidate g              (L2)
+            # o from j = 0: over range(3H, GH), LLVM kept the check for negative indices and
+            # gathered and scattered the values one by one instead of loading them.
+            for j in range(H):
+                gates_s[3 * H + j] = sigmoid(a_s[3 * H + j], single)   # output gate o   (L2)
             c_prev, c_s = c[t, s], c[t + 1, s]       # c_{t-1}, c_t of maths step t = loop t + 1
             for j in range(H):
-                c64[j] = act_s[H + j] * c_prev[j] + act_s[j] * act_s[2 * H + j]    # (L3)
-            for j in range(H):
-                c_s[j] = c64[j]
+                c_s[j] = gates_s[H + j] * c_prev[j] + gates_s[j] * gates_s[2 * H + j]    # (L3)
             tanh_c_s = tanh_c[t, s]
             for j in range(H):
-                tc64[j] = tanh(c64[j], single)
-            for j in range(H):
-                tanh_c_s[j] = tc64[j]
+                tanh_c_s[j] = tanh(c_s[j], single)
             m_s = m[t, s]
             for j in range(H):
-                m_s[j] = act_s[3 * H + j] * tc64[j]  # (L4), m_t of (P1); this is h[t+1] without a projection
+                m_s[j] = gates_s[3 * H + j] * tanh_c_s[j]  # (L4), m_t of (P1); this is h[t+1] without a projection
         if project:
             h[t + 1] = matmul(m[t], w_hr_t)          # (N, P)   h_t = m_t W_hrᵀ     (P1)
         _freeze(h, t, lengths)                       # (V1)
@@ -261,24 +253,23 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
     shapes.gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths)
     T, N, GH = xw.shape                              # GH = 3H
     H = GH // 3
-    single = is_single(xw)                           # float32 data: gate maths without libm
-    act = np.empty((N, GH))                          # (N, 3H)  gates in float64, before rounding
+    single = is_single(xw)                           # float32 data: gate maths in float32, without libm
+    one = xw.dtype.type(1)                           # 1 in the data's dtype: an integer 1 makes 1 − z float64
     # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):
         hw = matmul_add(None, h[t], w_hh_t)          # (N, 3H)  h_{t-1} W_hhᵀ, a^h_t before b_hh  (G1)
         for s in range(N):
-            xw_s, hw_s, act_s, a_hn_s = xw[t, s], hw[s], act[s], a_hn[t, s]
+            xw_s, hw_s, gates_s, a_hn_s = xw[t, s], hw[s], gates[t, s], a_hn[t, s]
             for j in range(2 * H):
-                act_s[j] = sigmoid(xw_s[j] + hw_s[j] + b_hh[j], single)        # r, z  (G2)
+                gates_s[j] = sigmoid(xw_s[j] + hw_s[j] + b_hh[j], single)      # r, z  (G2)
             for j in range(H):
                 a_hn_s[j] = hw_s[2 * H + j] + b_hh[2 * H + j]                   # a^hn_t  (G3)
             for j in range(H):
-                act_s[2 * H + j] = tanh(xw_s[2 * H + j] + act_s[j] * a_hn_s[j], single)  # n_t (G3)
-            gates[t, s] = act_s                      # (3H,)   rounded to the data's dtype
+                gates_s[2 * H + j] = tanh(xw_s[2 * H + j] + gates_s[j] * a_hn_s[j], single)  # n_t (G3)
             h_prev, h_new = h[t, s], h[t + 1, s]     # h_{t-1}, h_t of maths step t = loop t + 1
             for j in range(H):
-                z = act_s[H + j]
-                h_new[j] = (1 - z) * act_s[2 * H + j] + z * h_prev[j]          # (G4)
+                z = gates_s[H + j]
+                h_new[j] = (one - z) * gates_s[2 * H + j] + z * h_prev[j]      # (G4)
         _freeze(h, t, lengths)                       # (V1)
 
 
