@@ -256,3 +256,13 @@ def test_compile_seconds_runs_a_fresh_process_with_an_empty_cache():
     res = nojit.compile_seconds(["rnn", "gru"], ["float32", "float64"], code=code)
     assert list(res) == ["rnn/float32", "gru/float32", "rnn/float64", "gru/float64"]
     assert all(v == {"forward_s": 0.0, "backward_s": 1.0} for v in res.values())   # cache empty
+
+
+def test_fresh_memory_impl_computes_the_same_without_workspaces():
+    """``scratchrnn_fresh`` is scratchrnn with ``reuse_memory = False``: same weights, same bits."""
+    point = spec.Point("lstm", "fwdbwd", "float64", 3, 2, 4)
+    built, errors = impls.build(point, ["scratchrnn", "scratchrnn_fresh"], seed=0)
+    assert not errors and set(built) == {"scratchrnn", "scratchrnn_fresh"}
+    for _ in range(2):
+        np.testing.assert_array_equal(built["scratchrnn"].call(), built["scratchrnn_fresh"].call())
+    assert "scratchrnn_fresh" not in spec.DEFAULT_IMPLS and "scratchrnn_fresh" in spec.IMPLS

@@ -12,7 +12,7 @@ import sys
 import time
 
 from scratchrnn.bench import document, environment, impls, measure, nojit, peaks, report, timing
-from scratchrnn.bench.spec import GPU_IMPLS, IMPLS, TORCH_IMPLS, grid_points
+from scratchrnn.bench.spec import DEFAULT_IMPLS, GPU_IMPLS, TORCH_IMPLS, grid_points
 
 
 def write_atomic(path, text):
@@ -67,7 +67,7 @@ def run(args, cfg, argv):
     t_start, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S %z")
     points = grid_points(cfg["models"], cfg["T"], cfg["N"], cfg["H"], cfg["passes"],
                          cfg["dtypes"], args.long_t_max_nh)
-    names, skipped_impls = available(args.impls or IMPLS, environment.cuda_available())
+    names, skipped_impls = available(args.impls or DEFAULT_IMPLS, environment.cuda_available())
     cuda = any(n in GPU_IMPLS for n in names)
     in_process = [n for n in names if n != "scratchrnn_nojit"]
     tf32 = environment.tf32_state(args.tf32)

@@ -2,6 +2,9 @@
 
 - ``scratchrnn``: scratchrnn's modules with their Numba kernels;
 - ``scratchrnn_nojit``: the same under ``NUMBA_DISABLE_JIT=1`` (``nojit.py``, a subprocess);
+- ``scratchrnn_fresh``: the same with ``reuse_memory = False``: every call allocates its caches
+  and scratch afresh instead of reusing its workspaces (``scratchrnn.workspace``), so the two
+  side by side measure what the reuse buys;
 - ``torch_cpu``: ``torch.nn.RNN``/``LSTM``/``GRU`` on the CPU;
 - ``loop_cpu``: ``torch_ref.LoopRNN``/``LoopLSTM``/``LoopGRU``, a Python loop over time on
   torch, differentiated by autograd;
@@ -88,8 +91,15 @@ def build(point, names, seed):
     impls, errors = {}, {}
     for name in names:
         try:
-            impls[name] = (scratch_impl(point, m, x, d_out) if name == "scratchrnn"
-                           else torch_impl(name, point, state, x, d_out))
+            if name == "scratchrnn":
+                impls[name] = scratch_impl(point, m, x, d_out)
+            elif name == "scratchrnn_fresh":
+                fresh = registry.model_class(point.model)(point.I, point.H, dtype=point.dtype)
+                fresh.load_state_dict(state)
+                fresh.reuse_memory = False
+                impls[name] = scratch_impl(point, fresh, x, d_out, name)
+            else:
+                impls[name] = torch_impl(name, point, state, x, d_out)
         except Exception as e:                           # e.g. out of memory: record, go on
             errors[name] = f"{type(e).__name__}: {e}"
     return impls, errors
