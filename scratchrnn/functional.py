@@ -142,8 +142,6 @@ def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     if not isinstance(cache, cache_type):
         raise TypeError(f"{where} expects the {cache_type.__name__} of its forward, got "
                         f"{type(cache).__name__}")
-    if cache.workspace is not None:
-        cache.workspace.check_current(cache.forward_number, where)
     T, N = cache.x.shape[:2]
     dt = cache.x.dtype
     P = cache.h.shape[2]
@@ -151,7 +149,7 @@ def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
     if cache_type is LSTMCache:
         checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
-    checks.unchanged(cache.stamps, _saved(cache), where)
+    check_unchanged(cache, where)
 
 
 def check_unchanged(cache, where="backward"):
