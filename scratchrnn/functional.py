@@ -30,7 +30,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import checks, kernels
-from .kernels import matmul
+from .kernels import matmul, team
 from .kernels.products import matmul_into
 from .workspace import Workspace, take
 
@@ -168,22 +168,42 @@ def _saved(cache):
     return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
             ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
 
-def _w_hh_t(w_hh, N, workspace=None):
+def _blocks(N, w_hh):
+    """In how many row blocks a pass over N sequences runs (``kernels.team.blocks``); w_hh (G·H, P)."""
+    return team.blocks(N, w_hh.shape[1], w_hh.shape[0])
+
+
+def _matmul(a, b, out, nblocks):
+    """``out[...] = a @ b``: one BLAS call (on BLAS's threads), or row blocks side by side."""
+    return matmul_into(a, b, out) if nblocks == 1 else team.matmul_rows(a, b, out, nblocks)
+
+
+def _matmul_t(a, b, nblocks, workspace, name):
+    """``aᵀ b`` as a new array for a (K, M), b (K, L): one BLAS call, or the K rows in blocks
+    side by side, their partial products (kept in ``workspace`` under ``name``) added after."""
+    if nblocks == 1:
+        return matmul(a.T, b)
+    partial = take(workspace, name, (nblocks - 1, a.shape[1], b.shape[1]), a.dtype)
+    return team.matmul_t_rows(a, b, partial, nblocks)
+
+
+def _w_hh_t(w_hh, N, workspace=None, nblocks=1):
     """``W_hhᵀ`` (H, G·H) for a forward kernel: a transposed view that BLAS reads without a
     copy, or, where ``kernels.matmul_add`` does the per-step product with its own loops
-    (``kernels.own_loops``), a C-contiguous copy whose rows those loops stream through."""
-    if not kernels.own_loops(N, w_hh.size):
+    (``kernels.own_loops``) for a block of N / nblocks rows, a C-contiguous copy whose rows
+    those loops stream through."""
+    if not kernels.own_loops(-(-N // nblocks), w_hh.size):
         return w_hh.T
     w_t = take(workspace, "w_hh_t", w_hh.T.shape, w_hh.dtype)   # (H, G·H)
     w_t[...] = w_hh.T
     return w_t
 
 
-def _input_projection(x, w_ih, b_ih, b_hh, workspace=None):
+def _input_projection(x, w_ih, b_ih, b_hh, workspace=None, nblocks=1):
     """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H); b_hh may be None."""
     T, N, I = x.shape
     xw = take(workspace, "xw", (T * N, w_ih.shape[0]), x.dtype)   # (T·N, G·H)
-    matmul_into(x.reshape(T * N, I), w_ih.T, xw)     # (T·N, G·H)  w_ih.T is a view, no copy
+    _matmul(x.reshape(T * N, I), w_ih.T, xw, nblocks)   # (T·N, G·H)  w_ih.T is a view, no copy
     if b_ih is not None:
         xw += b_ih if b_hh is None else b_ih + b_hh  # (T·N, G·H)
     return xw.reshape(T, N, -1)                      # (T, N, G·H)
@@ -205,11 +225,12 @@ def _outputs(h, lengths):
     return h[1:] if np.all(lengths == T) else h[1:] * _valid(lengths, T)
 
 
-def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
+def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None, nblocks=1, workspace=None):
     """Weight, bias and input gradients from every step's ``da`` at once (R6)–(R8), (G10).
 
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs
     from that of the input part (the GRU's n gate); for the RNN and LSTM they are equal.
+    With ``nblocks`` > 1 each GEMM is shared among that many threads (``_matmul_t``).
     """
     T, N, I = x.shape
     d_a2 = d_a.reshape(T * N, -1)                    # (T·N, G·H)
@@ -218,9 +239,9 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None):
     # copy back (benchmarks/results/zen3-2026-11-22/param_grads_cpu.md, G = 1, 3, 4), it
     # is never more than 4 % slower, and up to 12x faster where T·N is small and the copy
     # dominates.
-    dw_ih = matmul(d_a2.T, x.reshape(T * N, I))      # (G·H, I)   Σ_t da_tᵀ x_t        (R6)
-    dw_hh = matmul(d_ah2.T, h_prev.reshape(T * N, -1))  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
-    dx = matmul(d_a2, w_ih).reshape(T, N, I)         # (T, N, I)  dx_t = da_t W_ih     (R6)
+    dw_ih = _matmul_t(d_a2, x.reshape(T * N, I), nblocks, workspace, "dw_ih")  # (G·H, I)  Σ_t da_tᵀ x_t  (R6)
+    dw_hh = _matmul_t(d_ah2, h_prev.reshape(T * N, -1), nblocks, workspace, "dw_hh")  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
+    dx = _matmul(d_a2, w_ih, np.empty((T * N, I), x.dtype), nblocks).reshape(T, N, I)  # (T, N, I)  dx_t = da_t W_ih  (R6)
     if not has_bias:
         return dx, dw_ih, dw_hh, None, None
     db_ih = d_a2.sum(axis=0)                         # (G·H,)     Σ_t Σ_s da_t[s]      (R8)
@@ -245,12 +266,15 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    xw = _input_projection(x, w_ih, b_ih, b_hh, workspace)   # (T, N, H)  hoisted part of (R1)
+    nb = _blocks(N, w_hh)
     h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
     relu = nonlinearity == "relu"
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.rnn_forward_kernel(xw, _w_hh_t(w_hh, N, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
+    with team.serial_blas(nb):
+        xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, H)  hoisted part of (R1)
+        team.run(kernels.rnn_forward_kernel, nb, xw, _w_hh_t(w_hh, N, workspace, nb), h, relu,
+                 lengths)                            # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
@@ -267,10 +291,13 @@ def rnn_backward(d_out, d_h_n, cache):
     ws = cache.workspace
     d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
     dh = take(ws, "dh", d_out.shape, d_out.dtype)                        # (T, N, H)
-    dh0 = kernels.rnn_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
-                                      cache.relu, cache.lengths, d_a, dh)  # (R3)–(R5), (V2)
-    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
-                                                  cache.has_bias, cache.w_ih)
+    dh0 = np.empty_like(d_h_n)                                           # (N, H)
+    nb = _blocks(d_out.shape[1], cache.w_hh)
+    with team.serial_blas(nb):
+        team.run(kernels.rnn_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
+                 cache.relu, cache.lengths, d_a, dh, dh0)   # (R3)–(R5), (V2)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a, cache.has_bias,
+                                                      cache.w_ih, None, nb, ws)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
@@ -288,7 +315,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    xw = _input_projection(x, w_ih, b_ih, b_hh, workspace)   # (T, N, 4H)  hoisted part of (L1)
+    nb = _blocks(N, w_hh)
     h = take(workspace, "h", (T + 1, N, P), x.dtype)  # (T+1, N, P)
     c = take(workspace, "c", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
@@ -298,8 +325,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     gates = take(workspace, "gates", (T, N, 4 * H), x.dtype)   # (T, N, 4H)
     tanh_c = take(workspace, "tanh_c", (T, N, H), x.dtype)     # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.lstm_forward_kernel(xw, _w_hh_t(w_hh, N, workspace), w_hr_t, h, c, m, gates, tanh_c,
-                                lengths)             # (L1)–(L4), (P1), (V1)
+    with team.serial_blas(nb):
+        xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, 4H)  hoisted part of (L1)
+        team.run(kernels.lstm_forward_kernel, nb, xw, _w_hh_t(w_hh, N, workspace, nb), w_hr_t, h, c, m,
+                 gates, tanh_c, lengths)             # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
@@ -318,15 +347,19 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     w_hr = np.empty((0, H), d_out.dtype) if cache.w_hr is None else cache.w_hr   # (P, H) or (0, H)
     d_a = take(cache.workspace, "d_a", (T, N, 4 * H), d_out.dtype)       # (T, N, 4H)
     dh = take(cache.workspace, "dh", (T, N, P), d_out.dtype)             # (T, N, P)
-    dh0, dc0 = kernels.lstm_backward_kernel(
-        d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
-        cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, cache.lengths, d_a, dh)  # (L5)–(L10), (P2)
-    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a,
-                                                  cache.has_bias, cache.w_ih)  # (L11)
-    dw_hr = None
-    if cache.w_hr is not None:
-        dh_valid = dh * _valid(cache.lengths, T)     # (T, N, P)  padded steps were never projected
-        dw_hr = matmul(dh_valid.reshape(T * N, P).T, cache.m.reshape(T * N, H))   # (P, H)  (P3), valid steps (V2)
+    dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
+    nb = _blocks(N, cache.w_hh)
+    with team.serial_blas(nb):
+        team.run(kernels.lstm_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n),
+                 np.ascontiguousarray(d_c_n), cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c,
+                 cache.lengths, d_a, dh, dh0, dc0)   # (L5)–(L10), (P2)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a, cache.has_bias,
+                                                      cache.w_ih, None, nb, cache.workspace)  # (L11)
+        dw_hr = None
+        if cache.w_hr is not None:
+            dh_valid = dh * _valid(cache.lengths, T)     # (T, N, P)  padded steps were never projected
+            dw_hr = _matmul_t(dh_valid.reshape(T * N, P), cache.m.reshape(T * N, H), nb, cache.workspace,
+                              "dw_hr")                   # (P, H)  (P3), valid steps (V2)
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
@@ -342,15 +375,17 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    xw = _input_projection(x, w_ih, b_ih, None, workspace)   # (T, N, 3H)  a^x for all t  (G1)
+    nb = _blocks(N, w_hh)
     b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
     h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
     gates = take(workspace, "gates", (T, N, 3 * H), x.dtype)   # (T, N, 3H)
     a_hn = take(workspace, "a_hn", (T, N, H), x.dtype)         # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    kernels.gru_forward_kernel(xw, _w_hh_t(w_hh, N, workspace), b_hh, h, gates, a_hn,
-                               lengths)              # (G1)–(G4), (V1)
+    with team.serial_blas(nb):
+        xw = _input_projection(x, w_ih, b_ih, None, workspace, nb)   # (T, N, 3H)  a^x for all t  (G1)
+        team.run(kernels.gru_forward_kernel, nb, xw, _w_hh_t(w_hh, N, workspace, nb), b_hh, h, gates, a_hn,
+                 lengths)                            # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
@@ -368,8 +403,11 @@ def gru_backward(d_out, d_h_n, cache):
     d_ax = take(ws, "d_a", (T, N, 3 * H), d_out.dtype)                   # (T, N, 3H)
     d_ah = take(ws, "d_ah", (T, N, 3 * H), d_out.dtype)                  # (T, N, 3H)
     dh = take(ws, "dh", (T, N, H), d_out.dtype)                          # (T, N, H)
-    dh0 = kernels.gru_backward_kernel(d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
-                                      cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh)  # (G5)–(G9), (V2)
-    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax,
-                                                  cache.has_bias, cache.w_ih, d_ah)  # (G10)
+    dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
+    nb = _blocks(N, cache.w_hh)
+    with team.serial_blas(nb):
+        team.run(kernels.gru_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
+                 cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax, cache.has_bias,
+                                                      cache.w_ih, d_ah, nb, ws)  # (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

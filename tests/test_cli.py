@@ -29,10 +29,9 @@ def test_verify_exits_1_on_a_wrong_gradient(monkeypatch, capsys):
     real = kernels.gru_backward_kernel
 
     def wrong(*args):
-        dh0 = real(*args)
-        d_ax = args[7]
-        d_ax[..., :1] *= 1.5                                 # one unit's reset-gate gradient off by 50%
-        return dh0
+        real(*args)
+        d_ax, n0, n1 = args[7], args[-2], args[-1]           # n0:n1, the batch rows this call ran
+        d_ax[:, n0:n1, :1] *= 1.5                            # one unit's reset-gate gradient off by 50%
     monkeypatch.setattr(kernels, "gru_backward_kernel", wrong)
     assert cli.main(SMALL) == 1
     assert "FAIL" in capsys.readouterr().out

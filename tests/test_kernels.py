@@ -316,18 +316,21 @@ def test_jit_and_python_kernels_agree(kind):
             c[0] = p["c0"]
             gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
             no_proj_t, no_proj = np.empty((H, 0)), np.empty((0, H))
-            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, no_proj_t, h, c, h[1:], gates, tanh_c, full)
-            d0 = pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], no_proj, c, gates,
-                                                    tanh_c, full, d_a, dh)
+            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, no_proj_t, h, c, h[1:], gates, tanh_c, full, 0, N)
+            d0 = np.empty((N, H)), np.empty((N, H))
+            pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], no_proj, c, gates,
+                                               tanh_c, full, d_a, dh, *d0, 0, N)
         elif kind == "gru":
             gates, hw_n, d_ah = np.empty((T, N, 3 * H)), np.empty((T, N, H)), np.empty((T, N, 3 * H))
-            pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n, full)
-            d0 = pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, full,
-                                                   d_a, d_ah, dh)
+            pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n, full, 0, N)
+            d0 = np.empty((N, H))
+            pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, full,
+                                              d_a, d_ah, dh, d0, 0, N)
         else:
-            pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu", full)
-            d0 = pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", full,
-                                                   d_a, dh)
+            pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu", full, 0, N)
+            d0 = np.empty((N, H))
+            pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", full,
+                                              d_a, dh, d0, 0, N)
         results.append((h, d_a, d0, dh))
     (h_j, da_j, d0_j, dh_j), (h_p, da_p, d0_p, dh_p) = results
     # the same operations, but LLVM may contract a*b+c into an FMA

@@ -59,11 +59,10 @@ def test_harness_catches_a_wrong_gradient(monkeypatch):
     """Swap the input and forget gate gradients in the LSTM backward: the check must fail."""
     real = kernels.lstm_backward_kernel
 
-    def wrong(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh):
-        dh0, dc0 = real(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh)
-        H = c.shape[2]
-        d_a[:, :, :H], d_a[:, :, H:2 * H] = d_a[:, :, H:2 * H].copy(), d_a[:, :, :H].copy()
-        return dh0, dc0
+    def wrong(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0, n0, n1):
+        real(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0, n0, n1)
+        H, rows = c.shape[2], slice(n0, n1)                   # the rows this call ran
+        d_a[:, rows, :H], d_a[:, rows, H:2 * H] = d_a[:, rows, H:2 * H].copy(), d_a[:, rows, :H].copy()
 
     monkeypatch.setattr(kernels, "lstm_backward_kernel", wrong)
     res = verify.check_torch(verify.Config("lstm"))

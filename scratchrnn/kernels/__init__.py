@@ -8,6 +8,7 @@ not depend on the previous state is one GEMM in ``scratchrnn.functional``. With
 from scratchrnn.kernels.gates import exp_nonpositive, is_single, sigmoid, tanh
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
+from scratchrnn.kernels import team
 from scratchrnn.kernels.products import SINGLE_ROW_MAX, SMALL_N, matmul, matmul_add, own_loops
 
 __all__ = ["rnn_forward_kernel", "rnn_backward_kernel", "lstm_forward_kernel", "lstm_backward_kernel",

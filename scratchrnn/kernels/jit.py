@@ -63,6 +63,8 @@ for _cls in (PackageInTreeLocator, PackageUserDirLocator):   # ends with UserDir
 # cache=True: compiled code is kept on disk; compiling from an empty cache takes a few
 # seconds per model (the benchmarks measure it on their own).
 jit = njit(cache=True, error_model="numpy")
+# prange loops run on Numba's threads (``team.py``)
+jit_parallel = njit(cache=True, error_model="numpy", parallel=True)
 # may fuse a·b + c into an FMA: the product loops
 jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"})
 # Inlined into the loops that call them (Numba IR inlining): LLVM's own inliner found the

@@ -23,6 +23,10 @@ local ending in ``_s`` is row s. ``GH`` is a width (G·H: H, 4H or 3H), not the 
 ``delta`` is δ_t and ``gamma`` γ_t; ``d_h_n``/``d_c_n`` (torch's names) are dh_fin/dc_fin;
 ``dh_all`` records the total dh_t of every step.
 
+Rows: every kernel runs the batch rows ``n0:n1`` it is given (``0, N`` for all). Sequences are
+independent, so ``team.py`` runs row blocks on all cores side by side; each block keeps its
+own δ (and γ), whose row r is sequence ``n0 + r``.
+
 The file reads top-down as the maths: the RNN, the LSTM and the GRU, each forward then
 backward; the two variable-length helpers (V1), (V2) come last. The gate functions are in
 ``gates.py``, the per-step products in ``products.py``.
@@ -41,7 +45,7 @@ from scratchrnn.kernels.products import matmul, matmul_add
 # ---------------------------------------------------------------------------
 
 @jit
-def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
+def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, n0, n1):
     """Run the RNN recurrence in place.
 
     Implements (R1)–(R2): a_t = x_t W_ihᵀ + b_ih + b_hh + h_{t-1} W_hhᵀ (the input part comes
@@ -53,25 +57,28 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths):
     relu:    bool      φ = relu if True else tanh
     lengths: (N,)      valid steps per sequence (T for all without padding); past its
              end a sequence's state is frozen (V1), so h[T] is its state at its own end
+    n0, n1:  ints      the batch rows (sequences) to run: ``0, N`` for all of them
     """
-    shapes.rnn_forward(xw, w_hh_t, h, lengths)
+    shapes.rnn_forward(xw, w_hh_t, h, lengths, n0, n1)
+    if n0 == n1:                                     # no rows to run
+        return
     T, N, H = xw.shape
     single = is_single(xw)                           # float32 data: tanh in float32, without libm (vectorised)
     for t in range(T):
-        a = matmul_add(xw[t], h[t], w_hh_t)          # (N, H)   (R1)
-        for s in range(N):
-            a_s, h_s = a[s], h[t + 1, s]             # row s of a_{t+1}, h_{t+1}
+        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t)   # (n1−n0, H)  rows n0:n1 of (R1)
+        for s in range(n0, n1):
+            a_s, h_s = a[s - n0], h[t + 1, s]        # row s of a_{t+1}, h_{t+1}
             if relu:
                 for j in range(H):
                     h_s[j] = max(a_s[j], 0)          # (R2)
             else:
                 for j in range(H):
                     h_s[j] = tanh(a_s[j], single)    # (R2)
-        _freeze(h, t, lengths)                       # (V1)
+        _freeze(h, t, lengths, n0, n1)               # (V1)
 
 
 @jit
-def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
+def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, n0, n1):
     """Carry δ back through time; write every step's ``da`` for the GEMMs after the loop.
 
     Implements, for t = T … 1: dh_t = dy_t + δ_t (R3), da_t = dh_t ⊙ φ'(a_t) with φ' read
@@ -85,29 +92,33 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
     lengths: (N,)    valid steps per sequence, as in the forward
     d_a:   (T, N, H) output: gradient of the pre-activations
     dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
-    Returns dh0 (N, H).
+    dh0:   (N, H)    output: dh_0 = δ_0
+    n0, n1: ints     the batch rows to run: ``0, N`` for all of them
     """
-    shapes.rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all)
+    shapes.rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all, dh0, n0, n1)
+    if n0 == n1:                                     # no rows to run
+        return
     T, N, H = d_out.shape
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_fin (given) (R3)
+    delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given) (R3); row s is delta[s − n0]
     for t in range(T - 1, -1, -1):
-        for s in range(N):
+        for s in range(n0, n1):
+            delta_s = delta[s - n0]
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, s] = delta[s]
+                dh_all[t, s] = delta_s
                 d_a[t, s] = 0
                 continue
             for j in range(H):
-                dh = d_out[t, s, j] + delta[s, j]               # dh_t = dy_t + δ_t  (R3)
+                dh = d_out[t, s, j] + delta_s[j]                # dh_t = dy_t + δ_t  (R3)
                 dh_all[t, s, j] = dh
                 h_t = h[t + 1, s, j]                            # the h_t this step wrote
                 if relu:
                     d_a[t, s, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
                     d_a[t, s, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
-        new_delta = matmul_add(None, d_a[t], w_hh)   # (N, H)   δ_{t-1} = da_t W_hh (R5)
-        _pass_through(new_delta, delta, t, lengths)  # (V2)
+        new_delta = matmul_add(None, d_a[t, n0:n1], w_hh)   # δ_{t-1} = da_t W_hh (R5)
+        _pass_through(new_delta, delta, t, lengths, n0)      # (V2)
         delta = new_delta
-    return delta                                     # (N, H)   dh_0 = δ_0          (R5)
+    dh0[n0:n1] = delta                               # dh_0 = δ_0 (R5)
 
 
 # ---------------------------------------------------------------------------
@@ -115,7 +126,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all):
 # ---------------------------------------------------------------------------
 
 @jit
-def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
+def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0, n1):
     """Run the LSTM recurrence in place, caching what the backward needs.
 
     Implements (L1)–(L4) and, with a projection, (P1): a_t = x_t W_ihᵀ + b_ih + b_hh +
@@ -130,8 +141,11 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
     tanh_c: (T, N, H)  output: tanh(c_t)
     lengths: (N,)      valid steps per sequence; past its end a sequence's h and c are frozen (V1)
+    n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
-    shapes.lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths)
+    shapes.lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0, n1)
+    if n0 == n1:                                     # no rows to run
+        return
     T, N, GH = xw.shape                              # GH = 4H
     H = GH // 4
     project = w_hr_t.shape[1] > 0
@@ -139,9 +153,9 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
     # Each inner loop writes one array and reads a few: LLVM vectorises such loops (a
     # single fused loop writing six arrays stayed scalar). All of it is in the data's dtype.
     for t in range(T):
-        a = matmul_add(xw[t], h[t], w_hh_t)          # (N, 4H)  (L1)
-        for s in range(N):
-            a_s, gates_s = a[s], gates[t, s]         # (4H,)   a_t, [i, f, g, o] of row s
+        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t)   # (n1−n0, 4H)  rows n0:n1 of (L1)
+        for s in range(n0, n1):
+            a_s, gates_s = a[s - n0], gates[t, s]    # (4H,)   a_t, [i, f, g, o] of row s
             for j in range(2 * H):
                 gates_s[j] = sigmoid(a_s[j], single) # input and forget gates i, f   (L2)
             for j in range(2 * H, 3 * H):
@@ -160,13 +174,14 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
             for j in range(H):
                 m_s[j] = gates_s[3 * H + j] * tanh_c_s[j]  # (L4), m_t of (P1); this is h[t+1] without a projection
         if project:
-            h[t + 1] = matmul(m[t], w_hr_t)          # (N, P)   h_t = m_t W_hrᵀ     (P1)
-        _freeze(h, t, lengths)                       # (V1)
-        _freeze(c, t, lengths)
+            h[t + 1, n0:n1] = matmul(m[t, n0:n1], w_hr_t)   # (n1−n0, P)  h_t = m_t W_hrᵀ  (P1)
+        _freeze(h, t, lengths, n0, n1)               # (V1)
+        _freeze(c, t, lengths, n0, n1)
 
 
 @jit
-def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all):
+def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all, dh0, dc0,
+                         n0, n1):
     """Carry δ and γ back through time; write every step's ``da``.
 
     Implements, for t = T … 1: dh_t = dy_t + δ_t (L5); dm_t = dh_t W_hr (P2), dm_t = dh_t
@@ -187,26 +202,32 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     lengths: (N,)      valid steps per sequence, as in the forward
     d_a:    (T, N, 4H) output: gradient of the pre-activations
     dh_all: (T, N, P)  output: the total dh_t of every step (gradflow plots it; (P3) uses it)
-    Returns (dh0, dc0), shapes (N, P) and (N, H).
+    dh0, dc0: (N, P), (N, H) output: dh_0 = δ_0 and dc_0 = γ_0
+    n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
-    shapes.lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all)
+    shapes.lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all, dh0, dc0,
+                         n0, n1)
+    if n0 == n1:                                     # no rows to run
+        return
     T, N, H = tanh_c.shape
     project = w_hr.shape[0] > 0
-    delta = d_h_n.copy()                             # (N, P)   δ_T = dh_fin (given)      (L5)
-    gamma = d_c_n.copy()                             # (N, H)   γ_T = dc_fin (given)      (L7)
+    rows = slice(n0, n1)
+    delta = d_h_n[rows].copy()                       # (n1−n0, P)  δ_T = dh_fin (given)  (L5); row s is delta[s − n0]
+    gamma = d_c_n[rows].copy()                       # (n1−n0, H)  γ_T = dc_fin (given)  (L7)
     for t in range(T - 1, -1, -1):
-        dh_all[t] = d_out[t] + delta                 # (N, P)   dh_t = dy_t + δ_t         (L5)
-        for s in range(N):
+        dh_all[t, rows] = d_out[t, rows] + delta     # (n1−n0, P)  dh_t = dy_t + δ_t     (L5)
+        for s in range(n0, n1):
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, s] = delta[s]
-        dm = matmul(dh_all[t], w_hr) if project else dh_all[t]   # (N, H)  dm_t = dh_t W_hr  (P2)
-        for s in range(N):
+                dh_all[t, s] = delta[s - n0]
+        dm = matmul(dh_all[t, rows], w_hr) if project else dh_all[t, rows]   # dm_t = dh_t W_hr  (P2)
+        for s in range(n0, n1):
             if t >= lengths[s]:                      # frozen: no gate saw this step, γ passes (V2)
                 d_a[t, s] = 0
                 continue
             # One array written per loop so that each vectorises (as in the forward).
             # dc_s is row s of gamma: it holds γ_t, then dc_t after (L7), then γ_{t-1} after (L9).
-            gates_s, tc, c_prev, dm_s, dc_s, da = gates[t, s], tanh_c[t, s], c[t, s], dm[s], gamma[s], d_a[t, s]
+            gates_s, tc, c_prev, da = gates[t, s], tanh_c[t, s], c[t, s], d_a[t, s]
+            dm_s, dc_s = dm[s - n0], gamma[s - n0]
             for j in range(H):
                 o = gates_s[3 * H + j]
                 dc_s[j] = dc_s[j] + dm_s[j] * o * (1 - tc[j] * tc[j])             # dc_t  (L7)
@@ -224,10 +245,11 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
                 da[3 * H + j] = dm_s[j] * tc[j] * o * (1 - o)                      # da^o  (L6)
             for j in range(H):
                 dc_s[j] = dc_s[j] * gates_s[H + j]                                 # γ_{t-1} = dc_t ⊙ f_t  (L9)
-        new_delta = matmul_add(None, d_a[t], w_hh)   # (N, P)   δ_{t-1} = da_t W_hh       (L10)
-        _pass_through(new_delta, delta, t, lengths)  # (V2)
+        new_delta = matmul_add(None, d_a[t, rows], w_hh)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
+        _pass_through(new_delta, delta, t, lengths, n0)     # (V2)
         delta = new_delta
-    return delta, gamma                              # dh_0 = δ_0 (L10), dc_0 = γ_0 (L9)
+    dh0[rows] = delta                                # dh_0 = δ_0 (L10)
+    dc0[rows] = gamma                                # dc_0 = γ_0 (L9)
 
 
 # ---------------------------------------------------------------------------
@@ -235,7 +257,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
 # ---------------------------------------------------------------------------
 
 @jit
-def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
+def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1):
     """Run the GRU recurrence in place, caching what the backward needs.
 
     Implements (G1)–(G4): a^h_t = h_{t-1} W_hhᵀ + b_hh (all of b_hh, here, per step);
@@ -249,17 +271,20 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
     gates:  (T, N, 3H) output: post-activation gates [r, z, n]
     a_hn:   (T, N, H)  output: a^hn_t = h_{t-1} W^n_hhᵀ + b^n_hh, the term r multiplies
     lengths: (N,)      valid steps per sequence; past its end a sequence's state is frozen (V1)
+    n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
-    shapes.gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths)
+    shapes.gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1)
+    if n0 == n1:                                     # no rows to run
+        return
     T, N, GH = xw.shape                              # GH = 3H
     H = GH // 3
     single = is_single(xw)                           # float32 data: gate maths in float32, without libm
     one = xw.dtype.type(1)                           # 1 in the data's dtype: an integer 1 makes 1 − z float64
     # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):
-        hw = matmul_add(None, h[t], w_hh_t)          # (N, 3H)  h_{t-1} W_hhᵀ, a^h_t before b_hh  (G1)
-        for s in range(N):
-            xw_s, hw_s, gates_s, a_hn_s = xw[t, s], hw[s], gates[t, s], a_hn[t, s]
+        hw = matmul_add(None, h[t, n0:n1], w_hh_t)   # (n1−n0, 3H)  h_{t-1} W_hhᵀ, a^h_t before b_hh  (G1)
+        for s in range(n0, n1):
+            xw_s, hw_s, gates_s, a_hn_s = xw[t, s], hw[s - n0], gates[t, s], a_hn[t, s]
             for j in range(2 * H):
                 gates_s[j] = sigmoid(xw_s[j] + hw_s[j] + b_hh[j], single)      # r, z  (G2)
             for j in range(H):
@@ -270,11 +295,11 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
             for j in range(H):
                 z = gates_s[H + j]
                 h_new[j] = (one - z) * gates_s[2 * H + j] + z * h_prev[j]      # (G4)
-        _freeze(h, t, lengths)                       # (V1)
+        _freeze(h, t, lengths, n0, n1)               # (V1)
 
 
 @jit
-def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all):
+def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, n0, n1):
     """Carry δ back through time; write every step's gradients of both pre-activations.
 
     Implements, for t = T … 1: dh_t = dy_t + δ_t (G5); dn = dh_t ⊙ (1 − z), dz = dh_t ⊙
@@ -292,16 +317,19 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
     d_ax:  (T, N, 3H) output: gradient of the input part a^x (for dW_ih, db_ih, dx)
     d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
     dh_all: (T, N, H) output: the total dh_t of every step (what gradflow plots)
-    Returns dh0 (N, H).
+    dh0:   (N, H)     output: dh_0 = δ_0
+    n0, n1: ints      the batch rows to run: ``0, N`` for all of them
     """
-    shapes.gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all)
+    shapes.gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, n0, n1)
+    if n0 == n1:                                     # no rows to run
+        return
     T, N, H = d_out.shape
-    delta = d_h_n.copy()                             # (N, H)   δ_T = dh_fin (given)  (G5)
+    delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given)  (G5); row s is delta[s − n0]
     for t in range(T - 1, -1, -1):
-        direct = np.zeros((N, H), dtype=d_out.dtype) # (N, H)   dh_t ⊙ z_t, first path of (G9)
-        for s in range(N):
+        direct = np.zeros((n1 - n0, H), dtype=d_out.dtype)   # dh_t ⊙ z_t, first path of (G9)
+        for s in range(n0, n1):
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, s] = delta[s]
+                dh_all[t, s] = delta[s - n0]
                 d_ax[t, s] = 0
                 d_ah[t, s] = 0
                 continue
@@ -309,7 +337,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
                 r = gates[t, s, j]
                 z = gates[t, s, H + j]
                 n = gates[t, s, 2 * H + j]                               # the candidate n_t
-                dh = d_out[t, s, j] + delta[s, j]                        # dh_t = dy_t + δ_t  (G5)
+                dh = d_out[t, s, j] + delta[s - n0, j]                   # dh_t = dy_t + δ_t  (G5)
                 dh_all[t, s, j] = dh
                 dn = dh * (1 - z)                                        # (G6)
                 dz = dh * (h[t, s, j] - n)                               # h[t] is h_{t-1} here  (G6)
@@ -323,11 +351,11 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
                 d_ah[t, s, j] = da_r                                     # da^h_t = [da^r | da^z | da^hn]  (G8)
                 d_ah[t, s, H + j] = da_z
                 d_ah[t, s, 2 * H + j] = da_xn * r                        # da^hn  (G7)
-                direct[s, j] = dh * z
-        new_delta = matmul_add(direct, d_ah[t], w_hh)  # (N, H)  δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh  (G9)
-        _pass_through(new_delta, delta, t, lengths)  # (V2)
+                direct[s - n0, j] = dh * z
+        new_delta = matmul_add(direct, d_ah[t, n0:n1], w_hh)  # δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh  (G9)
+        _pass_through(new_delta, delta, t, lengths, n0)       # (V2)
         delta = new_delta
-    return delta                                     # (N, H)   dh_0 = δ_0  (G9)
+    dh0[n0:n1] = delta                               # dh_0 = δ_0  (G9)
 
 
 # ---------------------------------------------------------------------------
@@ -336,16 +364,19 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
 # ---------------------------------------------------------------------------
 
 @jit
-def _freeze(state, t, lengths):
-    """Sequences that ended before loop step t keep their state: ``state[t+1, s] = state[t, s]`` (V1)."""
-    for s in range(state.shape[1]):
+def _freeze(state, t, lengths, n0, n1):
+    """Sequences n0:n1 that ended before loop step t keep their state: ``state[t+1, s] = state[t, s]`` (V1)."""
+    for s in range(n0, n1):
         if t >= lengths[s]:
             state[t + 1, s] = state[t, s]
 
 
 @jit
-def _pass_through(new_delta, delta, t, lengths):
-    """A frozen state is a copy, so its gradient passes back unchanged: ``δ_{t-1} = δ_t`` (V2)."""
-    for s in range(delta.shape[0]):
-        if t >= lengths[s]:
-            new_delta[s] = delta[s]
+def _pass_through(new_delta, delta, t, lengths, n0):
+    """A frozen state is a copy, so its gradient passes back unchanged: ``δ_{t-1} = δ_t`` (V2).
+
+    ``delta`` and ``new_delta`` hold batch rows n0, n0 + 1, ...: row r is sequence n0 + r.
+    """
+    for r in range(delta.shape[0]):
+        if t >= lengths[n0 + r]:
+            new_delta[r] = delta[r]

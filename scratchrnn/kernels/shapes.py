@@ -17,17 +17,20 @@ def _expect(ok, message):
 
 
 @jit
-def rnn_forward(xw, w_hh_t, h, lengths):
+def rnn_forward(xw, w_hh_t, h, lengths, n0, n1):
     T, N, H = xw.shape
+    _expect(0 <= n0 <= n1 <= N, "rnn_forward_kernel: expected batch rows 0 <= n0 <= n1 <= N")
     _expect(w_hh_t.shape == (H, H), "rnn_forward_kernel: expected w_hh_t of shape (H, H) for xw (T, N, H)")
     _expect(h.shape == (T + 1, N, H), "rnn_forward_kernel: expected h of shape (T+1, N, H) for xw (T, N, H)")
     _expect(lengths.shape == (N,), "rnn_forward_kernel: expected lengths of shape (N,) for xw (T, N, H)")
 
 
 @jit
-def rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all):
+def rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all, dh0, n0, n1):
     T, N, H = d_out.shape
-    _expect(d_h_n.shape == (N, H), "rnn_backward_kernel: expected d_h_n of shape (N, H) for d_out (T, N, H)")
+    _expect(0 <= n0 <= n1 <= N, "rnn_backward_kernel: expected batch rows 0 <= n0 <= n1 <= N")
+    _expect(d_h_n.shape == (N, H) and dh0.shape == (N, H),
+            "rnn_backward_kernel: expected d_h_n and dh0 of shape (N, H) for d_out (T, N, H)")
     _expect(w_hh.shape == (H, H), "rnn_backward_kernel: expected w_hh of shape (H, H) for d_out (T, N, H)")
     _expect(h.shape == (T + 1, N, H), "rnn_backward_kernel: expected h of shape (T+1, N, H) for d_out (T, N, H)")
     _expect(lengths.shape == (N,), "rnn_backward_kernel: expected lengths of shape (N,) for d_out (T, N, H)")
@@ -36,8 +39,9 @@ def rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all):
 
 
 @jit
-def lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
+def lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0, n1):
     T, N, GH = xw.shape
+    _expect(0 <= n0 <= n1 <= N, "lstm_forward_kernel: expected batch rows 0 <= n0 <= n1 <= N")
     H, P = GH // 4, w_hh_t.shape[0]
     _expect(GH % 4 == 0 and w_hh_t.shape[1] == GH,
             "lstm_forward_kernel: expected xw (T, N, 4H) and w_hh_t (P, 4H)")
@@ -51,8 +55,9 @@ def lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
 
 
 @jit
-def lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all):
+def lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all, dh0, dc0, n0, n1):
     T, N, H = tanh_c.shape
+    _expect(0 <= n0 <= n1 <= N, "lstm_backward_kernel: expected batch rows 0 <= n0 <= n1 <= N")
     P = d_out.shape[2]
     _expect(d_out.shape == (T, N, P) and d_h_n.shape == (N, P) and d_c_n.shape == (N, H),
             "lstm_backward_kernel: expected d_out (T, N, P), d_h_n (N, P), d_c_n (N, H) for tanh_c (T, N, H)")
@@ -64,11 +69,13 @@ def lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_
     _expect(lengths.shape == (N,), "lstm_backward_kernel: expected lengths of shape (N,)")
     _expect(d_a.shape == (T, N, 4 * H) and dh_all.shape == (T, N, P),
             "lstm_backward_kernel: expected d_a (T, N, 4H) and dh_all (T, N, P)")
+    _expect(dh0.shape == (N, P) and dc0.shape == (N, H), "lstm_backward_kernel: expected dh0 (N, P) and dc0 (N, H)")
 
 
 @jit
-def gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
+def gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1):
     T, N, GH = xw.shape
+    _expect(0 <= n0 <= n1 <= N, "gru_forward_kernel: expected batch rows 0 <= n0 <= n1 <= N")
     H = GH // 3
     _expect(GH % 3 == 0 and w_hh_t.shape == (H, GH) and b_hh.shape == (GH,),
             "gru_forward_kernel: expected xw (T, N, 3H), w_hh_t (H, 3H) and b_hh (3H,)")
@@ -78,10 +85,11 @@ def gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths):
 
 
 @jit
-def gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all):
+def gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, n0, n1):
     T, N, H = d_out.shape
-    _expect(d_h_n.shape == (N, H) and w_hh.shape == (3 * H, H) and h.shape == (T + 1, N, H),
-            "gru_backward_kernel: expected d_h_n (N, H), w_hh (3H, H) and h (T+1, N, H) for d_out (T, N, H)")
+    _expect(0 <= n0 <= n1 <= N, "gru_backward_kernel: expected batch rows 0 <= n0 <= n1 <= N")
+    _expect(d_h_n.shape == (N, H) and dh0.shape == (N, H) and w_hh.shape == (3 * H, H) and h.shape == (T + 1, N, H),
+            "gru_backward_kernel: expected d_h_n and dh0 (N, H), w_hh (3H, H) and h (T+1, N, H) for d_out (T, N, H)")
     _expect(gates.shape == (T, N, 3 * H) and a_hn.shape == (T, N, H) and lengths.shape == (N,),
             "gru_backward_kernel: expected gates (T, N, 3H), a_hn (T, N, H) and lengths (N,)")
     _expect(d_ax.shape == (T, N, 3 * H) and d_ah.shape == (T, N, 3 * H) and dh_all.shape == (T, N, H),
