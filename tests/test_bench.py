@@ -266,3 +266,26 @@ def test_fresh_memory_impl_computes_the_same_without_workspaces():
     for _ in range(2):
         np.testing.assert_array_equal(built["scratchrnn"].call(), built["scratchrnn_fresh"].call())
     assert "scratchrnn_fresh" not in spec.DEFAULT_IMPLS and "scratchrnn_fresh" in spec.IMPLS
+
+
+def test_serial_impl_runs_one_thread_and_restores_the_count():
+    """``scratchrnn_serial`` runs each call on one Numba thread, then restores the count; the
+    outputs agree with the row-blocked pass's."""
+    import numba
+    point = spec.Point("lstm", "fwdbwd", "float64", 4, 16, 8)
+    built, errors = impls.build(point, ["scratchrnn", "scratchrnn_serial"], seed=0)
+    assert not errors
+    seen = []
+    real = numba.set_num_threads
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads = lambda n: (seen.append(n), real(n))
+        out_serial = built["scratchrnn_serial"].call()
+    finally:
+        numba.set_num_threads = real
+    assert seen == [1, before] and numba.get_num_threads() == before
+    # The same maths; the per-step products of 8-row blocks and of all 16 rows are summed by
+    # different kernels (own loops with FMA, BLAS), so outputs (|h| < 1) differ by a few float64
+    # ulp per step: 64 eps bounds 4 steps of it with room.
+    np.testing.assert_allclose(built["scratchrnn"].call(), out_serial, rtol=0, atol=64 * np.finfo(float).eps)
+    assert "scratchrnn_serial" not in spec.DEFAULT_IMPLS

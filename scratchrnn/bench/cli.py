@@ -63,8 +63,8 @@ def grid_parser():
     p.add_argument("--passes", nargs="+", choices=["fwd", "fwdbwd"])
     p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"])
     p.add_argument("--impls", nargs="+", choices=IMPLS, metavar="IMPL",
-                   help=f"any of {', '.join(IMPLS)} (default: all present but scratchrnn_fresh, "
-                        f"which measures what reusing memory buys)")
+                   help=f"any of {', '.join(IMPLS)} (default: all present but scratchrnn_fresh and "
+                        f"scratchrnn_serial, which measure what reusing memory and threads buy)")
     p.add_argument("--long-t-max-nh", type=int, default=LONG_T_MAX_NH,
                    help=f"run T > min(T) only where N·H ≤ this; 0: everywhere (default {LONG_T_MAX_NH})")
     p.add_argument("--nojit-max-s", type=float,

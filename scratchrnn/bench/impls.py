@@ -5,6 +5,9 @@
 - ``scratchrnn_fresh``: the same with ``reuse_memory = False``: every call allocates its caches
   and scratch afresh instead of reusing its workspaces (``scratchrnn.workspace``), so the two
   side by side measure what the reuse buys;
+- ``scratchrnn_serial``: the same on one thread (``numba.set_num_threads(1)`` around each call):
+  every pass serial, BLAS on its own threads, as before passes ran in row blocks
+  (``scratchrnn.kernels.team``); side by side it measures what the row blocks buy;
 - ``torch_cpu``: ``torch.nn.RNN``/``LSTM``/``GRU`` on the CPU;
 - ``loop_cpu``: ``torch_ref.LoopRNN``/``LoopLSTM``/``LoopGRU``, a Python loop over time on
   torch, differentiated by autograd;
@@ -13,6 +16,7 @@
 
 from typing import Callable, NamedTuple
 
+import numba
 import numpy as np
 
 from scratchrnn import registry
@@ -40,16 +44,28 @@ def inputs(point, seed):
     return m, x, d_out
 
 
-def scratch_impl(point, m, x, d_out, name="scratchrnn"):
-    """scratchrnn's module m as an Impl: forward (caches kept), then backward for fwdbwd."""
-    if point.pass_ == "fwd":
-        def call():
+def scratch_impl(point, m, x, d_out, name="scratchrnn", threads=None):
+    """scratchrnn's module m as an Impl: forward (caches kept), then backward for fwdbwd.
+
+    ``threads``: Numba's thread count during the call (None: as it is), restored after.
+    """
+    def passes():
+        if point.pass_ == "fwd":
             return m(x)[0]                               # (T, N, H)
-    else:
-        def call():
-            out, _ = m(x)                                # (T, N, H)
-            m.backward(d_out)                            # grads accumulate, as torch's do
-            return out
+        out, _ = m(x)                                    # (T, N, H)
+        m.backward(d_out)                                # grads accumulate, as torch's do
+        return out
+
+    if threads is None:
+        return Impl(name, "cpu", passes, timing.wall_timer, np.asarray)
+
+    def call():
+        before = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return passes()
+        finally:
+            numba.set_num_threads(before)
     return Impl(name, "cpu", call, timing.wall_timer, np.asarray)
 
 
@@ -98,6 +114,10 @@ def build(point, names, seed):
                 fresh.load_state_dict(state)
                 fresh.reuse_memory = False
                 impls[name] = scratch_impl(point, fresh, x, d_out, name)
+            elif name == "scratchrnn_serial":
+                serial = registry.model_class(point.model)(point.I, point.H, dtype=point.dtype)
+                serial.load_state_dict(state)
+                impls[name] = scratch_impl(point, serial, x, d_out, name, threads=1)
             else:
                 impls[name] = torch_impl(name, point, state, x, d_out)
         except Exception as e:                           # e.g. out of memory: record, go on

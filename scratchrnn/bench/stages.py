@@ -10,13 +10,14 @@ the module attributes that ``scratchrnn.functional`` looks up at call time, so t
 code measured is the code the benchmark runs):
 
 - input projection: ``x W_ihᵀ + b`` for all steps, one GEMM;
-- forward kernel: the time loop (per-step product + gate maths);
+- forward kernel: the time loop (per-step product + gate maths), all row blocks
+  (``scratchrnn.kernels.team``);
 - backward kernel: the time loop going back (per-step product + elementwise);
 - weight/input gradients: ``dW_ih``, ``dW_hh``, ``dx`` (three GEMMs) and the bias sums;
 - rest: everything else in the module call (validation, allocation, layout).
 
 The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
-same shapes, T times), so each kernel splits into "per-step products" and "gate maths"
+same shapes, T times, in the same row blocks on the same threads), so each kernel splits into "per-step products" and "gate maths"
 (forward) or "elementwise" (backward) by difference. Medians over ``--repeats`` calls.
 
 ``--fixed`` profiles the same stages at T = N = H = I = 1, where the work itself is nil, in µs:
@@ -37,11 +38,12 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from scratchrnn import registry
 from scratchrnn.bench.spec import gates
 from scratchrnn import functional, kernels
+from scratchrnn.kernels import team
 
 MODELS = {name: registry.model_class(name) for name in registry.NAMES}
 
@@ -63,11 +65,34 @@ def _timed(module, name, log):
         setattr(module, name, original)
 
 
-@njit          # no cache=True: Numba's cache would not notice a change to kernels.matmul_add
-def _per_step_products(c, a, b, T):
-    """T calls of ``matmul_add(c, a, b)``, as a kernel makes them (one per step)."""
-    for _ in range(T):
-        kernels.matmul_add(c, a, b)
+@contextmanager
+def _timed_loops(log):
+    """Replace ``team.run`` by a wrapper that adds each time loop's run time to ``log[kernel name]``."""
+    original = team.run
+
+    def wrapper(kernel, *args):
+        t = time.perf_counter()
+        original(kernel, *args)
+        log[kernel.__name__] = log.get(kernel.__name__, 0.0) + time.perf_counter() - t
+    team.run = wrapper
+    try:
+        yield
+    finally:
+        team.run = original
+
+
+# no cache=True: Numba's cache would not notice a change to kernels.matmul_add
+@njit(parallel=True)
+def _per_step_products(c, a, b, T, nblocks):
+    """T calls of ``matmul_add(c, a, b)`` per row block, as the kernels make them (one per step)."""
+    N = a.shape[0]
+    for k in prange(nblocks):
+        n0, n1 = N * k // nblocks, N * (k + 1) // nblocks
+        for _ in range(T):
+            if c is None:
+                kernels.matmul_add(None, a[n0:n1], b)
+            else:
+                kernels.matmul_add(c[n0:n1], a[n0:n1], b)
 
 
 def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
@@ -82,7 +107,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     for i in range(repeats + 1):                                 # the first call warms up
         log = {}
         with _timed(functional, "_input_projection", log), _timed(functional, "_param_grads", log), \
-                _timed(kernels, fwd_k, log), _timed(kernels, bwd_k, log):
+                _timed_loops(log):
             t = time.perf_counter()
             m(x)
             m.backward(d_out)
@@ -97,14 +122,16 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     h = rng.standard_normal((N, H)).astype(dtype)
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
-    w_t = functional._w_hh_t(w_hh, N)
+    nb = functional._blocks(N, w_hh)
+    w_t = functional._w_hh_t(w_hh, N, None, nb)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):
-        t = time.perf_counter()
-        _per_step_products(xw, h, w_t, T)
-        t1 = time.perf_counter()
-        _per_step_products(None, da, w_hh, T)
-        t2 = time.perf_counter()
+        with team.serial_blas(nb):
+            t = time.perf_counter()
+            _per_step_products(xw, h, w_t, T, nb)
+            t1 = time.perf_counter()
+            _per_step_products(None, da, w_hh, T, nb)
+            t2 = time.perf_counter()
         if i:
             fwd_products.append(t1 - t)
             bwd_products.append(t2 - t1)
@@ -137,7 +164,7 @@ def markdown(model, T, N, H, dtype, stages, fixed=False):
     total = stages["total"]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", f"unset ({os.cpu_count()} cores)")
     title = "fixed cost per module call (forward+backward at T = N = H = I = 1)" if fixed else \
-        f"T={T} N={N} H={H} (I = H)"
+        f"T={T} N={N} H={H} (I = H), {team.blocks(N, H, gates(model) * H)} row block(s) (threads)"
     unit, scale = ("µs", 1e6) if fixed else ("ms", 1e3)
     lines = [f"### {model}, {title}, {dtype}, OPENBLAS_NUM_THREADS {threads}",
              "", f"| stage | {unit} | share | GFLOP/s |", "|---|---|---|---|"]

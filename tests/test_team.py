@@ -1,0 +1,115 @@
+"""Row blocks on all cores (``scratchrnn.kernels.team``): the rule, the blocked GEMMs, BLAS's
+thread count, and that a blocked pass computes what the serial pass does."""
+
+import numba
+import numpy as np
+import pytest
+
+from scratchrnn import functional as F
+from scratchrnn.kernels import team
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture
+def threads():
+    """Set Numba's thread count for one test; restored after."""
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)
+
+
+def test_blocks_rule(threads):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("this machine runs Numba on one thread: every pass is serial")
+    threads(2)
+    assert team.blocks(1, 1024, 4096) == 1                     # one sequence: nothing to split
+    assert team.blocks(16, 128, 512) == 2
+    assert team.blocks(3, 128, 512) == 1                       # fewer than MIN_ROWS rows per thread
+    assert team.blocks(16, 2, 2) == 1                          # too little work per step
+    threads(1)
+    assert team.blocks(256, 512, 2048) == 1                    # one thread: serial
+
+
+@pytest.mark.parametrize("nblocks", [1, 2, 3])
+def test_blocked_products(nblocks):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((37, 11)), rng.standard_normal((11, 5))
+    out = np.full((37, 5), np.nan)
+    assert team.matmul_rows(a, b, out, nblocks) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-13, atol=1e-13)    # 11 terms of O(1): rounding only
+    c = rng.standard_normal((37, 7))
+    partial = np.full((max(nblocks - 1, 0), 11, 7), np.nan)
+    np.testing.assert_allclose(team.matmul_t_rows(a, c, partial, nblocks), a.T @ c, rtol=1e-13, atol=1e-13)
+
+
+def test_serial_blas_holds_blas_on_one_thread_and_restores_it():
+    libs = team.serial_blas.libraries()
+    assert libs, "threadpoolctl found no BLAS library"
+    before = [lib.get_num_threads() for lib in libs]
+    with team.serial_blas(2):
+        assert [lib.get_num_threads() for lib in libs] == [1] * len(libs)
+    assert [lib.get_num_threads() for lib in libs] == before
+    with team.serial_blas(1):                                  # serial pass: BLAS keeps its threads
+        assert [lib.get_num_threads() for lib in libs] == before
+
+
+def test_a_wrong_shape_raises_before_the_blocks_run():
+    from scratchrnn.kernels import rnn_forward_kernel
+    T, N, H = 3, 8, 4
+    h = np.zeros((T + 1, N, H))
+    with pytest.raises(ValueError, match="rnn_forward_kernel: expected h of shape"):
+        team.run(rnn_forward_kernel, 2, np.zeros((T, N, H)), np.zeros((H, H)), np.ascontiguousarray(h[:, :-1]), False,
+                 np.full(N, T))
+
+
+def _pass(kind, x, p, lengths, proj):
+    """One forward and backward of one layer; returns every output and gradient as a flat list."""
+    T, N, _ = x.shape
+    rng = np.random.default_rng(5)
+    if kind == "lstm":
+        out, h_n, c_n, cache = F.lstm_forward(x, p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
+                                              p["w_hr"] if proj else None, lengths)
+        d_out = rng.standard_normal(out.shape)
+        g = F.lstm_backward(d_out, rng.standard_normal(h_n.shape), rng.standard_normal(c_n.shape), cache)
+        return [out, h_n, c_n] + [v for v in g if v is not None]
+    fwd, bwd = (F.gru_forward, F.gru_backward) if kind == "gru" else (F.rnn_forward, F.rnn_backward)
+    extra = {} if kind == "gru" else {"nonlinearity": kind}
+    out, h_n, cache = fwd(x, p["h0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths=lengths, **extra)
+    d_out = rng.standard_normal(out.shape)
+    g = bwd(d_out, rng.standard_normal(h_n.shape), cache)
+    return [out, h_n] + [v for v in g if v is not None]
+
+
+@pytest.mark.parametrize("kind,proj", [("tanh", False), ("relu", False), ("lstm", False), ("lstm", True),
+                                       ("gru", False)])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_a_blocked_pass_computes_what_the_serial_pass_does(threads, kind, proj, ragged):
+    """float64, N = 13 rows in blocks of 6 and 7, against the same pass on one thread.
+
+    The serial pass is the one the parity tests hold against torch. The two differ only in
+    how sums are split: per-step products of 6–7 rows or of 13 (different BLAS kernels), and
+    the weight gradients summed over T·N in two halves. Each output is a sum of at most
+    T·N = 260 products of O(1) terms, so they agree to 1e-12 (about 4500 eps) at most.
+    """
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("this machine runs Numba on one thread: no blocked pass to compare")
+    T, N, I, H, P = 20, 13, 12, 24, 16
+    G = {"lstm": 4, "gru": 3}.get(kind, 1)
+    rng = np.random.default_rng(1)
+    K = P if proj else H
+    p = {"w_ih": rng.standard_normal((G * H, I)) * 0.3, "w_hh": rng.standard_normal((G * H, K)) * 0.3,
+         "b_ih": rng.standard_normal(G * H) * 0.1, "b_hh": rng.standard_normal(G * H) * 0.1,
+         "w_hr": rng.standard_normal((P, H)) * 0.3, "h0": rng.standard_normal((N, K)) * 0.5,
+         "c0": rng.standard_normal((N, H)) * 0.5}
+    x = rng.standard_normal((T, N, I))
+    lengths = rng.integers(1, T + 1, N) if ragged else None
+    threads(2)
+    assert F._blocks(N, p["w_hh"]) == 2                        # this size really runs in blocks
+    blocked = _pass(kind, x, p, lengths, proj)
+    threads(1)
+    assert F._blocks(N, p["w_hh"]) == 1
+    serial = _pass(kind, x, p, lengths, proj)
+    assert len(blocked) == len(serial)
+    for b, s in zip(blocked, serial):
+        np.testing.assert_allclose(b, s, rtol=0, atol=1e-12)
