@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reruns the committed results on this machine into benchmarks/results/DIR:
 #   the float32 grid, what reusing memory buys (a few points with and without workspaces),
+#   what the row blocks on all cores buy (a few points, threaded and on one thread),
 #   the float64 grid (H ≤ 512), the stage profiles (a few points, and the fixed cost per call),
 #   the training-time table, then prints the README's summary tables.
 #                                   Usage: benchmarks/refresh.sh DIR [DATA_ROOT]
@@ -18,6 +19,8 @@ mkdir -p "$dir"
 python -m scratchrnn.bench --dtypes float32 --impls "${impls[@]}" --name grid_cpu --out "$dir"
 python -m scratchrnn.bench --dtypes float32 --passes fwdbwd --T 128 --N 16 64 --H 128 512 \
     --impls scratchrnn scratchrnn_fresh torch_cpu --no-compile-time --name memory_cpu --out "$dir"
+python -m scratchrnn.bench --dtypes float32 --passes fwdbwd --T 128 --N 4 16 64 256 --H 32 128 512 \
+    --impls scratchrnn scratchrnn_serial torch_cpu --no-compile-time --name threads_cpu --out "$dir"
 python -m scratchrnn.bench --dtypes float64 --H 32 128 512 --impls "${impls[@]}" \
     --name grid_cpu_float64 --out "$dir"
 : > "$dir/stages_cpu.md"

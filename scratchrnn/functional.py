@@ -168,9 +168,10 @@ def _saved(cache):
     return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
             ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
 
-def _blocks(N, w_hh):
-    """In how many row blocks a pass over N sequences runs (``kernels.team.blocks``); w_hh (G·H, P)."""
-    return team.blocks(N, w_hh.shape[1], w_hh.shape[0])
+def _blocks(T, N, w_hh):
+    """In how many row blocks a pass over T steps of N sequences runs (``kernels.team.blocks``);
+    w_hh (G·H, P)."""
+    return team.blocks(T, N, w_hh.shape[1], w_hh.shape[0])
 
 
 def _matmul(a, b, out, nblocks):
@@ -266,7 +267,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    nb = _blocks(N, w_hh)
+    nb = _blocks(T, N, w_hh)
     h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
     relu = nonlinearity == "relu"
@@ -292,7 +293,7 @@ def rnn_backward(d_out, d_h_n, cache):
     d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
     dh = take(ws, "dh", d_out.shape, d_out.dtype)                        # (T, N, H)
     dh0 = np.empty_like(d_h_n)                                           # (N, H)
-    nb = _blocks(d_out.shape[1], cache.w_hh)
+    nb = _blocks(*d_out.shape[:2], cache.w_hh)
     with team.serial_blas(nb):
         team.run(kernels.rnn_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
                  cache.relu, cache.lengths, d_a, dh, dh0)   # (R3)–(R5), (V2)
@@ -315,7 +316,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    nb = _blocks(N, w_hh)
+    nb = _blocks(T, N, w_hh)
     h = take(workspace, "h", (T + 1, N, P), x.dtype)  # (T+1, N, P)
     c = take(workspace, "c", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
@@ -348,7 +349,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     d_a = take(cache.workspace, "d_a", (T, N, 4 * H), d_out.dtype)       # (T, N, 4H)
     dh = take(cache.workspace, "dh", (T, N, P), d_out.dtype)             # (T, N, P)
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
-    nb = _blocks(N, cache.w_hh)
+    nb = _blocks(T, N, cache.w_hh)
     with team.serial_blas(nb):
         team.run(kernels.lstm_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n),
                  np.ascontiguousarray(d_c_n), cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c,
@@ -375,7 +376,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    nb = _blocks(N, w_hh)
+    nb = _blocks(T, N, w_hh)
     b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
     h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
@@ -404,7 +405,7 @@ def gru_backward(d_out, d_h_n, cache):
     d_ah = take(ws, "d_ah", (T, N, 3 * H), d_out.dtype)                  # (T, N, 3H)
     dh = take(ws, "dh", (T, N, H), d_out.dtype)                          # (T, N, H)
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
-    nb = _blocks(N, cache.w_hh)
+    nb = _blocks(T, N, cache.w_hh)
     with team.serial_blas(nb):
         team.run(kernels.gru_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
                  cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2)

@@ -122,7 +122,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     h = rng.standard_normal((N, H)).astype(dtype)
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
-    nb = functional._blocks(N, w_hh)
+    nb = functional._blocks(T, N, w_hh)
     w_t = functional._w_hh_t(w_hh, N, None, nb)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):
@@ -164,7 +164,7 @@ def markdown(model, T, N, H, dtype, stages, fixed=False):
     total = stages["total"]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", f"unset ({os.cpu_count()} cores)")
     title = "fixed cost per module call (forward+backward at T = N = H = I = 1)" if fixed else \
-        f"T={T} N={N} H={H} (I = H), {team.blocks(N, H, gates(model) * H)} row block(s) (threads)"
+        f"T={T} N={N} H={H} (I = H), {team.blocks(T, N, H, gates(model) * H)} row block(s) (threads)"
     unit, scale = ("µs", 1e6) if fixed else ("ms", 1e3)
     lines = [f"### {model}, {title}, {dtype}, OPENBLAS_NUM_THREADS {threads}",
              "", f"| stage | {unit} | share | GFLOP/s |", "|---|---|---|---|"]
