@@ -174,6 +174,11 @@ def _blocks(T, N, w_hh):
     return team.blocks(T, N, w_hh.shape[1], w_hh.shape[0])
 
 
+def _loop_blocks(nblocks, N, w_hh):
+    """Row blocks for the time loops (``kernels.team.loop_blocks``); w_hh (G·H, P)."""
+    return team.loop_blocks(nblocks, N, w_hh.shape[1], w_hh.shape[0])
+
+
 def _matmul(a, b, out, nblocks):
     """``out[...] = a @ b``: one BLAS call (on BLAS's threads), or row blocks side by side."""
     return matmul_into(a, b, out) if nblocks == 1 else team.matmul_rows(a, b, out, nblocks)
@@ -242,9 +247,11 @@ def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None, nblocks=1, workspace
     # copy back (benchmarks/results/zen3-2026-11-22/param_grads_cpu.md, G = 1, 3, 4), it
     # is never more than 4 % slower, and up to 12x faster where T·N is small and the copy
     # dominates.
-    dw_ih = _matmul_t(d_a2, x.reshape(T * N, I), nblocks, workspace, "dw_ih")  # (G·H, I)  Σ_t da_tᵀ x_t  (R6)
-    dw_hh = _matmul_t(d_ah2, h_prev.reshape(T * N, -1), nblocks, workspace, "dw_hh")  # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
-    dx = _matmul(d_a2, w_ih, np.empty((T * N, I), x.dtype), nblocks).reshape(T, N, I)  # (T, N, I)  dx_t = da_t W_ih  (R6)
+    dw_ih = _matmul_t(d_a2, x.reshape(T * N, I), nblocks, workspace, "dw_ih")   # (G·H, I)  Σ_t da_tᵀ x_t  (R6)
+    dw_hh = _matmul_t(d_ah2, h_prev.reshape(T * N, -1), nblocks, workspace,
+                      "dw_hh")                       # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
+    dx = _matmul(d_a2, w_ih, np.empty((T * N, I), x.dtype), nblocks)   # (T·N, I)  dx_t = da_t W_ih  (R6)
+    dx = dx.reshape(T, N, I)                         # (T, N, I)
     if not has_bias:
         return dx, dw_ih, dw_hh, None, None
     db_ih = d_a2.sum(axis=0)                         # (G·H,)     Σ_t Σ_s da_t[s]      (R8)
@@ -276,7 +283,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     lengths = _lengths(lengths, T, N)                # (N,)
     with team.serial_blas(nb):
         xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, H)  hoisted part of (R1)
-        team.run(kernels.rnn_forward_kernel, nb, xw, _w_hh_t(w_hh, workspace), h, relu,
+        team.run(kernels.rnn_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, workspace), h, relu,
                  lengths)                            # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
@@ -295,10 +302,11 @@ def rnn_backward(d_out, d_h_n, cache):
     d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
     dh = take(ws, "dh", d_out.shape, d_out.dtype)                        # (T, N, H)
     dh0 = np.empty_like(d_h_n)                                           # (N, H)
-    nb = _blocks(*d_out.shape[:2], cache.w_hh)
+    T, N, _ = d_out.shape
+    nb = _blocks(T, N, cache.w_hh)
     with team.serial_blas(nb):
-        team.run(kernels.rnn_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
-                 cache.relu, cache.lengths, d_a, dh, dh0)   # (R3)–(R5), (V2)
+        team.run(kernels.rnn_backward_kernel, _loop_blocks(nb, N, cache.w_hh), d_out, np.ascontiguousarray(d_h_n),
+                 cache.w_hh, cache.h, cache.relu, cache.lengths, d_a, dh, dh0)   # (R3)–(R5), (V2)
         dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a, cache.has_bias,
                                                       cache.w_ih, None, nb, ws)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
@@ -324,13 +332,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     h[0] = h0
     c[0] = c0
     m = h[1:] if w_hr is None else take(workspace, "m", (T, N, H), x.dtype)   # (T, N, H)
-    w_hr_t = np.empty((H, 0), x.dtype) if w_hr is None else np.ascontiguousarray(w_hr.T)   # (H, P) or (H, 0), C order as W_hhᵀ
+    # (H, P), C order as W_hhᵀ (see _w_hh_t), or (H, 0) without a projection
+    w_hr_t = np.empty((H, 0), x.dtype) if w_hr is None else np.ascontiguousarray(w_hr.T)
     gates = take(workspace, "gates", (T, N, 4 * H), x.dtype)   # (T, N, 4H)
     tanh_c = take(workspace, "tanh_c", (T, N, H), x.dtype)     # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
     with team.serial_blas(nb):
         xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, 4H)  hoisted part of (L1)
-        team.run(kernels.lstm_forward_kernel, nb, xw, _w_hh_t(w_hh, workspace), w_hr_t, h, c, m,
+        team.run(kernels.lstm_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, workspace), w_hr_t, h, c, m,
                  gates, tanh_c, lengths)             # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
@@ -353,7 +362,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
     nb = _blocks(T, N, cache.w_hh)
     with team.serial_blas(nb):
-        team.run(kernels.lstm_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n),
+        team.run(kernels.lstm_backward_kernel, _loop_blocks(nb, N, cache.w_hh), d_out, np.ascontiguousarray(d_h_n),
                  np.ascontiguousarray(d_c_n), cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c,
                  cache.lengths, d_a, dh, dh0, dc0)   # (L5)–(L10), (P2)
         dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a, cache.has_bias,
@@ -387,8 +396,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     lengths = _lengths(lengths, T, N)                # (N,)
     with team.serial_blas(nb):
         xw = _input_projection(x, w_ih, b_ih, None, workspace, nb)   # (T, N, 3H)  a^x for all t  (G1)
-        team.run(kernels.gru_forward_kernel, nb, xw, _w_hh_t(w_hh, workspace), b_hh, h, gates, a_hn,
-                 lengths)                            # (G1)–(G4), (V1)
+        team.run(kernels.gru_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, workspace), b_hh, h,
+                 gates, a_hn, lengths)               # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
@@ -409,8 +418,8 @@ def gru_backward(d_out, d_h_n, cache):
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
     nb = _blocks(T, N, cache.w_hh)
     with team.serial_blas(nb):
-        team.run(kernels.gru_backward_kernel, nb, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h,
-                 cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2)
+        team.run(kernels.gru_backward_kernel, _loop_blocks(nb, N, cache.w_hh), d_out, np.ascontiguousarray(d_h_n),
+                 cache.w_hh, cache.h, cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2)
         dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax, cache.has_bias,
                                                       cache.w_ih, d_ah, nb, ws)  # (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

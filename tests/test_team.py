@@ -32,6 +32,16 @@ def test_blocks_rule(threads):
     assert team.blocks(128, 256, 512, 2048) == 1               # one thread: serial
 
 
+def test_loop_blocks_fit_the_small_matrix_kernels(monkeypatch):
+    monkeypatch.setattr(team, "small_matrix_kernels", lambda: True)
+    assert team.loop_blocks(1, 64, 128, 512) == 1              # a serial pass stays one call
+    assert team.loop_blocks(2, 16, 128, 512) == 2              # 8 rows × 128 × 512 fit
+    assert team.loop_blocks(2, 64, 128, 512) == 6              # 32 rows do not: 3 blocks of ≤ 15 per thread
+    assert team.loop_blocks(2, 64, 512, 512) == 2              # 3 rows would fit: not cut that small
+    monkeypatch.setattr(team, "small_matrix_kernels", lambda: False)
+    assert team.loop_blocks(2, 64, 128, 512) == 2              # no such kernels: one block per thread
+
+
 @pytest.mark.parametrize("nblocks", [1, 2, 3])
 def test_blocked_products(nblocks):
     rng = np.random.default_rng(0)

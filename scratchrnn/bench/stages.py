@@ -122,7 +122,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     h = rng.standard_normal((N, H)).astype(dtype)
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
-    nb = functional._blocks(T, N, w_hh)
+    nb = functional._loop_blocks(functional._blocks(T, N, w_hh), N, w_hh)
     w_t = functional._w_hh_t(w_hh)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):

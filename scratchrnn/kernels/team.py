@@ -34,6 +34,16 @@ MIN_ROWS = 2
 MIN_WORK = 1_000_000
 
 
+# OpenBLAS's small-matrix kernels (its AVX-512 kernels: these core types) multiply without
+# packing where the product has at most SMALL_MATRIX_MNK multiply-adds. Measured (Zen 4,
+# float32, 2 threads, T=128 steps of rows × 128 by 128 × 512): 8 rows 186–218 GFLOP/s,
+# 16 or 32 rows 91–124; at 512 × 512, where 4 rows already exceed it, smaller blocks lost.
+SMALL_MATRIX_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
+SMALL_MATRIX_MNK = 1_000_000
+# Rows per loop block are not cut below this to fit the limit.
+MIN_SMALL_ROWS = 4
+
+
 def blocks(T, N, H, GH):
     """How many row blocks a pass over T steps of N sequences, hidden size H (the per-step
     product's inner size: P with a projection) and G·H gate units runs in.
@@ -45,6 +55,29 @@ def blocks(T, N, H, GH):
     if k < 2 or T * (N // k) * H * GH < MIN_WORK:
         return 1
     return k
+
+
+def loop_blocks(nblocks, N, H, GH):
+    """Row blocks for the time loops of a pass in ``nblocks`` blocks: that many, or, where BLAS
+    has small-matrix kernels and a block's per-step product (rows × H by H × G·H, or back)
+    is too big for them, a multiple of it with blocks small enough (at least ``MIN_SMALL_ROWS``
+    rows); each thread then runs its share of them one after the other."""
+    if nblocks == 1 or not small_matrix_kernels():
+        return nblocks
+    rows = -(-N // nblocks)                          # the largest block's rows
+    fit = SMALL_MATRIX_MNK // (H * GH)               # rows the small-matrix kernel takes
+    if rows <= fit or fit < MIN_SMALL_ROWS:
+        return nblocks
+    return nblocks * -(-rows // fit)
+
+
+def small_matrix_kernels():
+    """Whether the BLAS that Numba's np.dot calls is OpenBLAS with small-matrix kernels."""
+    libs = serial_blas.libraries()
+    scipy_libs = [lib for lib in libs if "scipy" in lib.filepath] or libs
+    return bool(scipy_libs) and all(lib.internal_api == "openblas" and
+                                    getattr(lib, "architecture", None) in SMALL_MATRIX_CORES
+                                    for lib in scipy_libs)
 
 
 def run(kernel, nblocks, *args):
@@ -61,8 +94,8 @@ def run(kernel, nblocks, *args):
     kernel(*args, 0, 0)                  # shape checks only: an empty row range runs nothing
     if isinstance(kernel, Dispatcher):
         _in_blocks(kernel, N, nblocks, *args)
-    else:                                # a Python function (a kernel wrapped to time or test it): same blocks, one by one
-        for k in range(nblocks):
+    else:                                # a Python function (a kernel wrapped to time or test it):
+        for k in range(nblocks):         # the same blocks, one by one
             kernel(*args, N * k // nblocks, N * (k + 1) // nblocks)
 
 
