@@ -20,6 +20,10 @@ inf propagate, as in torch (the modules reject them in their inputs). Each cache
 fingerprint of the arrays its backward reads (x, the saved states, the weights); a backward
 after one of them changed in place raises RuntimeError, as torch's version counter does.
 
+A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
+kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
+with BLAS held on one thread (``team.serial_blas``); ``nb`` below is the number of blocks.
+
 Every forward takes an optional ``workspace`` (``scratchrnn.workspace.Workspace``): its cache,
 and the backward's scratch space, then live in memory kept from call to call instead of fresh
 arrays (what that changes for the caller: ``scratchrnn.workspace``). The models use one.

@@ -25,7 +25,11 @@ def test_blocks_rule(threads):
     threads(2)
     assert team.blocks(128, 1, 1024, 4096) == 1                # one sequence: nothing to split
     assert team.blocks(128, 16, 128, 512) == 2
-    assert team.blocks(128, 3, 128, 512) == 1                  # fewer than MIN_ROWS rows per thread
+    assert team.blocks(128, 7, 128, 512) == 1                  # fewer than MIN_ROWS rows per thread
+    assert team.blocks(128, 64, 512, 2048) == 1                # 32 rows per thread of a big product
+    assert team.blocks(128, 32, 512, 2048) == 2                # 16 rows per thread: still in blocks
+    # 32 rows per thread of 128 × 512: in blocks where they can be cut to fit the small-matrix kernels
+    assert team.blocks(128, 64, 128, 512) == (2 if team.small_matrix_kernels() else 1)
     assert team.blocks(128, 16, 2, 2) == 1                     # too little work
     assert team.blocks(32, 16, 32, 32) == 1                    # 32·8·32·32 < MIN_WORK multiply-adds per block
     threads(1)

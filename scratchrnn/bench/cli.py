@@ -3,6 +3,7 @@
     scratchrnn bench [--quick] [--dtypes float32] [--out DIR] ...   the kernel grid
     scratchrnn bench train [--tasks charlm mnist sine] [--data-dir DIR] [--out DIR]
     scratchrnn bench summary RUN/grid_cpu.json [...]                README tables of runs
+    scratchrnn bench render RUN/grid_cpu.json [...]                 RUN/grid_cpu.md again from the JSON
 
 Every run writes into a folder of its own, ``runs/bench/<date>-<time>-<name>`` unless
 ``--out`` names one. Ratios everywhere are time over torch CPU's (below 1: faster).
@@ -169,11 +170,35 @@ def run_summary(argv):
     return 0
 
 
+def run_render(argv):
+    p = argparse.ArgumentParser(prog="scratchrnn bench render",
+                                description="Write a saved grid run's Markdown report again from its "
+                                            "JSON, as this version of the report lays it out")
+    p.add_argument("runs", nargs="+", help="STEM.json files of grid runs; STEM.md is rewritten")
+    args = p.parse_args(argv)
+    for path in args.runs:
+        try:
+            with open(path) as f:
+                res = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"error: cannot read {path}: {e}", file=sys.stderr)
+            return 2
+        if not res.get("rows") or "task" in res["rows"][0] or "meta" not in res:
+            print(f"error: {path} is not a grid run", file=sys.stderr)
+            return 2
+        stem = path[:-len(".json")] if path.endswith(".json") else path
+        grid.write_atomic(stem + ".md", document.markdown(res))
+        print(f"wrote {stem}.md")
+    return 0
+
+
 def main(argv=None):
-    """Dispatches on the first argument: ``train``, ``summary`` or the grid's options."""
+    """Dispatches on the first argument: ``train``, ``summary``, ``render`` or the grid's options."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["train"]:
         return run_train(argv[1:])
     if argv[:1] == ["summary"]:
         return run_summary(argv[1:])
+    if argv[:1] == ["render"]:
+        return run_render(argv[1:])
     return run_grid(argv)

@@ -24,8 +24,12 @@ from threadpoolctl import ThreadpoolController
 
 from scratchrnn.kernels.jit import jit_parallel
 
-# A thread takes at least this many batch rows.
-MIN_ROWS = 2
+# A thread takes at least this many batch rows: with 2, blocks lost up to 1.36x (N=4, H=128–512).
+MIN_ROWS = 4
+# Past this many rows per thread, a per-step product too big for BLAS's small-matrix kernels
+# runs as well on BLAS's own threads over the whole batch: blocks broke even or lost there
+# (H=512 with N=64 or 256: 0.89–1.29x the serial pass), and won with 8 rows (0.76–0.88x).
+MAX_LARGE_ROWS = 16
 # A pass runs in blocks only where each block's share of the per-step products is at least
 # this many multiply-adds (T × rows × H × G·H). A blocked forward+backward pays 30–80 µs more
 # than a serial one (six parallel regions, BLAS's thread count set and restored, threads
@@ -54,6 +58,8 @@ def blocks(T, N, H, GH):
     k = min(numba.get_num_threads(), N // MIN_ROWS)
     if k < 2 or T * (N // k) * H * GH < MIN_WORK:
         return 1
+    if -(-N // k) > MAX_LARGE_ROWS and not _fits_small_matrix_kernels(H, GH):
+        return 1
     return k
 
 
@@ -62,13 +68,19 @@ def loop_blocks(nblocks, N, H, GH):
     has small-matrix kernels and a block's per-step product (rows × H by H × G·H, or back)
     is too big for them, a multiple of it with blocks small enough (at least ``MIN_SMALL_ROWS``
     rows); each thread then runs its share of them one after the other."""
-    if nblocks == 1 or not small_matrix_kernels():
+    if nblocks == 1 or not _fits_small_matrix_kernels(H, GH):
         return nblocks
     rows = -(-N // nblocks)                          # the largest block's rows
     fit = SMALL_MATRIX_MNK // (H * GH)               # rows the small-matrix kernel takes
-    if rows <= fit or fit < MIN_SMALL_ROWS:
+    if rows <= fit:
         return nblocks
     return nblocks * -(-rows // fit)
+
+
+def _fits_small_matrix_kernels(H, GH):
+    """Whether blocks of ``MIN_SMALL_ROWS`` rows or more have per-step products (rows × H by
+    H × G·H) that BLAS's small-matrix kernels take."""
+    return small_matrix_kernels() and SMALL_MATRIX_MNK // (H * GH) >= MIN_SMALL_ROWS
 
 
 def small_matrix_kernels():
