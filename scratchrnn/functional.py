@@ -197,15 +197,19 @@ def _matmul_t(a, b, nblocks, workspace, name):
     return team.matmul_t_rows(a, b, partial, nblocks)
 
 
-def _w_hh_t(w_hh, workspace=None):
-    """``W_hhᵀ`` (H, G·H) for a forward kernel, as a C-contiguous copy made once per pass.
+def _w_hh_t(w_hh, N, workspace=None):
+    """``W_hhᵀ`` (H, G·H) for a forward kernel over N sequences: a C-contiguous copy made once
+    per pass, or, for one sequence whose product BLAS takes, the transposed view.
 
-    Both ways of the per-step product want it: ``kernels.matmul_add``'s own loops (a few
-    rows) stream through its rows, and OpenBLAS's small-matrix kernel (AVX-512 builds, a
-    block's product of at most 10^6 multiply-adds) multiplied 8×128 rows by a 128×512
-    ``W_hhᵀ`` at 187–220 GFLOP/s on 2 cores from a C-contiguous copy and at 49–66 from the
-    transposed view (Zen 4). The copy reads the weights once; the T steps read them T times.
+    ``kernels.matmul_add``'s own loops (a few rows) stream through the copy's rows, and
+    OpenBLAS's small-matrix kernel (AVX-512 builds, a block's product of at most 10^6
+    multiply-adds) multiplied 8×128 rows by a 128×512 ``W_hhᵀ`` at 187–220 GFLOP/s on 2 cores
+    from the copy and at 49–66 from the view (Zen 4). One row against a large ``W_hhᵀ`` is a
+    matrix-vector product, which ran faster on the view: LSTM T=128 N=1 H=1024 took 83 ms
+    with it and 113–121 ms with the copy.
     """
+    if N == 1 and not kernels.own_loops(1, w_hh.size):
+        return w_hh.T
     w_t = take(workspace, "w_hh_t", w_hh.T.shape, w_hh.dtype)   # (H, G·H)
     w_t[...] = w_hh.T
     return w_t
@@ -287,8 +291,8 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     lengths = _lengths(lengths, T, N)                # (N,)
     with team.serial_blas(nb):
         xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, H)  hoisted part of (R1)
-        team.run(kernels.rnn_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, workspace), h, relu,
-                 lengths)                            # (R1)–(R2), (V1)
+        team.run(kernels.rnn_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, N, workspace), h,
+                 relu, lengths)                      # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
@@ -343,8 +347,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     lengths = _lengths(lengths, T, N)                # (N,)
     with team.serial_blas(nb):
         xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, 4H)  hoisted part of (L1)
-        team.run(kernels.lstm_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, workspace), w_hr_t, h, c, m,
-                 gates, tanh_c, lengths)             # (L1)–(L4), (P1), (V1)
+        team.run(kernels.lstm_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, N, workspace),
+                 w_hr_t, h, c, m, gates, tanh_c, lengths)             # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
@@ -400,7 +404,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     lengths = _lengths(lengths, T, N)                # (N,)
     with team.serial_blas(nb):
         xw = _input_projection(x, w_ih, b_ih, None, workspace, nb)   # (T, N, 3H)  a^x for all t  (G1)
-        team.run(kernels.gru_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, workspace), b_hh, h,
+        team.run(kernels.gru_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, N, workspace), b_hh, h,
                  gates, a_hn, lengths)               # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))

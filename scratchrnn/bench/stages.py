@@ -123,7 +123,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
     nb = functional._loop_blocks(functional._blocks(T, N, w_hh), N, w_hh)
-    w_t = functional._w_hh_t(w_hh)
+    w_t = functional._w_hh_t(w_hh, N)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):
         with team.serial_blas(nb):
