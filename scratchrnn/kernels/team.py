@@ -12,8 +12,11 @@ keeps spinning for a while after each threaded call, and on a 2-core machine a N
 loop that started meanwhile ran 1.5–16× slower than alone (loop of 128 steps, N=16,
 H=32–128, between two projection GEMMs).
 
-Where threads do not pay (one sequence, or little work per step), ``blocks`` returns 1
-and the pass is the serial one: one kernel call over all rows, BLAS with its own threads.
+Where threads do not pay (fewer than ``MIN_ROWS`` sequences per thread, little work, or
+per-step products big enough for BLAS's own threads), ``blocks`` returns 1 and the pass is
+the serial one: one kernel call over all rows, BLAS with its own threads. Where BLAS has
+small-matrix kernels, ``loop_blocks`` cuts a thread's rows further so that each block's
+per-step product fits them; a thread then runs its blocks one after the other.
 """
 
 import numba
