@@ -148,6 +148,16 @@ def run_train(argv):
     return 0
 
 
+def _load_run(path):
+    """A saved run's JSON as a dict, or None after saying on stderr why it cannot be read."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        return None
+
+
 def run_summary(argv):
     p = argparse.ArgumentParser(prog="scratchrnn bench summary",
                                 description="Markdown summary tables (for the README) of saved "
@@ -155,11 +165,8 @@ def run_summary(argv):
     p.add_argument("runs", nargs="+", help="STEM.json files written by scratchrnn bench")
     args = p.parse_args(argv)
     for path in args.runs:
-        try:
-            with open(path) as f:
-                res = json.load(f)
-        except (OSError, ValueError) as e:
-            print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        res = _load_run(path)
+        if res is None:
             return 2
         if res["rows"] and "task" in res["rows"][0]:
             lines = [f"Training time, {environment.describe(res['environment'])}:", "",
@@ -177,11 +184,8 @@ def run_render(argv):
     p.add_argument("runs", nargs="+", help="STEM.json files of grid runs; STEM.md is rewritten")
     args = p.parse_args(argv)
     for path in args.runs:
-        try:
-            with open(path) as f:
-                res = json.load(f)
-        except (OSError, ValueError) as e:
-            print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        res = _load_run(path)
+        if res is None:
             return 2
         if not res.get("rows") or "task" in res["rows"][0] or "meta" not in res:
             print(f"error: {path} is not a grid run", file=sys.stderr)
