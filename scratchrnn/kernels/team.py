@@ -19,6 +19,8 @@ small-matrix kernels, ``loop_blocks`` cuts a thread's rows further so that each 
 per-step product fits them; a thread then runs its blocks one after the other.
 """
 
+import functools
+
 import numba
 import numpy as np
 from numba import prange
@@ -86,8 +88,10 @@ def _fits_small_matrix_kernels(H, GH):
     return small_matrix_kernels() and SMALL_MATRIX_MNK // (H * GH) >= MIN_SMALL_ROWS
 
 
+@functools.cache
 def small_matrix_kernels():
-    """Whether the BLAS that Numba's np.dot calls is OpenBLAS with small-matrix kernels."""
+    """Whether the BLAS that Numba's np.dot calls is OpenBLAS with small-matrix kernels
+    (asked once: its core type is fixed when it loads)."""
     libs = serial_blas.libraries()
     scipy_libs = [lib for lib in libs if "scipy" in lib.filepath] or libs
     return bool(scipy_libs) and all(lib.internal_api == "openblas" and
