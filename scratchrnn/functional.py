@@ -33,8 +33,7 @@ import numpy as np
 
 from . import checks, kernels
 from .caches import GRUCache, LSTMCache, LSTMGrads, RNNCache, RNNGrads
-from .kernels import matmul, team
-from .kernels.products import matmul_into
+from .kernels import passes, team
 from .workspace import take
 
 __all__ = ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
@@ -116,20 +115,6 @@ def _loop_blocks(nblocks, N, w_hh):
     return team.loop_blocks(nblocks, N, w_hh.shape[1], w_hh.shape[0])
 
 
-def _matmul(a, b, out, nblocks):
-    """``out[...] = a @ b``: one BLAS call (on BLAS's threads), or row blocks side by side."""
-    return matmul_into(a, b, out) if nblocks == 1 else team.matmul_rows(a, b, out, nblocks)
-
-
-def _matmul_t(a, b, nblocks, workspace, name):
-    """``aᵀ b`` as a new array for a (K, M), b (K, L): one BLAS call, or the K rows in blocks
-    side by side, their partial products (kept in ``workspace`` under ``name``) added after."""
-    if nblocks == 1:
-        return matmul(a.T, b)
-    partial = take(workspace, name, (nblocks - 1, a.shape[1], b.shape[1]), a.dtype)
-    return team.matmul_t_rows(a, b, partial, nblocks)
-
-
 def _w_hh_t(w_hh, N, workspace=None):
     """``W_hhᵀ`` (H, G·H) for a forward kernel over N sequences: a C-contiguous copy made once
     per pass, or, for one sequence whose product BLAS takes, the transposed view.
@@ -148,14 +133,24 @@ def _w_hh_t(w_hh, N, workspace=None):
     return w_t
 
 
-def _input_projection(x, w_ih, b_ih, b_hh, workspace=None, nblocks=1):
-    """``x W_ihᵀ + b_ih + b_hh`` for all T·N rows in one GEMM: (T, N, G·H); b_hh may be None."""
+def _run(serial, blocked, nblocks, loop_nblocks, *args):
+    """One compiled call for a layer's pass (``scratchrnn.kernels.passes``): the serial one, or,
+    for ``nblocks`` > 1, the pass in row blocks, with BLAS held on one thread meanwhile."""
+    if nblocks == 1:
+        serial(*args)
+        return
+    with team.serial_blas(nblocks):
+        blocked(nblocks, loop_nblocks, *args)
+
+
+def _projection_args(x, w_ih, b_ih, b_hh, workspace):
+    """``passes.project``'s arguments for ``x W_ihᵀ + b_ih + b_hh`` over all T·N rows (b_hh may be
+    None, both None without bias), and the output xw as the kernels read it, (T, N, G·H)."""
     T, N, I = x.shape
-    xw = take(workspace, "xw", (T * N, w_ih.shape[0]), x.dtype)   # (T·N, G·H)
-    _matmul(x.reshape(T * N, I), w_ih.T, xw, nblocks)   # (T·N, G·H)  w_ih.T is a view, no copy
-    if b_ih is not None:
-        xw += b_ih if b_hh is None else b_ih + b_hh  # (T·N, G·H)
-    return xw.reshape(T, N, -1)                      # (T, N, G·H)
+    dt = x.dtype
+    xw = take(workspace, "xw", (T, N, w_ih.shape[0]), dt)   # (T, N, G·H)
+    bias = [np.empty(0, dt) if b is None else np.ascontiguousarray(b) for b in (b_ih, b_hh)]
+    return (x.reshape(T * N, I), np.ascontiguousarray(w_ih), *bias, xw.reshape(T * N, -1)), xw
 
 
 def _lengths(lengths, T, N):
@@ -174,31 +169,38 @@ def _outputs(h, lengths):
     return h[1:] if np.all(lengths == T) else h[1:] * _valid(lengths, T)
 
 
-def _param_grads(x, h_prev, d_a, has_bias, w_ih, d_ah=None, nblocks=1, workspace=None):
-    """Weight, bias and input gradients from every step's ``da`` at once (R6)–(R8), (G10).
+def _grads_args(cache, d_a, d_ah, nblocks):
+    """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input, weight and bias gradients
+    (R6)–(R8), (G10), and reads them from; returns ``(args, (dx, dw_ih, dw_hh, db_ih, db_hh))``.
 
-    ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs
-    from that of the input part (the GRU's n gate); for the RNN and LSTM they are equal.
-    With ``nblocks`` > 1 each GEMM is shared among that many threads (``_matmul_t``).
+    ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
+    that of the input part (the GRU's n gate), else None. The results are fresh arrays; the
+    partial sums of a pass in row blocks (``passes.param_grads``) are kept in the workspace.
     """
+    x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
     T, N, I = x.shape
-    d_a2 = d_a.reshape(T * N, -1)                    # (T·N, G·H)
-    d_ah2 = d_a2 if d_ah is None else d_ah.reshape(T * N, -1)   # (T·N, G·H)
-    # daᵀ x straight into C order: measured against the transposed product xᵀ da plus a
-    # copy back (benchmarks/results/zen3-2026-11-22/param_grads_cpu.md, G = 1, 3, 4), it
-    # is never more than 4 % slower, and up to 12x faster where T·N is small and the copy
-    # dominates.
-    dw_ih = _matmul_t(d_a2, x.reshape(T * N, I), nblocks, workspace, "dw_ih")   # (G·H, I)  Σ_t da_tᵀ x_t  (R6)
-    dw_hh = _matmul_t(d_ah2, h_prev.reshape(T * N, -1), nblocks, workspace,
-                      "dw_hh")                       # (G·H, H)  Σ_t da_tᵀ h_{t-1}  (R7)
-    dx = _matmul(d_a2, w_ih, np.empty((T * N, I), x.dtype), nblocks)   # (T·N, I)  dx_t = da_t W_ih  (R6)
-    dx = dx.reshape(T, N, I)                         # (T, N, I)
-    if not has_bias:
-        return dx, dw_ih, dw_hh, None, None
-    db_ih = d_a2.sum(axis=0)                         # (G·H,)     Σ_t Σ_s da_t[s]      (R8)
-    # b_ih and b_hh enter a_t the same way (R8), unless the recurrent part differs (G10)
-    db_hh = db_ih.copy() if d_ah is None else d_ah2.sum(axis=0)
-    return dx, dw_ih, dw_hh, db_ih, db_hh
+    GH, P = w_hh.shape
+    dt = x.dtype
+    d_a2 = d_a.reshape(T * N, GH)                    # (T·N, G·H)
+    d_ah2 = d_a2 if d_ah is None else d_ah.reshape(T * N, GH)   # (T·N, G·H)
+    dx = np.empty((T, N, I), dt)                     # dx_t = da_t W_ih  (R6)
+    dw_ih = np.empty((GH, I), dt)                    # Σ_t da_tᵀ x_t      (R6)
+    dw_hh = np.empty((GH, P), dt)                    # Σ_t da_tᵀ h_{t-1}  (R7)
+    bias_size = GH if cache.has_bias else 0
+    db_ih, db_hh = np.empty(bias_size, dt), np.empty(bias_size, dt)   # Σ_t Σ_s da_t[s]  (R8), (G10)
+    ws = cache.workspace
+    partial_ih = take(ws, "dw_ih", (nblocks - 1, GH, I), dt)
+    partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
+    args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(T * N, I),
+            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
+    grads = (dx, dw_ih, dw_hh, db_ih if cache.has_bias else None, db_hh if cache.has_bias else None)
+    return args, grads
+
+
+def _no_projection(lengths, dtype):
+    """``passes.projection_grad``'s arguments for an LSTM without a projection: empty arrays."""
+    empty3 = np.empty((0, 0, 0), dtype)
+    return empty3, empty3, lengths, empty3, np.empty((0, 0), dtype), empty3
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None,
@@ -222,10 +224,9 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     h[0] = h0
     relu = nonlinearity == "relu"
     lengths = _lengths(lengths, T, N)                # (N,)
-    with team.serial_blas(nb):
-        xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, H)  hoisted part of (R1)
-        team.run(kernels.rnn_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, N, workspace), h,
-                 relu, lengths)                      # (R1)–(R2), (V1)
+    projection, xw = _projection_args(x, w_ih, b_ih, b_hh, workspace)   # xw (T, N, H): hoisted part of (R1)
+    _run(passes.rnn_forward_pass, passes.rnn_forward_blocks, nb, _loop_blocks(nb, N, w_hh), *projection,
+         xw, _w_hh_t(w_hh, N, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
@@ -245,11 +246,10 @@ def rnn_backward(d_out, d_h_n, cache):
     dh0 = np.empty_like(d_h_n)                                           # (N, H)
     T, N, _ = d_out.shape
     nb = _blocks(T, N, cache.w_hh)
-    with team.serial_blas(nb):
-        team.run(kernels.rnn_backward_kernel, _loop_blocks(nb, N, cache.w_hh), d_out, np.ascontiguousarray(d_h_n),
-                 cache.w_hh, cache.h, cache.relu, cache.lengths, d_a, dh, dh0)   # (R3)–(R5), (V2)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a, cache.has_bias,
-                                                      cache.w_ih, None, nb, ws)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb)
+    _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
+         *grads_args, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h, cache.relu, cache.lengths,
+         d_a, dh, dh0)                               # (R3)–(R5), (V2), then (R6)–(R8)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
@@ -278,10 +278,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     gates = take(workspace, "gates", (T, N, 4 * H), x.dtype)   # (T, N, 4H)
     tanh_c = take(workspace, "tanh_c", (T, N, H), x.dtype)     # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    with team.serial_blas(nb):
-        xw = _input_projection(x, w_ih, b_ih, b_hh, workspace, nb)   # (T, N, 4H)  hoisted part of (L1)
-        team.run(kernels.lstm_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, N, workspace),
-                 w_hr_t, h, c, m, gates, tanh_c, lengths)             # (L1)–(L4), (P1), (V1)
+    projection, xw = _projection_args(x, w_ih, b_ih, b_hh, workspace)   # xw (T, N, 4H): hoisted part of (L1)
+    _run(passes.lstm_forward_pass, passes.lstm_forward_blocks, nb, _loop_blocks(nb, N, w_hh), *projection,
+         xw, _w_hh_t(w_hh, N, workspace), w_hr_t, h, c, m, gates, tanh_c, lengths)   # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
@@ -302,17 +301,18 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     dh = take(cache.workspace, "dh", (T, N, P), d_out.dtype)             # (T, N, P)
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
     nb = _blocks(T, N, cache.w_hh)
-    with team.serial_blas(nb):
-        team.run(kernels.lstm_backward_kernel, _loop_blocks(nb, N, cache.w_hh), d_out, np.ascontiguousarray(d_h_n),
-                 np.ascontiguousarray(d_c_n), cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c,
-                 cache.lengths, d_a, dh, dh0, dc0)   # (L5)–(L10), (P2)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_a, cache.has_bias,
-                                                      cache.w_ih, None, nb, cache.workspace)  # (L11)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb)   # (L11)
+    if cache.w_hr is None:
         dw_hr = None
-        if cache.w_hr is not None:
-            dh_valid = dh * _valid(cache.lengths, T)     # (T, N, P)  padded steps were never projected
-            dw_hr = _matmul_t(dh_valid.reshape(T * N, P), cache.m.reshape(T * N, H), nb, cache.workspace,
-                              "dw_hr")                   # (P, H)  (P3), valid steps (V2)
+        projection = _no_projection(cache.lengths, d_out.dtype)
+    else:                                            # (P3): dw_hr (P, H) over valid steps (V2)
+        dw_hr = np.empty((P, H), d_out.dtype)
+        projection = (dh, cache.m, cache.lengths, take(cache.workspace, "dh_valid", (T, N, P), d_out.dtype),
+                      dw_hr, take(cache.workspace, "dw_hr", (nb - 1, P, H), d_out.dtype))
+    _run(passes.lstm_backward_pass, passes.lstm_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
+         *grads_args, *projection, d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
+         cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, cache.lengths, d_a, dh,
+         dh0, dc0)                                   # (L5)–(L10), (P2), then (L11), (P3)
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
@@ -335,10 +335,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     gates = take(workspace, "gates", (T, N, 3 * H), x.dtype)   # (T, N, 3H)
     a_hn = take(workspace, "a_hn", (T, N, H), x.dtype)         # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
-    with team.serial_blas(nb):
-        xw = _input_projection(x, w_ih, b_ih, None, workspace, nb)   # (T, N, 3H)  a^x for all t  (G1)
-        team.run(kernels.gru_forward_kernel, _loop_blocks(nb, N, w_hh), xw, _w_hh_t(w_hh, N, workspace), b_hh, h,
-                 gates, a_hn, lengths)               # (G1)–(G4), (V1)
+    projection, xw = _projection_args(x, w_ih, b_ih, None, workspace)   # xw (T, N, 3H): a^x for all t (G1)
+    _run(passes.gru_forward_pass, passes.gru_forward_blocks, nb, _loop_blocks(nb, N, w_hh), *projection,
+         xw, _w_hh_t(w_hh, N, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths), h[T], cache
@@ -358,9 +357,8 @@ def gru_backward(d_out, d_h_n, cache):
     dh = take(ws, "dh", (T, N, H), d_out.dtype)                          # (T, N, H)
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
     nb = _blocks(T, N, cache.w_hh)
-    with team.serial_blas(nb):
-        team.run(kernels.gru_backward_kernel, _loop_blocks(nb, N, cache.w_hh), d_out, np.ascontiguousarray(d_h_n),
-                 cache.w_hh, cache.h, cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(cache.x, cache.h[:-1], d_ax, cache.has_bias,
-                                                      cache.w_ih, d_ah, nb, ws)  # (G10)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb)   # (G10)
+    _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
+         *grads_args, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h, cache.gates, cache.a_hn,
+         cache.lengths, d_ax, d_ah, dh, dh0)         # (G5)–(G9), (V2), then (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from scratchrnn import kernels
+from scratchrnn.kernels import passes
 from scratchrnn.apps import cli
 
 pytest.importorskip("torch")
@@ -26,13 +26,14 @@ def test_verify_passes_and_writes_json(tmp_path, capsys):
 
 
 def test_verify_exits_1_on_a_wrong_gradient(monkeypatch, capsys):
-    real = kernels.gru_backward_kernel
-
-    def wrong(*args):
-        real(*args)
-        d_ax, n0, n1 = args[7], args[-2], args[-1]           # n0:n1, the batch rows this call ran
-        d_ax[:, n0:n1, :1] *= 1.5                            # one unit's reset-gate gradient off by 50%
-    monkeypatch.setattr(kernels, "gru_backward_kernel", wrong)
+    def wrong(real, blocked):
+        def run(*args):
+            real(*args)
+            dw_ih = args[6 + 2 * blocked]                    # param_grads's dw_ih (G·H, I), after the pass
+            dw_ih[:1] *= 1.5                                 # one unit's reset-gate weight gradient off by 50%
+        return run
+    monkeypatch.setattr(passes, "gru_backward_pass", wrong(passes.gru_backward_pass, False))
+    monkeypatch.setattr(passes, "gru_backward_blocks", wrong(passes.gru_backward_blocks, True))
     assert cli.main(SMALL) == 1
     assert "FAIL" in capsys.readouterr().out
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratchrnn as sr
-from scratchrnn import kernels
+from scratchrnn.kernels import passes
 from scratchrnn.apps import verify
 from tolerances import F64_TORCH
 
@@ -56,15 +56,20 @@ def test_matches_torch(cfg, seed):
 
 
 def test_harness_catches_a_wrong_gradient(monkeypatch):
-    """Swap the input and forget gate gradients in the LSTM backward: the check must fail."""
-    real = kernels.lstm_backward_kernel
+    """Swap the input and forget gate gradients of the LSTM backward's da (its time loop's
+    output), then take the weight and input gradients from it: the check must fail."""
+    def wrong(real, blocked):
+        def run(*args):
+            real(*args)
+            grads = args[2:14] if blocked else args[:12]      # param_grads's arguments
+            d_a2 = grads[3]                                   # (T·N, 4H)
+            H = d_a2.shape[1] // 4
+            d_a2[:, :H], d_a2[:, H:2 * H] = d_a2[:, H:2 * H].copy(), d_a2[:, :H].copy()
+            passes.param_grads(*grads)
+        return run
 
-    def wrong(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0, n0, n1):
-        real(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0, n0, n1)
-        H, rows = c.shape[2], slice(n0, n1)                   # the rows this call ran
-        d_a[:, rows, :H], d_a[:, rows, H:2 * H] = d_a[:, rows, H:2 * H].copy(), d_a[:, rows, :H].copy()
-
-    monkeypatch.setattr(kernels, "lstm_backward_kernel", wrong)
+    monkeypatch.setattr(passes, "lstm_backward_pass", wrong(passes.lstm_backward_pass, False))
+    monkeypatch.setattr(passes, "lstm_backward_blocks", wrong(passes.lstm_backward_blocks, True))
     res = verify.check_torch(verify.Config("lstm"))
     assert res["out"][1] and res["h_n"][1]                 # the forward is untouched
     assert not res["weight_ih_l0"][0] < 1e-3 and not res["weight_ih_l0"][1]

@@ -4,22 +4,20 @@ import numpy as np
 import pytest
 
 from scratchrnn.bench import stages
-from scratchrnn import functional, kernels
+from scratchrnn.kernels import passes
 
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
 def test_stages_add_up_to_the_total_and_unwrap(model):
-    originals = (functional._input_projection, functional._param_grads,
-                 getattr(kernels, f"{model}_forward_kernel"), getattr(kernels, f"{model}_backward_kernel"))
+    names = [f"{model}_{d}_{form}" for d in ("forward", "backward") for form in ("pass", "blocks")]
+    originals = [getattr(passes, name) for name in names]
     s = stages.profile(model, T=3, N=2, H=4, dtype="float64", repeats=2)
     parts = sum(v for k, v in s.items() if k != "total")
     assert parts == pytest.approx(s["total"], rel=1e-9)
     for k in ("input projection (1 GEMM)", "weight/input gradients (3 GEMMs + bias sums)",
               "forward: per-step products", "backward: per-step products"):
         assert s[k] > 0, k                                  # each wrapped stage really ran
-    assert originals == (functional._input_projection, functional._param_grads,
-                         getattr(kernels, f"{model}_forward_kernel"),
-                         getattr(kernels, f"{model}_backward_kernel"))
+    assert originals == [getattr(passes, name) for name in names]
     table = stages.markdown(model, 3, 2, 4, "float64", s)
     assert table.count("\n| ") == len(s) + 1                # header + one row per stage
 

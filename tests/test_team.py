@@ -1,12 +1,13 @@
-"""Row blocks on all cores (``scratchrnn.kernels.team``): the rule, the blocked GEMMs, BLAS's
-thread count, and that a blocked pass computes what the serial pass does."""
+"""Row blocks on all cores (``scratchrnn.kernels.team``) and the compiled passes' stages
+(``scratchrnn.kernels.passes``): the rule, the blocked GEMMs, BLAS's thread count, and that a
+blocked pass computes what the serial pass does."""
 
 import numba
 import numpy as np
 import pytest
 
 from scratchrnn import functional as F
-from scratchrnn.kernels import team
+from scratchrnn.kernels import passes, team
 
 pytestmark = pytest.mark.kernel
 
@@ -47,15 +48,51 @@ def test_loop_blocks_fit_the_small_matrix_kernels(monkeypatch):
 
 
 @pytest.mark.parametrize("nblocks", [1, 2, 3])
-def test_blocked_products(nblocks):
+@pytest.mark.parametrize("bias", ["none", "b_ih", "both"])
+def test_projection_in_row_blocks(nblocks, bias):
+    """``passes.project`` = x W_ihᵀ + b_ih + b_hh, in one GEMM or its rows in blocks."""
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((37, 11)), rng.standard_normal((11, 5))
+    x, w_ih = rng.standard_normal((37, 11)), rng.standard_normal((5, 11))
+    b_ih, b_hh = rng.standard_normal(5), rng.standard_normal(5)
+    empty = np.empty(0)
     out = np.full((37, 5), np.nan)
-    assert team.matmul_rows(a, b, out, nblocks) is out
-    np.testing.assert_allclose(out, a @ b, rtol=1e-13, atol=1e-13)    # 11 terms of O(1): rounding only
-    c = rng.standard_normal((37, 7))
-    partial = np.full((max(nblocks - 1, 0), 11, 7), np.nan)
-    np.testing.assert_allclose(team.matmul_t_rows(a, c, partial, nblocks), a.T @ c, rtol=1e-13, atol=1e-13)
+    args = (x, w_ih, b_ih if bias != "none" else empty, b_hh if bias == "both" else empty, out)
+    passes.project(*args) if nblocks == 1 else passes.project_blocks(*args, nblocks)
+    want = x @ w_ih.T + {"none": 0, "b_ih": b_ih, "both": b_ih + b_hh}[bias]
+    np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-13)    # 11 terms of O(1): rounding only
+
+
+@pytest.mark.parametrize("nblocks", [1, 2, 3])
+def test_gradient_gemms_in_row_blocks(nblocks):
+    """``passes.param_grads``: dx, dW_ih, dW_hh and both bias sums, the T·N rows in blocks
+    (partial sums added after) or in one GEMM each, against NumPy."""
+    rng = np.random.default_rng(0)
+    R, I, P, GH = 37, 11, 7, 12
+    x2, h2, w_ih = rng.standard_normal((R, I)), rng.standard_normal((R, P)), rng.standard_normal((GH, I))
+    d_a2, d_ah2 = rng.standard_normal((R, GH)), rng.standard_normal((R, GH))
+    dx2, dw_ih, dw_hh = np.full((R, I), np.nan), np.full((GH, I), np.nan), np.full((GH, P), np.nan)
+    db_ih, db_hh = np.full(GH, np.nan), np.full(GH, np.nan)
+    partial_ih, partial_hh = np.full((nblocks - 1, GH, I), np.nan), np.full((nblocks - 1, GH, P), np.nan)
+    args = (x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
+    passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
+    for got, want in ((dx2, d_a2 @ w_ih), (dw_ih, d_a2.T @ x2), (dw_hh, d_ah2.T @ h2),
+                      (db_ih, d_a2.sum(axis=0)), (db_hh, d_ah2.sum(axis=0))):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)   # ≤ 37 terms of O(1): rounding only
+
+
+@pytest.mark.parametrize("nblocks", [1, 2])
+def test_projection_gradient_skips_padded_steps(nblocks):
+    """``passes.projection_grad``: Σ_t dh_tᵀ m_t over each sequence's valid steps only."""
+    rng = np.random.default_rng(0)
+    T, N, P, H = 5, 3, 4, 6
+    dh, m = rng.standard_normal((T, N, P)), rng.standard_normal((T, N, H))
+    lengths = np.array([5, 2, 3])
+    dw_hr = np.full((P, H), np.nan)
+    args = (dh, m, lengths, np.empty((T, N, P)), dw_hr, np.empty((nblocks - 1, P, H)))
+    passes.projection_grad(*args) if nblocks == 1 else passes.projection_grad_blocks(*args, nblocks)
+    valid = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
+    want = np.einsum("tnp,tnh->ph", dh * valid, m)
+    np.testing.assert_allclose(dw_hr, want, rtol=1e-13, atol=1e-13)
 
 
 def test_serial_blas_holds_blas_on_one_thread_and_restores_it():
@@ -70,12 +107,14 @@ def test_serial_blas_holds_blas_on_one_thread_and_restores_it():
 
 
 def test_a_wrong_shape_raises_before_the_blocks_run():
-    from scratchrnn.kernels import rnn_forward_kernel
+    """A pass in row blocks checks its kernel's shapes first, where the error reaches the caller."""
     T, N, H = 3, 8, 4
+    xw = np.zeros((T, N, H))
     h = np.zeros((T + 1, N, H))
     with pytest.raises(ValueError, match="rnn_forward_kernel: expected h of shape"):
-        team.run(rnn_forward_kernel, 2, np.zeros((T, N, H)), np.zeros((H, H)), np.ascontiguousarray(h[:, :-1]), False,
-                 np.full(N, T))
+        passes.rnn_forward_blocks(1, 2, np.zeros((T * N, H)), np.zeros((H, H)), np.empty(0), np.empty(0),
+                                xw.reshape(T * N, H), xw, np.zeros((H, H)), np.ascontiguousarray(h[:, :-1]),
+                                False, np.full(N, T))
 
 
 def _pass(kind, x, p, lengths, proj):

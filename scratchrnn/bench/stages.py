@@ -5,16 +5,20 @@
 
 The profile behind the benchmark's misses: where a target is missed, it says where the
 time goes. One call of the module's forward and backward
-runs with each stage of the real call path wrapped in a timer (the wrappers replace
-the module attributes that ``scratchrnn.functional`` looks up at call time, so the
-code measured is the code the benchmark runs):
+runs with each compiled pass (``scratchrnn.kernels.passes``: one call per layer and pass)
+wrapped in a timer; the wrappers replace the module attributes that ``scratchrnn.functional``
+looks up at call time, so the code measured is the code the benchmark runs. Right after each
+pass, its GEMM stages run again alone, timed, on the same arrays (they recompute what the pass
+wrote), and the time loop is the pass's time less theirs:
 
-- input projection: ``x W_ihᵀ + b`` for all steps, one GEMM;
-- forward kernel: the time loop (per-step product + gate maths), all row blocks
+- input projection: ``x W_ihᵀ + b`` for all steps, one GEMM (``passes.project``);
+- forward loop: the time loop (per-step product + gate maths), all row blocks
   (``scratchrnn.kernels.team``);
-- backward kernel: the time loop going back (per-step product + elementwise);
-- weight/input gradients: ``dW_ih``, ``dW_hh``, ``dx`` (three GEMMs) and the bias sums;
-- rest: everything else in the module call (validation, allocation, layout).
+- backward loop: the time loop going back (per-step product + elementwise);
+- weight/input gradients: ``dW_ih``, ``dW_hh``, ``dx`` (three GEMMs) and the bias sums
+  (``passes.param_grads``; and ``passes.projection_grad`` for a projected LSTM);
+- rest: everything in the module call outside the two compiled passes (validation,
+  allocation, layout).
 
 The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
 same shapes, T times, in the same row blocks on the same threads), so each kernel splits into "per-step products" and "gate maths"
@@ -43,42 +47,62 @@ from numba import njit, prange
 from scratchrnn import registry
 from scratchrnn.bench.spec import gates
 from scratchrnn import functional, kernels
-from scratchrnn.kernels import team
+from scratchrnn.kernels import passes, team
 
 MODELS = {name: registry.model_class(name) for name in registry.NAMES}
 
 
 @contextmanager
-def _timed(module, name, log):
-    """Replace ``module.name`` by a wrapper that adds its run time to ``log[name]``."""
-    original = getattr(module, name)
+def _timed_passes(model, log):
+    """Replace the model's compiled passes (``passes.<model>_forward_pass``, ``_backward_pass``
+    and their ``_blocks`` forms) by wrappers that time each pass into ``log`` and then its GEMM
+    stages alone (see the module docstring); the stages' second run is logged as "rerun",
+    which the caller takes off the module call's time."""
+    def add(name, seconds):
+        log[name] = log.get(name, 0.0) + seconds
 
-    def wrapper(*args, **kwargs):
-        t = time.perf_counter()
-        out = original(*args, **kwargs)
-        log[name] = log.get(name, 0.0) + time.perf_counter() - t
-        return out
-    setattr(module, name, wrapper)
+    def forward_stages(args, nblocks):                # args: project's, then the kernel's
+        if nblocks == 1:
+            passes.project(*args[:5])
+        else:
+            passes.project_blocks(*args[:5], nblocks)
+
+    def backward_stages(args, nblocks):              # args: param_grads's, (projection_grad's), the kernel's
+        projected = model == "lstm" and args[16].size > 0   # dw_hr not empty
+        if nblocks == 1:
+            passes.param_grads(*args[:12])
+            if projected:
+                passes.projection_grad(*args[12:18])
+        else:
+            passes.param_grads_blocks(*args[:12], nblocks)
+            if projected:
+                passes.projection_grad_blocks(*args[12:18], nblocks)
+
+    def timed(run, stages, pass_name, stage_name, blocked):
+        def wrapper(*args):
+            nblocks = args[0] if blocked else 1
+            t0 = time.perf_counter()
+            run(*args)
+            t1 = time.perf_counter()
+            stages(args[2:] if blocked else args, nblocks)
+            t2 = time.perf_counter()
+            add(pass_name, t1 - t0)
+            add(stage_name, t2 - t1)
+            add("rerun", t2 - t1)
+        return wrapper
+
+    names = {}
+    for direction, stages, stage_name in (("forward", forward_stages, "projection"),
+                                          ("backward", backward_stages, "gradients")):
+        for form in ("pass", "blocks"):
+            name = f"{model}_{direction}_{form}"
+            names[name] = getattr(passes, name)
+            setattr(passes, name, timed(names[name], stages, f"{direction} pass", stage_name, form == "blocks"))
     try:
         yield
     finally:
-        setattr(module, name, original)
-
-
-@contextmanager
-def _timed_loops(log):
-    """Replace ``team.run`` by a wrapper that adds each time loop's run time to ``log[kernel name]``."""
-    original = team.run
-
-    def wrapper(kernel, *args):
-        t = time.perf_counter()
-        original(kernel, *args)
-        log[kernel.__name__] = log.get(kernel.__name__, 0.0) + time.perf_counter() - t
-    team.run = wrapper
-    try:
-        yield
-    finally:
-        team.run = original
+        for name, original in names.items():
+            setattr(passes, name, original)
 
 
 # no cache=True: Numba's cache would not notice a change to kernels.matmul_add
@@ -102,16 +126,14 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     rng = np.random.default_rng(SEED)
     x = rng.standard_normal((T, N, H)).astype(dtype)              # (T, N, I)
     d_out = rng.standard_normal((T, N, H)).astype(dtype)          # (T, N, H)
-    fwd_k, bwd_k = f"{model}_forward_kernel", f"{model}_backward_kernel"
     logs = []
     for i in range(repeats + 1):                                 # the first call warms up
         log = {}
-        with _timed(functional, "_input_projection", log), _timed(functional, "_param_grads", log), \
-                _timed_loops(log):
+        with _timed_passes(model, log):
             t = time.perf_counter()
             m(x)
             m.backward(d_out)
-            log["total"] = time.perf_counter() - t
+            log["total"] = time.perf_counter() - t - log["rerun"]
         if i:
             logs.append(log)
     med = {k: float(np.median([log[k] for log in logs])) for k in logs[0]}
@@ -137,16 +159,15 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
             bwd_products.append(t2 - t1)
     fp, bp = float(np.median(fwd_products)), float(np.median(bwd_products))
     stages = {
-        "input projection (1 GEMM)": med["_input_projection"],
+        "input projection (1 GEMM)": med["projection"],
         "forward: per-step products": fp,
-        "forward: gate maths": med[fwd_k] - fp,
+        "forward: gate maths": med["forward pass"] - med["projection"] - fp,
         "backward: per-step products": bp,
-        "backward: elementwise": med[bwd_k] - bp,
-        "weight/input gradients (3 GEMMs + bias sums)": med["_param_grads"],
+        "backward: elementwise": med["backward pass"] - med["gradients"] - bp,
+        "weight/input gradients (3 GEMMs + bias sums)": med["gradients"],
+        "rest (validation, allocation, layout)": med["total"] - med["forward pass"] - med["backward pass"],
+        "total": med["total"],
     }
-    stages["rest (validation, allocation, layout)"] = med["total"] - sum(
-        med[k] for k in ("_input_projection", "_param_grads", fwd_k, bwd_k))
-    stages["total"] = med["total"]
     return stages
 
 

@@ -2,12 +2,12 @@
 
 The sequences of a batch share only the weights, so the time loop of rows ``0:N/2`` and
 that of rows ``N/2:N`` can run on two cores side by side with no synchronisation per
-step (``run``); each block's per-step product is a smaller GEMM, which OpenBLAS's
+step (``passes.loop``); each block's per-step product is a smaller GEMM, which OpenBLAS's
 small-matrix kernel takes where the whole batch's was too big for it.
 
 The GEMMs around the loop (input projection, ``dx``, weight gradients) are split among
-the same threads (``matmul_rows``, ``matmul_t_rows``), each calling BLAS on one thread
-(``serial_blas``). BLAS's own threads must stay out of such a pass: an OpenBLAS worker
+the same threads (``passes.project``, ``passes.param_grads``), each calling BLAS on one
+thread (``serial_blas``). BLAS's own threads must stay out of such a pass: an OpenBLAS worker
 keeps spinning for a while after each threaded call, and on a 2-core machine a Numba
 loop that started meanwhile ran 1.5–16× slower than alone (loop of 128 steps, N=16,
 H=32–128, between two projection GEMMs).
@@ -22,12 +22,7 @@ per-step product fits them; a thread then runs its blocks one after the other.
 import functools
 
 import numba
-import numpy as np
-from numba import prange
-from numba.core.dispatcher import Dispatcher
 from threadpoolctl import ThreadpoolController
-
-from scratchrnn.kernels.jit import jit_parallel
 
 # A thread takes at least this many batch rows: with 2, blocks lost up to 1.36x (N=4, H=128–512).
 MIN_ROWS = 4
@@ -97,61 +92,6 @@ def small_matrix_kernels():
     return bool(scipy_libs) and all(lib.internal_api == "openblas" and
                                     getattr(lib, "architecture", None) in SMALL_MATRIX_CORES
                                     for lib in scipy_libs)
-
-
-def run(kernel, nblocks, *args):
-    """``kernel(*args, n0, n1)`` over all batch rows: one call, or ``nblocks`` blocks side by side.
-
-    ``kernel`` is one of the time loops of ``loops.py``; its first argument is (T, N, ·).
-    Its shapes are checked in the caller's thread first (an exception inside a parallel block
-    would be lost).
-    """
-    N = args[0].shape[1]
-    if nblocks == 1:
-        kernel(*args, 0, N)
-        return
-    kernel(*args, 0, 0)                  # shape checks only: an empty row range runs nothing
-    if isinstance(kernel, Dispatcher):
-        _in_blocks(kernel, N, nblocks, *args)
-    else:                                # a Python function (a kernel wrapped to time or test it):
-        for k in range(nblocks):         # the same blocks, one by one
-            kernel(*args, N * k // nblocks, N * (k + 1) // nblocks)
-
-
-@jit_parallel
-def _in_blocks(kernel, N, nblocks, *args):
-    """Block k of ``nblocks`` runs rows ``N·k // nblocks`` to ``N·(k+1) // nblocks``: sizes differ by at most one."""
-    for k in prange(nblocks):
-        kernel(*args, N * k // nblocks, N * (k + 1) // nblocks)
-
-
-@jit_parallel
-def matmul_rows(a, b, out, nblocks):
-    """``out[...] = a @ b`` with the rows of a in ``nblocks`` blocks side by side; returns out."""
-    M = a.shape[0]
-    for k in prange(nblocks):
-        r0, r1 = M * k // nblocks, M * (k + 1) // nblocks
-        np.dot(a[r0:r1], b, out[r0:r1])
-    return out
-
-
-@jit_parallel
-def matmul_t_rows(a, b, partial, nblocks):
-    """``aᵀ b`` for a (K, M), b (K, L) as a new (M, L) array, the K rows in ``nblocks`` blocks.
-
-    Block 0 writes the result, blocks 1… their partial products into ``partial``
-    (nblocks − 1, M, L); they are added after. The sum over K is thus taken in a different
-    order than by one GEMM: results differ from the serial pass by rounding.
-    """
-    K, M = a.shape
-    out = np.empty((M, b.shape[1]), dtype=a.dtype)
-    for k in prange(nblocks):
-        r0, r1 = K * k // nblocks, K * (k + 1) // nblocks
-        target = out if k == 0 else partial[k - 1]
-        np.dot(a[r0:r1].T, b[r0:r1], target)
-    for k in range(nblocks - 1):
-        out += partial[k]
-    return out
 
 
 class serial_blas:

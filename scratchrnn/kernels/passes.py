@@ -1,0 +1,328 @@
+"""One compiled call per layer pass: the GEMMs around a time loop and the loop itself.
+
+A forward pass of one layer is the input projection for all steps (one GEMM) and then the
+time loop; a backward pass is the loop going back and then the gradient GEMMs over all
+steps. Each runs as a single call into compiled code, so a module call pays Python's
+dispatch once per pass instead of once per stage:
+
+- ``rnn_forward_pass`` … ``gru_backward_pass``: the serial pass, on one thread but for
+  BLAS's own threads in the GEMMs;
+- ``rnn_forward_blocks`` … ``gru_backward_blocks``: the same pass in row blocks side by
+  side on Numba's threads (``scratchrnn.kernels.team``, which decides where they pay):
+  ``nblocks`` blocks of rows for the GEMMs, ``loop_nblocks`` blocks of sequences for the
+  time loop; the caller holds BLAS on one thread (``team.serial_blas``).
+
+They are separate functions because Numba compiles everything a function may call: one
+function for both would compile the parallel code (seconds per model and dtype) for every
+pass that never runs it. The stages are the functions below them (``project``,
+``param_grads``, ``projection_grad`` and their ``_blocks`` forms) and the time loop's kernel;
+the stage profile (``scratchrnn.bench.stages``) times them one by one. An absent bias, and
+the projection gradient of a layer without one, are empty arrays: one compiled version
+serves layers with and without them.
+
+Arguments, in order: a forward pass takes ``project``'s, then its kernel's (without the row
+range); a backward pass takes ``param_grads``'s, for the LSTM then ``projection_grad``'s, then
+its kernel's. The ``_blocks`` forms take ``nblocks, loop_nblocks`` first. In blocks, the time
+loop first calls its kernel over no rows: that checks the shapes here, where an error reaches
+the caller (one raised inside a parallel block would be lost).
+"""
+
+import numpy as np
+from numba import prange
+
+from scratchrnn.kernels.jit import jit, jit_parallel
+from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
+                                      lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
+
+
+# -- the serial passes -----------------------------------------------------------------------
+
+@jit
+def rnn_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths):
+    """The input part of (R1) for every step, then (R1)–(R2) step by step."""
+    project(x2, w_ih, b_ih, b_hh, xw2)
+    rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, *_all_rows(xw))
+
+
+@jit
+def rnn_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                      d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0):
+    """(R3)–(R5) back through time, then (R6)–(R8) over all steps at once."""
+    rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, *_all_rows(d_out))
+    param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
+
+
+@jit
+def lstm_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
+    """The input part of (L1) for every step, then (L1)–(L4) and (P1) step by step."""
+    project(x2, w_ih, b_ih, b_hh, xw2)
+    lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, *_all_rows(xw))
+
+
+@jit
+def lstm_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                       dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
+                       d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0):
+    """(L5)–(L10) and (P2) back through time, then (L11) and, with a projection (``dw_hr`` not
+    empty), (P3) over all steps at once."""
+    lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
+                         *_all_rows(d_out))
+    param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
+    if dw_hr.size:
+        projection_grad(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr)
+
+
+@jit
+def gru_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths):
+    """a^x of (G1) for every step (``b_hh`` empty: b_ih alone joins it), then (G1)–(G4) step by
+    step, with b_hh (``b_hh_n``) inside the kernel."""
+    project(x2, w_ih, b_ih, b_hh, xw2)
+    gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, *_all_rows(xw))
+
+
+@jit
+def gru_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                      d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0):
+    """(G5)–(G9) back through time, then (G10) over all steps at once."""
+    gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, *_all_rows(d_out))
+    param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
+
+
+# -- the same passes in row blocks -----------------------------------------------------------
+
+@jit_parallel
+def rnn_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths):
+    project_blocks(x2, w_ih, b_ih, b_hh, xw2, nblocks)
+    N = xw.shape[1]
+    rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, *_no_rows())
+    for k in prange(loop_nblocks):
+        rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, *_rows(N, k, loop_nblocks))
+
+
+@jit_parallel
+def rnn_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
+                        partial_ih, partial_hh, d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0):
+    N = d_out.shape[1]
+    rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, *_no_rows())
+    for k in prange(loop_nblocks):
+        rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, *_rows(N, k, loop_nblocks))
+    param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                       nblocks)
+
+
+@jit_parallel
+def lstm_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, gates,
+                        tanh_c, lengths):
+    project_blocks(x2, w_ih, b_ih, b_hh, xw2, nblocks)
+    N = xw.shape[1]
+    lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, *_no_rows())
+    for k in prange(loop_nblocks):
+        lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, *_rows(N, k, loop_nblocks))
+
+
+@jit_parallel
+def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
+                         partial_ih, partial_hh, dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
+                         d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0):
+    N = d_out.shape[1]
+    lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
+                         *_no_rows())
+    for k in prange(loop_nblocks):
+        lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
+                             *_rows(N, k, loop_nblocks))
+    param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                       nblocks)
+    if dw_hr.size:
+        projection_grad_blocks(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr, nblocks)
+
+
+@jit_parallel
+def gru_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_hn,
+                       lengths):
+    project_blocks(x2, w_ih, b_ih, b_hh, xw2, nblocks)
+    N = xw.shape[1]
+    gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, *_no_rows())
+    for k in prange(loop_nblocks):
+        gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, *_rows(N, k, loop_nblocks))
+
+
+@jit_parallel
+def gru_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
+                        partial_ih, partial_hh, d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0):
+    N = d_out.shape[1]
+    gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, *_no_rows())
+    for k in prange(loop_nblocks):
+        gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0,
+                            *_rows(N, k, loop_nblocks))
+    param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                       nblocks)
+
+
+# Row ranges as functions, not ``0`` written at the call: Numba would compile each kernel
+# once more for a literal argument (what a function returns is typed plain int64).
+@jit
+def _all_rows(a):
+    """Rows ``(0, N)`` of a (T, N, ·) array: all of them."""
+    return 0, a.shape[1]
+
+
+@jit
+def _no_rows():
+    """The row range ``(0, 0)``: a kernel call that only checks its shapes."""
+    return 0, 0
+
+
+@jit
+def _rows(N, k, nblocks):
+    """Rows ``(n0, n1)`` of block k of ``nblocks``: sizes differ by at most one."""
+    return N * k // nblocks, N * (k + 1) // nblocks
+
+
+# -- the stages ------------------------------------------------------------------------------
+
+@jit
+def project(x2, w_ih, b_ih, b_hh, out):
+    """``out[...] = x2 W_ihᵀ + b_ih + b_hh``: the input part of every step's pre-activations, one GEMM.
+
+    The two biases are added as their sum (rounded once), as NumPy's ``xw += b_ih + b_hh``;
+    empty b_hh: b_ih alone; empty b_ih: no bias.
+    """
+    np.dot(x2, w_ih.T, out)
+    _add_biases(out, b_ih, b_hh, 0, out.shape[0])
+
+
+@jit_parallel
+def project_blocks(x2, w_ih, b_ih, b_hh, out, nblocks):
+    """``project`` with the rows in ``nblocks`` blocks side by side."""
+    R = x2.shape[0]
+    for k in prange(nblocks):
+        r0, r1 = _rows(R, k, nblocks)
+        np.dot(x2[r0:r1], w_ih.T, out[r0:r1])
+        _add_biases(out, b_ih, b_hh, r0, r1)
+
+
+@jit
+def _add_biases(out, b_ih, b_hh, r0, r1):
+    """Rows r0:r1 of ``out`` += b_ih + b_hh (see ``project``)."""
+    if b_ih.size == 0:
+        return
+    for r in range(r0, r1):
+        row = out[r]
+        if b_hh.size == 0:
+            for j in range(row.size):
+                row[j] += b_ih[j]
+        else:
+            for j in range(row.size):
+                row[j] += b_ih[j] + b_hh[j]
+
+
+@jit
+def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh):
+    """Input, weight and bias gradients from every step's ``da`` at once, into the given arrays:
+
+    dx2 = d_a2 W_ih (T·N, I); dw_ih = d_a2ᵀ x2 (G·H, I); dw_hh = d_ah2ᵀ h2 (G·H, P);
+    db_ih, db_hh = the column sums of d_a2 and d_ah2 (G·H,), skipped where empty.
+    ``d_ah2`` is the gradient of the recurrent part (the GRU's differs in its n gate; the RNN
+    and LSTM pass d_a2 again). ``partial_ih``, ``partial_hh``: see ``param_grads_blocks``
+    (unused here).
+    """
+    np.dot(d_a2, w_ih, dx2)
+    np.dot(d_a2.T, x2, dw_ih)
+    np.dot(d_ah2.T, h2, dw_hh)
+    if db_ih.size:
+        _column_sums(d_a2, db_ih, 0, d_a2.shape[0])
+        _column_sums(d_ah2, db_hh, 0, d_a2.shape[0])
+
+
+@jit_parallel
+def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+                       nblocks):
+    """``param_grads`` with the T·N rows in ``nblocks`` blocks side by side.
+
+    Block 0 writes the results, blocks 1… their shares of the sums over rows into
+    ``partial_ih``, ``partial_hh`` (nblocks − 1, G·H, ·), added after: the sums are taken in
+    another order than by one GEMM, and differ from the serial pass by rounding.
+    """
+    R = d_a2.shape[0]
+    partial_b = np.empty((nblocks, 2, db_ih.size), dtype=d_a2.dtype)   # each block's bias sums
+    for k in prange(nblocks):
+        r0, r1 = _rows(R, k, nblocks)
+        np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
+        np.dot(d_a2[r0:r1].T, x2[r0:r1], dw_ih if k == 0 else partial_ih[k - 1])
+        np.dot(d_ah2[r0:r1].T, h2[r0:r1], dw_hh if k == 0 else partial_hh[k - 1])
+        if db_ih.size:
+            _column_sums(d_a2, partial_b[k, 0], r0, r1)
+            _column_sums(d_ah2, partial_b[k, 1], r0, r1)
+    for k in range(nblocks - 1):
+        _add_into(dw_ih, partial_ih[k])
+        _add_into(dw_hh, partial_hh[k])
+    if db_ih.size:
+        _copy_into(db_ih, partial_b[0, 0])
+        _copy_into(db_hh, partial_b[0, 1])
+        for k in range(1, nblocks):
+            _add_into(db_ih, partial_b[k, 0])
+            _add_into(db_hh, partial_b[k, 1])
+
+
+@jit
+def projection_grad(dh, m, lengths, dh_valid, dw_hr, partial_hr):
+    """The LSTM projection's gradient ``dw_hr = Σ_t dh_tᵀ m_t`` over valid steps (P3), (V2).
+
+    dh (T, N, P), m (T, N, H); ``dh_valid`` (T, N, P) receives dh with each sequence's
+    padded steps zeroed (they were never projected), dw_hr (P, H) the sum; ``partial_hr``:
+    see ``projection_grad_blocks`` (unused here).
+    """
+    T, N, P = dh.shape
+    _valid_steps(dh, lengths, dh_valid)
+    np.dot(dh_valid.reshape(T * N, P).T, m.reshape(T * N, m.shape[2]), dw_hr)
+
+
+@jit_parallel
+def projection_grad_blocks(dh, m, lengths, dh_valid, dw_hr, partial_hr, nblocks):
+    """``projection_grad`` with the T·N rows in blocks, partial sums in ``partial_hr``
+    (nblocks − 1, P, H) as in ``param_grads_blocks``."""
+    T, N, P = dh.shape
+    _valid_steps(dh, lengths, dh_valid)
+    a = dh_valid.reshape(T * N, P)                   # (T·N, P)
+    b = m.reshape(T * N, m.shape[2])                 # (T·N, H)
+    for k in prange(nblocks):
+        r0, r1 = _rows(T * N, k, nblocks)
+        np.dot(a[r0:r1].T, b[r0:r1], dw_hr if k == 0 else partial_hr[k - 1])
+    for k in range(nblocks - 1):
+        _add_into(dw_hr, partial_hr[k])
+
+
+@jit
+def _valid_steps(dh, lengths, dh_valid):
+    """``dh_valid[t, s]`` = ``dh[t, s]`` at step t of sequence s, 0 past its length."""
+    for t in range(dh.shape[0]):
+        for s in range(dh.shape[1]):
+            if t < lengths[s]:
+                dh_valid[t, s] = dh[t, s]
+            else:
+                dh_valid[t, s] = 0
+
+
+@jit
+def _column_sums(a, out, r0, r1):
+    """``out[...] = Σ_{r0 ≤ r < r1} a[r]``, row after row (as NumPy's ``a.sum(axis=0)``)."""
+    out[:] = 0
+    for r in range(r0, r1):
+        row = a[r]
+        for j in range(out.size):
+            out[j] += row[j]
+
+
+@jit
+def _copy_into(out, a):
+    """``out[...] = a`` for two 1-D arrays of one size, on the calling thread."""
+    for j in range(out.size):
+        out[j] = a[j]
+
+
+@jit
+def _add_into(out, a):
+    """``out += a`` for two arrays of one shape, on the calling thread."""
+    o, b = out.reshape(out.size), a.reshape(a.size)
+    for j in range(o.size):
+        o[j] += b[j]
