@@ -18,7 +18,8 @@ float dtype (float32 or float64), shapes that agree with each other, both biases
 that names the argument, what was expected and what came. Values are not inspected: NaN and
 inf propagate, as in torch (the modules reject them in their inputs). Each cache keeps a
 fingerprint of the arrays its backward reads (x, the saved states, the weights); a backward
-after one of them changed in place raises RuntimeError, as torch's version counter does.
+after one of them changed in place raises RuntimeError, as torch's version counter does
+(``checked=True``: the caller has just run ``check_unchanged``, and the backward skips it).
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
@@ -72,8 +73,9 @@ def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None):
     return T, N, H, P
 
 
-def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
-    """The upstream grads match the cache's shapes and dtype; the saved arrays are unchanged."""
+def _check_grads(cache, cache_type, where, checked, d_out, d_h_n, d_c_n=None):
+    """The upstream grads match the cache's shapes and dtype; the saved arrays are unchanged
+    (unless ``checked``: the caller has just checked them with ``check_unchanged``)."""
     if not isinstance(cache, cache_type):
         raise TypeError(f"{where} expects the {cache_type.__name__} of its forward, got "
                         f"{type(cache).__name__}")
@@ -84,14 +86,16 @@ def _check_grads(cache, cache_type, where, d_out, d_h_n, d_c_n=None):
     checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
     if cache_type is LSTMCache:
         checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
-    check_unchanged(cache, where)
+    if not checked:
+        check_unchanged(cache, where)
 
 
 def check_unchanged(cache, where="backward"):
     """RuntimeError when an array that ``cache``'s forward saved has changed in place since.
 
     Every ``*_backward`` calls it first; a stack of layers calls it on all its caches before
-    the first backward, so a rejected backward accumulates nothing anywhere.
+    the first backward, so a rejected backward accumulates nothing anywhere, and then passes
+    ``checked=True`` to each backward, which skips its own check.
     """
     if cache.workspace is not None:
         cache.workspace.check_current(cache.forward_number, where)
@@ -232,13 +236,13 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     return _outputs(h, lengths), h[T], cache
 
 
-def rnn_backward(d_out, d_h_n, cache):
+def rnn_backward(d_out, d_h_n, cache, checked=False):
     """Gradients of ``rnn_forward`` given upstream ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
     ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps.
     """
-    _check_grads(cache, RNNCache, "rnn_backward", d_out, d_h_n)
+    _check_grads(cache, RNNCache, "rnn_backward", checked, d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     ws = cache.workspace
     d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
@@ -287,12 +291,12 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     return _outputs(h, lengths), h[T], c[T], cache
 
 
-def lstm_backward(d_out, d_h_n, d_c_n, cache):
+def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False):
     """Gradients of ``lstm_forward`` given ``d_out`` (T, N, P), ``d_h_n`` (N, P), ``d_c_n`` (N, H).
 
     Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
     """
-    _check_grads(cache, LSTMCache, "lstm_backward", d_out, d_h_n, d_c_n)
+    _check_grads(cache, LSTMCache, "lstm_backward", checked, d_out, d_h_n, d_c_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, P = d_out.shape
     H = cache.c.shape[2]
@@ -343,12 +347,12 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     return _outputs(h, lengths), h[T], cache
 
 
-def gru_backward(d_out, d_h_n, cache):
+def gru_backward(d_out, d_h_n, cache, checked=False):
     """Gradients of ``gru_forward`` given ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
     """
-    _check_grads(cache, GRUCache, "gru_backward", d_out, d_h_n)
+    _check_grads(cache, GRUCache, "gru_backward", checked, d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
     ws = cache.workspace

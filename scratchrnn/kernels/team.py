@@ -55,6 +55,8 @@ def blocks(T, N, H, GH):
     1 (serial) for one sequence or little work; else as many as there are Numba threads
     (``numba.set_num_threads``), at most one per ``MIN_ROWS`` rows.
     """
+    if N < 2 * MIN_ROWS or T * (N // 2) * H * GH < MIN_WORK:
+        return 1                         # decided without asking Numba (that costs ~3 µs)
     k = min(numba.get_num_threads(), N // MIN_ROWS)
     if k < 2 or T * (N // k) * H * GH < MIN_WORK:
         return 1

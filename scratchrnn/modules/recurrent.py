@@ -69,7 +69,7 @@ class RNN(_HiddenStateRNN):
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache):
-        g = F.rnn_backward(d_out, d_states[0], cache)
+        g = F.rnn_backward(d_out, d_states[0], cache, checked=True)
         return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 
     def extra_repr(self):
@@ -147,7 +147,7 @@ class LSTM(RNNBase):
         return out, (h_n, c_n), cache
 
     def _layer_backward(self, d_out, d_states, cache):
-        g = F.lstm_backward(d_out, d_states[0], d_states[1], cache)
+        g = F.lstm_backward(d_out, d_states[0], d_states[1], cache, checked=True)
         return g.dx, (g.dh0, g.dc0), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh, g.dw_hr)
 
 
@@ -171,6 +171,6 @@ class GRU(_HiddenStateRNN):
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache):
-        g = F.gru_backward(d_out, d_states[0], cache)
+        g = F.gru_backward(d_out, d_states[0], cache, checked=True)
         return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 
