@@ -7,7 +7,7 @@ layer wants it C-ordered (G·H, I). BLAS can compute it directly from the transp
 view ``daᵀ`` (a flag, no copy), or as ``xᵀ da`` (I, G·H) and copy the transpose back.
 This times both through the layer's own ``kernels.matmul`` for T·N from 32 to 32768,
 H from 32 to 1024 and G = 1, 3, 4 (RNN, GRU, LSTM; I = H, float32), in alternating
-blocks, and prints a Markdown table of GFLOP/s. ``scratchrnn.functional._param_grads`` uses the winner.
+blocks, and prints a Markdown table of GFLOP/s. ``scratchrnn.kernels.passes.param_grads`` uses the winner.
 """
 
 # -- configuration -----------------------------------------------------------
