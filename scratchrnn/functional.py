@@ -5,7 +5,9 @@ Each ``*_forward`` does the work that does not depend on time order as one GEMM
 kernel, and returns the outputs plus a cache. Each ``*_backward`` runs the
 kernel that carries ``dh`` (and ``dc``) back through time, then computes
 ``dW_ih``, ``dW_hh``, both bias gradients and ``dx`` as single GEMMs/reductions
-over all steps at once. Equation labels refer to ``docs/derivations.md``.
+over all steps at once. Each pass is one call into compiled code
+(``scratchrnn.kernels.passes``); this module checks the arguments, finds the memory and
+lays the arrays out for it. Equation labels refer to ``docs/derivations.md``.
 
 Shapes: x (T, N, I); h0, c0 (N, H); w_ih (G·H, I); w_hh (G·H, H);
 b_ih, b_hh (G·H,) or None; G = 1 for the RNN, 4 for the LSTM, 3 for the GRU.
