@@ -1,8 +1,10 @@
-"""Numba kernels: the time loops (``loops``), their gate functions (``gates``) and products (``products``).
+"""Numba kernels: the time loops (``loops``), their gate functions (``gates``) and products
+(``products``), and each layer pass as one compiled call (``passes``).
 
-Only the inherently sequential part of each recurrence lives here; everything that does
-not depend on the previous state is one GEMM in ``scratchrnn.functional``. With
-``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python.
+The time loops hold only the inherently sequential part of each recurrence; everything that
+does not depend on the previous state is one GEMM around them in ``passes``, and ``team``
+decides when a pass runs in row blocks on all cores. With ``NUMBA_DISABLE_JIT=1`` the same
+code runs as plain Python.
 """
 
 from scratchrnn.kernels.gates import exp_nonpositive, is_single, sigmoid, tanh

@@ -2,7 +2,7 @@
 
 Everything that does not depend on the previous hidden state (the input
 projection, the weight gradients, ``dx``) is a single GEMM outside these loops
-(see ``scratchrnn.functional``). What is left here per step is ``h W_hhᵀ`` (or
+(``passes.py``, which runs them and a loop as one compiled call per pass). What is left here per step is ``h W_hhᵀ`` (or
 ``da W_hh`` going back) and the elementwise gate maths.
 
 The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1``
@@ -24,8 +24,9 @@ local ending in ``_s`` is row s. ``GH`` is a width (G·H: H, 4H or 3H), not the 
 ``dh_all`` records the total dh_t of every step.
 
 Rows: every kernel runs the batch rows ``n0:n1`` it is given (``0, N`` for all). Sequences are
-independent, so ``team.py`` runs row blocks on all cores side by side; each block keeps its
-own δ (and γ), whose row r is sequence ``n0 + r``.
+independent, so a pass in row blocks (``passes.py``, where ``team.py`` says they pay) runs
+blocks on all cores side by side; each block keeps its own δ (and γ), whose row r is
+sequence ``n0 + r``.
 
 The file reads top-down as the maths: the RNN, the LSTM and the GRU, each forward then
 backward; the two variable-length helpers (V1), (V2) come last. The gate functions are in
