@@ -176,19 +176,21 @@ def _outputs(h, lengths):
 
 
 def _grads_args(cache, d_a, d_ah, nblocks):
-    """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input, weight and bias gradients
-    (R6)–(R8), (G10), and reads them from; returns ``(args, (dx, dw_ih, dw_hh, db_ih, db_hh))``.
+    """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input, weight
+    and bias gradients (R6)–(R8), (G10), and reads them from; returns
+    ``(args, (dx, dw_ih, dw_hh, db_ih, db_hh))``.
 
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
-    that of the input part (the GRU's n gate), else None. The results are fresh arrays; the
-    partial sums of a pass in row blocks (``passes.param_grads``) are kept in the workspace.
+    that of the input part (the GRU's n gate), else None (passed on as an empty array).
+    The results are fresh arrays; the partial sums of a pass in row blocks
+    (``passes.param_grads_blocks``) are kept in the workspace.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
     T, N, I = x.shape
     GH, P = w_hh.shape
     dt = x.dtype
     d_a2 = d_a.reshape(T * N, GH)                    # (T·N, G·H)
-    d_ah2 = d_a2 if d_ah is None else d_ah.reshape(T * N, GH)   # (T·N, G·H)
+    d_ah2 = np.empty((0, GH), dt) if d_ah is None else d_ah.reshape(T * N, GH)   # (T·N, G·H); empty: = d_a2
     dx = np.empty((T, N, I), dt)                     # dx_t = da_t W_ih  (R6)
     dw_ih = np.empty((GH, I), dt)                    # Σ_t da_tᵀ x_t      (R6)
     dw_hh = np.empty((GH, P), dt)                    # Σ_t da_tᵀ h_{t-1}  (R7)

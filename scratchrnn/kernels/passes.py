@@ -222,21 +222,25 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
 
     dx2 = d_a2 W_ih (T·N, I); dw_ih = d_a2ᵀ x2 (G·H, I); dw_hh = d_ah2ᵀ h2 (G·H, P);
     db_ih, db_hh = the column sums of d_a2 and d_ah2 (G·H,), skipped where empty.
-    ``d_ah2`` is the gradient of the recurrent part (the GRU's differs in its n gate; the RNN
-    and LSTM pass d_a2 again). ``partial_ih``, ``partial_hh``: see ``param_grads_blocks``
-    (unused here).
+    ``d_ah2`` is the gradient of the recurrent part where it differs from d_a2 (the GRU's n
+    gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2 and db_hh = db_ih,
+    summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).
 
     The weight gradients are taken as ``daᵀ x`` straight into C order: measured against the
     transposed product ``xᵀ da`` plus a copy back (``python -m scratchrnn.bench.param_grads``,
     benchmarks/results/zen3-2026-11-22/param_grads_cpu.md, G = 1, 3, 4), it is never more
     than 4 % slower, and up to 12× faster where T·N is small and the copy dominates.
     """
+    d_rec = d_a2 if d_ah2.shape[0] == 0 else d_ah2   # (T·N, G·H) the recurrent part's gradient
     np.dot(d_a2, w_ih, dx2)
     np.dot(d_a2.T, x2, dw_ih)
-    np.dot(d_ah2.T, h2, dw_hh)
+    np.dot(d_rec.T, h2, dw_hh)
     if db_ih.size:
         _column_sums(d_a2, db_ih, 0, d_a2.shape[0])
-        _column_sums(d_ah2, db_hh, 0, d_a2.shape[0])
+        if d_ah2.shape[0] == 0:
+            _copy_into(db_hh, db_ih)
+        else:
+            _column_sums(d_ah2, db_hh, 0, d_a2.shape[0])
 
 
 @jit_parallel
@@ -249,24 +253,31 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
     another order than by one GEMM, and differ from the serial pass by rounding.
     """
     R = d_a2.shape[0]
+    separate = d_ah2.shape[0] > 0                    # see param_grads
+    d_rec = d_ah2 if separate else d_a2              # (T·N, G·H)
     partial_b = np.empty((nblocks, 2, db_ih.size), dtype=d_a2.dtype)   # each block's bias sums
     for k in prange(nblocks):
         r0, r1 = _rows(R, k, nblocks)
         np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
         np.dot(d_a2[r0:r1].T, x2[r0:r1], dw_ih if k == 0 else partial_ih[k - 1])
-        np.dot(d_ah2[r0:r1].T, h2[r0:r1], dw_hh if k == 0 else partial_hh[k - 1])
+        np.dot(d_rec[r0:r1].T, h2[r0:r1], dw_hh if k == 0 else partial_hh[k - 1])
         if db_ih.size:
             _column_sums(d_a2, partial_b[k, 0], r0, r1)
-            _column_sums(d_ah2, partial_b[k, 1], r0, r1)
+            if separate:
+                _column_sums(d_ah2, partial_b[k, 1], r0, r1)
     for k in range(nblocks - 1):
         _add_into(dw_ih, partial_ih[k])
         _add_into(dw_hh, partial_hh[k])
     if db_ih.size:
         _copy_into(db_ih, partial_b[0, 0])
-        _copy_into(db_hh, partial_b[0, 1])
         for k in range(1, nblocks):
             _add_into(db_ih, partial_b[k, 0])
-            _add_into(db_hh, partial_b[k, 1])
+        if separate:
+            _copy_into(db_hh, partial_b[0, 1])
+            for k in range(1, nblocks):
+                _add_into(db_hh, partial_b[k, 1])
+        else:
+            _copy_into(db_hh, db_ih)
 
 
 @jit
