@@ -132,7 +132,7 @@ def _w_hh_t(w_hh, N, workspace=None):
     matrix-vector product, which ran faster on the view: LSTM T=128 N=1 H=1024 took 83 ms
     with it and 113–121 ms with the copy.
     """
-    if N == 1 and not kernels.own_loops(1, w_hh.size):
+    if N == 1 and not kernels.own_loops(1, w_hh.size, 0):    # for one row the third argument plays no part
         return w_hh.T
     w_t = take(workspace, "w_hh_t", w_hh.T.shape, w_hh.dtype)   # (H, G·H)
     w_t[...] = w_hh.T
@@ -141,12 +141,14 @@ def _w_hh_t(w_hh, N, workspace=None):
 
 def _run(serial, blocked, nblocks, loop_nblocks, *args):
     """One compiled call for a layer's pass (``scratchrnn.kernels.passes``): the serial one, or,
-    for ``nblocks`` > 1, the pass in row blocks, with BLAS held on one thread meanwhile."""
+    for ``nblocks`` > 1, the pass in row blocks, with BLAS held on one thread meanwhile. The
+    pass's last argument, where its per-step products go to BLAS, is added here."""
+    blas_small = team.small_matrix_limit()
     if nblocks == 1:
-        serial(*args)
+        serial(*args, blas_small)
         return
     with team.serial_blas(nblocks):
-        blocked(nblocks, loop_nblocks, *args)
+        blocked(nblocks, loop_nblocks, *args, blas_small)
 
 
 def _projection_args(x, w_ih, b_ih, b_hh, workspace):

@@ -43,7 +43,7 @@ import numpy as np
 from scratchrnn.kernels import rnn_forward_kernel
 xw = np.full((2, 1, 3), 0.5, dtype=np.float32)
 h = np.zeros((3, 1, 3), dtype=np.float32)
-rnn_forward_kernel(xw, np.zeros((3, 3), dtype=np.float32), h, False, np.array([2]), 0, 1)
+rnn_forward_kernel(xw, np.zeros((3, 3), dtype=np.float32), h, False, np.array([2]), 0, 0, 1)
 print(repr(float(h[1, 0, 0])))
 """
 

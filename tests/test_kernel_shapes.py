@@ -24,19 +24,19 @@ T, N, H, P = 3, 2, 4, 3
 z = lambda *s: np.zeros(s)
 lens = np.full(N, T)
 cases = {
-    "rnn_forward_kernel": (K.rnn_forward_kernel, dict(xw=z(T, N, H), w_hh_t=z(H, H), h=z(T + 1, N, H), relu=False, lengths=lens, n0=0, n1=N)),
+    "rnn_forward_kernel": (K.rnn_forward_kernel, dict(xw=z(T, N, H), w_hh_t=z(H, H), h=z(T + 1, N, H), relu=False, lengths=lens, blas_small=0, n0=0, n1=N)),
     "rnn_backward_kernel": (K.rnn_backward_kernel, dict(d_out=z(T, N, H), d_h_n=z(N, H), w_hh=z(H, H), h=z(T + 1, N, H),
-                            relu=False, lengths=lens, d_a=z(T, N, H), dh_all=z(T, N, H), dh0=z(N, H), n0=0, n1=N)),
+                            relu=False, lengths=lens, d_a=z(T, N, H), dh_all=z(T, N, H), dh0=z(N, H), blas_small=0, n0=0, n1=N)),
     "lstm_forward_kernel": (K.lstm_forward_kernel, dict(xw=z(T, N, 4 * H), w_hh_t=z(P, 4 * H), w_hr_t=z(H, P), h=z(T + 1, N, P),
-                            c=z(T + 1, N, H), m=z(T, N, H), gates=z(T, N, 4 * H), tanh_c=z(T, N, H), lengths=lens, n0=0, n1=N)),
+                            c=z(T + 1, N, H), m=z(T, N, H), gates=z(T, N, 4 * H), tanh_c=z(T, N, H), lengths=lens, blas_small=0, n0=0, n1=N)),
     "lstm_backward_kernel": (K.lstm_backward_kernel, dict(d_out=z(T, N, P), d_h_n=z(N, P), d_c_n=z(N, H), w_hh=z(4 * H, P),
                              w_hr=z(P, H), c=z(T + 1, N, H), gates=z(T, N, 4 * H), tanh_c=z(T, N, H), lengths=lens,
-                             d_a=z(T, N, 4 * H), dh_all=z(T, N, P), dh0=z(N, P), dc0=z(N, H), n0=0, n1=N)),
+                             d_a=z(T, N, 4 * H), dh_all=z(T, N, P), dh0=z(N, P), dc0=z(N, H), blas_small=0, n0=0, n1=N)),
     "gru_forward_kernel": (K.gru_forward_kernel, dict(xw=z(T, N, 3 * H), w_hh_t=z(H, 3 * H), b_hh=z(3 * H), h=z(T + 1, N, H),
-                           gates=z(T, N, 3 * H), a_hn=z(T, N, H), lengths=lens, n0=0, n1=N)),
+                           gates=z(T, N, 3 * H), a_hn=z(T, N, H), lengths=lens, blas_small=0, n0=0, n1=N)),
     "gru_backward_kernel": (K.gru_backward_kernel, dict(d_out=z(T, N, H), d_h_n=z(N, H), w_hh=z(3 * H, H), h=z(T + 1, N, H),
                             gates=z(T, N, 3 * H), a_hn=z(T, N, H), lengths=lens, d_ax=z(T, N, 3 * H),
-                            d_ah=z(T, N, 3 * H), dh_all=z(T, N, H), dh0=z(N, H), n0=0, n1=N)),
+                            d_ah=z(T, N, 3 * H), dh_all=z(T, N, H), dh0=z(N, H), blas_small=0, n0=0, n1=N)),
 }
 report = {}
 for name, (fn, args) in cases.items():
@@ -73,7 +73,7 @@ def test_matmul_add_refuses_mismatched_operands():
     from scratchrnn import kernels
     a, b = np.ones((2, 3)), np.ones((3, 5))
     with pytest.raises(ValueError, match=r"expected a \(N, K\), b \(K, M\)"):
-        kernels.matmul_add(None, a, b[:2])
+        kernels.matmul_add(None, a, b[:2], 0)
     with pytest.raises(ValueError, match=r"c \(N, M\)"):
-        kernels.matmul_add(np.ones((2, 4)), a, b)
-    np.testing.assert_allclose(kernels.matmul_add(np.ones((2, 5)), a, b), 1 + a @ b)
+        kernels.matmul_add(np.ones((2, 4)), a, b, 0)
+    np.testing.assert_allclose(kernels.matmul_add(np.ones((2, 5)), a, b, 0), 1 + a @ b)

@@ -316,21 +316,21 @@ def test_jit_and_python_kernels_agree(kind):
             c[0] = p["c0"]
             gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
             no_proj_t, no_proj = np.empty((H, 0)), np.empty((0, H))
-            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, no_proj_t, h, c, h[1:], gates, tanh_c, full, 0, N)
+            pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, no_proj_t, h, c, h[1:], gates, tanh_c, full, 0, 0, N)
             d0 = np.empty((N, H)), np.empty((N, H))
             pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], no_proj, c, gates,
-                                               tanh_c, full, d_a, dh, *d0, 0, N)
+                                               tanh_c, full, d_a, dh, *d0, 0, 0, N)
         elif kind == "gru":
             gates, hw_n, d_ah = np.empty((T, N, 3 * H)), np.empty((T, N, H)), np.empty((T, N, 3 * H))
-            pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n, full, 0, N)
+            pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n, full, 0, 0, N)
             d0 = np.empty((N, H))
             pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, full,
-                                              d_a, d_ah, dh, d0, 0, N)
+                                              d_a, d_ah, dh, d0, 0, 0, N)
         else:
-            pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu", full, 0, N)
+            pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu", full, 0, 0, N)
             d0 = np.empty((N, H))
             pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", full,
-                                              d_a, dh, d0, 0, N)
+                                              d_a, dh, d0, 0, 0, N)
         results.append((h, d_a, d0, dh))
     (h_j, da_j, d0_j, dh_j), (h_p, da_p, d0_p, dh_p) = results
     # the same operations, but LLVM may contract a*b+c into an FMA
@@ -379,22 +379,36 @@ def test_recorded_dh_is_the_total_gradient_at_each_state(torch, kind):
 
 @pytest.mark.parametrize("N", [1, 3, 4, 7, 8, 9])
 @pytest.mark.parametrize("K", [3, 4, 9])
-def test_matmul_add_matches_numpy_on_both_paths(N, K):
-    """``matmul_add`` (own loops up to SMALL_N rows with a C-contiguous b, BLAS otherwise)
-    against NumPy in float64, with and without ``c``; K = 3, 4, 9 cover the blocks of four
-    rows of b and the remainder. Summation orders differ (rank-1 updates vs BLAS blocks,
-    FMA), so each element within the rounding bound of a dot product of length K."""
+@pytest.mark.parametrize("blas_small", [0, 10 ** 6])
+def test_matmul_add_matches_numpy_on_both_paths(N, K, blas_small):
+    """``matmul_add`` (own loops up to SMALL_N rows with a C-contiguous b, BLAS otherwise, and
+    BLAS for 2 or more rows within ``blas_small``) against NumPy in float64, with and without
+    ``c``; K = 3, 4, 9 cover the blocks of four rows of b and the remainder. Summation orders
+    differ (rank-1 updates vs BLAS blocks, FMA), so each element within the rounding bound of
+    a dot product of length K."""
     rng = np.random.default_rng(N)
     M = 11
     a = rng.standard_normal((N, K))
     c = rng.standard_normal((N, M))
+    own = kernels.own_loops(N, K * M, blas_small)
+    assert own == (N <= kernels.SMALL_N and (N == 1 or blas_small == 0))   # which path this case takes
     for b in (rng.standard_normal((K, M)), np.asfortranarray(rng.standard_normal((K, M)))):
-        assert np.all(np.abs(kernels.matmul_add(c, a, b) - (c + a @ b)) <= product_bound(a, b, c))
-        assert np.all(np.abs(kernels.matmul_add(None, a, b) - a @ b) <= product_bound(a, b))
-    assert kernels.matmul_add(c, a, b).shape == (N, M)
+        assert np.all(np.abs(kernels.matmul_add(c, a, b, blas_small) - (c + a @ b)) <= product_bound(a, b, c))
+        assert np.all(np.abs(kernels.matmul_add(None, a, b, blas_small) - a @ b) <= product_bound(a, b))
+    assert kernels.matmul_add(c, a, b, blas_small).shape == (N, M)
     c_before = c.copy()
-    kernels.matmul_add(c, a, np.ascontiguousarray(b))
+    kernels.matmul_add(c, a, np.ascontiguousarray(b), blas_small)
     np.testing.assert_array_equal(c, c_before)                 # c is not written to
+
+
+def test_own_loops_give_way_to_small_matrix_kernels_only_within_their_limit():
+    """Rows × K × M within ``blas_small``: BLAS from 2 rows; one row, or past it: the old rule."""
+    assert not kernels.own_loops(8, 128 * 512, 10 ** 6)        # 8 × 128 × 512 = 524 288: BLAS's small kernel
+    assert kernels.own_loops(8, 128 * 512, 0)                  # no small-matrix kernels: own loops
+    assert kernels.own_loops(2, 512 * 2048, 10 ** 6)           # past the limit: own loops
+    assert kernels.own_loops(1, 128 * 512, 10 ** 6)            # one row: own loops up to SINGLE_ROW_MAX
+    assert not kernels.own_loops(1, kernels.SINGLE_ROW_MAX + 1, 10 ** 6)
+    assert not kernels.own_loops(kernels.SMALL_N + 1, 4, 0)    # many rows: BLAS
 
 
 def test_is_single_picks_the_float32_path_in_compiled_and_python_code():
@@ -411,4 +425,4 @@ def test_matmul_add_one_long_row_goes_to_blas_and_agrees():
     K = 512
     M = kernels.SINGLE_ROW_MAX // K + 1                        # b.size just over the limit
     a, b, c = rng.standard_normal((1, K)), rng.standard_normal((K, M)), rng.standard_normal((1, M))
-    assert np.all(np.abs(kernels.matmul_add(c, a, b) - (c + a @ b)) <= product_bound(a, b, c))
+    assert np.all(np.abs(kernels.matmul_add(c, a, b, 0) - (c + a @ b)) <= product_bound(a, b, c))

@@ -114,7 +114,7 @@ def test_a_wrong_shape_raises_before_the_blocks_run():
     with pytest.raises(ValueError, match="rnn_forward_kernel: expected h of shape"):
         passes.rnn_forward_blocks(1, 2, np.zeros((T * N, H)), np.zeros((H, H)), np.empty(0), np.empty(0),
                                 xw.reshape(T * N, H), xw, np.zeros((H, H)), np.ascontiguousarray(h[:, :-1]),
-                                False, np.full(N, T))
+                                False, np.full(N, T), 0)
 
 
 def _pass(kind, x, p, lengths, proj):

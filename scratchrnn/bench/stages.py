@@ -107,16 +107,17 @@ def _timed_passes(model, log):
 
 # no cache=True: Numba's cache would not notice a change to kernels.matmul_add
 @njit(parallel=True)
-def _per_step_products(c, a, b, T, nblocks):
-    """T calls of ``matmul_add(c, a, b)`` per row block, as the kernels make them (one per step)."""
+def _per_step_products(c, a, b, T, nblocks, blas_small):
+    """T calls of ``matmul_add(c, a, b, blas_small)`` per row block, as the kernels make them
+    (one per step)."""
     N = a.shape[0]
     for k in prange(nblocks):
         n0, n1 = N * k // nblocks, N * (k + 1) // nblocks
         for _ in range(T):
             if c is None:
-                kernels.matmul_add(None, a[n0:n1], b)
+                kernels.matmul_add(None, a[n0:n1], b, blas_small)
             else:
-                kernels.matmul_add(c[n0:n1], a[n0:n1], b)
+                kernels.matmul_add(c[n0:n1], a[n0:n1], b, blas_small)
 
 
 def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
@@ -150,9 +151,9 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     for i in range(repeats + 1):
         with team.serial_blas(nb):
             t = time.perf_counter()
-            _per_step_products(xw, h, w_t, T, nb)
+            _per_step_products(xw, h, w_t, T, nb, team.small_matrix_limit())
             t1 = time.perf_counter()
-            _per_step_products(None, da, w_hh, T, nb)
+            _per_step_products(None, da, w_hh, T, nb, team.small_matrix_limit())
             t2 = time.perf_counter()
         if i:
             fwd_products.append(t1 - t)

@@ -46,7 +46,7 @@ from scratchrnn.kernels.products import matmul, matmul_add
 # ---------------------------------------------------------------------------
 
 @jit
-def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, n0, n1):
+def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, n0, n1):
     """Run the RNN recurrence in place.
 
     Implements (R1)–(R2): a_t = x_t W_ihᵀ + b_ih + b_hh + h_{t-1} W_hhᵀ (the input part comes
@@ -58,6 +58,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, n0, n1):
     relu:    bool      φ = relu if True else tanh
     lengths: (N,)      valid steps per sequence (T for all without padding); past its
              end a sequence's state is frozen (V1), so h[T] is its state at its own end
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
     n0, n1:  ints      the batch rows (sequences) to run: ``0, N`` for all of them
     """
     shapes.rnn_forward(xw, w_hh_t, h, lengths, n0, n1)
@@ -66,7 +67,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, n0, n1):
     T, N, H = xw.shape
     single = is_single(xw)                           # float32 data: tanh in float32, without libm (vectorised)
     for t in range(T):
-        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t)   # (n1−n0, H)  rows n0:n1 of (R1)
+        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, H)  rows n0:n1 of (R1)
         for s in range(n0, n1):
             a_s, h_s = a[s - n0], h[t + 1, s]        # row s of a_{t+1}, h_{t+1}
             if relu:
@@ -79,7 +80,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, n0, n1):
 
 
 @jit
-def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, n0, n1):
+def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, blas_small, n0, n1):
     """Carry δ back through time; write every step's ``da`` for the GEMMs after the loop.
 
     Implements, for t = T … 1: dh_t = dy_t + δ_t (R3), da_t = dh_t ⊙ φ'(a_t) with φ' read
@@ -94,6 +95,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
     d_a:   (T, N, H) output: gradient of the pre-activations
     dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
     dh0:   (N, H)    output: dh_0 = δ_0
+    blas_small: int  products of at most this many multiply-adds go to BLAS (``matmul_add``)
     n0, n1: ints     the batch rows to run: ``0, N`` for all of them
     """
     shapes.rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all, dh0, n0, n1)
@@ -116,7 +118,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
                     d_a[t, s, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
                     d_a[t, s, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
-        new_delta = matmul_add(None, d_a[t, n0:n1], w_hh)   # δ_{t-1} = da_t W_hh (R5)
+        new_delta = matmul_add(None, d_a[t, n0:n1], w_hh, blas_small)   # δ_{t-1} = da_t W_hh (R5)
         _pass_through(new_delta, delta, t, lengths, n0)      # (V2)
         delta = new_delta
     dh0[n0:n1] = delta                               # dh_0 = δ_0 (R5)
@@ -127,7 +129,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
 # ---------------------------------------------------------------------------
 
 @jit
-def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0, n1):
+def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, blas_small, n0, n1):
     """Run the LSTM recurrence in place, caching what the backward needs.
 
     Implements (L1)–(L4) and, with a projection, (P1): a_t = x_t W_ihᵀ + b_ih + b_hh +
@@ -142,6 +144,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0,
     gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
     tanh_c: (T, N, H)  output: tanh(c_t)
     lengths: (N,)      valid steps per sequence; past its end a sequence's h and c are frozen (V1)
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
     n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
     shapes.lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0, n1)
@@ -154,7 +157,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0,
     # Each inner loop writes one array and reads a few: LLVM vectorises such loops (a
     # single fused loop writing six arrays stayed scalar). All of it is in the data's dtype.
     for t in range(T):
-        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t)   # (n1−n0, 4H)  rows n0:n1 of (L1)
+        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 4H)  rows n0:n1 of (L1)
         for s in range(n0, n1):
             a_s, gates_s = a[s - n0], gates[t, s]    # (4H,)   a_t, [i, f, g, o] of row s
             for j in range(2 * H):
@@ -182,7 +185,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0,
 
 @jit
 def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all, dh0, dc0,
-                         n0, n1):
+                         blas_small, n0, n1):
     """Carry δ and γ back through time; write every step's ``da``.
 
     Implements, for t = T … 1: dh_t = dy_t + δ_t (L5); dm_t = dh_t W_hr (P2), dm_t = dh_t
@@ -204,6 +207,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     d_a:    (T, N, 4H) output: gradient of the pre-activations
     dh_all: (T, N, P)  output: the total dh_t of every step (gradflow plots it; (P3) uses it)
     dh0, dc0: (N, P), (N, H) output: dh_0 = δ_0 and dc_0 = γ_0
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
     n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
     shapes.lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all, dh0, dc0,
@@ -246,7 +250,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
                 da[3 * H + j] = dm_s[j] * tc[j] * o * (1 - o)                      # da^o  (L6)
             for j in range(H):
                 dc_s[j] = dc_s[j] * gates_s[H + j]                                 # γ_{t-1} = dc_t ⊙ f_t  (L9)
-        new_delta = matmul_add(None, d_a[t, rows], w_hh)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
+        new_delta = matmul_add(None, d_a[t, rows], w_hh, blas_small)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
         _pass_through(new_delta, delta, t, lengths, n0)     # (V2)
         delta = new_delta
     dh0[rows] = delta                                # dh_0 = δ_0 (L10)
@@ -258,7 +262,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
 # ---------------------------------------------------------------------------
 
 @jit
-def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1):
+def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, blas_small, n0, n1):
     """Run the GRU recurrence in place, caching what the backward needs.
 
     Implements (G1)–(G4): a^h_t = h_{t-1} W_hhᵀ + b_hh (all of b_hh, here, per step);
@@ -272,6 +276,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1):
     gates:  (T, N, 3H) output: post-activation gates [r, z, n]
     a_hn:   (T, N, H)  output: a^hn_t = h_{t-1} W^n_hhᵀ + b^n_hh, the term r multiplies
     lengths: (N,)      valid steps per sequence; past its end a sequence's state is frozen (V1)
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
     n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
     shapes.gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1)
@@ -283,7 +288,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1):
     one = xw.dtype.type(1)                           # 1 in the data's dtype: an integer 1 makes 1 − z float64
     # One array written per inner loop, so LLVM vectorises them (see lstm_forward_kernel).
     for t in range(T):
-        hw = matmul_add(None, h[t, n0:n1], w_hh_t)   # (n1−n0, 3H)  h_{t-1} W_hhᵀ, a^h_t before b_hh  (G1)
+        hw = matmul_add(None, h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 3H)  h_{t-1} W_hhᵀ: a^h_t less b_hh (G1)
         for s in range(n0, n1):
             xw_s, hw_s, gates_s, a_hn_s = xw[t, s], hw[s - n0], gates[t, s], a_hn[t, s]
             for j in range(2 * H):
@@ -300,7 +305,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1):
 
 
 @jit
-def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, n0, n1):
+def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, blas_small, n0, n1):
     """Carry δ back through time; write every step's gradients of both pre-activations.
 
     Implements, for t = T … 1: dh_t = dy_t + δ_t (G5); dn = dh_t ⊙ (1 − z), dz = dh_t ⊙
@@ -319,6 +324,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
     d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
     dh_all: (T, N, H) output: the total dh_t of every step (what gradflow plots)
     dh0:   (N, H)     output: dh_0 = δ_0
+    blas_small: int   products of at most this many multiply-adds go to BLAS (``matmul_add``)
     n0, n1: ints      the batch rows to run: ``0, N`` for all of them
     """
     shapes.gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, n0, n1)
@@ -353,7 +359,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
                 d_ah[t, s, H + j] = da_z
                 d_ah[t, s, 2 * H + j] = da_xn * r                        # da^hn  (G7)
                 direct[s - n0, j] = dh * z
-        new_delta = matmul_add(direct, d_ah[t, n0:n1], w_hh)  # δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh  (G9)
+        new_delta = matmul_add(direct, d_ah[t, n0:n1], w_hh, blas_small)  # δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh  (G9)
         _pass_through(new_delta, delta, t, lengths, n0)       # (V2)
         delta = new_delta
     dh0[n0:n1] = delta                               # dh_0 = δ_0  (G9)

@@ -21,10 +21,11 @@ the projection gradient of a layer without one, are empty arrays: one compiled v
 serves layers with and without them.
 
 Arguments, in order: a forward pass takes ``project``'s, then its kernel's (without the row
-range); a backward pass takes ``param_grads``'s, for the LSTM then ``projection_grad``'s, then
-its kernel's. The ``_blocks`` forms take ``nblocks, loop_nblocks`` first. In blocks, the time
-loop first calls its kernel over no rows: that checks the shapes here, where an error reaches
-the caller (one raised inside a parallel block would be lost).
+range: the last is ``blas_small``, ``team.small_matrix_limit()``); a backward pass takes
+``param_grads``'s, for the LSTM then ``projection_grad``'s, then its kernel's. The
+``_blocks`` forms take ``nblocks, loop_nblocks`` first. In blocks, the time loop first calls
+its kernel over no rows: that checks the shapes here, where an error reaches the caller (one
+raised inside a parallel block would be lost).
 """
 
 import numpy as np
@@ -38,98 +39,105 @@ from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, l
 # -- the serial passes -----------------------------------------------------------------------
 
 @jit
-def rnn_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths):
+def rnn_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths, blas_small):
     """The input part of (R1) for every step, then (R1)–(R2) step by step."""
     project(x2, w_ih, b_ih, b_hh, xw2)
-    rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, *_all_rows(xw))
+    rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, *_all_rows(xw))
 
 
 @jit
 def rnn_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                      d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0):
+                      d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small):
     """(R3)–(R5) back through time, then (R6)–(R8) over all steps at once."""
-    rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, *_all_rows(d_out))
+    rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small, *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
 
 
 @jit
-def lstm_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths):
+def lstm_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths,
+                      blas_small):
     """The input part of (L1) for every step, then (L1)–(L4) and (P1) step by step."""
     project(x2, w_ih, b_ih, b_hh, xw2)
-    lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, *_all_rows(xw))
+    lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, blas_small, *_all_rows(xw))
 
 
 @jit
 def lstm_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
                        dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
-                       d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0):
+                       d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
+                       blas_small):
     """(L5)–(L10) and (P2) back through time, then (L11) and, with a projection (``dw_hr`` not
     empty), (P3) over all steps at once."""
     lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
-                         *_all_rows(d_out))
+                         blas_small, *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
     if dw_hr.size:
         projection_grad(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr)
 
 
 @jit
-def gru_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths):
+def gru_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, blas_small):
     """a^x of (G1) for every step (``b_hh`` empty: b_ih alone joins it), then (G1)–(G4) step by
     step, with b_hh (``b_hh_n``) inside the kernel."""
     project(x2, w_ih, b_ih, b_hh, xw2)
-    gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, *_all_rows(xw))
+    gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, blas_small, *_all_rows(xw))
 
 
 @jit
 def gru_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                      d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0):
+                      d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small):
     """(G5)–(G9) back through time, then (G10) over all steps at once."""
-    gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, *_all_rows(d_out))
+    gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small,
+                        *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
 
 
 # -- the same passes in row blocks -----------------------------------------------------------
 
 @jit_parallel
-def rnn_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths):
+def rnn_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths,
+                       blas_small):
     project_blocks(x2, w_ih, b_ih, b_hh, xw2, nblocks)
     N = xw.shape[1]
-    rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, *_no_rows())
+    rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, *_no_rows())
     for k in prange(loop_nblocks):
-        rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, *_rows(N, k, loop_nblocks))
+        rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, *_rows(N, k, loop_nblocks))
 
 
 @jit_parallel
 def rnn_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                        partial_ih, partial_hh, d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0):
+                        partial_ih, partial_hh, d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small):
     N = d_out.shape[1]
-    rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, *_no_rows())
+    rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small, *_no_rows())
     for k in prange(loop_nblocks):
-        rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, *_rows(N, k, loop_nblocks))
+        rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small,
+                            *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
                        nblocks)
 
 
 @jit_parallel
 def lstm_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, gates,
-                        tanh_c, lengths):
+                        tanh_c, lengths, blas_small):
     project_blocks(x2, w_ih, b_ih, b_hh, xw2, nblocks)
     N = xw.shape[1]
-    lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, *_no_rows())
+    lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, blas_small, *_no_rows())
     for k in prange(loop_nblocks):
-        lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, *_rows(N, k, loop_nblocks))
+        lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, blas_small,
+                            *_rows(N, k, loop_nblocks))
 
 
 @jit_parallel
 def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
                          partial_ih, partial_hh, dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
-                         d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0):
+                         d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
+                         blas_small):
     N = d_out.shape[1]
     lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
-                         *_no_rows())
+                         blas_small, *_no_rows())
     for k in prange(loop_nblocks):
         lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
-                             *_rows(N, k, loop_nblocks))
+                             blas_small, *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
                        nblocks)
     if dw_hr.size:
@@ -138,22 +146,24 @@ def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, 
 
 @jit_parallel
 def gru_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_hn,
-                       lengths):
+                       lengths, blas_small):
     project_blocks(x2, w_ih, b_ih, b_hh, xw2, nblocks)
     N = xw.shape[1]
-    gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, *_no_rows())
+    gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, blas_small, *_no_rows())
     for k in prange(loop_nblocks):
-        gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, *_rows(N, k, loop_nblocks))
+        gru_forward_kernel(xw, w_hh_t, b_hh_n, h, gates, a_hn, lengths, blas_small, *_rows(N, k, loop_nblocks))
 
 
 @jit_parallel
 def gru_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                        partial_ih, partial_hh, d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0):
+                        partial_ih, partial_hh, d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0,
+                        blas_small):
     N = d_out.shape[1]
-    gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, *_no_rows())
+    gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small,
+                        *_no_rows())
     for k in prange(loop_nblocks):
         gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0,
-                            *_rows(N, k, loop_nblocks))
+                            blas_small, *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
                        nblocks)
 

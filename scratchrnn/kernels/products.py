@@ -4,7 +4,8 @@ All BLAS calls of a layer go through Numba's ``np.dot`` (``matmul``, and ``matmu
 for the per-step products), so that one BLAS thread pool serves the whole layer: mixing
 NumPy's and SciPy's OpenBLAS pools makes their idle workers spin against each other
 (2–10× slower on 2 cores). For a few rows ``matmul_add`` uses its own loops, because
-OpenBLAS packs the whole weight matrix on every call.
+OpenBLAS packs the whole weight matrix on every call, unless its small-matrix kernels take
+the product (``blas_small``).
 """
 
 import numpy as np
@@ -23,12 +24,19 @@ def matmul(a, b):
 
 # When ``matmul_add`` does the per-step product with its own loops instead of BLAS.
 # OpenBLAS packs the whole weight matrix on every call, which for a few rows costs more
-# than the product. Measured side by side with 2 BLAS threads (this machine's default)
-# for h (N, H) times W_hhᵀ (H, 4H): own loops 0.4x BLAS's time at N=4 for every H,
+# than the product. Measured side by side with 2 BLAS threads on OpenBLAS's Haswell kernels
+# (Zen 3) for h (N, H) times W_hhᵀ (H, 4H): own loops 0.4x BLAS's time at N=4 for every H,
 # 0.6x at N=1 up to H=128; BLAS ahead from N=16 (H ≥ 128) and for one long row
 # (N=1, H ≥ 512), where its threads help. Single-threaded, the own loops win up to N=64.
 SMALL_N = 8                    # at most this many rows ...
 SINGLE_ROW_MAX = 1 << 17       # ... and for one row, a b of at most this many elements
+# OpenBLAS's small-matrix kernels (``team.small_matrix_limit``) do not pack: on Zen 4
+# (SkylakeX kernels, T=128 calls per shape, float32 and float64, BLAS on 1 or 2 threads) they
+# beat the own loops at 2 to 8 rows wherever they take the product: own loops 1.1–2.4x their
+# time (rows × 32 × 128 … 8 × 512 × 128; float32 8 × 128 × 512: 87 against 115 GFLOP/s on one
+# core). Past their limit the own loops won again (0.23–0.78x at 2–8 rows × 512 × 2048). One
+# row is left to the rule above: there the two were within 1.0–1.35x, and the LSTM at
+# N=1 H=256 ran 1.2–1.35x slower with BLAS on the copy than on the view it gets now.
 
 
 @jit
@@ -42,22 +50,27 @@ def matmul_into(a, b, out):
 
 
 @jit
-def own_loops(N, b_size):
-    """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself."""
+def own_loops(N, b_size, blas_small):
+    """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself, where
+    BLAS's small-matrix kernels take products of at most ``blas_small`` multiply-adds (0: none)."""
+    if 1 < N and N * b_size <= blas_small:
+        return False                                 # BLAS's small-matrix kernel is faster
     return N <= SMALL_N and (N > 1 or b_size <= SINGLE_ROW_MAX)
 
 
 @jit_fma
-def matmul_add(c, a, b):
+def matmul_add(c, a, b, blas_small):
     """``c + a @ b`` as a new (N, M) array; a (N, K), b (K, M), c (N, M) or None for zero.
 
     For N ≤ SMALL_N rows (one row: b of at most SINGLE_ROW_MAX elements) and a
-    C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_one_row``); else BLAS.
+    C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_one_row``), except for
+    2 or more rows where the product has at most ``blas_small`` multiply-adds (BLAS's
+    small-matrix kernels; 0 where it has none); else BLAS.
     """
     N, K = a.shape
     if b.shape[0] != K or (c is not None and c.shape != (N, b.shape[1])):
         raise ValueError("matmul_add: expected a (N, K), b (K, M) and c (N, M) or None")
-    if not (own_loops(N, b.size) and b.flags.c_contiguous):
+    if not (own_loops(N, b.size, blas_small) and b.flags.c_contiguous):
         if c is None:
             return np.dot(a, b)
         return c + np.dot(a, b)

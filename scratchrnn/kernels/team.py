@@ -85,6 +85,13 @@ def _fits_small_matrix_kernels(H, GH):
     return small_matrix_kernels() and SMALL_MATRIX_MNK // (H * GH) >= MIN_SMALL_ROWS
 
 
+def small_matrix_limit():
+    """The most multiply-adds of a product that BLAS's small-matrix kernels take: what the
+    passes give the per-step products (``products.matmul_add``) as ``blas_small``; 0 where the
+    BLAS has no such kernels."""
+    return SMALL_MATRIX_MNK if small_matrix_kernels() else 0
+
+
 @functools.cache
 def small_matrix_kernels():
     """Whether the BLAS that Numba's np.dot calls is OpenBLAS with small-matrix kernels
