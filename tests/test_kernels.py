@@ -401,6 +401,17 @@ def test_matmul_add_matches_numpy_on_both_paths(N, K, blas_small):
     np.testing.assert_array_equal(c, c_before)                 # c is not written to
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (3, 40), (64, 16), (37, 21), (4 * 33, 33)])
+def test_transpose_into_copies_the_transpose_exactly(shape):
+    """Tiles of 16 over shapes that are and are not multiples of 16: every element moved, none lost."""
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out = np.full(shape[::-1], np.nan, np.float32)
+    assert kernels.transpose_into(a, out) is out
+    np.testing.assert_array_equal(out, a.T)
+    with pytest.raises(ValueError, match=r"expected out of shape \(C, R\)"):
+        kernels.transpose_into(a, np.empty((shape[1], shape[0] + 1), np.float32))
+
+
 def test_own_loops_give_way_to_small_matrix_kernels_only_within_their_limit():
     """Rows × K × M within ``blas_small``: BLAS from 2 rows; one row, or past it: the old rule."""
     assert not kernels.own_loops(8, 128 * 512, 10 ** 6)        # 8 × 128 × 512 = 524 288: BLAS's small kernel

@@ -49,6 +49,28 @@ def matmul_into(a, b, out):
     return out
 
 
+# Tile edge of ``transpose_into``. Measured on Zen 4 (float32, W_hh (4H, H) into (H, 4H)):
+# H=512 0.9–1.5 ms and H=1024 9–11 ms with 16×16 tiles, against 3.6 and 28 ms for NumPy's
+# ``out[...] = a.T``, which walks one of the two arrays a column at a time; H=128 both ~0.05 ms.
+TILE = 16
+
+
+@jit
+def transpose_into(a, out):
+    """``out[...] = a.T`` for a 2-D a (R, C) and out (C, R), in square tiles of ``TILE``: each
+    tile's rows of a and of out stay in cache while it is copied. Returns out."""
+    R, C = a.shape
+    if out.shape != (C, R):
+        raise ValueError("transpose_into: expected out of shape (C, R) for a (R, C)")
+    for j0 in range(0, C, TILE):
+        for i0 in range(0, R, TILE):
+            for j in range(j0, min(j0 + TILE, C)):
+                row = out[j]
+                for i in range(i0, min(i0 + TILE, R)):
+                    row[i] = a[i, j]
+    return out
+
+
 @jit
 def own_loops(N, b_size, blas_small):
     """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself, where
