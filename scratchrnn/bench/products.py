@@ -1,0 +1,143 @@
+"""Which way to run a per-step product: our own loops or BLAS, for a few rows.
+
+    python -m scratchrnn.bench.products [--out benchmarks/results/MACHINE/products_cpu.md]
+
+Every step of a time loop multiplies the state of a block of rows by the recurrent weights:
+forward ``h (rows, H) · W_hhᵀ (H, G·H)``, backward ``da (rows, G·H) · W_hh (G·H, H)``.
+``kernels.matmul_add`` runs it with its own loops (up to ``SMALL_N`` rows) or with BLAS;
+which one is decided by ``kernels.own_loops`` from the rows, the size of the weights and
+the limit of BLAS's small-matrix kernels (``kernels.team.small_matrix_limit``).
+
+This times both for 1–8 rows, H = I from 32 to 512 and G = 1, 3, 4 (RNN, GRU, LSTM), in
+float32 and float64, with BLAS on one thread (as inside a pass in row blocks) and on all of
+them (a serial pass): ``T_STEPS`` products in one compiled loop, as the kernels make them,
+the two ways alternating, best of ``ROUNDS``. The table says which way the rule picks and
+how much slower the other way was.
+"""
+
+# -- configuration -----------------------------------------------------------
+ROWS = (1, 2, 4, 8)
+HIDDEN = (32, 128, 512)
+GATE_ROWS = (1, 3, 4)                      # G: RNN, GRU, LSTM
+DTYPES = ("float32", "float64")
+T_STEPS = 128                              # products per timed call (one per step)
+ROUNDS = 3                                 # alternating calls per way; the best counts
+SEED = 0
+# -----------------------------------------------------------------------------
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+from numba import njit
+from threadpoolctl import threadpool_limits
+
+from scratchrnn import kernels
+from scratchrnn.bench.environment import describe, environment
+from scratchrnn.kernels import team
+
+DIRECTIONS = ("forward", "backward")
+
+
+# no cache=True: Numba's cache would not notice a change to kernels.matmul_add
+@njit
+def _steps(a, b, steps, blas_small):
+    """``steps`` calls of ``matmul_add(None, a, b, blas_small)``: with ``blas_small`` 0 and few
+    enough rows, the own loops; with a limit above rows·K·M (2 rows or more), BLAS."""
+    for _ in range(steps):
+        kernels.matmul_add(None, a, b, blas_small)
+
+
+@njit
+def _steps_blas(a, b, steps):
+    """``steps`` BLAS products ``a @ b`` through the kernels' binding (one row included)."""
+    for _ in range(steps):
+        kernels.matmul(a, b)
+
+
+def _operands(rng, rows, H, G, direction, dtype):
+    """The kernels' operands: forward h (rows, H) and W_hhᵀ (H, G·H) as the C-contiguous copy the
+    forward makes; backward da (rows, G·H) and W_hh (G·H, H)."""
+    K, M = (H, G * H) if direction == "forward" else (G * H, H)
+    return rng.standard_normal((rows, K)).astype(dtype), rng.standard_normal((K, M)).astype(dtype)
+
+
+def _best(fn, *args):
+    fn(*args)                                    # compiles, warms the caches
+    best = np.inf
+    for _ in range(ROUNDS):
+        t = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def measure():
+    """Rows of (threads, dtype, G, H, direction, rows, own seconds, BLAS seconds, the rule's pick).
+
+    Before timing, each case's two results are checked to agree within the rounding bound of
+    a dot product of length K (the two sum in different orders)."""
+    rng = np.random.default_rng(SEED)
+    limit = team.small_matrix_limit()
+    out = []
+    for threads in (1, None):
+        with threadpool_limits(threads):
+            for dtype, G, H, direction, rows in itertools.product(DTYPES, GATE_ROWS, HIDDEN, DIRECTIONS, ROWS):
+                a, b = _operands(rng, rows, H, G, direction, dtype)
+                if not kernels.own_loops(rows, b.size, 0):
+                    continue                     # one row with a large b: only BLAS runs it
+                K = a.shape[1]
+                bound = 2 * K * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b))
+                if not np.all(np.abs(kernels.matmul_add(None, a, b, 0) - kernels.matmul(a, b)) <= bound):
+                    raise AssertionError(f"own loops and BLAS disagree at rows={rows}, {K}x{b.shape[1]}")
+                own, blas = np.inf, np.inf
+                for _ in range(ROUNDS):
+                    own = min(own, _best(_steps, a, b, T_STEPS, 0))
+                    blas = min(blas, _best(_steps_blas, a, b, T_STEPS))
+                pick = "own loops" if kernels.own_loops(rows, b.size, limit) else "BLAS"
+                out.append((threads, dtype, G, H, direction, rows, own, blas, pick))
+    return out
+
+
+def to_markdown(rows, env=None):
+    env = environment() if env is None else env
+    limit = team.small_matrix_limit()
+    lines = ["# Per-step products: own loops against BLAS", "",
+             f"`python -m scratchrnn.bench.products`; {describe(env)}", "",
+             f"{T_STEPS} products per timed call, best of {ROUNDS} alternating rounds of {ROUNDS} calls. "
+             f"BLAS small-matrix limit here: {limit:,} multiply-adds"
+             f"{' (none: these BLAS kernels have no small-matrix path)' if not limit else ''}. "
+             "`own / BLAS`: the own loops' time over BLAS's (below 1: the own loops are faster). "
+             "`rule`: the way `kernels.own_loops` picks; `ok` where it picked the faster way or "
+             "the two are within 10 %.", "",
+             "| BLAS threads | dtype | G | H | product | rows | rows·K·M | own GFLOP/s | BLAS GFLOP/s "
+             "| own / BLAS | rule | |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    right = 0
+    for threads, dtype, G, H, direction, n, own, blas, pick in rows:
+        K, M = (H, G * H) if direction == "forward" else (G * H, H)
+        flop = 2.0 * n * K * M * T_STEPS
+        ratio = own / blas
+        ok = (ratio <= 1.1) if pick == "own loops" else (ratio >= 1 / 1.1)
+        right += ok
+        lines.append(f"| {threads or 'all'} | {dtype} | {G} | {H} | {direction} {n}×{K} · {K}×{M} | {n} "
+                     f"| {n * K * M:,} | {flop / own / 1e9:.1f} | {flop / blas / 1e9:.1f} | {ratio:.2f} "
+                     f"| {pick} | {'ok' if ok else '**slower**'} |")
+    lines += ["", f"The rule picked the faster way, or one within 10 %, at {right} of {len(rows)} cases."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", help="also write the Markdown table to this file")
+    args = parser.parse_args(argv)
+    text = to_markdown(measure())
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""scratchrnn.bench.products: both ways are checked equal before they are timed, and the table
+says which way the rule picks."""
+
+import numpy as np
+import pytest
+
+from scratchrnn import kernels
+from scratchrnn.bench import products
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setattr(products, "ROWS", (1, 4))
+    monkeypatch.setattr(products, "HIDDEN", (8,))
+    monkeypatch.setattr(products, "GATE_ROWS", (1, 4))
+    monkeypatch.setattr(products, "DTYPES", ("float64",))
+    monkeypatch.setattr(products, "T_STEPS", 2)
+    monkeypatch.setattr(products, "ROUNDS", 1)
+
+
+def test_every_case_is_timed_both_ways_and_reported(small):
+    rows = products.measure()
+    assert len(rows) == 2 * 2 * 2 * 2                  # BLAS threads × G × direction × rows
+    for threads, dtype, G, H, direction, n, own, blas, pick in rows:
+        assert own > 0 and blas > 0
+        K, M = (H, G * H) if direction == "forward" else (G * H, H)
+        assert pick == ("own loops" if kernels.own_loops(n, K * M, kernels.team.small_matrix_limit()) else "BLAS")
+    text = products.to_markdown(rows, env={"cpu": {"model": "M", "isa": "ISA", "usable_cpus": 1, "cpu_count": 1}})
+    assert text.count("| float64 |") == len(rows)
+    assert f"at {sum('ok |' in line for line in text.splitlines())} of {len(rows)} cases" in text
+
+
+def test_a_wrong_product_is_caught_before_timing(small, monkeypatch):
+    """A BLAS product that is off by a little more than the rounding bound stops the run."""
+    true_matmul = kernels.matmul
+    monkeypatch.setattr(kernels, "matmul", lambda a, b: true_matmul(a, b) * (1 + 1e-12))
+    with pytest.raises(AssertionError, match="own loops and BLAS disagree"):
+        products.measure()
