@@ -3,7 +3,8 @@
 #   the float32 grid, what reusing memory buys (a few points with and without workspaces),
 #   what the row blocks on all cores buy (a few points, threaded and on one thread),
 #   the float64 grid (H ≤ 512), the stage profiles (a few points, and the fixed cost per call),
-#   the training-time table, then prints the README's summary tables.
+#   the per-step product ways (own loops against BLAS), the training-time table, then
+#   prints the README's summary tables.
 #                                   Usage: benchmarks/refresh.sh DIR [DATA_ROOT]
 # DIR names the machine, e.g. zen4-avx512-2026-12-02; DATA_ROOT holds jaychou_lyrics.txt.zip
 # and MNIST/raw (default: SCRATCHRNN_DATA). Run it on a quiet machine, without
@@ -32,6 +33,7 @@ for model in rnn lstm gru; do
             --out "$dir/stages_cpu.md" --append
     done
 done
+python -m scratchrnn.bench.products --out "$dir/products_cpu.md"
 python -m scratchrnn.bench train --data-dir "$data" --name train_cpu --out "$dir"
 python -m scratchrnn.bench summary "$dir/grid_cpu.json" "$dir/grid_cpu_float64.json" \
     "$dir/train_cpu.json" | tee "$dir/summary.md"

@@ -36,3 +36,13 @@ def test_a_wrong_product_is_caught_before_timing(small, monkeypatch):
     monkeypatch.setattr(kernels, "matmul", lambda a, b: true_matmul(a, b) * (1 + 1e-12))
     with pytest.raises(AssertionError, match="own loops and BLAS disagree"):
         products.measure()
+
+
+def test_one_row_table_gives_each_way_and_the_streaming_read(small):
+    one_row = products.measure_one_row()
+    assert [(G, H, d) for G, H, d, *_ in one_row] == [(G, 8, d) for G in (1, 4) for d in ("forward", "backward")]
+    for G, H, direction, nbytes, own, blas, stream in one_row:
+        assert nbytes == 4 * G * H * H and own > 0 and blas > 0 and stream > 0
+    text = products.to_markdown([], one_row, env={"cpu": {"model": "M", "isa": "ISA", "usable_cpus": 1,
+                                                            "cpu_count": 1}})
+    assert "## One row" in text and text.count(" 1×") == len(one_row)

@@ -13,6 +13,11 @@ float32 and float64, with BLAS on one thread (as inside a pass in row blocks) an
 them (a serial pass): ``T_STEPS`` products in one compiled loop, as the kernels make them,
 the two ways alternating, best of ``ROUNDS``. The table says which way the rule picks and
 how much slower the other way was.
+
+One row is a matrix-vector product: it reads all of the weights once per step and does one
+multiply-add per element read, so what bounds it is how fast the core reads them. A second
+table (float32, one thread) gives the bytes of weights read per second by each way next to a
+plain streaming read of an array of the same size (``_stream``).
 """
 
 # -- configuration -----------------------------------------------------------
@@ -47,6 +52,17 @@ def _steps(a, b, steps, blas_small):
     enough rows, the own loops; with a limit above rows·K·M (2 rows or more), BLAS."""
     for _ in range(steps):
         kernels.matmul_add(None, a, b, blas_small)
+
+
+@njit(fastmath=True)
+def _stream(flat, steps):
+    """``steps`` sums of all of ``flat``'s elements in any order (so that they vectorise): the
+    rate at which one core reads an array of that size, from whichever cache holds it."""
+    total = flat[0] - flat[0]                        # 0 in the array's dtype (an int 0 would widen it)
+    for _ in range(steps):
+        for i in range(flat.size):
+            total += flat[i]
+    return total
 
 
 @njit
@@ -100,7 +116,22 @@ def measure():
     return out
 
 
-def to_markdown(rows, env=None):
+def measure_one_row():
+    """Rows of (G, H, direction, bytes of b, own seconds, BLAS seconds, streaming read seconds) for
+    one float32 row against each b, BLAS on one thread."""
+    rng = np.random.default_rng(SEED)
+    out = []
+    with threadpool_limits(1):
+        for G, H, direction in itertools.product(GATE_ROWS, HIDDEN, DIRECTIONS):
+            a, b = _operands(rng, 1, H, G, direction, "float32")
+            own = _best(_steps, a, b, T_STEPS, 0) if kernels.own_loops(1, b.size, 0) else np.nan
+            blas = _best(_steps_blas, a, b, T_STEPS)
+            stream = _best(_stream, b.reshape(b.size), T_STEPS)
+            out.append((G, H, direction, b.nbytes, own, blas, stream))
+    return out
+
+
+def to_markdown(rows, one_row=(), env=None):
     env = environment() if env is None else env
     limit = team.small_matrix_limit()
     lines = ["# Per-step products: own loops against BLAS", "",
@@ -125,6 +156,21 @@ def to_markdown(rows, env=None):
                      f"| {n * K * M:,} | {flop / own / 1e9:.1f} | {flop / blas / 1e9:.1f} | {ratio:.2f} "
                      f"| {pick} | {'ok' if ok else '**slower**'} |")
     lines += ["", f"The rule picked the faster way, or one within 10 %, at {right} of {len(rows)} cases."]
+    if one_row:
+        lines += ["", "## One row: how fast the weights are read", "",
+                  "float32, BLAS on one thread. Each step reads all of b once; GB/s is b's bytes over the "
+                  "time of one product. `stream`: a vectorised sum over an array of b's size, the rate at "
+                  "which this core reads it from the cache that holds it (L2 up to its size, then L3). "
+                  "`own loops` is empty where the rule leaves one row to BLAS (b over SINGLE_ROW_MAX elements).", "",
+                  "| G | H | product | b KiB | own loops GB/s | BLAS GB/s | stream GB/s | best of the two / stream |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for G, H, direction, nbytes, own, blas, stream in one_row:
+            K, M = (H, G * H) if direction == "forward" else (G * H, H)
+            rate = {name: nbytes * T_STEPS / t / 1e9 for name, t in (("own", own), ("blas", blas), ("stream", stream))}
+            best = np.nanmax([rate["own"], rate["blas"]])
+            own_text = "" if np.isnan(own) else f"{rate['own']:.0f}"
+            lines.append(f"| {G} | {H} | {direction} 1×{K} · {K}×{M} | {nbytes // 1024:,} | {own_text} "
+                         f"| {rate['blas']:.0f} | {rate['stream']:.0f} | {best / rate['stream']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -132,7 +178,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the Markdown table to this file")
     args = parser.parse_args(argv)
-    text = to_markdown(measure())
+    text = to_markdown(measure(), measure_one_row())
     print(text)
     if args.out:
         with open(args.out, "w") as f:
