@@ -110,7 +110,8 @@ def integer_lengths(lengths, T, N):
 # Samples per array in a fingerprint. Measured (2-core EPYC Zen 4, NumPy 2.4): under 1 µs per
 # array, so ~15 µs for the five arrays an LSTM layer saves (x, h, c, W_ih, W_hh), taken twice
 # per layer forward+backward (after the forward, and by the module before any backward, which
-# tells the functional backward not to check again); a fixed cost next to ~100 µs for a whole module call at size 1.
+# tells the functional backward not to check again); a fixed cost next to ~100 µs for a whole
+# module call at size 1.
 # A full CRC-32 of the 3.5 MB an LSTM(128, 128) saves at T=128, N=16 costs ~1.7 ms per pass.
 FINGERPRINT_SAMPLES = 256
 
