@@ -12,7 +12,9 @@ lays the arrays out for it. Equation labels refer to ``docs/derivations.md``.
 Shapes: x (T, N, I); h0, c0 (N, H); w_ih (G·H, I); w_hh (G·H, H);
 b_ih, b_hh (G·H,) or None; G = 1 for the RNN, 4 for the LSTM, 3 for the GRU.
 The LSTM's optional projection ``w_hr`` (P, H) makes h0 and the outputs P wide.
-Every forward takes optional ``lengths`` (N,): each sequence stops at its own end.
+Every forward takes optional ``lengths`` (N,): each sequence stops at its own end. Every
+backward takes ``input_grad``: False leaves out dx (None in the result), the T·N × I product
+that torch skips for an input that needs no gradient (a one-hot input, a first layer's data).
 
 Every call checks what the kernels rely on, at a cost independent of the data: arrays of one
 float dtype (float32 or float64), shapes that agree with each other, both biases or neither,
@@ -176,13 +178,14 @@ def _outputs(h, lengths):
     return h[1:] if np.all(lengths == T) else h[1:] * _valid(lengths, T)
 
 
-def _grads_args(cache, d_a, d_ah, nblocks):
+def _grads_args(cache, d_a, d_ah, nblocks, input_grad):
     """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input, weight
     and bias gradients (R6)–(R8), (G10), and reads them from; returns
     ``(args, (dx, dw_ih, dw_hh, db_ih, db_hh))``.
 
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
+    Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
     The results are fresh arrays; the partial sums of a pass in row blocks
     (``passes.param_grads_blocks``) are kept in the workspace.
     """
@@ -192,7 +195,7 @@ def _grads_args(cache, d_a, d_ah, nblocks):
     dt = x.dtype
     d_a2 = d_a.reshape(T * N, GH)                    # (T·N, G·H)
     d_ah2 = np.empty((0, GH), dt) if d_ah is None else d_ah.reshape(T * N, GH)   # (T·N, G·H); empty: = d_a2
-    dx = np.empty((T, N, I), dt)                     # dx_t = da_t W_ih  (R6)
+    dx = np.empty((T, N, I) if input_grad else (0, 0, I), dt)   # dx_t = da_t W_ih  (R6)
     dw_ih = np.empty((GH, I), dt)                    # Σ_t da_tᵀ x_t      (R6)
     dw_hh = np.empty((GH, P), dt)                    # Σ_t da_tᵀ h_{t-1}  (R7)
     bias_size = GH if cache.has_bias else 0
@@ -200,9 +203,10 @@ def _grads_args(cache, d_a, d_ah, nblocks):
     ws = cache.workspace
     partial_ih = take(ws, "dw_ih", (nblocks - 1, GH, I), dt)
     partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
-    args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(T * N, I),
+    args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(-1, I),
             dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
-    grads = (dx, dw_ih, dw_hh, db_ih if cache.has_bias else None, db_hh if cache.has_bias else None)
+    bias_grads = (db_ih, db_hh) if cache.has_bias else (None, None)
+    grads = (dx if input_grad else None, dw_ih, dw_hh, *bias_grads)
     return args, grads
 
 
@@ -241,7 +245,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     return _outputs(h, lengths), h[T], cache
 
 
-def rnn_backward(d_out, d_h_n, cache, checked=False):
+def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     """Gradients of ``rnn_forward`` given upstream ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
@@ -255,7 +259,7 @@ def rnn_backward(d_out, d_h_n, cache, checked=False):
     dh0 = np.empty_like(d_h_n)                                           # (N, H)
     T, N, _ = d_out.shape
     nb = _blocks(T, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad)
     _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
          *grads_args, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h, cache.relu, cache.lengths,
          d_a, dh, dh0)                               # (R3)–(R5), (V2), then (R6)–(R8)
@@ -296,7 +300,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     return _outputs(h, lengths), h[T], c[T], cache
 
 
-def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False):
+def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
     """Gradients of ``lstm_forward`` given ``d_out`` (T, N, P), ``d_h_n`` (N, P), ``d_c_n`` (N, H).
 
     Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
@@ -310,7 +314,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False):
     dh = take(cache.workspace, "dh", (T, N, P), d_out.dtype)             # (T, N, P)
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
     nb = _blocks(T, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb)   # (L11)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad)   # (L11)
     if cache.w_hr is None:
         dw_hr = None
         projection = _no_projection(cache.lengths, d_out.dtype)
@@ -352,7 +356,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     return _outputs(h, lengths), h[T], cache
 
 
-def gru_backward(d_out, d_h_n, cache, checked=False):
+def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     """Gradients of ``gru_forward`` given ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
@@ -366,7 +370,7 @@ def gru_backward(d_out, d_h_n, cache, checked=False):
     dh = take(ws, "dh", (T, N, H), d_out.dtype)                          # (T, N, H)
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
     nb = _blocks(T, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb)   # (G10)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad)   # (G10)
     _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
          *grads_args, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h, cache.gates, cache.a_hn,
          cache.lengths, d_ax, d_ah, dh, dh0)         # (G5)–(G9), (V2), then (G10)

@@ -6,7 +6,7 @@ import pytest
 
 import scratchrnn as sr
 
-from tolerances import F64_FORMULA, F64_TRAJECTORY
+from tolerances import F64_FORMULA, F64_TRAJECTORY, product_bound
 
 
 def test_one_hot_matches_torch(torch):
@@ -49,6 +49,39 @@ def test_linear_matches_torch(torch, lead):
     for k, p in tm.named_parameters():
         np.testing.assert_allclose(m.grads[k], p.grad.numpy(), **F64_FORMULA)
     assert np.all(np.abs(m.state_dict()["weight"]) <= 1 / np.sqrt(5))
+
+
+def test_linear_in_row_blocks_matches_torch(torch):
+    """Enough rows and work for Linear's GEMMs to run in row blocks on two threads (checked)."""
+    import numba
+    from scratchrnn.kernels import team
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("this machine runs Numba on one thread: Linear's GEMMs are never in blocks")
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        M, I, O = 2048, 64, 128
+        assert team.gemm_blocks(M, I, O) == 2, "this case no longer runs in blocks: pick a bigger one"
+        rng = np.random.default_rng(0)
+        m = sr.Linear(I, O, dtype=np.float64, seed=1)
+        x, dy = rng.standard_normal((64, M // 64, I)), rng.standard_normal((64, M // 64, O))
+        y = m(x)
+        dx = m.backward(dy)
+    finally:
+        numba.set_num_threads(before)
+    tm = torch.nn.Linear(I, O, dtype=torch.float64)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()})
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tm(tx)
+    ty.backward(torch.tensor(dy))
+    # Sums of up to 2,048 products (dW: two blocks' partial sums, then added), each side in
+    # its own order: Higham's bound on the two sides' difference, which holds for any order
+    x2, dy2, w = x.reshape(M, I), dy.reshape(M, O), m.state_dict()["weight"]
+    assert np.all(np.abs(y.reshape(M, O) - ty.detach().numpy().reshape(M, O))
+                  <= product_bound(x2, w.T, m.state_dict()["bias"]))
+    assert np.all(np.abs(dx.reshape(M, I) - tx.grad.numpy().reshape(M, I)) <= product_bound(dy2, w))
+    assert np.all(np.abs(m.grads["weight"] - tm.weight.grad.numpy()) <= product_bound(dy2.T, x2))
+    assert np.all(np.abs(m.grads["bias"] - tm.bias.grad.numpy()) <= product_bound(np.ones((1, M)), dy2)[0])
 
 
 def test_cross_entropy_matches_torch_and_is_stable(torch):

@@ -80,6 +80,24 @@ def test_gradient_gemms_in_row_blocks(nblocks):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)   # ≤ 37 terms of O(1): rounding only
 
 
+@pytest.mark.parametrize("nblocks", [1, 2, 3])
+def test_gradient_gemms_without_the_input_gradient(nblocks):
+    """An empty dx2 (0, I) skips dx; the weight and bias gradients are the same bits as with it."""
+    rng = np.random.default_rng(0)
+    R, I, P, GH = 37, 11, 7, 12
+    x2, h2, w_ih = rng.standard_normal((R, I)), rng.standard_normal((R, P)), rng.standard_normal((GH, I))
+    d_a2 = rng.standard_normal((R, GH))
+    results = []
+    for dx2 in (np.empty((R, I)), np.empty((0, I))):
+        out = [np.full((GH, I), np.nan), np.full((GH, P), np.nan), np.full(GH, np.nan), np.full(GH, np.nan)]
+        args = (x2, h2, w_ih, d_a2, np.empty((0, GH)), dx2, *out,
+                np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)))
+        passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
+        results.append(out)
+    for with_dx, without in zip(*results):
+        np.testing.assert_array_equal(without, with_dx)
+
+
 @pytest.mark.parametrize("nblocks", [1, 2])
 def test_projection_gradient_skips_padded_steps(nblocks):
     """``passes.projection_grad``: Σ_t dh_tᵀ m_t over each sequence's valid steps only."""

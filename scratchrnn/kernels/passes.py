@@ -230,7 +230,9 @@ def _add_biases(out, b_ih, b_hh, r0, r1):
 def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh):
     """Input, weight and bias gradients from every step's ``da`` at once, into the given arrays:
 
-    dx2 = d_a2 W_ih (T·N, I); dw_ih = d_a2ᵀ x2 (G·H, I); dw_hh = d_ah2ᵀ h2 (G·H, P);
+    dx2 = d_a2 W_ih (T·N, I), skipped where dx2 is empty (0, I): no input gradient wanted;
+    dw_ih = d_a2ᵀ x2 (G·H, I); dw_hh = d_ah2ᵀ h2 (G·H, P), skipped where dw_hh is empty
+    (0, 0): ``Linear``'s gradients are the input half alone;
     db_ih, db_hh = the column sums of d_a2 and d_ah2 (G·H,), skipped where empty.
     ``d_ah2`` is the gradient of the recurrent part where it differs from d_a2 (the GRU's n
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2 and db_hh = db_ih,
@@ -242,9 +244,11 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     than 4 % slower, and up to 12× faster where T·N is small and the copy dominates.
     """
     d_rec = d_a2 if d_ah2.shape[0] == 0 else d_ah2   # (T·N, G·H) the recurrent part's gradient
-    np.dot(d_a2, w_ih, dx2)
+    if dx2.shape[0]:
+        np.dot(d_a2, w_ih, dx2)
     np.dot(d_a2.T, x2, dw_ih)
-    np.dot(d_rec.T, h2, dw_hh)
+    if dw_hh.shape[0]:
+        np.dot(d_rec.T, h2, dw_hh)
     if db_ih.size:
         _column_sums(d_a2, db_ih, 0, d_a2.shape[0])
         if d_ah2.shape[0] == 0:
@@ -268,16 +272,19 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
     partial_b = np.empty((nblocks, 2, db_ih.size), dtype=d_a2.dtype)   # each block's bias sums
     for k in prange(nblocks):
         r0, r1 = _rows(R, k, nblocks)
-        np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
+        if dx2.shape[0]:
+            np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
         np.dot(d_a2[r0:r1].T, x2[r0:r1], dw_ih if k == 0 else partial_ih[k - 1])
-        np.dot(d_rec[r0:r1].T, h2[r0:r1], dw_hh if k == 0 else partial_hh[k - 1])
+        if dw_hh.shape[0]:
+            np.dot(d_rec[r0:r1].T, h2[r0:r1], dw_hh if k == 0 else partial_hh[k - 1])
         if db_ih.size:
             _column_sums(d_a2, partial_b[k, 0], r0, r1)
             if separate:
                 _column_sums(d_ah2, partial_b[k, 1], r0, r1)
     for k in range(nblocks - 1):
         _add_into(dw_ih, partial_ih[k])
-        _add_into(dw_hh, partial_hh[k])
+        if dw_hh.shape[0]:
+            _add_into(dw_hh, partial_hh[k])
     if db_ih.size:
         _copy_into(db_ih, partial_b[0, 0])
         for k in range(1, nblocks):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from scratchrnn import checks
-from scratchrnn.kernels import matmul
+from scratchrnn.kernels import passes, team
 from scratchrnn.modules.base import Module
 
 
@@ -12,6 +12,12 @@ class Linear(Module):
 
     x has shape (*, I) for any leading dims; ``backward(dy)`` returns dx (*, I) and
     accumulates ``dW = Σ dyᵀ x`` and ``db = Σ dy`` over all leading positions.
+
+    The GEMMs are a recurrent layer's input half (``kernels.passes.project`` and
+    ``param_grads``), in row blocks on Numba's threads where there is enough work
+    (``team.gemm_blocks``), so that a model and its head share one thread pool: after a GEMM
+    on BLAS's own threads, OpenBLAS's idle worker keeps spinning, and the recurrent pass that
+    follows on Numba's threads loses a core to it.
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
@@ -33,9 +39,14 @@ class Linear(Module):
         checks.array("input", x, self.dtype, (None,) * (x.ndim - 1) + (self.in_features,),
                       f"(*, {self.in_features})")
         x2 = np.ascontiguousarray(x).reshape(-1, self.in_features)     # (M, I)
-        y = matmul(x2, self._params["weight"].T)                       # (M, O)
-        if self.bias:
-            y += self._params["bias"]
+        y = np.empty((x2.shape[0], self.out_features), self.dtype)     # (M, O)
+        bias = self._params["bias"] if self.bias else np.empty(0, self.dtype)
+        nb = team.gemm_blocks(*x2.shape, self.out_features)
+        with team.serial_blas(nb):                                     # y = x Wᵀ + b
+            if nb == 1:
+                passes.project(x2, self._params["weight"], bias, np.empty(0, self.dtype), y)
+            else:
+                passes.project_blocks(x2, self._params["weight"], bias, np.empty(0, self.dtype), y, nb)
         self._cache = x2, x.shape
         return y.reshape(x.shape[:-1] + (self.out_features,))          # (*, O)
 
@@ -44,10 +55,20 @@ class Linear(Module):
         x2, x_shape = self._require_cache()
         checks.array("grad of output", d_y, self.dtype, x_shape[:-1] + (self.out_features,))
         d_y2 = np.ascontiguousarray(d_y).reshape(-1, self.out_features)  # (M, O)
-        self._accumulate("weight", matmul(d_y2.T, x2))                   # (O, I)
+        M, O, I = d_y2.shape[0], self.out_features, self.in_features
+        dx2, dw = np.empty((M, I), self.dtype), np.empty((O, I), self.dtype)
+        nb = team.gemm_blocks(M, I, O)
+        empty1, empty2 = np.empty(0, self.dtype), np.empty((0, 0), self.dtype)
+        # dx = dy W, dW = dyᵀ x: the input half of a layer's gradients, no recurrent half
+        args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
+                empty2, empty1, empty1, np.empty((nb - 1, O, I), self.dtype),
+                np.empty((0, 0, 0), self.dtype))
+        with team.serial_blas(nb):
+            passes.param_grads(*args) if nb == 1 else passes.param_grads_blocks(*args, nb)
+        self._accumulate("weight", dw)                                   # (O, I)
         if self.bias:
             self._accumulate("bias", d_y2.sum(axis=0))                   # (O,)
-        return matmul(d_y2, self._params["weight"]).reshape(x_shape)     # (*, I)
+        return dx2.reshape(x_shape)                                      # (*, I)
 
     def __repr__(self):
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias}, dtype={self.dtype})"

@@ -42,9 +42,12 @@ class _HiddenStateRNN(RNNBase):
         out, (h_n,) = self._forward_states(x, (hx,), lengths)
         return out, h_n
 
-    def backward(self, d_out, d_h_n=None):
-        """Upstream grads of ``out`` and ``h_n`` (None = zeros) -> (dx, dh0); accumulates ``grads``."""
-        dx, (dh0,) = self._backward_states(d_out, (d_h_n,))
+    def backward(self, d_out, d_h_n=None, input_grad=True):
+        """Upstream grads of ``out`` and ``h_n`` (None = zeros) -> (dx, dh0); accumulates ``grads``.
+
+        ``input_grad=False``: dx is None, its product left out (an input that needs no gradient).
+        """
+        dx, (dh0,) = self._backward_states(d_out, (d_h_n,), input_grad)
         return dx, dh0
 
 
@@ -68,8 +71,8 @@ class RNN(_HiddenStateRNN):
                                         lengths=lengths, workspace=workspace)
         return out, (h_n,), cache
 
-    def _layer_backward(self, d_out, d_states, cache):
-        g = F.rnn_backward(d_out, d_states[0], cache, checked=True)
+    def _layer_backward(self, d_out, d_states, cache, input_grad):
+        g = F.rnn_backward(d_out, d_states[0], cache, checked=True, input_grad=input_grad)
         return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 
     def extra_repr(self):
@@ -136,9 +139,11 @@ class LSTM(RNNBase):
         out, (h_n, c_n) = self._forward_states(x, state_pair("hx", hx), lengths)
         return out, (h_n, c_n)
 
-    def backward(self, d_out, d_hx=None):
-        """Upstream grads of ``out`` and ``(h_n, c_n)`` (None = zeros) -> (dx, (dh0, dc0))."""
-        dx, (dh0, dc0) = self._backward_states(d_out, state_pair("grad of (h_n, c_n)", d_hx))
+    def backward(self, d_out, d_hx=None, input_grad=True):
+        """Upstream grads of ``out`` and ``(h_n, c_n)`` (None = zeros) -> (dx, (dh0, dc0));
+        accumulates ``grads``. ``input_grad=False``: dx is None, its product left out."""
+        dx, (dh0, dc0) = self._backward_states(d_out, state_pair("grad of (h_n, c_n)", d_hx),
+                                                input_grad)
         return dx, (dh0, dc0)
 
     def _layer_forward(self, x, states, weights, lengths, workspace):
@@ -146,8 +151,8 @@ class LSTM(RNNBase):
                                               workspace=workspace)
         return out, (h_n, c_n), cache
 
-    def _layer_backward(self, d_out, d_states, cache):
-        g = F.lstm_backward(d_out, d_states[0], d_states[1], cache, checked=True)
+    def _layer_backward(self, d_out, d_states, cache, input_grad):
+        g = F.lstm_backward(d_out, d_states[0], d_states[1], cache, checked=True, input_grad=input_grad)
         return g.dx, (g.dh0, g.dc0), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh, g.dw_hr)
 
 
@@ -170,7 +175,7 @@ class GRU(_HiddenStateRNN):
                                         workspace=workspace)
         return out, (h_n,), cache
 
-    def _layer_backward(self, d_out, d_states, cache):
-        g = F.gru_backward(d_out, d_states[0], cache, checked=True)
+    def _layer_backward(self, d_out, d_states, cache, input_grad):
+        g = F.gru_backward(d_out, d_states[0], cache, checked=True, input_grad=input_grad)
         return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 

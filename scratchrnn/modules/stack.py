@@ -130,8 +130,9 @@ class RNNBase(Module):
         ``workspace``, valid until its next forward."""
         raise NotImplementedError
 
-    def _layer_backward(self, d_out, d_states, cache):
-        """-> (dx, initial-state grads tuple, (dw_ih, dw_hh, db_ih, db_hh))"""
+    def _layer_backward(self, d_out, d_states, cache, input_grad):
+        """-> (dx, initial-state grads tuple, (dw_ih, dw_hh, db_ih, db_hh)); dx None without
+        ``input_grad``."""
         raise NotImplementedError
 
     # -- layouts and checks --------------------------------------------------
@@ -214,7 +215,9 @@ class RNNBase(Module):
         self._cache = LayerCache(caches, rev, masks, batched, out.shape, tuple(f.shape for f in finals))
         return out, tuple(finals)
 
-    def _backward_states(self, d_out, d_finals):
+    def _backward_states(self, d_out, d_finals, input_grad=True):
+        """The grads of ``out`` and the final states -> (dx or None, initial-state grads); the
+        first layer leaves dx out unless ``input_grad``."""
         cache = self._require_cache()
         for k, layer_caches in enumerate(cache.caches):   # all layers first: a rejected backward
             for sfx, c in zip(self._suffixes, layer_caches):   # accumulates nothing
@@ -240,9 +243,10 @@ class RNNBase(Module):
                 d_o = d_layer_out[:, :, d * P:(d + 1) * P]             # (T, N, P) this direction's half (S3)
                 d_o = d_o if d == 0 else self._flip(d_o, cache.rev)    # (S2)
                 dx, d_s0, dparams = self._layer_backward(
-                    d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d])
-                dx = dx if d == 0 else self._flip(dx, cache.rev)       # (S2)
-                d_in = dx if d_in is None else d_in + dx               # (S3) input fans out to both
+                    d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d], input_grad or k > 0)
+                if dx is not None:
+                    dx = dx if d == 0 else self._flip(dx, cache.rev)   # (S2)
+                    d_in = dx if d_in is None else d_in + dx           # (S3) input fans out to both
                 for g0, g in zip(d_starts, d_s0):
                     g0[idx] = g                      # dh_0[idx] = δ_0, dc_0[idx] = γ_0   (S5)
                 sfx = self._suffixes[d]
@@ -250,10 +254,10 @@ class RNNBase(Module):
                                    dparams):
                     self._accumulate(f"{name}_l{k}{sfx}", g)
             d_layer_out = d_in                       # (S1) dx of layer k is d_out of layer k-1
-        dx = d_layer_out                             # (T, N, I)
+        dx = d_layer_out                             # (T, N, I), or None without input_grad
         if not cache.batched:
-            return dx[:, 0, :], tuple(g[:, 0, :] for g in d_starts)
-        if self.batch_first:
+            return None if dx is None else dx[:, 0, :], tuple(g[:, 0, :] for g in d_starts)
+        if self.batch_first and dx is not None:
             dx = np.ascontiguousarray(dx.transpose(1, 0, 2))           # (N, T, I)
         return dx, tuple(d_starts)
 

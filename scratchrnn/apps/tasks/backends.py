@@ -65,9 +65,11 @@ class ScratchBackend:
             d_out[-1] = d_feats
         else:
             d_out = d_feats
-        self.core.backward(d_out)                   # the initial state's gradient is dropped:
+        # the data needs no gradient (as in torch) and the initial state's is dropped:
+        # truncated BPTT across batches
+        self.core.backward(d_out, input_grad=False)
         norm = sr.clip_grad_norm([self.core, self.head], self.clip if self.clip else np.inf)
-        self.opt.step()                             # truncated BPTT across batches
+        self.opt.step()
         self.opt.zero_grad()
         return float(value), state_n, norm
 
