@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import scratchrnn as sr
+from scratchrnn import reference
 
-from tolerances import F64_FORMULA, F64_TRAJECTORY, product_bound
+from tolerances import EPS32, F64_FORMULA, F64_TRAJECTORY, product_bound
 
 
 def test_one_hot_matches_torch(torch):
@@ -96,6 +97,41 @@ def test_cross_entropy_matches_torch_and_is_stable(torch):
     np.testing.assert_allclose(loss, t_loss.item(), **F64_FORMULA)
     np.testing.assert_allclose(d, t.grad.numpy(), **F64_FORMULA)
     assert sr.cross_entropy(logits.astype(np.float32), targets)[1].dtype == np.float32
+
+
+@pytest.mark.parametrize("M, C", [(1, 1), (5, 3), (7, 16), (33, 37), (64, 1027)])
+def test_cross_entropy_equals_the_numpy_reference(M, C):
+    """The compiled rows against ``reference.cross_entropy``, float64: row widths below, at and
+    past the kernel's lanes, one row and one class, a confident row and a huge logit."""
+    rng = np.random.default_rng(M + C)
+    logits = rng.standard_normal((M, C)) * 3
+    targets = rng.integers(0, C, M)
+    logits[0, targets[0]] += 40                          # softmax_t within 1e-17 of 1
+    logits[-1, 0] = -1e4                                 # its exp underflows to 0
+    loss, d = sr.cross_entropy(logits, targets)
+    want_loss, want_d = reference.cross_entropy(logits, targets)
+    # e_c / (s·M) here, exp(l_c − max − log s) / M there: a few roundings of values ≤ 1/M;
+    # the loss is a mean of M terms, summed in float64 on both sides
+    np.testing.assert_allclose(loss, want_loss, **F64_FORMULA)
+    np.testing.assert_allclose(d, want_d, rtol=F64_FORMULA["rtol"], atol=F64_FORMULA["atol"] / M)
+
+
+def test_cross_entropy_float32_is_as_close_to_float64_as_torch(torch):
+    """float32 logits: loss and gradient no farther from the float64 result than torch's float32."""
+    rng = np.random.default_rng(0)
+    M, C = 256, 1027
+    logits = (rng.standard_normal((M, C)) * 4).astype(np.float32)
+    targets = rng.integers(0, C, M)
+    logits[::7, 0] += 30                                 # confident rows
+    truth_loss, truth_d = reference.cross_entropy(logits.astype(np.float64), targets)
+    loss, d = sr.cross_entropy(logits, targets)
+    t = torch.tensor(logits, requires_grad=True)
+    t_loss = torch.nn.functional.cross_entropy(t, torch.tensor(targets))
+    t_loss.backward()
+    # the loss is one float32 number: rounding it to float32 alone errs by up to ½ ulp, which
+    # torch's may happen to be spared; beyond one ulp, ours must be the closer
+    assert abs(float(loss) - truth_loss) <= abs(t_loss.item() - truth_loss) + EPS32 * truth_loss
+    assert np.abs(d - truth_d).max() <= np.abs(t.grad.numpy() - truth_d).max()
 
 
 def test_mse_matches_torch(torch):

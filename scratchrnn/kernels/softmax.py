@@ -1,0 +1,87 @@
+"""The cross-entropy of a batch of logit rows in one pass over each row.
+
+NumPy's form (``scratchrnn.losses`` before these kernels: max, shift, exp, sum, log, exp
+again, subtract, divide) reads and writes the whole (M, C) array eight times and allocates
+four of them; a character model's 1,120 rows of 1,027 logits took 4.6 ms per training step
+that way. Here each row is read once into the gradient's row, which stays in L1 while it
+is exponentiated, summed and scaled; the rows run on Numba's threads.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from scratchrnn.kernels.gates import exp_nonpositive, is_single
+from scratchrnn.kernels.jit import jit_inline, jit_parallel
+
+# Partial sums and maxima a row is reduced in, side by side: a vector's worth of float32, so
+# that the reductions vectorise (LLVM does not reorder a single running sum or max itself).
+LANES = 16
+
+
+@jit_inline
+def _max(a):
+    """The largest value of a 1-D array of finite values, in ``LANES`` interleaved maxima."""
+    part = np.full(LANES, a[0])
+    n = a.size - a.size % LANES
+    for i in range(0, n, LANES):
+        for j in range(LANES):
+            part[j] = max(part[j], a[i + j])
+    top = part.max()
+    for i in range(n, a.size):
+        top = max(top, a[i])
+    return top
+
+
+@jit_inline
+def _sum64(a):
+    """Σ a in float64, in ``LANES`` interleaved partial sums: a fixed order, the same bits on
+    every run, and a shorter chain of roundings than one running sum."""
+    part = np.zeros(LANES)
+    n = a.size - a.size % LANES
+    for i in range(0, n, LANES):
+        for j in range(LANES):
+            part[j] += a[i + j]
+    s = 0.0
+    for j in range(LANES):
+        s += part[j]
+    for i in range(n, a.size):
+        s += a[i]
+    return s
+
+
+@jit_parallel
+def cross_entropy_rows(logits, targets, nll, d):
+    """Per row m of ``logits`` (M, C) (finite values) with target class t = targets[m]:
+
+    nll[m] = log Σ_c e^(l_c − top) − (l_t − top), float64: −log softmax(l)_t, with top the
+    row's max so that no exp overflows;
+    d[m] = (softmax(l) − onehot(t)) / M: the gradient of the mean of nll, in ``logits``' dtype.
+
+    The exps are ``exp_nonpositive`` for float32 (within 1 ulp, vectorised) and libm's for
+    float64; the sum s is taken in float64. d[m, c] = e_c / (s·M), and at the target
+    (e_t − s) / (s·M) in float64, which keeps the small 1 − softmax_t of a confident row
+    accurate instead of subtracting two numbers near 1.
+    """
+    M, C = logits.shape
+    single = is_single(logits)
+    denominators = np.empty(M, d.dtype)          # s·M rounded to the data's dtype
+    for m in prange(M):
+        row, out = logits[m], d[m]
+        top = _max(row)
+        if single:
+            for c in range(C):
+                out[c] = exp_nonpositive(row[c] - top)
+        else:
+            for c in range(C):
+                out[c] = math.exp(row[c] - top)
+        s = _sum64(out)                          # ≥ 1: the max's own term is e^0
+        t = targets[m]
+        e_t = np.float64(out[t])
+        nll[m] = math.log(s) - (np.float64(row[t]) - np.float64(top))
+        denominators[m] = s * M
+        den = denominators[m]
+        for c in range(C):
+            out[c] = out[c] / den
+        out[t] = (e_t - s) / (s * M)
