@@ -6,6 +6,7 @@ reproducible. Select another profile with ``--hypothesis-profile``.
 
 Fixtures ``torch`` and ``torch_ref``: a test that compares with torch takes one of them, so
 without torch installed exactly those tests skip ("needs torch") and every other test runs.
+Fixture ``two_threads``: Numba on two threads for one test (skipped where it has fewer).
 """
 
 import os
@@ -29,3 +30,16 @@ def torch_ref(torch):
     """The torch mirror (needs torch); a broken torch_ref fails the test, it does not skip."""
     import torch_ref
     return torch_ref
+
+
+@pytest.fixture
+def two_threads():
+    """Numba on 2 threads for one test, restored after: row blocks can run. Skips where Numba
+    was started with fewer (``NUMBA_NUM_THREADS``), since then every pass is serial."""
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("this machine runs Numba on one thread: every pass is serial")
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield
+    numba.set_num_threads(before)

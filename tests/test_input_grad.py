@@ -5,7 +5,6 @@ leaving it out must give the very same bits for every other result, in a serial 
 pass in row blocks.
 """
 
-import numba
 import numpy as np
 import pytest
 
@@ -39,25 +38,18 @@ def test_without_input_grad_dx_is_none_and_the_rest_is_bit_for_bit(kind, cfg, ba
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_without_input_grad_in_row_blocks(kind):
+def test_without_input_grad_in_row_blocks(kind, two_threads):
     """Enough work for the passes to run in row blocks on two threads (checked, not assumed)."""
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("this machine runs Numba on one thread: every pass is serial")
-    before = numba.get_num_threads()
-    numba.set_num_threads(2)
-    try:
-        T, N, I, H = 32, 64, 16, 64
-        model = {"lstm": sr.LSTM, "gru": sr.GRU}.get(kind)
-        m = (model(I, H, dtype=np.float32, seed=0) if model
-             else sr.RNN(I, H, nonlinearity=kind, dtype=np.float32, seed=0))
-        rng = np.random.default_rng(2)
-        w_hh = dict(m.named_parameters())["weight_hh_l0"]
-        assert F._blocks(T, N, w_hh) > 1, "this case no longer runs in blocks: pick a bigger one"
-        x = rng.standard_normal((T, N, I)).astype(np.float32)
-        d_out = rng.standard_normal((T, N, H)).astype(np.float32)
-        (dx, d_hx, grads), (no_dx, d_hx2, grads2) = both_ways(m, x, None, d_out, None)
-    finally:
-        numba.set_num_threads(before)
+    T, N, I, H = 32, 64, 16, 64
+    model = {"lstm": sr.LSTM, "gru": sr.GRU}.get(kind)
+    m = (model(I, H, dtype=np.float32, seed=0) if model
+         else sr.RNN(I, H, nonlinearity=kind, dtype=np.float32, seed=0))
+    rng = np.random.default_rng(2)
+    w_hh = dict(m.named_parameters())["weight_hh_l0"]
+    assert F._blocks(T, N, w_hh) > 1, "this case no longer runs in blocks: pick a bigger one"
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
+    d_out = rng.standard_normal((T, N, H)).astype(np.float32)
+    (dx, d_hx, grads), (no_dx, d_hx2, grads2) = both_ways(m, x, None, d_out, None)
     assert dx.shape == x.shape and no_dx is None
     close(d_hx2, d_hx, "initial-state grads", exact=True)
     close(grads2, grads, "grads", exact=True)

@@ -52,24 +52,16 @@ def test_linear_matches_torch(torch, lead):
     assert np.all(np.abs(m.state_dict()["weight"]) <= 1 / np.sqrt(5))
 
 
-def test_linear_in_row_blocks_matches_torch(torch):
+def test_linear_in_row_blocks_matches_torch(torch, two_threads):
     """Enough rows and work for Linear's GEMMs to run in row blocks on two threads (checked)."""
-    import numba
     from scratchrnn.kernels import team
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("this machine runs Numba on one thread: Linear's GEMMs are never in blocks")
-    before = numba.get_num_threads()
-    numba.set_num_threads(2)
-    try:
-        M, I, O = 2048, 64, 128
-        assert team.gemm_blocks(M, I, O) == 2, "this case no longer runs in blocks: pick a bigger one"
-        rng = np.random.default_rng(0)
-        m = sr.Linear(I, O, dtype=np.float64, seed=1)
-        x, dy = rng.standard_normal((64, M // 64, I)), rng.standard_normal((64, M // 64, O))
-        y = m(x)
-        dx = m.backward(dy)
-    finally:
-        numba.set_num_threads(before)
+    M, I, O = 2048, 64, 128
+    assert team.gemm_blocks(M, I, O) == 2, "this case no longer runs in blocks: pick a bigger one"
+    rng = np.random.default_rng(0)
+    m = sr.Linear(I, O, dtype=np.float64, seed=1)
+    x, dy = rng.standard_normal((64, M // 64, I)), rng.standard_normal((64, M // 64, O))
+    y = m(x)
+    dx = m.backward(dy)
     tm = torch.nn.Linear(I, O, dtype=torch.float64)
     tm.load_state_dict({k: torch.tensor(v) for k, v in m.state_dict().items()})
     tx = torch.tensor(x, requires_grad=True)
