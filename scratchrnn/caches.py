@@ -26,7 +26,7 @@ class RNNCache(NamedTuple):
 
 
 class RNNGrads(NamedTuple):
-    dx: np.ndarray                # (T, N, I)
+    dx: Optional[np.ndarray]      # (T, N, I), or None: backward(..., input_grad=False)
     dh0: np.ndarray               # (N, H)
     dh: np.ndarray                # (T, N, H)  total gradient reaching each h_t (R3)
     dw_ih: np.ndarray             # (H, I)
@@ -69,7 +69,7 @@ class GRUCache(NamedTuple):
 
 
 class LSTMGrads(NamedTuple):
-    dx: np.ndarray                # (T, N, I)
+    dx: Optional[np.ndarray]      # (T, N, I), or None: backward(..., input_grad=False)
     dh0: np.ndarray               # (N, P)
     dc0: np.ndarray               # (N, H)
     dh: np.ndarray                # (T, N, P)  total gradient reaching each h_t (L5)

@@ -55,7 +55,9 @@ def cross_entropy(logits, targets):
         raise ValueError(f"target {bad} is out of range for {C} classes")
     nll = np.empty(M)                                                  # (M,) −log softmax at the target
     d = np.empty((M, C), logits.dtype)                                 # (M, C)
-    cross_entropy_rows(np.ascontiguousarray(logits), targets.astype(np.intp, copy=False), nll, d)
+    # C-contiguous, writeable, intp: the one compiled version per dtype (a read-only or strided
+    # array is another type to Numba, and would compile another)
+    cross_entropy_rows(np.require(logits, requirements=["C", "W"]), np.array(targets, dtype=np.intp), nll, d)
     return logits.dtype.type(nll.mean()), d
 
 

@@ -40,7 +40,7 @@ def test_without_input_grad_dx_is_none_and_the_rest_is_bit_for_bit(kind, cfg, ba
 @pytest.mark.parametrize("kind", KINDS)
 def test_without_input_grad_in_row_blocks(kind, two_threads):
     """Enough work for the passes to run in row blocks on two threads (checked, not assumed)."""
-    T, N, I, H = 32, 64, 16, 64
+    T, N, I, H = 32, 32, 16, 64                      # 16 rows per thread: blocks on any BLAS
     model = {"lstm": sr.LSTM, "gru": sr.GRU}.get(kind)
     m = (model(I, H, dtype=np.float32, seed=0) if model
          else sr.RNN(I, H, nonlinearity=kind, dtype=np.float32, seed=0))
@@ -50,6 +50,25 @@ def test_without_input_grad_in_row_blocks(kind, two_threads):
     x = rng.standard_normal((T, N, I)).astype(np.float32)
     d_out = rng.standard_normal((T, N, H)).astype(np.float32)
     (dx, d_hx, grads), (no_dx, d_hx2, grads2) = both_ways(m, x, None, d_out, None)
+    assert dx.shape == x.shape and no_dx is None
+    close(d_hx2, d_hx, "initial-state grads", exact=True)
+    close(grads2, grads, "grads", exact=True)
+
+
+@pytest.mark.parametrize("kind, extra", [("lstm", dict(proj_size=3)), ("gru", {}), ("tanh", {})])
+def test_without_input_grad_with_lengths_and_projection(kind, extra):
+    """Variable lengths in a 2-layer bidirectional stack (and the LSTM's projection)."""
+    m = make(kind, num_layers=2, bidirectional=True, **extra)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 3, m.input_size))
+    d_out = rng.standard_normal((5, 3, 2 * (extra.get("proj_size") or m.hidden_size)))
+    results = []
+    for input_grad in (True, False):
+        m.zero_grad()
+        m(x, lengths=[5, 2, 4])
+        dx, d_hx = m.backward(d_out, input_grad=input_grad)
+        results.append((dx, d_hx, {k: v.copy() for k, v in m.grads.items()}))
+    (dx, d_hx, grads), (no_dx, d_hx2, grads2) = results
     assert dx.shape == x.shape and no_dx is None
     close(d_hx2, d_hx, "initial-state grads", exact=True)
     close(grads2, grads, "grads", exact=True)

@@ -108,6 +108,45 @@ def test_cross_entropy_equals_the_numpy_reference(M, C):
     np.testing.assert_allclose(d, want_d, rtol=F64_FORMULA["rtol"], atol=F64_FORMULA["atol"] / M)
 
 
+def test_cross_entropy_float32_within_its_error_bound():
+    """float32 logits against the float64 result, no torch needed, with the bound derived
+    from what the float32 kernel rounds (ε = EPS32):
+
+    - e_c = exp(l_c − top): the float32 shift x_c = l_c − top rounds by up to ½ulp(x_c),
+      which exp turns into a relative error of |x_c|·ε/2; exp itself adds 1 ulp:
+      k_c = (1 + |x_c|/2)·ε relative;
+    - s = Σ e_c, summed in float64: off by at most Σ e_c·k_c (r_s relative);
+    - off the target, d = e_c / (s·M), with s·M rounded to float32 and the division
+      rounded: k_c + r_s + ε relative;
+    - at the target, (e_t − s)/(s·M) in float64: (e_t·k_t + Σ e_c·k_c)/(s·M) absolute,
+      plus r_s + ½ε of the result;
+    - the loss, mean of log s − x_t: r_s and |x_t|·ε/2 per row, and ½ ulp when rounded.
+    """
+    rng = np.random.default_rng(1)
+    M, C = 300, 515
+    logits = (rng.standard_normal((M, C)) * 4).astype(np.float32)
+    targets = rng.integers(0, C, M)
+    logits[::5, 7] += 25                                 # confident rows, some right, some wrong
+    targets[::10] = 7
+    truth_loss, truth_d = reference.cross_entropy(logits.astype(np.float64), targets)
+    loss, d = sr.cross_entropy(logits, targets)
+
+    rows = np.arange(M)
+    x = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)   # exact in float64
+    e = np.exp(x)
+    s = e.sum(axis=1)
+    k = (1 + np.abs(x) / 2) * EPS32
+    err_s = (e * k).sum(axis=1)
+    r_s = err_s / s
+    bound = (k + r_s[:, None] + EPS32) * np.abs(truth_d)
+    at = (e[rows, targets] * k[rows, targets] + err_s) / (s * M) \
+        + (r_s + EPS32 / 2) * np.abs(truth_d[rows, targets])
+    bound[rows, targets] = at
+    assert np.all(np.abs(d.astype(np.float64) - truth_d) <= bound)
+    loss_bound = np.mean(r_s + np.abs(x[rows, targets]) * EPS32 / 2) + EPS32 / 2 * abs(truth_loss)
+    assert abs(float(loss) - truth_loss) <= loss_bound
+
+
 def test_cross_entropy_float32_is_as_close_to_float64_as_torch(torch):
     """float32 logits: loss and gradient no farther from the float64 result than torch's float32."""
     rng = np.random.default_rng(0)

@@ -94,6 +94,9 @@ def test_gradient_gemms_without_the_input_gradient(nblocks):
                 np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)))
         passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
         results.append(out)
+    dw_ih, dw_hh, db_ih, db_hh = results[0]
+    for got, want in ((dw_ih, d_a2.T @ x2), (dw_hh, d_a2.T @ h2), (db_ih, d_a2.sum(axis=0)), (db_hh, db_ih)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)   # ≤ 37 terms of O(1): rounding only
     for with_dx, without in zip(*results):
         np.testing.assert_array_equal(without, with_dx)
 

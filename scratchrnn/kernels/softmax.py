@@ -1,10 +1,11 @@
-"""The cross-entropy of a batch of logit rows in one pass over each row.
+"""The cross-entropy of a batch of logit rows, row by row in the cache.
 
-NumPy's form (``scratchrnn.losses`` before these kernels: max, shift, exp, sum, log, exp
-again, subtract, divide) reads and writes the whole (M, C) array eight times and allocates
-four of them; a character model's 1,120 rows of 1,027 logits took 4.6 ms per training step
-that way. Here each row is read once into the gradient's row, which stays in L1 while it
-is exponentiated, summed and scaled; the rows run on Numba's threads.
+In NumPy (``scratchrnn.reference.cross_entropy``: max, shift, exp, sum, log, exp again,
+subtract, divide) each step reads and writes the whole (M, C) array, four of them fresh: a
+character model's 1,120 rows of 1,027 float32 logits took 2.8 ms that way, 4.6 ms inside a
+training step. Here a row of logits is read twice (its max, then its exps into the
+gradient's row) and the gradient's row is swept while it is still in L1 (its sum, then
+the scaling); the rows run on Numba's threads: 0.9 ms.
 """
 
 import math
@@ -66,7 +67,9 @@ def cross_entropy_rows(logits, targets, nll, d):
     """
     M, C = logits.shape
     single = is_single(logits)
-    denominators = np.empty(M, d.dtype)          # s·M rounded to the data's dtype
+    # s·M rounded to the data's dtype: read back from an array of that dtype, it keeps the
+    # scaling loop's division in float32 for float32 data (a scalar would be a float64)
+    denominators = np.empty(M, d.dtype)
     for m in prange(M):
         row, out = logits[m], d[m]
         top = _max(row)

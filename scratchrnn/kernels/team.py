@@ -15,7 +15,7 @@ that already spins, so a model's head keeps off BLAS's threads too: ``Linear`` r
 GEMMs in the same row blocks (``gemm_blocks``). In a character model's training step (RNN
 256, 1,027 one-hot classes, T=35, N=32; 2 cores of an Intel Xeon with AVX-512) the
 recurrent forward and backward took 7.5–15 ms each after a head on BLAS's threads and
-3.0–3.6 ms after one in row blocks, and the whole step 30–38 ms against 12–13.
+3.6–3.9 ms after one in row blocks, and the whole step 27–38 ms against 15–16.
 
 Where threads do not pay (fewer than ``MIN_ROWS`` sequences per thread, little work, or
 per-step products big enough for BLAS's own threads), ``blocks`` returns 1 and the pass is

@@ -42,11 +42,12 @@ class Linear(Module):
         y = np.empty((x2.shape[0], self.out_features), self.dtype)     # (M, O)
         bias = self._params["bias"] if self.bias else np.empty(0, self.dtype)
         nb = team.gemm_blocks(*x2.shape, self.out_features)
-        with team.serial_blas(nb):                                     # y = x Wᵀ + b
+        args = (x2, self._params["weight"], bias, np.empty(0, self.dtype), y)   # y = x Wᵀ + b
+        with team.serial_blas(nb):
             if nb == 1:
-                passes.project(x2, self._params["weight"], bias, np.empty(0, self.dtype), y)
+                passes.project(*args)
             else:
-                passes.project_blocks(x2, self._params["weight"], bias, np.empty(0, self.dtype), y, nb)
+                passes.project_blocks(*args, nb)
         self._cache = x2, x.shape
         return y.reshape(x.shape[:-1] + (self.out_features,))          # (*, O)
 
@@ -64,9 +65,12 @@ class Linear(Module):
                 empty2, empty1, empty1, np.empty((nb - 1, O, I), self.dtype),
                 np.empty((0, 0, 0), self.dtype))
         with team.serial_blas(nb):
-            passes.param_grads(*args) if nb == 1 else passes.param_grads_blocks(*args, nb)
+            if nb == 1:
+                passes.param_grads(*args)
+            else:
+                passes.param_grads_blocks(*args, nb)
         self._accumulate("weight", dw)                                   # (O, I)
-        if self.bias:
+        if self.bias:                                # NumPy's pairwise sum: fewer roundings than row by row
             self._accumulate("bias", d_y2.sum(axis=0))                   # (O,)
         return dx2.reshape(x_shape)                                      # (*, I)
 
