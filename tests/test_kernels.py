@@ -377,7 +377,7 @@ def test_recorded_dh_is_the_total_gradient_at_each_state(torch, kind):
     np.testing.assert_allclose(g.dh, want, **F64_TORCH)
 
 
-@pytest.mark.parametrize("N", [1, 3, 4, 7, 8, 9])
+@pytest.mark.parametrize("N", [1, 2, 3, 4, 6, 7, 8, 9])
 @pytest.mark.parametrize("K", [3, 4, 9])
 @pytest.mark.parametrize("blas_small", [0, 10 ** 6])
 def test_matmul_add_matches_numpy_on_both_paths(N, K, blas_small):
