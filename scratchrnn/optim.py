@@ -70,7 +70,9 @@ def clip_grad_norm(modules, max_norm):
     grads = [g for _, g in _pairs(modules, "clip_grad_norm got the same parameter twice: like torch's "
                                             "clip_grad_norm_, it counts its gradient twice in the "
                                             "norm and scales it twice")]
-    total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads)))
+    # Σ g² in float64, cast as it goes (no float64 copy of each gradient to allocate)
+    total = float(np.sqrt(sum(float(np.einsum("i,i->", g.ravel(), g.ravel(), dtype=np.float64))
+                              for g in grads)))
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads:

@@ -19,6 +19,7 @@ differentiates the last *good* forward, exactly as if the bad call never happene
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -263,3 +264,18 @@ def test_cell_backward_rejects_malformed_grads(s, data):
         assert_clear_error(lambda: m.backward(bad), TypeError, "(h', c')", "pair", word)
     for k, g in m.grads.items():
         assert not g.any(), k
+
+
+def test_all_finite_is_exact_when_the_sum_overflows_or_cancels():
+    """``checks.all_finite`` takes a finite sum as proof and checks every value otherwise."""
+    from scratchrnn import checks
+    big = np.full(8, 3e38, np.float32)                  # all finite; their sum overflows to inf
+    assert checks.all_finite(big) and checks.all_finite(np.empty(0, np.float32))
+    for bad in (np.nan, np.inf, -np.inf):
+        a = np.ones((3, 5))
+        a[2, 4] = bad
+        assert not checks.all_finite(a)
+    both = np.array([np.inf, -np.inf, 1.0])             # +inf and -inf: a NaN sum, still caught
+    assert not checks.all_finite(both)
+    with pytest.raises(ValueError, match=r"x contains NaN at index \(1, 0\)"):
+        checks.finite("x", np.array([[1.0], [np.nan]]))

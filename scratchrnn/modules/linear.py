@@ -5,6 +5,7 @@ import numpy as np
 from scratchrnn import checks
 from scratchrnn.kernels import passes, team
 from scratchrnn.modules.base import Module
+from scratchrnn.workspace import Workspace
 
 
 class Linear(Module):
@@ -29,6 +30,7 @@ class Linear(Module):
         if self.bias:
             shapes.append(("bias", (self.out_features,)))
         self._init_params(shapes, 1 / np.sqrt(self.in_features))
+        self._scratch = Workspace()      # dW and its partial sums, added into grads each backward
 
     def forward(self, x):
         """x (*, I) -> y (*, O)."""
@@ -57,13 +59,14 @@ class Linear(Module):
         checks.array("grad of output", d_y, self.dtype, x_shape[:-1] + (self.out_features,))
         d_y2 = np.ascontiguousarray(d_y).reshape(-1, self.out_features)  # (M, O)
         M, O, I = d_y2.shape[0], self.out_features, self.in_features
-        dx2, dw = np.empty((M, I), self.dtype), np.empty((O, I), self.dtype)
         nb = team.gemm_blocks(M, I, O)
+        dx2 = np.empty((M, I), self.dtype)                               # returned: a fresh array
+        dw = self._scratch.take("dw", (O, I), self.dtype)                # added into grads below
+        partial = self._scratch.take("partial", (nb - 1, O, I), self.dtype)
         empty1, empty2 = np.empty(0, self.dtype), np.empty((0, 0), self.dtype)
         # dx = dy W, dW = dyᵀ x: the input half of a layer's gradients, no recurrent half
         args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
-                empty2, empty1, empty1, np.empty((nb - 1, O, I), self.dtype),
-                np.empty((0, 0, 0), self.dtype))
+                empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype))
         with team.serial_blas(nb):
             if nb == 1:
                 passes.param_grads(*args)

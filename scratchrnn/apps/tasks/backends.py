@@ -13,6 +13,7 @@ Loss kinds (what the head sees and what the target is):
 import numpy as np
 
 import scratchrnn as sr
+from scratchrnn import checks
 
 
 def build_models(model, input_size, hidden, layers, out_size, dtype, seed, init="default"):
@@ -51,7 +52,7 @@ class ScratchBackend:
         out, state_n = self.core(x, state)                           # (T, N, H)
         feats = out[-1] if loss == "ce_last" else out                # (N, H) | (T, N, H)
         pred = self.head(feats)
-        if not np.isfinite(pred).all():             # diverged: let the task stop and say where
+        if not checks.all_finite(pred):             # diverged: let the task stop and say where
             return float("nan"), state_n, float("nan")
         if loss == "mse_all":
             value, d_pred = sr.mse_loss(pred, target)
