@@ -70,7 +70,9 @@ def all_finite(a):
     one pass; a sum that overflowed is checked value by value. (In a char-LM training step
     the boolean temporaries of ``np.isfinite(a).all()`` were fresh pages on every call, and
     each page fault costs microseconds on a virtual machine.)"""
-    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflow or inf − inf here is no error
+        total = np.add.reduce(a, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 def finite(name, a):

@@ -18,6 +18,8 @@ state changes, so after a rejected ``forward`` a ``backward`` still
 differentiates the last *good* forward, exactly as if the bad call never happened.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -277,5 +279,8 @@ def test_all_finite_is_exact_when_the_sum_overflows_or_cancels():
         assert not checks.all_finite(a)
     both = np.array([np.inf, -np.inf, 1.0])             # +inf and -inf: a NaN sum, still caught
     assert not checks.all_finite(both)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # the check itself warns of nothing
+        assert checks.all_finite(big) and not checks.all_finite(both)
     with pytest.raises(ValueError, match=r"x contains NaN at index \(1, 0\)"):
         checks.finite("x", np.array([[1.0], [np.nan]]))
