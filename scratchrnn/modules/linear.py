@@ -45,11 +45,7 @@ class Linear(Module):
         bias = self._params["bias"] if self.bias else np.empty(0, self.dtype)
         nb = team.gemm_blocks(*x2.shape, self.out_features)
         args = (x2, self._params["weight"], bias, np.empty(0, self.dtype), y)   # y = x Wᵀ + b
-        with team.serial_blas(nb):
-            if nb == 1:
-                passes.project(*args)
-            else:
-                passes.project_blocks(*args, nb)
+        _in_blocks(passes.project, passes.project_blocks, nb, *args)
         self._cache = x2, x.shape
         return y.reshape(x.shape[:-1] + (self.out_features,))          # (*, O)
 
@@ -67,11 +63,7 @@ class Linear(Module):
         # dx = dy W, dW = dyᵀ x: the input half of a layer's gradients, no recurrent half
         args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
                 empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype))
-        with team.serial_blas(nb):
-            if nb == 1:
-                passes.param_grads(*args)
-            else:
-                passes.param_grads_blocks(*args, nb)
+        _in_blocks(passes.param_grads, passes.param_grads_blocks, nb, *args)
         self._accumulate("weight", dw)                                   # (O, I)
         if self.bias:                                # NumPy's pairwise sum: fewer roundings than row by row
             self._accumulate("bias", d_y2.sum(axis=0))                   # (O,)
@@ -79,3 +71,13 @@ class Linear(Module):
 
     def __repr__(self):
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias}, dtype={self.dtype})"
+
+
+def _in_blocks(serial, blocked, nblocks, *args):
+    """``serial(*args)``, or for ``nblocks`` > 1 ``blocked(*args, nblocks)`` with BLAS held on
+    one thread meanwhile (``team.serial_blas``)."""
+    with team.serial_blas(nblocks):
+        if nblocks == 1:
+            serial(*args)
+        else:
+            blocked(*args, nblocks)
