@@ -22,8 +22,13 @@ float dtype (float32 or float64), shapes that agree with each other, both biases
 that names the argument, what was expected and what came. Values are not inspected: NaN and
 inf propagate, as in torch (the modules reject them in their inputs). Each cache keeps a
 fingerprint of the arrays its backward reads (x, the saved states, the weights); a backward
-after one of them changed in place raises RuntimeError, as torch's version counter does
-(``checked=True``: the caller has just run ``check_unchanged``, and the backward skips it).
+after one of them changed in place raises RuntimeError, as torch's version counter does.
+
+``checked=True`` is for a caller that has checked all of this itself, as the models do at
+their own boundary (their weights are their own, and they check the input, the states and
+the lengths once for all layers): the function then skips its checks, which are most of
+its fixed cost for small inputs. For a backward it also means the caller has just run
+``check_unchanged``.
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
@@ -45,9 +50,12 @@ __all__ = ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_
            "check_unchanged", "RNNCache", "RNNGrads", "LSTMCache", "LSTMGrads", "GRUCache"]
 
 
-def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None):
+def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None, checked=False):
     """Check x (T, N, I), w_ih (G·H, I), w_hh (G·H, P), the biases (G·H,) and w_hr (P, H);
-    return (T, N, H, P). Shapes and dtypes only: O(1) in the data."""
+    return (T, N, H, P). Shapes and dtypes only: O(1) in the data. ``checked``: the caller
+    has checked them; only read the sizes."""
+    if checked:
+        return x.shape[0], x.shape[1], w_ih.shape[0] // G, w_hh.shape[1]
     checks.ndarray("x", x)
     if x.dtype not in checks.FLOAT_DTYPES:
         raise TypeError(f"expected x of dtype float32 or float64, got {x.dtype}")
@@ -79,10 +87,13 @@ def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None):
 
 def _check_grads(cache, cache_type, where, checked, d_out, d_h_n, d_c_n=None):
     """The upstream grads match the cache's shapes and dtype; the saved arrays are unchanged
-    (unless ``checked``: the caller has just checked them with ``check_unchanged``)."""
+    (unless ``checked``: the caller has checked the grads, and the arrays with
+    ``check_unchanged``)."""
     if not isinstance(cache, cache_type):
         raise TypeError(f"{where} expects the {cache_type.__name__} of its forward, got "
                         f"{type(cache).__name__}")
+    if checked:
+        return
     T, N = cache.x.shape[:2]
     dt = cache.x.dtype
     P = cache.h.shape[2]
@@ -90,8 +101,7 @@ def _check_grads(cache, cache_type, where, checked, d_out, d_h_n, d_c_n=None):
     checks.shaped("d_h_n", d_h_n, dt, (N, P), "(N, H_out)")
     if cache_type is LSTMCache:
         checks.shaped("d_c_n", d_c_n, dt, (N, cache.c.shape[2]), "(N, H)")
-    if not checked:
-        check_unchanged(cache, where)
+    check_unchanged(cache, where)
 
 
 def check_unchanged(cache, where="backward"):
@@ -99,7 +109,7 @@ def check_unchanged(cache, where="backward"):
 
     Every ``*_backward`` calls it first; a stack of layers calls it on all its caches before
     the first backward, so a rejected backward accumulates nothing anywhere, and then passes
-    ``checked=True`` to each backward, which skips its own check.
+    ``checked=True`` to each backward, which skips its own checks.
     """
     if cache.workspace is not None:
         cache.workspace.check_current(cache.forward_number, where)
@@ -172,10 +182,11 @@ def _valid(lengths, T):
     return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
 
 
-def _outputs(h, lengths):
-    """Every h_t, with padded steps zero (torch's pad_packed_sequence): (T, N, H)."""
+def _outputs(h, lengths, padded):
+    """Every h_t, with padded steps zero (torch's pad_packed_sequence): (T, N, H). ``padded``:
+    the caller gave lengths (else every sequence has all T steps, and out is a view of h)."""
     T = h.shape[0] - 1
-    return h[1:] if np.all(lengths == T) else h[1:] * _valid(lengths, T)
+    return h[1:] * _valid(lengths, T) if padded else h[1:]
 
 
 def _grads_args(cache, d_a, d_ah, nblocks, input_grad):
@@ -217,19 +228,22 @@ def _no_projection(lengths, dtype):
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None,
-                workspace=None):
+                workspace=None, checked=False):
     """Vanilla RNN over a whole sequence, one direction.
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
     ``b_ih`` and ``b_hh`` are both given or both None. ``lengths`` (N,), 1..T, makes each
     sequence stop at its own length: h_n is its state there and its padded outputs are 0.
     ``workspace``: keep the cache there (``scratchrnn.workspace``); out and h_n are then views of it.
+    ``checked=True``: the caller has checked the arguments (see the module's docstring).
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 1)
-    checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
-    lengths = checks.integer_lengths(lengths, T, N)
+    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 1, checked=checked)
+    padded = lengths is not None
+    if not checked:
+        checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
+        lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
     nb = _blocks(T, N, w_hh)
@@ -242,7 +256,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
          xw, _w_hh_t(w_hh, N, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
-    return _outputs(h, lengths), h[T], cache
+    return _outputs(h, lengths, padded), h[T], cache
 
 
 def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
@@ -267,17 +281,19 @@ def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None,
-                 workspace=None):
+                 workspace=None, checked=False):
     """LSTM over a whole sequence, one direction, gate order i, f, g, o.
 
     With ``w_hr`` (P, H), torch's projection: ``h_t = (o ⊙ tanh(c_t)) W_hrᵀ`` (P1), and
     h0, h_t have P features. Returns ``(out, h_n, c_n, cache)``: out (T, N, P) is every
-    h_t; h_n (N, P), c_n (N, H). ``lengths`` and ``workspace`` as in ``rnn_forward``.
+    h_t; h_n (N, P), c_n (N, H). ``lengths``, ``workspace`` and ``checked`` as in ``rnn_forward``.
     """
-    T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr)
-    checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
-    checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
-    lengths = checks.integer_lengths(lengths, T, N)
+    T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr, checked)
+    padded = lengths is not None
+    if not checked:
+        checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
+        checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
+        lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
     nb = _blocks(T, N, w_hh)
@@ -297,7 +313,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
-    return _outputs(h, lengths), h[T], c[T], cache
+    return _outputs(h, lengths, padded), h[T], c[T], cache
 
 
 def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
@@ -329,16 +345,18 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace=None):
+def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace=None, checked=False):
     """GRU over a whole sequence, one direction, gate order r, z, n (torch's equations).
 
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
     Only ``b_ih`` joins the hoisted GEMM: ``b^n_hh`` sits inside ``r ⊙ (h W^n_hhᵀ + b^n_hh)`` (G3).
-    ``lengths`` and ``workspace`` as in ``rnn_forward``.
+    ``lengths``, ``workspace`` and ``checked`` as in ``rnn_forward``.
     """
-    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3)
-    checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
-    lengths = checks.integer_lengths(lengths, T, N)
+    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3, checked=checked)
+    padded = lengths is not None
+    if not checked:
+        checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
+        lengths = checks.integer_lengths(lengths, T, N)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
     nb = _blocks(T, N, w_hh)
@@ -353,7 +371,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
          xw, _w_hh_t(w_hh, N, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
-    return _outputs(h, lengths), h[T], cache
+    return _outputs(h, lengths, padded), h[T], cache
 
 
 def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):

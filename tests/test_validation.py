@@ -284,3 +284,24 @@ def test_all_finite_is_exact_when_the_sum_overflows_or_cancels():
         assert checks.all_finite(big) and not checks.all_finite(both)
     with pytest.raises(ValueError, match=r"x contains NaN at index \(1, 0\)"):
         checks.finite("x", np.array([[1.0], [np.nan]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_compiled_scan_agrees_with_numpy_on_every_kind_of_value(dtype):
+    """The compiled scan of the exponent bits (C-contiguous arrays) and the NumPy path (any other
+    layout) give NumPy's own answer: NaNs of any payload and sign and ±inf are caught, and the
+    largest finite value, subnormals and ±0 are not mistaken for them."""
+    from scratchrnn import checks
+    info = np.finfo(dtype)
+    all_ones = np.array([-1], np.int32 if dtype == np.float32 else np.int64).view(dtype)   # a NaN, every bit set
+    specials = np.concatenate([np.array([np.nan, -np.nan, np.inf, -np.inf], dtype), all_ones])
+    ordinary = np.array([info.max, -info.max, info.tiny, info.smallest_subnormal, 0.0, -0.0, 1.0], dtype)
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        a = rng.choice(ordinary, size=(rng.integers(1, 40), rng.integers(1, 40))).astype(dtype)
+        if trial % 2:
+            a.flat[rng.integers(a.size)] = rng.choice(specials)
+        expected = bool(np.isfinite(a).all())
+        assert checks.all_finite(a) == expected                      # C order: the compiled scan
+        assert checks.all_finite(np.asfortranarray(a)) == expected   # the NumPy path
+        assert checks.all_finite(a.T) == expected

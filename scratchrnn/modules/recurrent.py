@@ -68,7 +68,7 @@ class RNN(_HiddenStateRNN):
 
     def _layer_forward(self, x, states, weights, lengths, workspace):
         out, h_n, cache = F.rnn_forward(x, states[0], *weights, nonlinearity=self.nonlinearity,
-                                        lengths=lengths, workspace=workspace)
+                                        lengths=lengths, workspace=workspace, checked=True)
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache, input_grad):
@@ -148,7 +148,7 @@ class LSTM(RNNBase):
 
     def _layer_forward(self, x, states, weights, lengths, workspace):
         out, h_n, c_n, cache = F.lstm_forward(x, states[0], states[1], *weights, lengths=lengths,
-                                              workspace=workspace)
+                                              workspace=workspace, checked=True)
         return out, (h_n, c_n), cache
 
     def _layer_backward(self, d_out, d_states, cache, input_grad):
@@ -172,7 +172,7 @@ class GRU(_HiddenStateRNN):
 
     def _layer_forward(self, x, states, weights, lengths, workspace):
         out, h_n, cache = F.gru_forward(x, states[0], *weights, lengths=lengths,
-                                        workspace=workspace)
+                                        workspace=workspace, checked=True)
         return out, (h_n,), cache
 
     def _layer_backward(self, d_out, d_states, cache, input_grad):

@@ -59,6 +59,13 @@ class RNNBase(Module):
                 if P != H:                                   # LSTM projection, after the biases
                     shapes += [(f"weight_hr_l{k}{sfx}", (P, H))]
         self._init_params(shapes, 1 / np.sqrt(H))
+        # {(layer, direction): its parameters' names in _weights order, None for a bias it lacks},
+        # spelled out once here rather than on every call
+        self._layer_names = {
+            (k, d): tuple(n if n in self._params else None
+                          for n in (f"weight_ih_l{k}{sfx}", f"weight_hh_l{k}{sfx}", f"bias_ih_l{k}{sfx}",
+                                    f"bias_hh_l{k}{sfx}", f"weight_hr_l{k}{sfx}")[: 5 if P != H else 4])
+            for k in range(self.num_layers) for d, sfx in enumerate(self._suffixes)}
         # One workspace per (layer, direction): the caches of its forward and the scratch of its
         # backward reuse the same memory from step to step (scratchrnn.workspace). Set
         # reuse_memory = False to have every call allocate afresh (less memory held between
@@ -86,11 +93,8 @@ class RNNBase(Module):
 
     def _weights(self, k, d):
         """(w_ih, w_hh, b_ih, b_hh[, w_hr]) of layer k, direction d; biases None without bias."""
-        sfx = self._suffixes[d]
         p = self._params
-        w = (p[f"weight_ih_l{k}{sfx}"], p[f"weight_hh_l{k}{sfx}"],
-             p.get(f"bias_ih_l{k}{sfx}"), p.get(f"bias_hh_l{k}{sfx}"))
-        return w + ((p[f"weight_hr_l{k}{sfx}"],) if f"weight_hr_l{k}{sfx}" in p else ())
+        return tuple(None if name is None else p[name] for name in self._layer_names[k, d])
 
     def _check_lengths(self, lengths, T, N, batched):
         """None, or (N,) integers in 1..T: each sequence's own length (padding after it)."""
@@ -249,10 +253,8 @@ class RNNBase(Module):
                     d_in = dx if d_in is None else d_in + dx           # (S3) input fans out to both
                 for g0, g in zip(d_starts, d_s0):
                     g0[idx] = g                      # dh_0[idx] = δ_0, dc_0[idx] = γ_0   (S5)
-                sfx = self._suffixes[d]
-                for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"),
-                                   dparams):
-                    self._accumulate(f"{name}_l{k}{sfx}", g)
+                for name, g in zip(self._layer_names[k, d], dparams):   # dparams in _weights order
+                    self._accumulate(name, g)
             d_layer_out = d_in                       # (S1) dx of layer k is d_out of layer k-1
         dx = d_layer_out                             # (T, N, I), or None without input_grad
         if not cache.batched:
