@@ -43,7 +43,7 @@ class Workspace:
         """An array ``name`` of ``shape`` and ``dtype``, uninitialised: the one kept from the last
         call when shape and dtype agree, else a new one (kept from now on)."""
         a = self._arrays.get(name)
-        if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
+        if a is None or a.shape != tuple(shape) or a.dtype != dtype:   # a dtype equals its type and name
             a = np.empty(shape, dtype=dtype)
             self._arrays[name] = a
         return a
