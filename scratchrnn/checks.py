@@ -72,14 +72,15 @@ def all_finite(a):
     were fresh pages on every call, and each page fault costs microseconds on a virtual
     machine).
 
-    A C-contiguous float32 or float64 array is read once by a compiled scan of its exponent
+    A C-contiguous float32 or float64 ndarray is read once by a compiled scan of its exponent
     bits (``kernels.finite``): 0.6 µs for a small array, where NumPy's calls cost 2–4 µs, and
     paid by every module call on its input and its output's gradient. Any other array, and
     every array with ``NUMBA_DISABLE_JIT=1``, is summed instead: NaN or ±inf anywhere makes
     the sum non-finite, so a finite sum settles it; a sum that overflowed is checked value
     by value."""
     exponent = _EXPONENT_BITS.get(a.dtype)
-    if exponent is not None and a.flags.c_contiguous and not numba.config.DISABLE_JIT:
+    if (exponent is not None and type(a) is np.ndarray and a.flags.c_contiguous
+            and not numba.config.DISABLE_JIT):          # (a subclass may not reshape to 1-D)
         return not any_non_finite(a.reshape(-1).view(exponent.dtype), exponent)
     with np.errstate(over="ignore", invalid="ignore"):   # an overflow or inf − inf here is no error
         total = np.add.reduce(a, axis=None)

@@ -16,7 +16,8 @@ Every forward takes optional ``lengths`` (N,): each sequence stops at its own en
 backward takes ``input_grad``: False leaves out dx (None in the result), the T·N × I product
 that torch skips for an input that needs no gradient (a one-hot input, a first layer's data).
 
-Every call checks what the kernels rely on, at a cost independent of the data: arrays of one
+Unless ``checked=True`` (below), every call checks what the kernels rely on, at a cost
+independent of the data: arrays of one
 float dtype (float32 or float64), shapes that agree with each other, both biases or neither,
 ``lengths`` in 1..T, a cache of the matching kind. A mismatch is a TypeError or ValueError
 that names the argument, what was expected and what came. Values are not inspected: NaN and
@@ -28,7 +29,9 @@ after one of them changed in place raises RuntimeError, as torch's version count
 their own boundary (their weights are their own, and they check the input, the states and
 the lengths once for all layers): the function then skips its checks, which are most of
 its fixed cost for small inputs. For a backward it also means the caller has just run
-``check_unchanged``.
+``check_unchanged``. Arguments that the checks would have rejected are then undefined
+behaviour (the compiled loops do not check their indices), and a forward keeps the caller's
+``lengths`` array in its cache as given, without the copy the checks make.
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
@@ -182,11 +185,11 @@ def _valid(lengths, T):
     return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
 
 
-def _outputs(h, lengths, padded):
-    """Every h_t, with padded steps zero (torch's pad_packed_sequence): (T, N, H). ``padded``:
-    the caller gave lengths (else every sequence has all T steps, and out is a view of h)."""
+def _outputs(h, lengths, lengths_given):
+    """Every h_t, with padded steps zero (torch's pad_packed_sequence): (T, N, H), a fresh
+    array when the caller gave lengths, else (every sequence has all T steps) a view of h."""
     T = h.shape[0] - 1
-    return h[1:] * _valid(lengths, T) if padded else h[1:]
+    return h[1:] * _valid(lengths, T) if lengths_given else h[1:]
 
 
 def _grads_args(cache, d_a, d_ah, nblocks, input_grad):
@@ -234,13 +237,14 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     Returns ``(out, h_n, cache)``: out (T, N, H) is every h_t, h_n (N, H) = h_T.
     ``b_ih`` and ``b_hh`` are both given or both None. ``lengths`` (N,), 1..T, makes each
     sequence stop at its own length: h_n is its state there and its padded outputs are 0.
-    ``workspace``: keep the cache there (``scratchrnn.workspace``); out and h_n are then views of it.
+    ``workspace``: keep the cache there (``scratchrnn.workspace``); h_n, and out without
+    ``lengths``, are then views of it (with ``lengths``, out is a fresh array).
     ``checked=True``: the caller has checked the arguments (see the module's docstring).
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 1, checked=checked)
-    padded = lengths is not None
+    lengths_given = lengths is not None
     if not checked:
         checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
         lengths = checks.integer_lengths(lengths, T, N)
@@ -256,14 +260,16 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
          xw, _w_hh_t(w_hh, N, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
-    return _outputs(h, lengths, padded), h[T], cache
+    return _outputs(h, lengths, lengths_given), h[T], cache
 
 
 def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     """Gradients of ``rnn_forward`` given upstream ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
-    ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps.
+    ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps. ``input_grad=False``
+    leaves dx out (None). ``checked=True``: the caller has checked the grads and run
+    ``check_unchanged`` on the cache (see the module's docstring).
     """
     _check_grads(cache, RNNCache, "rnn_backward", checked, d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)
@@ -289,7 +295,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     h_t; h_n (N, P), c_n (N, H). ``lengths``, ``workspace`` and ``checked`` as in ``rnn_forward``.
     """
     T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr, checked)
-    padded = lengths is not None
+    lengths_given = lengths is not None
     if not checked:
         checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
         checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
@@ -313,13 +319,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
-    return _outputs(h, lengths, padded), h[T], c[T], cache
+    return _outputs(h, lengths, lengths_given), h[T], c[T], cache
 
 
 def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
     """Gradients of ``lstm_forward`` given ``d_out`` (T, N, P), ``d_h_n`` (N, P), ``d_c_n`` (N, H).
 
     Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
+    ``checked`` and ``input_grad`` as in ``rnn_backward``.
     """
     _check_grads(cache, LSTMCache, "lstm_backward", checked, d_out, d_h_n, d_c_n)
     d_out = np.ascontiguousarray(d_out)
@@ -353,7 +360,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     ``lengths``, ``workspace`` and ``checked`` as in ``rnn_forward``.
     """
     T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3, checked=checked)
-    padded = lengths is not None
+    lengths_given = lengths is not None
     if not checked:
         checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
         lengths = checks.integer_lengths(lengths, T, N)
@@ -371,13 +378,14 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
          xw, _w_hh_t(w_hh, N, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
-    return _outputs(h, lengths, padded), h[T], cache
+    return _outputs(h, lengths, lengths_given), h[T], cache
 
 
 def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     """Gradients of ``gru_forward`` given ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
+    ``checked`` and ``input_grad`` as in ``rnn_backward``.
     """
     _check_grads(cache, GRUCache, "gru_backward", checked, d_out, d_h_n)
     d_out = np.ascontiguousarray(d_out)

@@ -10,8 +10,9 @@ as an option (``workspace=``) and allocate fresh arrays without it.
 
 What a workspace changes for the caller of ``scratchrnn.functional``:
 
-- a forward given ``workspace=ws`` puts its cache in ``ws``, and its ``out``, ``h_n``
-  (``c_n``) are views of that cache: they hold until the next forward given ``ws``;
+- a forward given ``workspace=ws`` puts its cache in ``ws``, and its ``h_n`` (``c_n``) and,
+  without ``lengths``, its ``out`` are views of that cache: they hold until the next forward
+  given ``ws`` (with ``lengths``, ``out`` is a fresh array, its padded steps zeroed);
 - a backward of that cache puts its scratch (``da``, the record ``dh`` of every step) in
   ``ws`` as well; ``dx`` and the parameter gradients are always fresh arrays;
 - the backward of a cache whose workspace a later forward has reused raises RuntimeError

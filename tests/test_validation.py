@@ -268,9 +268,15 @@ def test_cell_backward_rejects_malformed_grads(s, data):
         assert not g.any(), k
 
 
-def test_all_finite_is_exact_when_the_sum_overflows_or_cancels():
-    """``checks.all_finite`` takes a finite sum as proof and checks every value otherwise."""
+@pytest.mark.parametrize("jit", [True, False], ids=["compiled-scan", "numpy-sum"])
+def test_all_finite_is_exact_when_the_sum_overflows_or_cancels(jit, monkeypatch):
+    """``checks.all_finite`` is exact on both of its paths: the compiled scan, and the NumPy sum
+    (non-contiguous arrays, and everything with ``NUMBA_DISABLE_JIT=1``), which takes a finite
+    sum as proof and checks every value otherwise."""
+    import numba
     from scratchrnn import checks
+    if not jit:
+        monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
     big = np.full(8, 3e38, np.float32)                  # all finite; their sum overflows to inf
     assert checks.all_finite(big) and checks.all_finite(np.empty(0, np.float32))
     for bad in (np.nan, np.inf, -np.inf):
@@ -297,11 +303,12 @@ def test_all_finite_compiled_scan_agrees_with_numpy_on_every_kind_of_value(dtype
     specials = np.concatenate([np.array([np.nan, -np.nan, np.inf, -np.inf], dtype), all_ones])
     ordinary = np.array([info.max, -info.max, info.tiny, info.smallest_subnormal, 0.0, -0.0, 1.0], dtype)
     rng = np.random.default_rng(0)
-    for trial in range(300):
-        a = rng.choice(ordinary, size=(rng.integers(1, 40), rng.integers(1, 40))).astype(dtype)
+    for trial in range(300):              # sizes from 2: a (1, n) array is contiguous both ways
+        a = rng.choice(ordinary, size=(rng.integers(2, 40), rng.integers(2, 40))).astype(dtype)
         if trial % 2:
             a.flat[rng.integers(a.size)] = rng.choice(specials)
         expected = bool(np.isfinite(a).all())
         assert checks.all_finite(a) == expected                      # C order: the compiled scan
+        assert not np.asfortranarray(a).flags.c_contiguous
         assert checks.all_finite(np.asfortranarray(a)) == expected   # the NumPy path
         assert checks.all_finite(a.T) == expected

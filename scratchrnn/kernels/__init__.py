@@ -1,5 +1,6 @@
 """Numba kernels: the time loops (``loops``), their gate functions (``gates``) and products
-(``products``), and each layer pass as one compiled call (``passes``).
+(``products``), each layer pass as one compiled call (``passes``), the cross-entropy
+(``softmax``) and the scan for NaN and inf behind the input checks (``finite``).
 
 The time loops hold only the inherently sequential part of each recurrence; everything that
 does not depend on the previous state is one GEMM around them in ``passes``, and ``team``

@@ -253,7 +253,9 @@ class RNNBase(Module):
                     d_in = dx if d_in is None else d_in + dx           # (S3) input fans out to both
                 for g0, g in zip(d_starts, d_s0):
                     g0[idx] = g                      # dh_0[idx] = δ_0, dc_0[idx] = γ_0   (S5)
-                for name, g in zip(self._layer_names[k, d], dparams):   # dparams in _weights order
+                # dparams in _weights order; an LSTM without a projection has 4 names, and zip
+                # drops its fifth gradient (dw_hr, None)
+                for name, g in zip(self._layer_names[k, d], dparams):
                     self._accumulate(name, g)
             d_layer_out = d_in                       # (S1) dx of layer k is d_out of layer k-1
         dx = d_layer_out                             # (T, N, I), or None without input_grad
