@@ -53,12 +53,13 @@ __all__ = ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_
            "check_unchanged", "RNNCache", "RNNGrads", "LSTMCache", "LSTMGrads", "GRUCache"]
 
 
-def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None, checked=False):
-    """Check x (T, N, I), w_ih (G·H, I), w_hh (G·H, P), the biases (G·H,) and w_hr (P, H);
-    return (T, N, H, P). Shapes and dtypes only: O(1) in the data. ``checked``: the caller
-    has checked them; only read the sizes."""
+def _check_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, G, w_hr, lengths, checked):
+    """Check a forward's arguments: x (T, N, I), h0 (N, P), c0 (N, H) unless None (not an LSTM),
+    w_ih (G·H, I), w_hh (G·H, P), the biases (G·H,), w_hr (P, H) and lengths (``checks.
+    integer_lengths``); return (T, N, H, P, lengths). Shapes and dtypes only: O(1) in the data.
+    ``checked``: the caller has checked them; only read the sizes."""
     if checked:
-        return x.shape[0], x.shape[1], w_ih.shape[0] // G, w_hh.shape[1]
+        return x.shape[0], x.shape[1], w_ih.shape[0] // G, w_hh.shape[1], lengths
     checks.ndarray("x", x)
     if x.dtype not in checks.FLOAT_DTYPES:
         raise TypeError(f"expected x of dtype float32 or float64, got {x.dtype}")
@@ -85,7 +86,10 @@ def _check_layer(x, w_ih, w_hh, b_ih, b_hh, G, w_hr=None, checked=False):
     if b_ih is not None:
         checks.shaped("b_ih", b_ih, dt, (G * H,), "(G·H,)")
         checks.shaped("b_hh", b_hh, dt, (G * H,), "(G·H,)")
-    return T, N, H, P
+    checks.shaped("h0", h0, dt, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
+    if c0 is not None:
+        checks.shaped("c0", c0, dt, (N, H), "(N, H)")
+    return T, N, H, P, checks.integer_lengths(lengths, T, N)
 
 
 def _check_grads(cache, cache_type, where, checked, d_out, d_h_n, d_c_n=None):
@@ -243,11 +247,8 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 1, checked=checked)
     lengths_given = lengths is not None
-    if not checked:
-        checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
-        lengths = checks.integer_lengths(lengths, T, N)
+    T, N, H, _, lengths = _check_layer(x, h0, None, w_ih, w_hh, b_ih, b_hh, 1, None, lengths, checked)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
     nb = _blocks(T, N, w_hh)
@@ -294,12 +295,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     h0, h_t have P features. Returns ``(out, h_n, c_n, cache)``: out (T, N, P) is every
     h_t; h_n (N, P), c_n (N, H). ``lengths``, ``workspace`` and ``checked`` as in ``rnn_forward``.
     """
-    T, N, H, P = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 4, w_hr, checked)
     lengths_given = lengths is not None
-    if not checked:
-        checks.shaped("h0", h0, x.dtype, (N, P), "(N, P)" if w_hr is not None else "(N, H)")
-        checks.shaped("c0", c0, x.dtype, (N, H), "(N, H)")
-        lengths = checks.integer_lengths(lengths, T, N)
+    T, N, H, P, lengths = _check_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, 4, w_hr, lengths, checked)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
     nb = _blocks(T, N, w_hh)
@@ -359,11 +356,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     Only ``b_ih`` joins the hoisted GEMM: ``b^n_hh`` sits inside ``r ⊙ (h W^n_hhᵀ + b^n_hh)`` (G3).
     ``lengths``, ``workspace`` and ``checked`` as in ``rnn_forward``.
     """
-    T, N, H, _ = _check_layer(x, w_ih, w_hh, b_ih, b_hh, 3, checked=checked)
     lengths_given = lengths is not None
-    if not checked:
-        checks.shaped("h0", h0, x.dtype, (N, H), "(N, H)")
-        lengths = checks.integer_lengths(lengths, T, N)
+    T, N, H, _, lengths = _check_layer(x, h0, None, w_ih, w_hh, b_ih, b_hh, 3, None, lengths, checked)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
     nb = _blocks(T, N, w_hh)
