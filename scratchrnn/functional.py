@@ -35,7 +35,9 @@ behaviour (the compiled loops do not check their indices), and a forward keeps t
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
-with BLAS held on one thread (``team.serial_blas``); ``nb`` below is the number of blocks.
+with BLAS held on one thread (``team.serial_blas``); ``nb`` below is the number of blocks, ``lb``
+that of the time loops' blocks. ``scratchrnn.layout`` decides both, and the form of ``W_hh``
+the loops read (a copy of ``W_hhᵀ``, or the weights packed in panels once per pass).
 
 Every forward takes an optional ``workspace`` (``scratchrnn.workspace.Workspace``): its cache,
 and the backward's scratch space, then live in memory kept from call to call instead of fresh
@@ -44,7 +46,7 @@ arrays (what that changes for the caller: ``scratchrnn.workspace``). The models 
 
 import numpy as np
 
-from . import checks, kernels
+from . import checks, layout
 from .caches import GRUCache, LSTMCache, LSTMGrads, RNNCache, RNNGrads
 from .kernels import passes, team
 from .workspace import take
@@ -127,34 +129,6 @@ def _saved(cache):
     """(name, array) pairs a backward reads from its forward's cache and the caller can reach."""
     return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
             ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
-
-
-def _blocks(T, N, w_hh):
-    """In how many row blocks a pass over T steps of N sequences runs (``kernels.team.blocks``);
-    w_hh (G·H, P)."""
-    return team.blocks(T, N, w_hh.shape[1], w_hh.shape[0])
-
-
-def _loop_blocks(nblocks, N, w_hh):
-    """Row blocks for the time loops (``kernels.team.loop_blocks``); w_hh (G·H, P)."""
-    return team.loop_blocks(nblocks, N, w_hh.shape[1], w_hh.shape[0])
-
-
-def _w_hh_t(w_hh, N, workspace=None):
-    """``W_hhᵀ`` (H, G·H) for a forward kernel over N sequences: a C-contiguous copy made once
-    per pass, or, for one sequence whose product BLAS takes, the transposed view.
-
-    ``kernels.matmul_add``'s own loops (a few rows) stream through the copy's rows, and
-    OpenBLAS's small-matrix kernel (AVX-512 builds, a block's product of at most 10^6
-    multiply-adds) multiplied 8×128 rows by a 128×512 ``W_hhᵀ`` at 187–220 GFLOP/s on 2 cores
-    from the copy and at 49–66 from the view (Zen 4). One row against a large ``W_hhᵀ`` is a
-    matrix-vector product, which ran faster on the view: LSTM T=128 N=1 H=1024 took 83 ms
-    with it and 113–121 ms with the copy. Where BLAS packs W_hhᵀ on every call (more rows)
-    it multiplied from the copy as fast or faster (1.0–1.24x; 64 × 512 by 512 × 2048: 1.15x).
-    """
-    if N == 1 and not kernels.own_loops(1, w_hh.size, 0):    # for one row the third argument plays no part
-        return w_hh.T
-    return kernels.transpose_into(w_hh, take(workspace, "w_hh_t", w_hh.T.shape, w_hh.dtype))   # (H, G·H)
 
 
 def _run(serial, blocked, nblocks, loop_nblocks, *args):
@@ -251,14 +225,15 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     T, N, H, _, lengths = _check_layer(x, h0, None, w_ih, w_hh, b_ih, b_hh, 1, None, lengths, checked)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    nb = _blocks(T, N, w_hh)
+    nb = layout.blocks(T, N, w_hh)
+    lb = layout.loop_blocks(nb, N, w_hh)
     h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
     relu = nonlinearity == "relu"
     lengths = _lengths(lengths, T, N)                # (N,)
     projection, xw = _projection_args(x, w_ih, b_ih, b_hh, workspace)   # xw (T, N, H): hoisted part of (R1)
-    _run(passes.rnn_forward_pass, passes.rnn_forward_blocks, nb, _loop_blocks(nb, N, w_hh), *projection,
-         xw, _w_hh_t(w_hh, N, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
+    _run(passes.rnn_forward_pass, passes.rnn_forward_blocks, nb, lb, *projection,
+         xw, layout.forward_weights(w_hh, N, lb, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths, lengths_given), h[T], cache
@@ -279,11 +254,12 @@ def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     dh = take(ws, "dh", d_out.shape, d_out.dtype)                        # (T, N, H)
     dh0 = np.empty_like(d_h_n)                                           # (N, H)
     T, N, _ = d_out.shape
-    nb = _blocks(T, N, cache.w_hh)
+    nb = layout.blocks(T, N, cache.w_hh)
+    lb = layout.loop_blocks(nb, N, cache.w_hh)
     grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad)
-    _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
-         *grads_args, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h, cache.relu, cache.lengths,
-         d_a, dh, dh0)                               # (R3)–(R5), (V2), then (R6)–(R8)
+    _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, lb,
+         *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, N, lb, ws), cache.h,
+         cache.relu, cache.lengths, d_a, dh, dh0)    # (R3)–(R5), (V2), then (R6)–(R8)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
 
@@ -299,7 +275,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     T, N, H, P, lengths = _check_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, 4, w_hr, lengths, checked)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    nb = _blocks(T, N, w_hh)
+    nb = layout.blocks(T, N, w_hh)
+    lb = layout.loop_blocks(nb, N, w_hh)
     h = take(workspace, "h", (T + 1, N, P), x.dtype)  # (T+1, N, P)
     c = take(workspace, "c", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
@@ -311,8 +288,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     tanh_c = take(workspace, "tanh_c", (T, N, H), x.dtype)     # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
     projection, xw = _projection_args(x, w_ih, b_ih, b_hh, workspace)   # xw (T, N, 4H): hoisted part of (L1)
-    _run(passes.lstm_forward_pass, passes.lstm_forward_blocks, nb, _loop_blocks(nb, N, w_hh), *projection,
-         xw, _w_hh_t(w_hh, N, workspace), w_hr_t, h, c, m, gates, tanh_c, lengths)   # (L1)–(L4), (P1), (V1)
+    _run(passes.lstm_forward_pass, passes.lstm_forward_blocks, nb, lb, *projection,
+         xw, layout.forward_weights(w_hh, N, lb, workspace), w_hr_t, h, c, m, gates, tanh_c, lengths)   # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
@@ -333,7 +310,8 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
     d_a = take(cache.workspace, "d_a", (T, N, 4 * H), d_out.dtype)       # (T, N, 4H)
     dh = take(cache.workspace, "dh", (T, N, P), d_out.dtype)             # (T, N, P)
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
-    nb = _blocks(T, N, cache.w_hh)
+    nb = layout.blocks(T, N, cache.w_hh)
+    lb = layout.loop_blocks(nb, N, cache.w_hh)
     grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad)   # (L11)
     if cache.w_hr is None:
         dw_hr = None
@@ -342,10 +320,10 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
         dw_hr = np.empty((P, H), d_out.dtype)
         projection = (dh, cache.m, cache.lengths, take(cache.workspace, "dh_valid", (T, N, P), d_out.dtype),
                       dw_hr, take(cache.workspace, "dw_hr", (nb - 1, P, H), d_out.dtype))
-    _run(passes.lstm_backward_pass, passes.lstm_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
+    _run(passes.lstm_backward_pass, passes.lstm_backward_blocks, nb, lb,
          *grads_args, *projection, d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
-         cache.w_hh, w_hr, cache.c, cache.gates, cache.tanh_c, cache.lengths, d_a, dh,
-         dh0, dc0)                                   # (L5)–(L10), (P2), then (L11), (P3)
+         layout.backward_weights(cache.w_hh, N, lb, cache.workspace), w_hr, cache.c, cache.gates, cache.tanh_c,
+         cache.lengths, d_a, dh, dh0, dc0)           # (L5)–(L10), (P2), then (L11), (P3)
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
 
@@ -360,7 +338,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     T, N, H, _, lengths = _check_layer(x, h0, None, w_ih, w_hh, b_ih, b_hh, 3, None, lengths, checked)
     x = np.ascontiguousarray(x)
     number = workspace.begin_forward() if workspace is not None else 0
-    nb = _blocks(T, N, w_hh)
+    nb = layout.blocks(T, N, w_hh)
+    lb = layout.loop_blocks(nb, N, w_hh)
     b_hh = np.zeros(3 * H, dtype=x.dtype) if b_hh is None else b_hh   # (3H,)
     h = take(workspace, "h", (T + 1, N, H), x.dtype)  # (T+1, N, H)
     h[0] = h0
@@ -368,8 +347,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     a_hn = take(workspace, "a_hn", (T, N, H), x.dtype)         # (T, N, H)
     lengths = _lengths(lengths, T, N)                # (N,)
     projection, xw = _projection_args(x, w_ih, b_ih, None, workspace)   # xw (T, N, 3H): a^x for all t (G1)
-    _run(passes.gru_forward_pass, passes.gru_forward_blocks, nb, _loop_blocks(nb, N, w_hh), *projection,
-         xw, _w_hh_t(w_hh, N, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
+    _run(passes.gru_forward_pass, passes.gru_forward_blocks, nb, lb, *projection,
+         xw, layout.forward_weights(w_hh, N, lb, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
     cache.stamps.update(checks.fingerprints(_saved(cache)))
     return _outputs(h, lengths, lengths_given), h[T], cache
@@ -389,9 +368,10 @@ def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     d_ah = take(ws, "d_ah", (T, N, 3 * H), d_out.dtype)                  # (T, N, 3H)
     dh = take(ws, "dh", (T, N, H), d_out.dtype)                          # (T, N, H)
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
-    nb = _blocks(T, N, cache.w_hh)
+    nb = layout.blocks(T, N, cache.w_hh)
+    lb = layout.loop_blocks(nb, N, cache.w_hh)
     grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad)   # (G10)
-    _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, _loop_blocks(nb, N, cache.w_hh),
-         *grads_args, d_out, np.ascontiguousarray(d_h_n), cache.w_hh, cache.h, cache.gates, cache.a_hn,
-         cache.lengths, d_ax, d_ah, dh, dh0)         # (G5)–(G9), (V2), then (G10)
+    _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, lb,
+         *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, N, lb, ws), cache.h,
+         cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2), then (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import scratchrnn as sr
-from scratchrnn import functional as F
+from scratchrnn import functional as F, layout
 from module_cases import CONFIGS, KINDS, close, config_id, make, problem
 
 
@@ -46,7 +46,7 @@ def test_without_input_grad_in_row_blocks(kind, two_threads):
          else sr.RNN(I, H, nonlinearity=kind, dtype=np.float32, seed=0))
     rng = np.random.default_rng(2)
     w_hh = dict(m.named_parameters())["weight_hh_l0"]
-    assert F._blocks(T, N, w_hh) > 1, "this case no longer runs in blocks: pick a bigger one"
+    assert layout.blocks(T, N, w_hh) > 1, "this case no longer runs in blocks: pick a bigger one"
     x = rng.standard_normal((T, N, I)).astype(np.float32)
     d_out = rng.standard_normal((T, N, H)).astype(np.float32)
     (dx, d_hx, grads), (no_dx, d_hx2, grads2) = both_ways(m, x, None, d_out, None)

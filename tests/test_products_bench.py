@@ -6,6 +6,7 @@ import pytest
 
 from scratchrnn import kernels
 from scratchrnn.bench import products
+from scratchrnn.kernels import panels
 
 
 @pytest.fixture
@@ -16,6 +17,8 @@ def small(monkeypatch):
     monkeypatch.setattr(products, "DTYPES", ("float64",))
     monkeypatch.setattr(products, "T_STEPS", 2)
     monkeypatch.setattr(products, "ROUNDS", 1)
+    monkeypatch.setattr(products, "PANEL_ROWS", (4, 64))
+    monkeypatch.setattr(products, "PANEL_HIDDEN", (32,))
 
 
 def test_every_case_is_timed_both_ways_and_reported(small):
@@ -46,3 +49,22 @@ def test_one_row_table_gives_each_way_and_the_streaming_read(small):
     text = products.to_markdown([], one_row, env={"cpu": {"model": "M", "isa": "ISA", "usable_cpus": 1,
                                                             "cpu_count": 1}})
     assert "## One row" in text and text.count(" 1×") == len(one_row)
+
+
+def test_panels_table_times_both_ways_and_says_which_the_rule_picks(small):
+    rows = products.measure_panels()
+    assert len(rows) == 2 * 2 * 2                      # G × direction × rows
+    for dtype, G, H, direction, n, on, off, plain, pack, pick in rows:
+        K, M = (H, G * H) if direction == "forward" else (G * H, H)
+        assert on > 0 and off > 0 and pack > 0
+        assert pick == panels.use_panels(n, K, M, dtype, kernels.team.small_matrix_limit())
+    text = products.panels_markdown(rows)
+    assert text.count("| float64 |") == len(rows)
+    assert f"at {sum('ok |' in line for line in text.splitlines())} of {len(rows)} cases" in text
+
+
+def test_a_wrong_panel_product_is_caught_before_timing(small, monkeypatch):
+    true_matmul = kernels.matmul
+    monkeypatch.setattr(kernels, "matmul", lambda a, b: true_matmul(a, b) * (1 + 1e-12))
+    with pytest.raises(AssertionError, match="panels and BLAS disagree"):
+        products.measure_panels()

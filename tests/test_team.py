@@ -6,8 +6,10 @@ import numba
 import numpy as np
 import pytest
 
-from scratchrnn import functional as F
+from scratchrnn import functional as F, layout
 from scratchrnn.kernels import passes, team
+
+F32 = np.float32
 
 pytestmark = pytest.mark.kernel
 
@@ -24,17 +26,19 @@ def test_blocks_rule(threads):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("this machine runs Numba on one thread: every pass is serial")
     threads(2)
-    assert team.blocks(128, 1, 1024, 4096) == 1                # one sequence: nothing to split
-    assert team.blocks(128, 16, 128, 512) == 2
-    assert team.blocks(128, 7, 128, 512) == 1                  # fewer than MIN_ROWS rows per thread
-    assert team.blocks(128, 64, 512, 2048) == 1                # 32 rows per thread of a big product
-    assert team.blocks(128, 32, 512, 2048) == 2                # 16 rows per thread: still in blocks
+    assert team.blocks(128, 1, 1024, 4096, F32) == 1                # one sequence: nothing to split
+    assert team.blocks(128, 16, 128, 512, F32) == 2
+    assert team.blocks(128, 7, 128, 512, F32) == 1                  # fewer than MIN_ROWS rows per thread
+    assert team.blocks(128, 64, 512, 2048, F32) == 2                # 32 rows per thread: their products from panels
+    assert team.blocks(128, 64, 500, 2000, F32) == 1                # ... which need G·H, H multiples of 32 columns
+    assert team.blocks(128, 128, 512, 2048, F32) == 1               # 64 rows per thread of a big product
+    assert team.blocks(128, 32, 512, 2048, F32) == 2                # 16 rows per thread: still in blocks
     # 32 rows per thread of 128 × 512: in blocks where they can be cut to fit the small-matrix kernels
-    assert team.blocks(128, 64, 128, 512) == (2 if team.small_matrix_kernels() else 1)
-    assert team.blocks(128, 16, 2, 2) == 1                     # too little work
-    assert team.blocks(32, 16, 32, 32) == 1                    # 32·8·32·32 < MIN_WORK multiply-adds per block
+    assert team.blocks(128, 64, 128, 512, F32) == (2 if team.small_matrix_kernels() else 1)
+    assert team.blocks(128, 16, 2, 2, F32) == 1                     # too little work
+    assert team.blocks(32, 16, 32, 32, F32) == 1                    # 32·8·32·32 < MIN_WORK multiply-adds per block
     threads(1)
-    assert team.blocks(128, 256, 512, 2048) == 1               # one thread: serial
+    assert team.blocks(128, 256, 512, 2048, F32) == 1               # one thread: serial
 
 
 def test_loop_blocks_fit_the_small_matrix_kernels(monkeypatch):
@@ -184,10 +188,10 @@ def test_a_blocked_pass_computes_what_the_serial_pass_does(threads, kind, proj, 
     x = rng.standard_normal((T, N, I))
     lengths = rng.integers(1, T + 1, N) if ragged else None
     threads(2)
-    assert F._blocks(T, N, p["w_hh"]) == 2                     # this size really runs in blocks
+    assert layout.blocks(T, N, p["w_hh"]) == 2                     # this size really runs in blocks
     blocked = _pass(kind, x, p, lengths, proj)
     threads(1)
-    assert F._blocks(T, N, p["w_hh"]) == 1
+    assert layout.blocks(T, N, p["w_hh"]) == 1
     serial = _pass(kind, x, p, lengths, proj)
     assert len(blocked) == len(serial)
     for b, s in zip(blocked, serial):

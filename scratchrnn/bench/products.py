@@ -1,4 +1,4 @@
-"""Which way to run a per-step product: our own loops or BLAS, for a few rows.
+"""Which way to run a per-step product: our own loops, BLAS, or the weights packed in panels.
 
     python -m scratchrnn.bench.products [--out benchmarks/results/MACHINE/products_cpu.md]
 
@@ -18,6 +18,11 @@ One row is a matrix-vector product: it reads all of the weights once per step an
 multiply-add per element read, so what bounds it is how fast the core reads them. A second
 table (float32, one thread) gives the bytes of weights read per second by each way next to a
 plain streaming read of an array of the same size (``_stream``).
+
+A third table times the weights packed in panels once per pass (``kernels.panels``) against
+the way ``matmul_add`` takes the plain weights (own loops or BLAS, as its rule picks), for
+``PANEL_ROWS`` rows and ``PANEL_HIDDEN`` sizes, BLAS on one thread (as in a row block), and
+says which way ``panels.use_panels`` picks; the packing itself, once per pass, is timed apart.
 """
 
 # -- configuration -----------------------------------------------------------
@@ -25,6 +30,9 @@ ROWS = (1, 2, 4, 8)
 HIDDEN = (32, 128, 512)
 GATE_ROWS = (1, 3, 4)                      # G: RNN, GRU, LSTM
 DTYPES = ("float32", "float64")
+PANEL_ROWS = (4, 8, 16, 32, 64)
+PANEL_HIDDEN = (128, 256, 512)
+PANEL_GATE_ROWS = (1, 4)
 T_STEPS = 128                              # products per timed call (one per step)
 ROUNDS = 3                                 # alternating calls per way; the best counts
 SEED = 0
@@ -40,7 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from scratchrnn import kernels
 from scratchrnn.bench.environment import describe, environment
-from scratchrnn.kernels import team
+from scratchrnn.kernels import panels, team
 
 DIRECTIONS = ("forward", "backward")
 
@@ -49,7 +57,8 @@ DIRECTIONS = ("forward", "backward")
 @njit
 def _steps(a, b, steps, blas_small):
     """``steps`` calls of ``matmul_add(None, a, b, blas_small)``: with ``blas_small`` 0 and few
-    enough rows, the own loops; with a limit above rows·K·M (2 rows or more), BLAS."""
+    enough rows, the own loops; with a limit above rows·K·M (2 rows or more), BLAS; b in
+    panels (3-D), the panels."""
     for _ in range(steps):
         kernels.matmul_add(None, a, b, blas_small)
 
@@ -116,6 +125,35 @@ def measure():
     return out
 
 
+def measure_panels():
+    """Rows of (dtype, G, H, direction, rows, panels seconds, plain seconds, the plain way,
+    packing seconds, whether ``use_panels`` picks the panels), BLAS on one thread.
+
+    The two results are first checked to agree within the rounding bound of a length-K dot
+    product, as in ``measure``."""
+    rng = np.random.default_rng(SEED)
+    limit = team.small_matrix_limit()
+    out = []
+    with threadpool_limits(1):
+        for dtype, G, H, direction, rows in itertools.product(DTYPES, PANEL_GATE_ROWS, PANEL_HIDDEN, DIRECTIONS,
+                                                              PANEL_ROWS):
+            a, b = _operands(rng, rows, H, G, direction, dtype)
+            K, M = b.shape
+            packed = np.empty(panels.panels_shape(K, M, dtype), dtype)
+            source = np.ascontiguousarray(b.T).T if direction == "forward" else b   # as the passes: W_hh.T, W_hh
+            pack = _best(panels.pack_into, source, packed)
+            bound = 2 * K * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b))
+            if not np.all(np.abs(kernels.matmul_add(None, a, packed, 0) - kernels.matmul(a, b)) <= bound):
+                raise AssertionError(f"panels and BLAS disagree at rows={rows}, {K}x{M}")
+            on, off = np.inf, np.inf
+            for _ in range(ROUNDS):
+                on = min(on, _best(_steps, a, packed, T_STEPS, limit))
+                off = min(off, _best(_steps, a, b, T_STEPS, limit))
+            plain = "own loops" if kernels.own_loops(rows, b.size, limit) else "BLAS"
+            out.append((dtype, G, H, direction, rows, on, off, plain, pack, panels.use_panels(rows, K, M, dtype, limit)))
+    return out
+
+
 def measure_one_row():
     """Rows of (G, H, direction, bytes of b, own seconds, BLAS seconds, streaming read seconds) for
     one float32 row against each b, BLAS on one thread."""
@@ -174,11 +212,34 @@ def to_markdown(rows, one_row=(), env=None):
     return "\n".join(lines) + "\n"
 
 
+def panels_markdown(rows):
+    """The third table (``measure_panels``) as Markdown."""
+    lines = ["", "## Weights packed in panels once per pass", "",
+             f"BLAS on one thread (as in a row block). `plain`: the weights as a matrix, multiplied the way "
+             f"`matmul_add` picks for them (named). `pack ms`: packing the weights, once per pass (per "
+             f"{T_STEPS} steps here). `rule`: whether `panels.use_panels` picks the panels; `ok` where it "
+             "picked the faster way or the two are within 10 %.", "",
+             "| dtype | G | H | product | rows | panels GFLOP/s | plain GFLOP/s | plain way | panels / plain "
+             "| pack ms | rule | |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    right = 0
+    for dtype, G, H, direction, n, on, off, plain, pack, pick in rows:
+        K, M = (H, G * H) if direction == "forward" else (G * H, H)
+        flop = 2.0 * n * K * M * T_STEPS
+        ratio = on / off
+        ok = (ratio <= 1.1) if pick else (ratio >= 1 / 1.1)
+        right += ok
+        lines.append(f"| {dtype} | {G} | {H} | {direction} {n}×{K} · {K}×{M} | {n} | {flop / on / 1e9:.1f} "
+                     f"| {flop / off / 1e9:.1f} | {plain} | {ratio:.2f} | {pack * 1e3:.2f} "
+                     f"| {'panels' if pick else 'plain'} | {'ok' if ok else '**slower**'} |")
+    lines += ["", f"The rule picked the faster way, or one within 10 %, at {right} of {len(rows)} cases."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="also write the Markdown table to this file")
     args = parser.parse_args(argv)
-    text = to_markdown(measure(), measure_one_row())
+    text = to_markdown(measure(), measure_one_row()) + panels_markdown(measure_panels())
     print(text)
     if args.out:
         with open(args.out, "w") as f:

@@ -46,7 +46,7 @@ from numba import njit, prange
 
 from scratchrnn import registry
 from scratchrnn.bench.spec import gates
-from scratchrnn import functional, kernels
+from scratchrnn import functional, kernels, layout
 from scratchrnn.kernels import passes, team
 
 MODELS = {name: registry.model_class(name) for name in registry.NAMES}
@@ -145,15 +145,15 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     h = rng.standard_normal((N, H)).astype(dtype)
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
-    nb = functional._loop_blocks(functional._blocks(T, N, w_hh), N, w_hh)
-    w_t = functional._w_hh_t(w_hh, N)
+    nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
+    w_t, w = layout.forward_weights(w_hh, N, nb), layout.backward_weights(w_hh, N, nb)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):
         with team.serial_blas(nb):
             t = time.perf_counter()
             _per_step_products(xw, h, w_t, T, nb, team.small_matrix_limit())
             t1 = time.perf_counter()
-            _per_step_products(None, da, w_hh, T, nb, team.small_matrix_limit())
+            _per_step_products(None, da, w, T, nb, team.small_matrix_limit())
             t2 = time.perf_counter()
         if i:
             fwd_products.append(t1 - t)
@@ -186,7 +186,7 @@ def markdown(model, T, N, H, dtype, stages, fixed=False):
     total = stages["total"]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", f"unset ({os.cpu_count()} cores)")
     title = "fixed cost per module call (forward+backward at T = N = H = I = 1)" if fixed else \
-        f"T={T} N={N} H={H} (I = H), {team.blocks(T, N, H, gates(model) * H)} row block(s) (threads)"
+        f"T={T} N={N} H={H} (I = H), {team.blocks(T, N, H, gates(model) * H, dtype)} row block(s) (threads)"
     unit, scale = ("µs", 1e6) if fixed else ("ms", 1e3)
     lines = [f"### {model}, {title}, {dtype}, OPENBLAS_NUM_THREADS {threads}",
              "", f"| stage | {unit} | share | GFLOP/s |", "|---|---|---|---|"]

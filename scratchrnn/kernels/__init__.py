@@ -1,5 +1,6 @@
 """Numba kernels: the time loops (``loops``), their gate functions (``gates``) and products
-(``products``), each layer pass as one compiled call (``passes``), the cross-entropy
+(``products``, and ``panels`` for weights packed once per pass), each layer pass as one
+compiled call (``passes``), the cross-entropy
 (``softmax``) and the scan for NaN and inf behind the input checks (``finite``).
 
 The time loops hold only the inherently sequential part of each recurrence; everything that

@@ -30,7 +30,9 @@ sequence ``n0 + r``.
 
 The file reads top-down as the maths: the RNN, the LSTM and the GRU, each forward then
 backward; the two variable-length helpers (V1), (V2) come last. The gate functions are in
-``gates.py``, the per-step products in ``products.py``.
+``gates.py``, the per-step products in ``products.py``. The weights of a per-step product
+(``w_hh_t``, ``w_hh``) may also come packed in panels once per pass (``panels.py``), a 3-D
+array that ``matmul_add`` multiplies from; the kernels pass them on as they come.
 """
 
 import numpy as np

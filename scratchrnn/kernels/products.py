@@ -5,12 +5,14 @@ for the per-step products), so that one BLAS thread pool serves the whole layer:
 NumPy's and SciPy's OpenBLAS pools makes their idle workers spin against each other
 (2–10× slower on 2 cores). For a few rows ``matmul_add`` uses its own loops, because
 OpenBLAS packs the whole weight matrix on every call, unless its small-matrix kernels take
-the product (``blas_small``).
+the product (``blas_small``). Where a pass packs the weights once itself (``panels.py``),
+``matmul_add`` is given them as panels: a 3-D ``b``.
 """
 
 import numpy as np
 
 from scratchrnn.kernels.jit import jit, jit_fma
+from scratchrnn.kernels.panels import columns, panels_add
 
 
 @jit
@@ -84,15 +86,27 @@ def own_loops(N, b_size, blas_small):
     return N <= SMALL_N and (N > 1 or b_size <= SINGLE_ROW_MAX)
 
 
+@jit
+def operand_shape(b):
+    """(K, M) of a per-step product's b, given as a matrix or as its panels (``panels.py``)."""
+    if b.ndim == 3:                                  # a constant to Numba: one branch is compiled
+        return columns(b)
+    return b.shape
+
+
 @jit_fma
 def matmul_add(c, a, b, blas_small):
     """``c + a @ b`` as a new (N, M) array; a (N, K), b (K, M), c (N, M) or None for zero.
+
+    b given as panels (3-D, ``panels.pack_into``): ``panels.panels_add``.
 
     For N ≤ SMALL_N rows (one row: b of at most SINGLE_ROW_MAX elements) and a
     C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_two_rows``, ``_add_one_row``),
     except for 2 or more rows where the product has at most ``blas_small`` multiply-adds
     (BLAS's small-matrix kernels; 0 where it has none); else BLAS.
     """
+    if b.ndim == 3:                                  # a constant to Numba: one branch is compiled
+        return panels_add(c, a, b)
     N, K = a.shape
     if b.shape[0] != K or (c is not None and c.shape != (N, b.shape[1])):
         raise ValueError("matmul_add: expected a (N, K), b (K, M) and c (N, M) or None")

@@ -29,11 +29,15 @@ import functools
 import numba
 from threadpoolctl import ThreadpoolController
 
+from scratchrnn.kernels import panels
+
 # A thread takes at least this many batch rows: with 2, blocks lost up to 1.36x (N=4, H=128–512).
 MIN_ROWS = 4
 # Past this many rows per thread, a per-step product too big for BLAS's small-matrix kernels
 # runs as well on BLAS's own threads over the whole batch: blocks broke even or lost there
 # (H=512 with N=64 or 256: 0.89–1.29x the serial pass), and won with 8 rows (0.76–0.88x).
+# Blocks whose products take the panels (``panels.py``, up to ``panels.MAX_ROWS`` rows) run
+# in blocks all the same.
 MAX_LARGE_ROWS = 16
 # A pass runs in blocks only where each block's share of the per-step products is at least
 # this many multiply-adds (T × rows × H × G·H). A blocked forward+backward pays 30–80 µs more
@@ -53,9 +57,9 @@ SMALL_MATRIX_MNK = 1_000_000
 MIN_SMALL_ROWS = 4
 
 
-def blocks(T, N, H, GH):
+def blocks(T, N, H, GH, dtype):
     """How many row blocks a pass over T steps of N sequences, hidden size H (the per-step
-    product's inner size: P with a projection) and G·H gate units runs in.
+    product's inner size: P with a projection), G·H gate units and data of ``dtype`` runs in.
 
     1 (serial) for one sequence or little work; else as many as there are Numba threads
     (``numba.set_num_threads``), at most one per ``MIN_ROWS`` rows.
@@ -65,9 +69,16 @@ def blocks(T, N, H, GH):
     k = min(numba.get_num_threads(), N // MIN_ROWS)
     if k < 2 or T * (N // k) * H * GH < MIN_WORK:
         return 1
-    if -(-N // k) > MAX_LARGE_ROWS and not _fits_small_matrix_kernels(H, GH):
+    rows = -(-N // k)                    # the largest block's
+    if rows > MAX_LARGE_ROWS and not (_fits_small_matrix_kernels(H, GH) or _panels_take(rows, H, GH, dtype)):
         return 1
     return k
+
+
+def _panels_take(rows, H, GH, dtype):
+    """Whether blocks of ``rows`` rows multiply from panels both ways (``panels.use_panels``):
+    h_{t-1} W_hhᵀ forward, da_t W_hh back."""
+    return panels.use_panels(rows, H, GH, dtype, 0) and panels.use_panels(rows, GH, H, dtype, 0)
 
 
 def gemm_blocks(M, K, O):

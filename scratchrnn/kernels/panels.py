@@ -1,0 +1,166 @@
+"""The per-step product with the weights packed once per pass into column panels.
+
+``c + a @ b`` for a few rows of ``a`` (N, K) and a large ``b`` (K, M) is what every step of a
+time loop computes. Read row by row, ``b`` is streamed from memory once per few rows of
+``a``; OpenBLAS instead packs all of ``b`` on every call. Here ``b`` is packed once per pass
+into panels of ``NR`` columns, ``panels[p, k, j] = b[k, p·NR + j]`` (``pack_into``), and each
+step multiplies panel by panel: a panel (K × NR) stays in L2 while every group of four rows
+of ``a`` passes over it, and the 4 × NR sums of a group stay in registers for all K
+(``_four_rows``). So ``b`` is read from memory once per step, whatever the number of rows.
+
+The sums live in a tile on the stack (``_tile``): with a fixed size and no other pointer
+to it, LLVM keeps it in vector registers. ``NUMBA_DISABLE_JIT=1`` runs the same lines with
+a NumPy tile.
+"""
+
+import numpy as np
+from numba import carray, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+from scratchrnn.kernels.jit import jit, jit_fma
+
+PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, four or eight 256-bit vectors
+ROWS = 4               # rows of a per group: 4 × NR sums, 16 vectors for float32 and float64
+BLOCK = 64             # rows of b per block in ``pack_into``
+
+# When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512, 256-bit
+# vectors in Numba's code; one thread, T calls per shape, against BLAS on one thread and the
+# own loops of ``products.matmul_add``), float32 rows × 512 by 512 × 2048: 4 rows 54 GFLOP/s
+# (own loops 53), 8: 71 (55), 16: 76–85 (BLAS 40–42), 32: 84–93 (67–70), 64: 82–84 (83–92);
+# 32 × 2048 by 2048 × 512 (the backward's): 82–94 (58–63); 16 × 128 by 128 × 512: 83–87
+# (55–63). float64 at 8–16 rows: 33–48 against 23–36; at 32 rows a tie, at 64 BLAS ahead.
+# Below 4 rows a group repeats rows (2 rows: 28 against 28), and for small weights
+# (32 × 128) the panels lost (50 against 52–98 GFLOP/s), as they did to BLAS's small-matrix
+# kernels at 4 × 128 × 512 (80 against 103).
+MIN_ROWS = 4
+MAX_ROWS = 32
+MIN_SIZE = 128 * 512   # elements of b
+
+
+def panel_width(dtype):
+    """Columns per panel, ``NR``, for arrays of ``dtype``."""
+    return PANEL_BYTES // np.dtype(dtype).itemsize
+
+
+def panels_shape(K, M, dtype):
+    """Shape of ``b`` (K, M) packed: (M / NR, K, NR). M must be a multiple of NR."""
+    nr = panel_width(dtype)
+    if M % nr:
+        raise ValueError(f"panels: expected M a multiple of {nr} columns, got M={M}")
+    return (M // nr, K, nr)
+
+
+def use_panels(rows, K, M, dtype, blas_small):
+    """Whether a pass multiplies ``rows`` rows per step by a b (K, M) of ``dtype`` from its
+    panels, where BLAS's small-matrix kernels take products of at most ``blas_small``
+    multiply-adds (0: none)."""
+    if M % panel_width(dtype) or K * M < MIN_SIZE or rows * K * M <= blas_small:
+        return False
+    return MIN_ROWS <= rows <= MAX_ROWS
+
+
+@jit
+def pack_into(b, panels):
+    """``panels[p, k, j] = b[k, p·NR + j]`` for b (K, M) and panels (M / NR, K, NR); returns
+    panels. A b with rows in memory (C order) is read a row at a time; a transposed view
+    (``W_hh.T``) is read down its columns, in blocks of ``BLOCK`` rows, each panel's block
+    staying in L1 while it fills."""
+    K, M = b.shape
+    P, _, NR = panels.shape
+    if panels.shape != (M // NR, K, NR) or M % NR:
+        raise ValueError("pack_into: expected panels of shape (M / NR, K, NR) for b (K, M)")
+    down_columns = b.strides[0] < b.strides[1]           # b[k + 1, j] is next to b[k, j]
+    for p in range(P):
+        panel = panels[p]
+        for k0 in range(0, K, BLOCK):
+            k1 = min(k0 + BLOCK, K)
+            if down_columns:
+                for j in range(NR):
+                    for k in range(k0, k1):
+                        panel[k, j] = b[k, p * NR + j]
+            else:
+                for k in range(k0, k1):
+                    for j in range(NR):
+                        panel[k, j] = b[k, p * NR + j]
+    return panels
+
+
+@jit
+def columns(panels):
+    """(K, M) of the ``b`` that ``panels`` hold."""
+    P, K, NR = panels.shape
+    return K, P * NR
+
+
+@jit_fma
+def panels_add(c, a, panels):
+    """``c + a @ b`` as a new (N, M) array, b given as its panels (``pack_into``); c (N, M)
+    or None for zero.
+
+    Rows go in groups of four; the last group repeats its last row (computed the same way,
+    written twice), so every row is summed in the same order whatever its group.
+    """
+    N, K = a.shape
+    P, _, NR = panels.shape
+    if panels.shape[1] != K or (c is not None and c.shape != (N, P * NR)):
+        raise ValueError("panels_add: expected a (N, K), panels (M / NR, K, NR) and c (N, M) or None")
+    out = np.empty((N, P * NR), dtype=a.dtype)         # (N, M)
+    for p in range(P):
+        for n in range(0, N, ROWS):
+            last = N - 1
+            _four_rows(out, c, a, panels[p], p * NR, n, min(n + 1, last), min(n + 2, last), min(n + 3, last))
+    return out
+
+
+@jit_fma
+def _four_rows(out, c, a, panel, j0, r0, r1, r2, r3):
+    """``out[r, j0:j0+NR] = c[r, j0:j0+NR] + a[r] @ panel`` for the rows r0 … r3 (c None: zero)."""
+    acc = _tile(panel)                                  # (4, NR) sums, in registers
+    acc0, acc1, acc2, acc3 = acc[0], acc[1], acc[2], acc[3]
+    NR = acc.shape[1]
+    for k in range(a.shape[1]):
+        b_k = panel[k]
+        a0, a1, a2, a3 = a[r0, k], a[r1, k], a[r2, k], a[r3, k]
+        for j in range(NR):
+            v = b_k[j]
+            acc0[j] += a0 * v
+            acc1[j] += a1 * v
+            acc2[j] += a2 * v
+            acc3[j] += a3 * v
+    for i, r in enumerate((r0, r1, r2, r3)):
+        row = acc[i]
+        for j in range(NR):
+            out[r, j0 + j] = row[j] if c is None else c[r, j0 + j] + row[j]
+
+
+def _tile(panel):
+    """A zeroed (ROWS, NR) array of the dtype of ``panel`` (K, NR)."""
+    return np.zeros((ROWS, panel.shape[1]), dtype=panel.dtype)
+
+
+@intrinsic
+def _stack_zeros(typingctx, like, count):
+    """A pointer to ``count`` (a literal) zeroed values of ``like``'s dtype, on the stack of the
+    function it is compiled into."""
+    if not isinstance(count, types.IntegerLiteral):
+        return None
+    n = count.literal_value
+    sig = types.CPointer(like.dtype)(like, count)
+
+    def codegen(context, builder, signature, args):
+        ptr = cgutils.alloca_once(builder, context.get_value_type(like.dtype),
+                                  size=context.get_constant(types.intp, n))
+        cgutils.memset(builder, ptr, context.get_constant(types.intp, n * like.dtype.bitwidth // 8), 0)
+        return ptr
+    return sig, codegen
+
+
+@overload(_tile, inline="always")
+def _tile_compiled(panel):
+    nr = PANEL_BYTES // (panel.dtype.bitwidth // 8)
+    size = ROWS * nr
+
+    def impl(panel):
+        return carray(_stack_zeros(panel, size), (ROWS, nr))
+    return impl

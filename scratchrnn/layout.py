@@ -1,0 +1,61 @@
+"""How a layer's pass runs: in how many row blocks, and the form of ``W_hh`` its steps read.
+
+``scratchrnn.functional`` asks this module before each pass. The rules themselves, and the
+measurements behind them, are in ``kernels.team`` (row blocks) and ``kernels.products`` and
+``kernels.panels`` (the per-step products). ``w_hh`` is (G·H, P) throughout: P = H, or the
+LSTM's projection size.
+"""
+
+from . import kernels
+from .kernels import panels, team
+from .workspace import take
+
+
+def blocks(T, N, w_hh):
+    """In how many row blocks a pass over T steps of N sequences runs (``kernels.team.blocks``)."""
+    return team.blocks(T, N, w_hh.shape[1], w_hh.shape[0], w_hh.dtype)
+
+
+def loop_blocks(nblocks, N, w_hh):
+    """Row blocks for the time loops of a pass in ``nblocks`` blocks (``kernels.team.loop_blocks``)."""
+    return team.loop_blocks(nblocks, N, w_hh.shape[1], w_hh.shape[0])
+
+
+def _panels(loop_nblocks, N, K, M, dtype):
+    """Whether the loops' blocks (the largest: ⌈N / loop_nblocks⌉ rows) multiply a (K, M)
+    weight matrix from its panels (``kernels.panels.use_panels``)."""
+    return panels.use_panels(-(-N // loop_nblocks), K, M, dtype, team.small_matrix_limit())
+
+
+def forward_weights(w_hh, N, loop_nblocks, workspace=None):
+    """``W_hhᵀ`` (P, G·H) as a forward's loops over N sequences in ``loop_nblocks`` blocks read it.
+
+    - Packed in panels (``kernels.panels``) where a block's rows pick them: made once per pass.
+    - For one sequence whose product BLAS takes: the transposed view.
+    - Otherwise a C-contiguous copy, made once per pass.
+
+    ``kernels.matmul_add``'s own loops (a few rows) stream through the copy's rows, and
+    OpenBLAS's small-matrix kernel (AVX-512 builds, a block's product of at most 10^6
+    multiply-adds) multiplied 8×128 rows by a 128×512 ``W_hhᵀ`` at 187–220 GFLOP/s on 2 cores
+    from the copy and at 49–66 from the view (Zen 4). One row against a large ``W_hhᵀ`` is a
+    matrix-vector product, which ran faster on the view: LSTM T=128 N=1 H=1024 took 83 ms
+    with it and 113–121 ms with the copy. Where BLAS packs W_hhᵀ on every call (more rows)
+    it multiplied from the copy as fast or faster (1.0–1.24x; 64 × 512 by 512 × 2048: 1.15x).
+    """
+    GH, P = w_hh.shape
+    if _panels(loop_nblocks, N, P, GH, w_hh.dtype):
+        shape = panels.panels_shape(P, GH, w_hh.dtype)
+        return panels.pack_into(w_hh.T, take(workspace, "w_hh_t_panels", shape, w_hh.dtype))
+    if N == 1 and not kernels.own_loops(1, w_hh.size, 0):    # for one row the third argument plays no part
+        return w_hh.T
+    return kernels.transpose_into(w_hh, take(workspace, "w_hh_t", w_hh.T.shape, w_hh.dtype))   # (P, G·H)
+
+
+def backward_weights(w_hh, N, loop_nblocks, workspace=None):
+    """``W_hh`` (G·H, P) as a backward's loops read it for ``δ_{t-1} = da_t W_hh``: packed in
+    panels where a block's rows pick them (made once per pass), else ``w_hh`` itself."""
+    GH, P = w_hh.shape
+    if _panels(loop_nblocks, N, GH, P, w_hh.dtype):
+        shape = panels.panels_shape(GH, P, w_hh.dtype)
+        return panels.pack_into(w_hh, take(workspace, "w_hh_panels", shape, w_hh.dtype))
+    return w_hh

@@ -1,0 +1,161 @@
+"""The per-step product from weights packed in panels (``scratchrnn.kernels.panels``): the
+packing, the product against float64 sums, the rule that picks it, and whole passes that
+use it against the same passes without it."""
+
+import numba
+import numpy as np
+import pytest
+
+from scratchrnn import functional as F, layout
+from scratchrnn.kernels import panels, products
+
+DTYPES = [np.float32, np.float64]
+
+
+def _packed(b):
+    return panels.pack_into(b, np.empty(panels.panels_shape(*b.shape, b.dtype), b.dtype))
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_pack_into_lays_out_column_panels(dtype, transposed):
+    """K = 70 rows: more than one block of ``BLOCK``, the last one short."""
+    nr = panels.panel_width(dtype)
+    K, M = panels.BLOCK + 6, 2 * nr
+    b = np.random.default_rng(0).standard_normal((K, M)).astype(dtype)
+    if transposed:                                   # W_hh.T: b's columns are contiguous
+        b = np.ascontiguousarray(b.T).T
+    p = _packed(b)
+    assert p.shape == (2, K, nr)
+    for q in range(2):
+        assert np.array_equal(p[q], b[:, q * nr:(q + 1) * nr])
+    assert products.operand_shape(p) == (K, M) == products.operand_shape(b)
+
+
+def _bound(c, a, b):
+    """Rounding bound of ``c + a @ b`` summed in the working precision: γ_{K+1}·(|c| + |a| @ |b|)
+    (Higham, Accuracy and Stability of Numerical Algorithms, eq. 3.5), γ_n = n·u / (1 − n·u)."""
+    u = np.finfo(a.dtype).eps / 2
+    n = a.shape[1] + 1
+    mag = np.abs(c.astype(np.float64)) + np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    return n * u / (1 - n * u) * mag
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("N", range(1, 10))
+@pytest.mark.parametrize("with_c", [False, True])
+def test_panels_add_is_the_product_within_its_rounding_bound(dtype, N, with_c):
+    """Every row count 1–9: whole groups of four and every remainder."""
+    rng = np.random.default_rng(N)
+    nr = panels.panel_width(dtype)
+    K, M = 37, 3 * nr
+    a, b = (rng.standard_normal(s).astype(dtype) for s in ((N, K), (K, M)))
+    c = rng.standard_normal((N, M)).astype(dtype) if with_c else np.zeros((N, M), dtype)
+    got = panels.panels_add(c if with_c else None, a, _packed(b))
+    exact = c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64)
+    assert got.dtype == dtype and got.shape == (N, M)
+    assert np.all(np.abs(got - exact) <= _bound(c, a, b))
+    assert np.array_equal(products.matmul_add(c if with_c else None, a, _packed(b), 0), got)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_each_row_is_summed_alike_in_any_group(dtype):
+    """A row's result does not depend on the rows beside it: blocks of rows and the serial
+    pass agree bit for bit."""
+    rng = np.random.default_rng(3)
+    K, M = 21, panels.panel_width(dtype)
+    a, b, c = (rng.standard_normal(s).astype(dtype) for s in ((7, K), (K, M), (7, M)))
+    p = _packed(b)
+    whole = panels.panels_add(c, a, p)
+    for r in range(7):
+        assert np.array_equal(panels.panels_add(c[r:r + 1], a[r:r + 1], p)[0], whole[r])
+        assert np.array_equal(panels.panels_add(c[r:], a[r:], p), whole[r:])
+
+
+@pytest.mark.kernel
+def test_wrong_shapes_raise():
+    b = np.zeros((8, 64), np.float32)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        panels.panels_shape(8, 48, np.float32)
+    with pytest.raises(ValueError, match="pack_into"):
+        panels.pack_into(b, np.empty((2, 7, 32), np.float32))
+    with pytest.raises(ValueError, match="panels_add"):
+        panels.panels_add(None, np.zeros((2, 9), np.float32), _packed(b))
+    with pytest.raises(ValueError, match="panels_add"):
+        panels.panels_add(np.zeros((2, 32), np.float32), np.zeros((2, 8), np.float32), _packed(b))
+
+
+def test_use_panels_rule():
+    f32 = np.float32
+    assert panels.use_panels(4, 512, 2048, f32, 0)
+    assert panels.use_panels(32, 2048, 512, np.float64, 0)
+    assert not panels.use_panels(3, 512, 2048, f32, 0)              # fewer than MIN_ROWS
+    assert not panels.use_panels(33, 512, 2048, f32, 0)             # more than MAX_ROWS: BLAS
+    assert not panels.use_panels(8, 500, 2000, f32, 0)              # M not a multiple of 32
+    assert not panels.use_panels(16, 32, 128, f32, 0)               # small weights
+    assert not panels.use_panels(8, 128, 512, f32, 10 ** 6)         # BLAS's small-matrix kernel takes it
+    assert panels.use_panels(16, 128, 512, f32, 10 ** 6)            # ... but not 16 rows
+
+
+def _layer(kind, x, p, lengths, proj):
+    """One forward and backward of one layer; returns every output and gradient as a list."""
+    rng = np.random.default_rng(5)
+    if kind == "lstm":
+        out, h_n, c_n, cache = F.lstm_forward(x, p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
+                                              p["w_hr"] if proj else None, lengths)
+        g = F.lstm_backward(rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
+                            rng.standard_normal(c_n.shape), cache)
+        return [out, h_n, c_n] + [v for v in g if v is not None]
+    fwd, bwd = (F.gru_forward, F.gru_backward) if kind == "gru" else (F.rnn_forward, F.rnn_backward)
+    extra = {} if kind == "gru" else {"nonlinearity": kind}
+    out, h_n, cache = fwd(x, p["h0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths=lengths, **extra)
+    g = bwd(rng.standard_normal(out.shape), rng.standard_normal(h_n.shape), cache)
+    return [out, h_n] + [v for v in g if v is not None]
+
+
+@pytest.mark.parametrize("kind,proj", [("tanh", False), ("relu", False), ("lstm", False), ("lstm", True),
+                                       ("gru", False)])
+@pytest.mark.parametrize("ragged", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, proj, ragged, threads):
+    """float64, N = 13 (serial: one group of 13 rows; two threads: blocks of 6 and 7), H = 96 and
+    P = 48 (multiples of the 16-column panels), with the panels forced on and then off.
+
+    The passes without panels are the ones the parity tests hold against torch. The two differ
+    only in the order each step's products are summed (a panel's sums start from zero and add
+    c last), a rounding difference carried through a recurrence that does not amplify it
+    (weights of torch's scale): as for blocks against the serial pass, at most a few units in
+    the last place of each array's largest value; the bound, 1e-13 of it (450 eps), and a
+    wrong row, column or panel is off by far more.
+    """
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("this machine runs Numba on one thread")
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        T, N, I, H, P = 20, 13, 12, 96, 48
+        G = {"lstm": 4, "gru": 3}.get(kind, 1)
+        K = P if proj else H
+        rng = np.random.default_rng(1)
+        p = {"w_ih": rng.standard_normal((G * H, I)) / I ** 0.5, "w_hh": rng.standard_normal((G * H, K)) / K ** 0.5,
+             "b_ih": rng.standard_normal(G * H) * 0.1, "b_hh": rng.standard_normal(G * H) * 0.1,
+             "w_hr": rng.standard_normal((P, H)) / H ** 0.5, "h0": rng.standard_normal((N, K)) * 0.5,
+             "c0": rng.standard_normal((N, H)) * 0.5}
+        x = rng.standard_normal((T, N, I))
+        lengths = rng.integers(1, T + 1, N) if ragged else None
+        lb = layout.loop_blocks(layout.blocks(T, N, p["w_hh"]), N, p["w_hh"])
+        monkeypatch.setattr(layout, "_panels", lambda *args: True)
+        assert layout.forward_weights(p["w_hh"], N, lb).ndim == 3          # the panels are used ...
+        assert layout.backward_weights(p["w_hh"], N, lb).ndim == 3
+        with_panels = _layer(kind, x, p, lengths, proj)
+        monkeypatch.setattr(layout, "_panels", lambda *args: False)
+        assert layout.forward_weights(p["w_hh"], N, lb).ndim == 2          # ... and then not
+        without = _layer(kind, x, p, lengths, proj)
+    finally:
+        numba.set_num_threads(before)
+    assert len(with_panels) == len(without)
+    for a, b in zip(with_panels, without):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))
