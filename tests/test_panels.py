@@ -86,14 +86,18 @@ def test_wrong_shapes_raise():
         panels.panels_add(None, np.zeros((2, 9), np.float32), _packed(b))
     with pytest.raises(ValueError, match="panels_add"):
         panels.panels_add(np.zeros((2, 32), np.float32), np.zeros((2, 8), np.float32), _packed(b))
+    with pytest.raises(ValueError, match="PANEL_BYTES"):                # panels 16 wide for float32
+        panels.panels_add(None, np.zeros((2, 8), np.float32), np.zeros((4, 8, 16), np.float32))
 
 
 def test_use_panels_rule():
     f32 = np.float32
     assert panels.use_panels(4, 512, 2048, f32, 0)
-    assert panels.use_panels(32, 2048, 512, np.float64, 0)
+    assert panels.use_panels(32, 512, 2048, f32, 0)
+    assert panels.use_panels(16, 2048, 512, np.float64, 0)
     assert not panels.use_panels(3, 512, 2048, f32, 0)              # fewer than MIN_ROWS
     assert not panels.use_panels(33, 512, 2048, f32, 0)             # more than MAX_ROWS: BLAS
+    assert not panels.use_panels(17, 512, 2048, np.float64, 0)      # float64: BLAS from 32 rows
     assert not panels.use_panels(8, 500, 2000, f32, 0)              # M not a multiple of 32
     assert not panels.use_panels(16, 32, 128, f32, 0)               # small weights
     assert not panels.use_panels(8, 128, 512, f32, 10 ** 6)         # BLAS's small-matrix kernel takes it
@@ -159,3 +163,4 @@ def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, pro
     assert len(with_panels) == len(without)
     for a, b in zip(with_panels, without):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))
+

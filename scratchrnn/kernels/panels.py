@@ -20,21 +20,23 @@ from numba.extending import intrinsic, overload
 
 from scratchrnn.kernels.jit import jit, jit_fma
 
-PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, four or eight 256-bit vectors
+PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, four 256-bit vectors either way
 ROWS = 4               # rows of a per group: 4 × NR sums, 16 vectors for float32 and float64
 BLOCK = 64             # rows of b per block in ``pack_into``
 
 # When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512, 256-bit
-# vectors in Numba's code; one thread, T calls per shape, against BLAS on one thread and the
-# own loops of ``products.matmul_add``), float32 rows × 512 by 512 × 2048: 4 rows 54 GFLOP/s
-# (own loops 53), 8: 71 (55), 16: 76–85 (BLAS 40–42), 32: 84–93 (67–70), 64: 82–84 (83–92);
-# 32 × 2048 by 2048 × 512 (the backward's): 82–94 (58–63); 16 × 128 by 128 × 512: 83–87
-# (55–63). float64 at 8–16 rows: 33–48 against 23–36; at 32 rows a tie, at 64 BLAS ahead.
-# Below 4 rows a group repeats rows (2 rows: 28 against 28), and for small weights
-# (32 × 128) the panels lost (50 against 52–98 GFLOP/s), as they did to BLAS's small-matrix
-# kernels at 4 × 128 × 512 (80 against 103).
+# vectors in Numba's code), ``python -m scratchrnn.bench.products``, one thread, 128 steps per
+# shape, against the plain weights multiplied the way ``products.matmul_add`` picks (own
+# loops, or BLAS on one thread with its small-matrix kernels where they take the product):
+# float32 rows × 512 by 512 × 2048: 4 rows 56 GFLOP/s (own loops 54), 8: 69 (55), 16: 87
+# (BLAS 46), 32: 89 (65), 64: 96 (93); backward 32 × 2048 by 2048 × 512: 104 (72); H=128
+# and 256 at 16–32 rows 0.49–0.92x the plain time, at 64 rows 0.95–1.17x. float64 at 16 rows
+# 0.67–0.87x, at 32 rows 0.97–1.26x (BLAS's 512-bit kernels ahead): hence MAX_ROWS by dtype.
+# Where BLAS's small-matrix kernels take the product (4–8 × 128 × 512) they were 1.09–1.18x
+# faster; for small weights (32 × 128) the panels lost (50 against 52–98 GFLOP/s, an earlier
+# run); below 4 rows a group repeats rows (2 rows: 28 against 28 GFLOP/s).
 MIN_ROWS = 4
-MAX_ROWS = 32
+MAX_ROWS = {np.dtype(np.float32): 32, np.dtype(np.float64): 16}
 MIN_SIZE = 128 * 512   # elements of b
 
 
@@ -57,7 +59,7 @@ def use_panels(rows, K, M, dtype, blas_small):
     multiply-adds (0: none)."""
     if M % panel_width(dtype) or K * M < MIN_SIZE or rows * K * M <= blas_small:
         return False
-    return MIN_ROWS <= rows <= MAX_ROWS
+    return MIN_ROWS <= rows <= MAX_ROWS[np.dtype(dtype)]
 
 
 @jit
@@ -105,6 +107,8 @@ def panels_add(c, a, panels):
     P, _, NR = panels.shape
     if panels.shape[1] != K or (c is not None and c.shape != (N, P * NR)):
         raise ValueError("panels_add: expected a (N, K), panels (M / NR, K, NR) and c (N, M) or None")
+    if NR * panels.itemsize != PANEL_BYTES:             # the tile's width comes from the dtype
+        raise ValueError("panels_add: expected panels of PANEL_BYTES // itemsize columns (panels_shape)")
     out = np.empty((N, P * NR), dtype=a.dtype)         # (N, M)
     for p in range(P):
         for n in range(0, N, ROWS):
