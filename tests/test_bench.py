@@ -308,3 +308,34 @@ def test_serial_impl_runs_one_thread_and_restores_the_count():
     # ulp per step: 64 eps bounds 4 steps of it with room.
     np.testing.assert_allclose(built["scratchrnn"].call(), out_serial, rtol=0, atol=64 * np.finfo(float).eps)
     assert "scratchrnn_serial" not in spec.DEFAULT_IMPLS
+
+
+class _CompilesFirst:
+    """An implementation whose first call takes `first` seconds (a compile) and every later
+    one `later` seconds, on a clock of its own."""
+
+    def __init__(self, first, later):
+        self.times, self.first, self.later = [], first, later
+
+    def call(self):
+        return np.zeros(1)
+
+    def timer(self, fn):
+        fn()
+        self.times.append(self.first if not self.times else self.later)
+        return self.times[-1]
+
+    def to_numpy(self, out):
+        return out
+
+
+@pytest.mark.parametrize("later, calls", [(1e-4, 2000), (0.5, 1)])
+def test_warm_up_sets_the_sample_from_warm_calls_not_the_compiling_one(later, calls):
+    """A first call of 12 s (it compiled) and warm calls of 0.1 ms: 2,000 calls per 0.2 s
+    sample, not one; a call that stays slow keeps one per sample and one warm call."""
+    impl = _CompilesFirst(12.0, later)
+    r = bench_measure._warm_up(impl)
+    assert r["t_call"] == later
+    assert timing.calls_per_sample(r["t_call"], 0.2) == calls
+    assert r["warmup_s"][0] == 12.0
+    assert len(r["warmup_s"]) == (2 if later >= bench_measure.SLOW_CALL_S else 1 + bench_measure.WARMUP_CALLS)

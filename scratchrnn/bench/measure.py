@@ -1,8 +1,10 @@
 """One grid point measured: every in-process implementation, interleaved and guarded.
 
-1. Each implementation is warmed up (``WARMUP_CALLS`` calls; one if a call takes
-   ``SLOW_CALL_S`` or more), which also sets its calls per sample
-   (``timing.calls_per_sample``).
+1. Each implementation is warmed up: a first call, which may compile (Numba, an empty or
+   stale cache) or fill caches, then ``WARMUP_CALLS`` more (one if it takes ``SLOW_CALL_S``
+   or more). The fastest of these later calls sets the calls per sample
+   (``timing.calls_per_sample``): the first call's time would make a sample one call long
+   wherever it compiled.
 2. Then rounds of interleaved samples: for A, B, C, ...: one untimed call that wakes the
    thread pools (none for slow calls), one guarded sample, a pause, so that spinning
    BLAS/OpenMP workers of one implementation go idle before the next is timed. At least
@@ -45,13 +47,15 @@ class Settings:
 
 
 def _warm_up(impl):
-    """Returns {warmup_s, output, calls, wake}: the first output and the sampling plan."""
+    """Returns {warmup_s, output, t_call}: the time of every warm-up call, the first output,
+    and the time of one call once warm (the fastest after the first)."""
     kept = []
-    warm = [impl.timer(lambda: kept.append(impl.call()))]
+    warm = [impl.timer(lambda: kept.append(impl.call()))]   # may compile: not a call's time
     out = impl.to_numpy(kept.pop())
-    if warm[0] < SLOW_CALL_S:
+    warm.append(impl.timer(impl.call))
+    if warm[1] < SLOW_CALL_S:
         warm += [impl.timer(impl.call) for _ in range(WARMUP_CALLS - 1)]
-    return {"warmup_s": warm, "output": out, "t_call": min(warm[-1], warm[0])}
+    return {"warmup_s": warm, "output": out, "t_call": min(warm[1:])}
 
 
 def measure(impls, settings):
