@@ -6,8 +6,9 @@ import numba
 import numpy as np
 import pytest
 
-from scratchrnn import functional as F, layout
+from scratchrnn import layout
 from scratchrnn.kernels import panels, products
+from layer_cases import KINDS, layer_params, run_layer
 
 DTYPES = [np.float32, np.float64]
 
@@ -104,24 +105,7 @@ def test_use_panels_rule():
     assert panels.use_panels(16, 128, 512, f32, 10 ** 6)            # ... but not 16 rows
 
 
-def _layer(kind, x, p, lengths, proj):
-    """One forward and backward of one layer; returns every output and gradient as a list."""
-    rng = np.random.default_rng(5)
-    if kind == "lstm":
-        out, h_n, c_n, cache = F.lstm_forward(x, p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
-                                              p["w_hr"] if proj else None, lengths)
-        g = F.lstm_backward(rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
-                            rng.standard_normal(c_n.shape), cache)
-        return [out, h_n, c_n] + [v for v in g if v is not None]
-    fwd, bwd = (F.gru_forward, F.gru_backward) if kind == "gru" else (F.rnn_forward, F.rnn_backward)
-    extra = {} if kind == "gru" else {"nonlinearity": kind}
-    out, h_n, cache = fwd(x, p["h0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths=lengths, **extra)
-    g = bwd(rng.standard_normal(out.shape), rng.standard_normal(h_n.shape), cache)
-    return [out, h_n] + [v for v in g if v is not None]
-
-
-@pytest.mark.parametrize("kind,proj", [("tanh", False), ("relu", False), ("lstm", False), ("lstm", True),
-                                       ("gru", False)])
+@pytest.mark.parametrize("kind,proj", KINDS)
 @pytest.mark.parametrize("ragged", [False, True])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, proj, ragged, threads):
@@ -141,23 +125,18 @@ def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, pro
     numba.set_num_threads(threads)
     try:
         T, N, I, H, P = 20, 13, 12, 96, 48
-        G = {"lstm": 4, "gru": 3}.get(kind, 1)
-        K = P if proj else H
         rng = np.random.default_rng(1)
-        p = {"w_ih": rng.standard_normal((G * H, I)) / I ** 0.5, "w_hh": rng.standard_normal((G * H, K)) / K ** 0.5,
-             "b_ih": rng.standard_normal(G * H) * 0.1, "b_hh": rng.standard_normal(G * H) * 0.1,
-             "w_hr": rng.standard_normal((P, H)) / H ** 0.5, "h0": rng.standard_normal((N, K)) * 0.5,
-             "c0": rng.standard_normal((N, H)) * 0.5}
+        p = layer_params(kind, proj, N, I, H, P, rng)
         x = rng.standard_normal((T, N, I))
         lengths = rng.integers(1, T + 1, N) if ragged else None
         lb = layout.loop_blocks(layout.blocks(T, N, p["w_hh"]), N, p["w_hh"])
         monkeypatch.setattr(layout, "_panels", lambda *args: True)
         assert layout.forward_weights(p["w_hh"], N, lb).ndim == 3          # the panels are used ...
         assert layout.backward_weights(p["w_hh"], N, lb).ndim == 3
-        with_panels = _layer(kind, x, p, lengths, proj)
+        with_panels = run_layer(kind, x, p, lengths, proj)
         monkeypatch.setattr(layout, "_panels", lambda *args: False)
         assert layout.forward_weights(p["w_hh"], N, lb).ndim == 2          # ... and then not
-        without = _layer(kind, x, p, lengths, proj)
+        without = run_layer(kind, x, p, lengths, proj)
     finally:
         numba.set_num_threads(before)
     assert len(with_panels) == len(without)

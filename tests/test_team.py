@@ -6,8 +6,9 @@ import numba
 import numpy as np
 import pytest
 
-from scratchrnn import functional as F, layout
+from scratchrnn import layout
 from scratchrnn.kernels import passes, team
+from layer_cases import KINDS, layer_params, run_layer
 
 F32 = np.float32
 
@@ -142,26 +143,7 @@ def test_a_wrong_shape_raises_before_the_blocks_run():
                                 False, np.full(N, T), 0)
 
 
-def _pass(kind, x, p, lengths, proj):
-    """One forward and backward of one layer; returns every output and gradient as a flat list."""
-    T, N, _ = x.shape
-    rng = np.random.default_rng(5)
-    if kind == "lstm":
-        out, h_n, c_n, cache = F.lstm_forward(x, p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
-                                              p["w_hr"] if proj else None, lengths)
-        d_out = rng.standard_normal(out.shape)
-        g = F.lstm_backward(d_out, rng.standard_normal(h_n.shape), rng.standard_normal(c_n.shape), cache)
-        return [out, h_n, c_n] + [v for v in g if v is not None]
-    fwd, bwd = (F.gru_forward, F.gru_backward) if kind == "gru" else (F.rnn_forward, F.rnn_backward)
-    extra = {} if kind == "gru" else {"nonlinearity": kind}
-    out, h_n, cache = fwd(x, p["h0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths=lengths, **extra)
-    d_out = rng.standard_normal(out.shape)
-    g = bwd(d_out, rng.standard_normal(h_n.shape), cache)
-    return [out, h_n] + [v for v in g if v is not None]
-
-
-@pytest.mark.parametrize("kind,proj", [("tanh", False), ("relu", False), ("lstm", False), ("lstm", True),
-                                       ("gru", False)])
+@pytest.mark.parametrize("kind,proj", KINDS)
 @pytest.mark.parametrize("ragged", [False, True])
 def test_a_blocked_pass_computes_what_the_serial_pass_does(threads, kind, proj, ragged):
     """float64, N = 13 rows in blocks of 6 and 7 (H = 96: enough work for blocks), against the
@@ -177,22 +159,16 @@ def test_a_blocked_pass_computes_what_the_serial_pass_does(threads, kind, proj, 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("this machine runs Numba on one thread: no blocked pass to compare")
     T, N, I, H, P = 20, 13, 12, 96, 48
-    G = {"lstm": 4, "gru": 3}.get(kind, 1)
     rng = np.random.default_rng(1)
-    K = P if proj else H
-    # weights of torch's scale (1/√fan-in): a recurrence that neither explodes nor saturates
-    p = {"w_ih": rng.standard_normal((G * H, I)) / I ** 0.5, "w_hh": rng.standard_normal((G * H, K)) / K ** 0.5,
-         "b_ih": rng.standard_normal(G * H) * 0.1, "b_hh": rng.standard_normal(G * H) * 0.1,
-         "w_hr": rng.standard_normal((P, H)) / H ** 0.5, "h0": rng.standard_normal((N, K)) * 0.5,
-         "c0": rng.standard_normal((N, H)) * 0.5}
+    p = layer_params(kind, proj, N, I, H, P, rng)
     x = rng.standard_normal((T, N, I))
     lengths = rng.integers(1, T + 1, N) if ragged else None
     threads(2)
     assert layout.blocks(T, N, p["w_hh"]) == 2                     # this size really runs in blocks
-    blocked = _pass(kind, x, p, lengths, proj)
+    blocked = run_layer(kind, x, p, lengths, proj)
     threads(1)
     assert layout.blocks(T, N, p["w_hh"]) == 1
-    serial = _pass(kind, x, p, lengths, proj)
+    serial = run_layer(kind, x, p, lengths, proj)
     assert len(blocked) == len(serial)
     for b, s in zip(blocked, serial):
         np.testing.assert_allclose(b, s, rtol=0, atol=1e-13 * np.max(np.abs(s)))

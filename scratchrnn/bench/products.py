@@ -172,7 +172,7 @@ def measure_one_row():
 def to_markdown(rows, one_row=(), env=None):
     env = environment() if env is None else env
     limit = team.small_matrix_limit()
-    lines = ["# Per-step products: own loops against BLAS", "",
+    lines = ["# Per-step products: own loops, BLAS and weights packed in panels", "",
              f"`python -m scratchrnn.bench.products`; {describe(env)}", "",
              f"{T_STEPS} products per timed call, best of {ROUNDS} alternating rounds of {ROUNDS} calls. "
              f"BLAS small-matrix limit here: {limit:,} multiply-adds"

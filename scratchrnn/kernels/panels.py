@@ -25,16 +25,18 @@ ROWS = 4               # rows of a per group: 4 × NR sums, 16 vectors for float
 BLOCK = 64             # rows of b per block in ``pack_into``
 
 # When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512, 256-bit
-# vectors in Numba's code), ``python -m scratchrnn.bench.products``, one thread, 128 steps per
-# shape, against the plain weights multiplied the way ``products.matmul_add`` picks (own
-# loops, or BLAS on one thread with its small-matrix kernels where they take the product):
-# float32 rows × 512 by 512 × 2048: 4 rows 56 GFLOP/s (own loops 54), 8: 69 (55), 16: 87
-# (BLAS 46), 32: 89 (65), 64: 96 (93); backward 32 × 2048 by 2048 × 512: 104 (72); H=128
-# and 256 at 16–32 rows 0.49–0.92x the plain time, at 64 rows 0.95–1.17x. float64 at 16 rows
-# 0.67–0.87x, at 32 rows 0.97–1.26x (BLAS's 512-bit kernels ahead): hence MAX_ROWS by dtype.
-# Where BLAS's small-matrix kernels take the product (4–8 × 128 × 512) they were 1.09–1.18x
-# faster; for small weights (32 × 128) the panels lost (50 against 52–98 GFLOP/s, an earlier
-# run); below 4 rows a group repeats rows (2 rows: 28 against 28 GFLOP/s).
+# vectors in Numba's code), ``python -m scratchrnn.bench.products`` (benchmarks/results/
+# xeon-avx512-2026-12-02-panels/products_cpu.md): one thread, 128 steps per shape, against
+# the plain weights multiplied the way ``products.matmul_add`` picks (own loops, or BLAS on
+# one thread with its small-matrix kernels where they take the product). float32 rows × 512
+# by 512 × 2048: 4 rows 55 GFLOP/s (own loops 54), 8: 70 (54), 16: 78 (BLAS 47), 32: 91
+# (69), 64: 85 (97); the backward's 32 × 2048 by 2048 × 512: 93 (69). Over H = 128 … 512,
+# G = 1 and 4: 0.51–1.02x the plain time wherever this rule picks the panels; at 64 rows
+# 0.98–1.19x; float64 at 32 rows 0.98–1.18x (BLAS's 512-bit kernels ahead): hence MAX_ROWS
+# by dtype. Where BLAS's small-matrix kernels take the product (4–8 rows by 128 × 128 …
+# 128 × 512) the panels took 0.99–1.58x their time; for small weights (32 × 128) they lost
+# (50 against 52–98 GFLOP/s, an earlier run); below 4 rows a group repeats rows (2 rows: 28
+# against 28 GFLOP/s).
 MIN_ROWS = 4
 MAX_ROWS = {np.dtype(np.float32): 32, np.dtype(np.float64): 16}
 MIN_SIZE = 128 * 512   # elements of b
@@ -57,9 +59,10 @@ def use_panels(rows, K, M, dtype, blas_small):
     """Whether a pass multiplies ``rows`` rows per step by a b (K, M) of ``dtype`` from its
     panels, where BLAS's small-matrix kernels take products of at most ``blas_small``
     multiply-adds (0: none)."""
-    if M % panel_width(dtype) or K * M < MIN_SIZE or rows * K * M <= blas_small:
-        return False
-    return MIN_ROWS <= rows <= MAX_ROWS[np.dtype(dtype)]
+    if rows < MIN_ROWS or K * M < MIN_SIZE or rows * K * M <= blas_small:
+        return False                                     # decided without a dtype lookup: few rows, small b
+    dtype = np.dtype(dtype)
+    return rows <= MAX_ROWS[dtype] and M % panel_width(dtype) == 0
 
 
 @jit
