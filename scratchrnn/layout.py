@@ -6,6 +6,8 @@ measurements behind them, are in ``kernels.team`` (row blocks) and ``kernels.pro
 LSTM's projection size.
 """
 
+import numba
+
 from . import kernels
 from .kernels import panels, team
 from .workspace import take
@@ -23,8 +25,17 @@ def loop_blocks(nblocks, N, w_hh):
 
 def _panels(loop_nblocks, N, K, M, dtype):
     """Whether the loops' blocks (the largest: ⌈N / loop_nblocks⌉ rows) multiply a (K, M)
-    weight matrix from its panels (``kernels.panels.use_panels``)."""
-    return panels.use_panels(-(-N // loop_nblocks), K, M, dtype, team.small_matrix_limit())
+    weight matrix from its panels (``kernels.panels.use_panels``).
+
+    Not in a serial pass of more than ``kernels.SMALL_N`` rows, whose products BLAS runs on
+    all its threads (the panels were measured against BLAS on one thread, as in a block),
+    and not with ``NUMBA_DISABLE_JIT=1``, where their loops would run as Python in place of
+    one BLAS call (the kernel tests still step through them there).
+    """
+    rows = -(-N // loop_nblocks)
+    if (loop_nblocks == 1 and rows > kernels.SMALL_N) or numba.config.DISABLE_JIT:
+        return False
+    return panels.use_panels(rows, K, M, dtype, team.small_matrix_limit())
 
 
 def forward_weights(w_hh, N, loop_nblocks, workspace=None):

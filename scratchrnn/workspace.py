@@ -21,7 +21,9 @@ What a workspace changes for the caller of ``scratchrnn.functional``:
 
 The models copy what they return, so for them nothing changes but speed and the memory
 held between steps: a model holds its last forward's cache anyway, and with workspaces
-also the backward's scratch (``da`` and ``dh``: T·N·(G·H + H) values per layer and direction).
+also the backward's scratch (``da`` and ``dh``: T·N·(G·H + H) values per layer and direction)
+and the forms of ``W_hh`` the loops read (a copy of ``W_hhᵀ`` and, where they are used, its
+panels and those of ``W_hh``: G·H·P values each), each kept once its first call made it.
 
     >>> import numpy as np
     >>> ws = Workspace()

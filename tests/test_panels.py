@@ -89,10 +89,15 @@ def test_wrong_shapes_raise():
         panels.panels_add(np.zeros((2, 32), np.float32), np.zeros((2, 8), np.float32), _packed(b))
     with pytest.raises(ValueError, match="PANEL_BYTES"):                # panels 16 wide for float32
         panels.panels_add(None, np.zeros((2, 8), np.float32), np.zeros((4, 8, 16), np.float32))
+    with pytest.raises(ValueError, match="one dtype"):                  # float64 rows, float32 panels
+        panels.panels_add(None, np.zeros((2, 8), np.float64), _packed(b))
 
 
-def test_use_panels_rule():
+def test_use_panels_rule(monkeypatch):
     f32 = np.float32
+    monkeypatch.setattr(panels, "wide_registers", lambda: False)
+    assert not panels.use_panels(16, 512, 2048, f32, 0)             # measured on AVX-512 only
+    monkeypatch.setattr(panels, "wide_registers", lambda: True)
     assert panels.use_panels(4, 512, 2048, f32, 0)
     assert panels.use_panels(32, 512, 2048, f32, 0)
     assert panels.use_panels(16, 2048, 512, np.float64, 0)
@@ -105,12 +110,25 @@ def test_use_panels_rule():
     assert panels.use_panels(16, 128, 512, f32, 10 ** 6)            # ... but not 16 rows
 
 
+def test_layout_keeps_serial_passes_of_many_rows_and_the_jit_off_plain(monkeypatch):
+    """A serial pass of more than SMALL_N rows leaves its products to BLAS on all threads;
+    with the JIT off, the panels' loops would run as Python: plain weights there too."""
+    monkeypatch.setattr(panels, "wide_registers", lambda: True)
+    f32 = np.float32
+    assert layout._panels(2, 32, 512, 2048, f32)                    # two blocks of 16 rows
+    assert layout._panels(1, 8, 512, 2048, f32)                     # serial, 8 rows: against the own loops
+    assert not layout._panels(1, 16, 512, 2048, f32)                # serial, 16 rows: BLAS's threads
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    assert not layout._panels(2, 32, 512, 2048, f32)
+
+
 @pytest.mark.parametrize("kind,proj", KINDS)
 @pytest.mark.parametrize("ragged", [False, True])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, proj, ragged, threads):
-    """float64, N = 13 (serial: one group of 13 rows; two threads: blocks of 6 and 7), H = 96 and
-    P = 48 (multiples of the 16-column panels), with the panels forced on and then off.
+    """float64, N = 13 (one thread: all 13 rows in one block; two threads: blocks of 6 and 7),
+    H = 96 and P = 48 (multiples of the 16-column panels), with the panels forced on and then
+    off.
 
     The passes without panels are the ones the parity tests hold against torch. The two differ
     only in the order each step's products are summed (a panel's sums start from zero and add
@@ -129,7 +147,9 @@ def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, pro
         p = layer_params(kind, proj, N, I, H, P, rng)
         x = rng.standard_normal((T, N, I))
         lengths = rng.integers(1, T + 1, N) if ragged else None
-        lb = layout.loop_blocks(layout.blocks(T, N, p["w_hh"]), N, p["w_hh"])
+        nb = layout.blocks(T, N, p["w_hh"])
+        assert nb == threads                                           # this size runs in blocks on 2
+        lb = layout.loop_blocks(nb, N, p["w_hh"])
         monkeypatch.setattr(layout, "_panels", lambda *args: True)
         assert layout.forward_weights(p["w_hh"], N, lb).ndim == 3          # the panels are used ...
         assert layout.backward_weights(p["w_hh"], N, lb).ndim == 3

@@ -22,9 +22,9 @@ from scratchrnn.bench import impls as implementations
 from scratchrnn.bench import timing
 
 # -- configuration -----------------------------------------------------------
-WARMUP_CALLS = 2           # per implementation and point, before any timing
+WARMUP_CALLS = 2           # per implementation and point, after the first call, before any timing
 PAUSE_S = 0.3              # between samples, so spinning BLAS/OpenMP workers go idle
-SLOW_CALL_S = 0.25         # calls this slow: one warm-up and no untimed wake-up call
+SLOW_CALL_S = 0.25         # calls this slow: one warm-up call after the first, no untimed wake-up call
 # -----------------------------------------------------------------------------
 
 

@@ -13,11 +13,15 @@ to it, LLVM keeps it in vector registers. ``NUMBA_DISABLE_JIT=1`` runs the same 
 a NumPy tile.
 """
 
+import functools
+
+import llvmlite.binding
 import numpy as np
 from numba import carray, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from scratchrnn.kernels.gates import is_single
 from scratchrnn.kernels.jit import jit, jit_fma
 
 PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, four 256-bit vectors either way
@@ -58,11 +62,19 @@ def panels_shape(K, M, dtype):
 def use_panels(rows, K, M, dtype, blas_small):
     """Whether a pass multiplies ``rows`` rows per step by a b (K, M) of ``dtype`` from its
     panels, where BLAS's small-matrix kernels take products of at most ``blas_small``
-    multiply-adds (0: none)."""
+    multiply-adds (0: none). Never on a CPU without AVX-512 (``wide_registers``)."""
     if rows < MIN_ROWS or K * M < MIN_SIZE or rows * K * M <= blas_small:
         return False                                     # decided without a dtype lookup: few rows, small b
     dtype = np.dtype(dtype)
-    return rows <= MAX_ROWS[dtype] and M % panel_width(dtype) == 0
+    return rows <= MAX_ROWS[dtype] and M % panel_width(dtype) == 0 and wide_registers()
+
+
+@functools.cache
+def wide_registers():
+    """Whether the CPU has AVX-512, and with it 32 vector registers: the 16 sums of a group and
+    the values they multiply fit in them. The rule above was measured on such a CPU only;
+    with AVX2's 16 registers the sums would spill to memory, so there the plain ways stay."""
+    return bool(llvmlite.binding.get_host_cpu_features().get("avx512f", False))
 
 
 @jit
@@ -112,6 +124,8 @@ def panels_add(c, a, panels):
         raise ValueError("panels_add: expected a (N, K), panels (M / NR, K, NR) and c (N, M) or None")
     if NR * panels.itemsize != PANEL_BYTES:             # the tile's width comes from the dtype
         raise ValueError("panels_add: expected panels of PANEL_BYTES // itemsize columns (panels_shape)")
+    if is_single(a) != is_single(panels):
+        raise ValueError("panels_add: expected a and panels of one dtype")
     out = np.empty((N, P * NR), dtype=a.dtype)         # (N, M)
     for p in range(P):
         for n in range(0, N, ROWS):
@@ -142,7 +156,12 @@ def _four_rows(out, c, a, panel, j0, r0, r1, r2, r3):
 
 
 def _tile(panel):
-    """A zeroed (ROWS, NR) array of the dtype of ``panel`` (K, NR)."""
+    """A zeroed (ROWS, NR) array of the dtype of ``panel`` (K, NR).
+
+    Compiled (``_tile_compiled``), NR comes from the dtype and the array lives on the stack of
+    the function that calls it (it is inlined there): only ``_four_rows`` may call it, and
+    the tile must not outlive that call. ``panels_add`` checks that the panels are that wide.
+    """
     return np.zeros((ROWS, panel.shape[1]), dtype=panel.dtype)
 
 
