@@ -88,6 +88,15 @@ def _operands(rng, rows, H, G, direction, dtype):
     return rng.standard_normal((rows, K)).astype(dtype), rng.standard_normal((K, M)).astype(dtype)
 
 
+def _check_agree(got, a, b, way):
+    """AssertionError unless ``got`` (``way``'s a @ b) agrees with BLAS's within the rounding
+    bound of a dot product of length K (the two sum in different orders)."""
+    K, M = b.shape
+    bound = 2 * K * np.finfo(a.dtype).eps * (np.abs(a) @ np.abs(b))
+    if not np.all(np.abs(got - kernels.matmul(a, b)) <= bound):
+        raise AssertionError(f"{way} and BLAS disagree at rows={a.shape[0]}, {K}x{M}")
+
+
 def _best(fn, *args):
     fn(*args)                                    # compiles, warms the caches
     best = np.inf
@@ -112,10 +121,7 @@ def measure():
                 a, b = _operands(rng, rows, H, G, direction, dtype)
                 if not kernels.own_loops(rows, b.size, 0):
                     continue                     # one row with a large b: only BLAS runs it
-                K = a.shape[1]
-                bound = 2 * K * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b))
-                if not np.all(np.abs(kernels.matmul_add(None, a, b, 0) - kernels.matmul(a, b)) <= bound):
-                    raise AssertionError(f"own loops and BLAS disagree at rows={rows}, {K}x{b.shape[1]}")
+                _check_agree(kernels.matmul_add(None, a, b, 0), a, b, "own loops")
                 own, blas = np.inf, np.inf
                 for _ in range(ROUNDS):
                     own = min(own, _best(_steps, a, b, T_STEPS, 0))
@@ -142,9 +148,7 @@ def measure_panels():
             packed = np.empty(panels.panels_shape(K, M, dtype), dtype)
             source = np.ascontiguousarray(b.T).T if direction == "forward" else b   # as the passes: W_hh.T, W_hh
             pack = _best(panels.pack_into, source, packed)
-            bound = 2 * K * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b))
-            if not np.all(np.abs(kernels.matmul_add(None, a, packed, 0) - kernels.matmul(a, b)) <= bound):
-                raise AssertionError(f"panels and BLAS disagree at rows={rows}, {K}x{M}")
+            _check_agree(kernels.matmul_add(None, a, packed, 0), a, b, "panels")
             on, off = np.inf, np.inf
             for _ in range(ROUNDS):
                 on = min(on, _best(_steps, a, packed, T_STEPS, limit))

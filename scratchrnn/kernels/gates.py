@@ -5,9 +5,9 @@ compute in float32 without libm, so that LLVM vectorises the loops that call the
 Numba has no SVML, and a libm call costs ~20 ns and keeps the loop scalar. The vectors are as
 wide as LLVM chooses for the CPU: on Intel CPUs with AVX-512 it prefers 256-bit vectors (8
 float32 lanes). Numba compiled with ``NUMBA_CPU_FEATURES`` set to the host's features with
-``-prefer-256-bit`` appended (which turns that preference off) uses all 16 lanes: 0.42 against 0.53 ns per sigmoid (Intel Xeon), and no
-difference beyond the noise in a whole forward+backward, where the products and the memory
-traffic take most of the time. They are not correctly rounded: over every float32
+``-prefer-256-bit`` appended (which turns that preference off) uses all 16 lanes: 0.42
+against 0.53 ns per sigmoid (Intel Xeon), and no difference beyond the noise in a whole
+forward+backward, where the products and the memory traffic take most of the time. They are not correctly rounded: over every float32
 input they stay within 1.0 ulp (exp), 2.5 ulp (sigmoid) and 1.3 ulp (tanh) of the exact
 value (measured exhaustively; tests/test_kernels.py checks a sweep of 10⁶ inputs).
 """

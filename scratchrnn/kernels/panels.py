@@ -127,9 +127,9 @@ def panels_add(c, a, panels):
     if is_single(a) != is_single(panels):
         raise ValueError("panels_add: expected a and panels of one dtype")
     out = np.empty((N, P * NR), dtype=a.dtype)         # (N, M)
+    last = N - 1
     for p in range(P):
         for n in range(0, N, ROWS):
-            last = N - 1
             _four_rows(out, c, a, panels[p], p * NR, n, min(n + 1, last), min(n + 2, last), min(n + 3, last))
     return out
 
