@@ -34,6 +34,7 @@ from numba import prange
 from scratchrnn.kernels.jit import jit, jit_parallel
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
+from scratchrnn.kernels.sums import column_sums
 
 
 # -- the serial passes -----------------------------------------------------------------------
@@ -233,7 +234,8 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     dx2 = d_a2 W_ih (T·N, I), skipped where dx2 is empty (0, I): no input gradient wanted;
     dw_ih = d_a2ᵀ x2 (G·H, I); dw_hh = d_ah2ᵀ h2 (G·H, P), skipped where dw_hh is empty
     (0, 0): ``Linear``'s gradients are the input half alone;
-    db_ih, db_hh = the column sums of d_a2 and d_ah2 (G·H,), skipped where empty.
+    db_ih, db_hh = the column sums of d_a2 and d_ah2 (G·H,), skipped where empty; pairwise
+    (``sums.column_sums``), as torch's: summed row after row, float32 loses digits over T·N rows.
     ``d_ah2`` is the gradient of the recurrent part where it differs from d_a2 (the GRU's n
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2 and db_hh = db_ih,
     summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).
@@ -250,11 +252,11 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     if dw_hh.shape[0]:
         np.dot(d_rec.T, h2, dw_hh)
     if db_ih.size:
-        _column_sums(d_a2, db_ih, 0, d_a2.shape[0])
+        column_sums(d_a2, db_ih, 0, d_a2.shape[0])
         if d_ah2.shape[0] == 0:
             _copy_into(db_hh, db_ih)
         else:
-            _column_sums(d_ah2, db_hh, 0, d_a2.shape[0])
+            column_sums(d_ah2, db_hh, 0, d_a2.shape[0])
 
 
 @jit_parallel
@@ -278,9 +280,9 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
         if dw_hh.shape[0]:
             np.dot(d_rec[r0:r1].T, h2[r0:r1], dw_hh if k == 0 else partial_hh[k - 1])
         if db_ih.size:
-            _column_sums(d_a2, partial_b[k, 0], r0, r1)
+            column_sums(d_a2, partial_b[k, 0], r0, r1)
             if separate:
-                _column_sums(d_ah2, partial_b[k, 1], r0, r1)
+                column_sums(d_ah2, partial_b[k, 1], r0, r1)
     for k in range(nblocks - 1):
         _add_into(dw_ih, partial_ih[k])
         if dw_hh.shape[0]:
@@ -334,16 +336,6 @@ def _valid_steps(dh, lengths, dh_valid):
                 dh_valid[t, s] = dh[t, s]
             else:
                 dh_valid[t, s] = 0
-
-
-@jit
-def _column_sums(a, out, r0, r1):
-    """``out[...] = Σ_{r0 ≤ r < r1} a[r]``, row after row (as NumPy's ``a.sum(axis=0)``)."""
-    out[:] = 0
-    for r in range(r0, r1):
-        row = a[r]
-        for j in range(out.size):
-            out[j] += row[j]
 
 
 @jit

@@ -3,7 +3,7 @@
 import numpy as np
 
 from scratchrnn import checks
-from scratchrnn.kernels import passes, team
+from scratchrnn.kernels import passes, sums, team
 from scratchrnn.modules.base import Module
 from scratchrnn.workspace import Workspace
 
@@ -30,7 +30,7 @@ class Linear(Module):
         if self.bias:
             shapes.append(("bias", (self.out_features,)))
         self._init_params(shapes, 1 / np.sqrt(self.in_features))
-        self._scratch = Workspace()      # dW and its partial sums, added into grads each backward
+        self._scratch = Workspace()      # dW, its partial sums and db, added into grads each backward
 
     def forward(self, x):
         """x (*, I) -> y (*, O)."""
@@ -65,8 +65,10 @@ class Linear(Module):
                 empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype))
         _in_blocks(passes.param_grads, passes.param_grads_blocks, nb, *args)
         self._accumulate("weight", dw)                                   # (O, I)
-        if self.bias:                                # NumPy's pairwise sum: fewer roundings than row by row
-            self._accumulate("bias", d_y2.sum(axis=0))                   # (O,)
+        if self.bias:                                # pairwise: NumPy's sum(axis=0) adds row after row
+            db = self._scratch.take("db", (O,), self.dtype)              # added into grads below
+            sums.column_sums(d_y2, db, 0, M)                             # (O,)
+            self._accumulate("bias", db)
         return dx2.reshape(x_shape)                                      # (*, I)
 
     def __repr__(self):
