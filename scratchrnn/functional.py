@@ -170,7 +170,7 @@ def _outputs(h, lengths, lengths_given):
     return h[1:] * _valid(lengths, T) if lengths_given else h[1:]
 
 
-def _grads_args(cache, d_a, d_ah, nblocks, input_grad):
+def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked):
     """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input, weight
     and bias gradients (R6)–(R8), (G10), and reads them from; returns
     ``(args, (dx, dw_ih, dw_hh, db_ih, db_hh))``.
@@ -178,6 +178,8 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad):
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
+    ``chunked``: dw_hh summed over chunks of max(T, N) rows (``kernels.sums``), as the RNN and
+    GRU do; else in one GEMM.
     The results are fresh arrays; the partial sums of a pass in row blocks
     (``passes.param_grads_blocks``) are kept in the workspace.
     """
@@ -195,8 +197,10 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad):
     ws = cache.workspace
     partial_ih = take(ws, "dw_ih", (nblocks - 1, GH, I), dt)
     partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
+    chunk_rows = max(T, N) if chunked else T * N
+    chunk_hh = take(ws, "dw_hh_chunk", (nblocks if chunk_rows < T * N else 0, GH, P), dt)
     args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(-1, I),
-            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh)
+            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows, chunk_hh)
     bias_grads = (db_ih, db_hh) if cache.has_bias else (None, None)
     grads = (dx if input_grad else None, dw_ih, dw_hh, *bias_grads)
     return args, grads
@@ -256,7 +260,7 @@ def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     T, N, _ = d_out.shape
     nb = layout.blocks(T, N, cache.w_hh)
     lb = layout.loop_blocks(nb, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, True)
     _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, lb,
          *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, N, lb, ws), cache.h,
          cache.relu, cache.lengths, d_a, dh, dh0)    # (R3)–(R5), (V2), then (R6)–(R8)
@@ -312,7 +316,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
     nb = layout.blocks(T, N, cache.w_hh)
     lb = layout.loop_blocks(nb, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad)   # (L11)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, False)   # (L11)
     if cache.w_hr is None:
         dw_hr = None
         projection = _no_projection(cache.lengths, d_out.dtype)
@@ -370,7 +374,7 @@ def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
     nb = layout.blocks(T, N, cache.w_hh)
     lb = layout.loop_blocks(nb, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad)   # (G10)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad, True)   # (G10)
     _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, lb,
          *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, N, lb, ws), cache.h,
          cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2), then (G10)

@@ -47,6 +47,35 @@ def test_row_after_row_would_break_the_bound():
     assert np.all(np.abs(a.sum(axis=0) - exact) > 100 * bound)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("R, chunk", [(0, 1), (1, 1), (2, 1), (9, 3), (10, 3), (100, 7), (1000, 40), (30, 64)])
+def test_product_in_chunks_within_its_bound(dtype, R, chunk):
+    """aᵀ b over rows r0:r1 within γ_depth·|a|ᵀ|b| of the exact product (depth from
+    ``sums.chunked_depth``); the rows outside the range play no part."""
+    rng = np.random.default_rng(R)
+    a, b = rng.standard_normal((R + 3, 5)).astype(dtype), rng.random((R + 3, 4)).astype(dtype)
+    out, scratch = np.full((5, 4), np.nan, dtype), np.full((5, 4), np.nan, dtype)
+    sums.product_in_chunks(a, b, out, scratch, 2, R + 2, chunk)
+    a64, b64 = a[2:R + 2].astype(np.float64), b[2:R + 2].astype(np.float64)
+    exact = np.array([[math.fsum(a64[:, i] * b64[:, j]) for j in range(4)] for i in range(5)])
+    u = np.finfo(dtype).eps / 2
+    n = sums.chunked_depth(R, chunk) + 1                      # + 1: the rounding of each product
+    bound = n * u / (1 - n * u) * (np.abs(a64).T @ np.abs(b64)) + np.abs(np.spacing(exact))
+    assert np.all(np.abs(out - exact) <= bound)
+
+
+def test_product_in_chunks_keeps_float32_digits():
+    """R = 2^16 rows of float32(0.1) · 1: one GEMM adds them row after row (unless its BLAS
+    blocks the inner dimension) and errs by about 4.0; in chunks of 256 rows the bound is
+    510 roundings of at most 6.6e3 · 2⁻²⁴ each, 0.2."""
+    R = 2 ** 16
+    a, b = np.full((R, 2), 0.1, np.float32), np.ones((R, 3), np.float32)
+    out, scratch = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
+    sums.product_in_chunks(a, b, out, scratch, 0, R, 256)
+    assert sums.chunked_depth(R, 256) == 510
+    np.testing.assert_allclose(out, R * np.float64(np.float32(0.1)), rtol=0, atol=0.2)
+
+
 def test_pairwise_depth():
     """Depth: the block's BLOCK − 1 additions, then ⌊log₂ nblocks⌋ + 1 (the stack's merges and
     the last adding up)."""

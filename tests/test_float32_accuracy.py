@@ -1,0 +1,116 @@
+"""float32 results at least as close to the float64 truth as torch's float32 ones.
+
+Both sides take the same float32 inputs; the truth is torch in float64 on those inputs. Per
+output or gradient, each side's error is the RMS of its difference from the truth, and the
+test compares the geometric mean over ``SEEDS`` problems of ours / torch's.
+
+Bound ``RATIO`` = 1.15. Where both sides sum alike (dx, dW_ih, the LSTM's dW_hh) the ratio
+measured 0.95–1.05 on the Intel Xeon (AVX-512) this was written on: sampling spread, and
+another CPU's kernels block their sums differently, hence the margin. It still fails the
+sums these tests were written for: bias gradients added row after row over the T·N = 2048
+rows gave 2.4–3.4 there, and the RNN's and GRU's dW_hh in one GEMM 1.16–1.50 (torch sums
+those per step; ``kernels.sums``).
+"""
+
+import numpy as np
+import pytest
+
+import scratchrnn as sr
+from scratchrnn import functional as F
+
+T, N, H = 64, 32, 32     # T·N = 2048 rows in every weight and bias gradient's sum
+SEEDS = 8
+RATIO = 1.15
+
+GRADS = {"tanh": ["dx", "dh0", "dw_ih", "dw_hh", "db_ih", "db_hh"],
+         "lstm": ["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"]}
+GRADS["relu"] = GRADS["gru"] = GRADS["tanh"]
+
+
+def _problem(kind, seed):
+    """float32 weights of torch's scale, distinct biases and states, an input and upstream grads."""
+    rng = np.random.default_rng(seed)
+    G = {"lstm": 4, "gru": 3}.get(kind, 1)
+    shapes = {"w_ih": (G * H, H), "w_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,), "h0": (N, H),
+              "c0": (N, H), "x": (T, N, H), "d_out": (T, N, H), "d_h_n": (N, H), "d_c_n": (N, H)}
+    scale = {"w_ih": H ** -0.5, "w_hh": H ** -0.5, "b_ih": 0.1, "b_hh": 0.1, "h0": 0.5, "c0": 0.5}
+    return {k: (rng.standard_normal(s) * scale.get(k, 1.0)).astype(np.float32) for k, s in shapes.items()}
+
+
+def _ours(kind, p):
+    args = (p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
+    if kind == "lstm":
+        *_, cache = F.lstm_forward(p["x"], p["h0"], p["c0"], *args)
+        g = F.lstm_backward(p["d_out"], p["d_h_n"], p["d_c_n"], cache)
+    elif kind == "gru":
+        *_, cache = F.gru_forward(p["x"], p["h0"], *args)
+        g = F.gru_backward(p["d_out"], p["d_h_n"], cache)
+    else:
+        *_, cache = F.rnn_forward(p["x"], p["h0"], *args, nonlinearity=kind)
+        g = F.rnn_backward(p["d_out"], p["d_h_n"], cache)
+    return {name: getattr(g, name) for name in GRADS[kind]}
+
+
+def _torch(torch, kind, p, dtype):
+    nn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    m = nn[kind](H, H) if kind in nn else torch.nn.RNN(H, H, nonlinearity=kind)
+    m = m.to(dtype)
+    with torch.no_grad():
+        for name, key in (("weight_ih_l0", "w_ih"), ("weight_hh_l0", "w_hh"), ("bias_ih_l0", "b_ih"),
+                          ("bias_hh_l0", "b_hh")):
+            getattr(m, name).copy_(torch.from_numpy(p[key]))
+    t = {k: torch.tensor(v, dtype=dtype, requires_grad=k in ("x", "h0", "c0")) for k, v in p.items()}
+    h0, c0 = t["h0"][None], t["c0"][None]
+    out, fin = m(t["x"], (h0, c0) if kind == "lstm" else h0)
+    loss = (out * t["d_out"]).sum()
+    if kind == "lstm":
+        loss = loss + (fin[0][0] * t["d_h_n"]).sum() + (fin[1][0] * t["d_c_n"]).sum()
+    else:
+        loss = loss + (fin[0] * t["d_h_n"]).sum()
+    loss.backward()
+    g = {"dx": t["x"].grad, "dh0": t["h0"].grad, "dc0": t["c0"].grad, "dw_ih": m.weight_ih_l0.grad,
+         "dw_hh": m.weight_hh_l0.grad, "db_ih": m.bias_ih_l0.grad, "db_hh": m.bias_hh_l0.grad}
+    return {name: g[name].numpy() for name in GRADS[kind]}
+
+
+def _rms(a, b):
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
+def test_layer_gradients_as_close_to_float64_as_torch(torch, kind):
+    log_ratio = {name: 0.0 for name in GRADS[kind]}
+    for seed in range(SEEDS):
+        p = _problem(kind, seed)
+        truth, theirs, ours = _torch(torch, kind, p, torch.float64), _torch(torch, kind, p, torch.float32), _ours(kind, p)
+        for name in log_ratio:
+            assert ours[name].dtype == np.float32, name
+            log_ratio[name] += np.log(_rms(ours[name], truth[name]) / _rms(theirs[name], truth[name])) / SEEDS
+    ratios = {name: round(float(np.exp(v)), 3) for name, v in log_ratio.items()}
+    assert all(r <= RATIO for r in ratios.values()), ratios
+
+
+def test_linear_gradients_as_close_to_float64_as_torch(torch):
+    """The head over T·N rows: dW in one GEMM on both sides, db pairwise (``kernels.sums``)."""
+    log_ratio = {"weight": 0.0, "bias": 0.0, "dx": 0.0}
+    for seed in range(SEEDS):
+        rng = np.random.default_rng(seed)
+        x, d_y = (rng.standard_normal((T * N, H)).astype(np.float32) for _ in range(2))
+        ours = sr.Linear(H, H, seed=seed)
+        ours(x)
+        dx = ours.backward(d_y)
+        res = {}
+        for dtype in (torch.float64, torch.float32):
+            m = torch.nn.Linear(H, H).to(dtype)
+            with torch.no_grad():
+                m.weight.copy_(torch.from_numpy(dict(ours.named_parameters())["weight"]))
+                m.bias.copy_(torch.from_numpy(dict(ours.named_parameters())["bias"]))
+            xt = torch.tensor(x, dtype=dtype, requires_grad=True)
+            (m(xt) * torch.tensor(d_y, dtype=dtype)).sum().backward()
+            res[dtype] = {"weight": m.weight.grad.numpy(), "bias": m.bias.grad.numpy(), "dx": xt.grad.numpy()}
+        mine = {"weight": ours.grads["weight"], "bias": ours.grads["bias"], "dx": dx}
+        truth, theirs = res[torch.float64], res[torch.float32]
+        for name in log_ratio:
+            log_ratio[name] += np.log(_rms(mine[name], truth[name]) / _rms(theirs[name], truth[name])) / SEEDS
+    ratios = {name: round(float(np.exp(v)), 3) for name, v in log_ratio.items()}
+    assert all(r <= RATIO for r in ratios.values()), ratios
