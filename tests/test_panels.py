@@ -45,10 +45,10 @@ def _bound(c, a, b):
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("N", range(1, 10))
+@pytest.mark.parametrize("N", [*range(1, 10), 15, 16, 17])
 @pytest.mark.parametrize("with_c", [False, True])
 def test_panels_add_is_the_product_within_its_rounding_bound(dtype, N, with_c):
-    """Every row count 1–9: whole groups of four and every remainder."""
+    """Row counts 1–9 and 15–17: whole groups of ``ROWS`` (8), one and two, and remainders."""
     rng = np.random.default_rng(N)
     nr = panels.panel_width(dtype)
     K, M = 37, 3 * nr
@@ -68,12 +68,38 @@ def test_each_row_is_summed_alike_in_any_group(dtype):
     pass agree bit for bit."""
     rng = np.random.default_rng(3)
     K, M = 21, panels.panel_width(dtype)
-    a, b, c = (rng.standard_normal(s).astype(dtype) for s in ((7, K), (K, M), (7, M)))
+    a, b, c = (rng.standard_normal(s).astype(dtype) for s in ((11, K), (K, M), (11, M)))
     p = _packed(b)
     whole = panels.panels_add(c, a, p)
-    for r in range(7):
+    for r in range(11):
         assert np.array_equal(panels.panels_add(c[r:r + 1], a[r:r + 1], p)[0], whole[r])
         assert np.array_equal(panels.panels_add(c[r:], a[r:], p), whole[r:])
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_panels_in_a_strided_view_give_the_same_product(dtype):
+    """Panels whose rows are not contiguous take the loop in place of the 512-bit vectors."""
+    rng = np.random.default_rng(4)
+    nr = panels.panel_width(dtype)
+    a, b = rng.standard_normal((9, 13)).astype(dtype), rng.standard_normal((13, 2 * nr)).astype(dtype)
+    p = _packed(b)
+    wide = np.zeros(p.shape[:2] + (2 * nr,), dtype)
+    wide[:, :, ::2] = p
+    strided = wide[:, :, ::2]                        # the same panels, every other element in memory
+    assert not strided.flags.c_contiguous
+    assert np.array_equal(panels.panels_add(None, a, strided), panels.panels_add(None, a, p))
+
+
+@pytest.mark.skipif(not panels.wide_registers(), reason="the CPU has no AVX-512: 512-bit vectors would be split")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_tile_is_summed_in_512_bit_vectors(dtype):
+    """The compiled group of rows multiplies in zmm registers, as ``_fma_wide`` writes it
+    (Numba's own loops get 256-bit vectors on CPUs that prefer them)."""
+    a, b = np.ones((8, 16), dtype), np.ones((16, panels.panel_width(dtype)), dtype)
+    panels.panels_add(None, a, _packed(b))
+    asm = "\n".join(panels._row_group.inspect_asm().values())
+    assert "vfmadd" in asm and "zmm" in asm
 
 
 @pytest.mark.kernel
