@@ -35,7 +35,7 @@ def _panels(loop_nblocks, N, K, M, dtype):
     rows = -(-N // loop_nblocks)
     if (loop_nblocks == 1 and rows > kernels.SMALL_N) or numba.config.DISABLE_JIT:
         return False
-    return panels.use_panels(rows, K, M, dtype, team.small_matrix_limit())
+    return panels.use_panels(rows, K, M, dtype)
 
 
 def forward_weights(w_hh, N, loop_nblocks, workspace=None):

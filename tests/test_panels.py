@@ -122,18 +122,16 @@ def test_wrong_shapes_raise():
 def test_use_panels_rule(monkeypatch):
     f32 = np.float32
     monkeypatch.setattr(panels, "wide_registers", lambda: False)
-    assert not panels.use_panels(16, 512, 2048, f32, 0)             # measured on AVX-512 only
+    assert not panels.use_panels(16, 512, 2048, f32)                # measured on AVX-512 only
     monkeypatch.setattr(panels, "wide_registers", lambda: True)
-    assert panels.use_panels(4, 512, 2048, f32, 0)
-    assert panels.use_panels(32, 512, 2048, f32, 0)
-    assert panels.use_panels(16, 2048, 512, np.float64, 0)
-    assert not panels.use_panels(3, 512, 2048, f32, 0)              # fewer than MIN_ROWS
-    assert not panels.use_panels(33, 512, 2048, f32, 0)             # more than MAX_ROWS: BLAS
-    assert not panels.use_panels(17, 512, 2048, np.float64, 0)      # float64: BLAS from 32 rows
-    assert not panels.use_panels(8, 500, 2000, f32, 0)              # M not a multiple of 32
-    assert not panels.use_panels(16, 32, 128, f32, 0)               # small weights
-    assert not panels.use_panels(8, 128, 512, f32, 10 ** 6)         # BLAS's small-matrix kernel takes it
-    assert panels.use_panels(16, 128, 512, f32, 10 ** 6)            # ... but not 16 rows
+    assert panels.use_panels(8, 512, 2048, f32)
+    assert panels.use_panels(64, 512, 2048, f32)
+    assert panels.use_panels(64, 2048, 512, np.float64)
+    assert panels.use_panels(8, 128, 128, f32)                      # where BLAS's small-matrix kernel would take it
+    assert not panels.use_panels(7, 512, 2048, f32)                 # fewer than MIN_ROWS
+    assert not panels.use_panels(65, 512, 2048, f32)                # more than MAX_ROWS: BLAS
+    assert not panels.use_panels(8, 500, 2000, f32)                 # M not a multiple of 32
+    assert not panels.use_panels(16, 64, 128, f32)                  # small weights
 
 
 def test_layout_keeps_serial_passes_of_many_rows_and_the_jit_off_plain(monkeypatch):

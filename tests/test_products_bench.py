@@ -59,7 +59,7 @@ def test_panels_table_times_both_ways_and_says_which_the_rule_picks(small):
     for dtype, G, H, direction, n, on, off, plain, pack, pick in rows:
         K, M = (H, G * H) if direction == "forward" else (G * H, H)
         assert on > 0 and off > 0 and pack > 0
-        assert pick == panels.use_panels(n, K, M, dtype, kernels.team.small_matrix_limit())
+        assert pick == panels.use_panels(n, K, M, dtype)
     text = products.panels_markdown(rows)
     assert text.count("| float64 |") == len(rows)
     assert f"at {sum('ok |' in line for line in text.splitlines())} of {len(rows)} cases" in text

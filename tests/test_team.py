@@ -33,10 +33,12 @@ def test_blocks_rule(threads):
     # 32 rows per thread: their products from panels (on AVX-512 CPUs; elsewhere serial, as before)
     assert team.blocks(128, 64, 512, 2048, F32) == (2 if panels.wide_registers() else 1)
     assert team.blocks(128, 64, 500, 2000, F32) == 1                # ... which need G·H, H multiples of 32 columns
-    assert team.blocks(128, 128, 512, 2048, F32) == 1               # 64 rows per thread of a big product
+    assert team.blocks(128, 128, 512, 2048, F32) == (2 if panels.wide_registers() else 1)   # 64 rows: panels too
+    assert team.blocks(128, 256, 512, 2048, F32) == 1               # 128 rows per thread of a big product
     assert team.blocks(128, 32, 512, 2048, F32) == 2                # 16 rows per thread: still in blocks
     # 32 rows per thread of 128 × 512: in blocks where they can be cut to fit the small-matrix kernels
-    assert team.blocks(128, 64, 128, 512, F32) == (2 if team.small_matrix_kernels() else 1)
+    # or the panels take them
+    assert team.blocks(128, 64, 128, 512, F32) == (2 if team.small_matrix_kernels() or panels.wide_registers() else 1)
     assert team.blocks(128, 16, 2, 2, F32) == 1                     # too little work
     assert team.blocks(32, 16, 32, 32, F32) == 1                    # 32·8·32·32 < MIN_WORK multiply-adds per block
     threads(1)

@@ -154,7 +154,7 @@ def measure_panels():
                 on = min(on, _best(_steps, a, packed, T_STEPS, limit))
                 off = min(off, _best(_steps, a, b, T_STEPS, limit))
             plain = "own loops" if kernels.own_loops(rows, b.size, limit) else "BLAS"
-            out.append((dtype, G, H, direction, rows, on, off, plain, pack, panels.use_panels(rows, K, M, dtype, limit)))
+            out.append((dtype, G, H, direction, rows, on, off, plain, pack, panels.use_panels(rows, K, M, dtype)))
     return out
 
 

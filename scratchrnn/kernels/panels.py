@@ -34,22 +34,19 @@ PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, two 512-bit vect
 ROWS = 8               # rows of a per group: 8 × NR sums, 16 of AVX-512's 32 vector registers
 BLOCK = 64             # rows of b per block in ``pack_into``
 
-# When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512, 256-bit
-# vectors in Numba's code), ``python -m scratchrnn.bench.products`` (benchmarks/results/
-# xeon-avx512-2026-12-02-panels/products_cpu.md): one thread, 128 steps per shape, against
-# the plain weights multiplied the way ``products.matmul_add`` picks (own loops, or BLAS on
-# one thread with its small-matrix kernels where they take the product). float32 rows × 512
-# by 512 × 2048: 4 rows 55 GFLOP/s (own loops 54), 8: 70 (54), 16: 78 (BLAS 47), 32: 91
-# (69), 64: 85 (97); the backward's 32 × 2048 by 2048 × 512: 93 (69). Over H = 128 … 512,
-# G = 1 and 4: 0.51–1.02x the plain time wherever this rule picks the panels; at 64 rows
-# 0.98–1.19x; float64 at 32 rows 0.98–1.18x (BLAS's 512-bit kernels ahead): hence MAX_ROWS
-# by dtype. Where BLAS's small-matrix kernels take the product (4–8 rows by 128 × 128 …
-# 128 × 512) the panels took 0.99–1.58x their time; for small weights (32 × 128) they lost
-# (50 against 52–98 GFLOP/s, an earlier run); below 4 rows a group repeats rows (2 rows: 28
-# against 28 GFLOP/s).
-MIN_ROWS = 4
-MAX_ROWS = {np.dtype(np.float32): 32, np.dtype(np.float64): 16}
-MIN_SIZE = 128 * 512   # elements of b
+# When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512),
+# ``python -m scratchrnn.bench.products`` (benchmarks/results/xeon-avx512-2026-12-02-wide/
+# products_cpu.md): one thread, 128 steps per shape, H = 128, 256, 512 with G = 1 and 4,
+# against the plain weights multiplied the way ``products.matmul_add`` picks (own loops, or
+# BLAS on one thread, with its small-matrix kernels where they take the product). From 8 to
+# 64 rows the panels took 0.35–0.87x the plain time in float32 and 0.49–0.95x in float64
+# (e.g. float32 32 × 512 by 512 × 2048: 135–143 against 69–75 GFLOP/s), 1.05x at most where
+# they lost, BLAS's small-matrix kernels included; with 4 rows, half of a group repeats
+# a row and the panels took 0.85–1.71x. More than 64 rows and b under 128 × 128 were not
+# measured, so BLAS keeps them.
+MIN_ROWS = 8
+MAX_ROWS = 64
+MIN_SIZE = 128 * 128   # elements of b
 
 
 def panel_width(dtype):
@@ -65,14 +62,12 @@ def panels_shape(K, M, dtype):
     return (M // nr, K, nr)
 
 
-def use_panels(rows, K, M, dtype, blas_small):
+def use_panels(rows, K, M, dtype):
     """Whether a pass multiplies ``rows`` rows per step by a b (K, M) of ``dtype`` from its
-    panels, where BLAS's small-matrix kernels take products of at most ``blas_small``
-    multiply-adds (0: none). Never on a CPU without AVX-512 (``wide_registers``)."""
-    if rows < MIN_ROWS or K * M < MIN_SIZE or rows * K * M <= blas_small:
+    panels. Never on a CPU without AVX-512 (``wide_registers``)."""
+    if not MIN_ROWS <= rows <= MAX_ROWS or K * M < MIN_SIZE:
         return False                                     # decided without a dtype lookup: few rows, small b
-    dtype = np.dtype(dtype)
-    return rows <= MAX_ROWS[dtype] and M % panel_width(dtype) == 0 and wide_registers()
+    return M % panel_width(dtype) == 0 and wide_registers()
 
 
 @functools.cache

@@ -78,7 +78,7 @@ def blocks(T, N, H, GH, dtype):
 def _panels_take(rows, H, GH, dtype):
     """Whether blocks of ``rows`` rows multiply from panels both ways (``panels.use_panels``):
     h_{t-1} W_hhᵀ forward, da_t W_hh back."""
-    return panels.use_panels(rows, H, GH, dtype, 0) and panels.use_panels(rows, GH, H, dtype, 0)
+    return panels.use_panels(rows, H, GH, dtype) and panels.use_panels(rows, GH, H, dtype)
 
 
 def gemm_blocks(M, K, O):
