@@ -20,7 +20,7 @@ def blocks(T, N, w_hh):
 
 def loop_blocks(nblocks, N, w_hh):
     """Row blocks for the time loops of a pass in ``nblocks`` blocks (``kernels.team.loop_blocks``)."""
-    return team.loop_blocks(nblocks, N, w_hh.shape[1], w_hh.shape[0])
+    return team.loop_blocks(nblocks, N, w_hh.shape[1], w_hh.shape[0], w_hh.dtype)
 
 
 def _panels(loop_nblocks, N, K, M, dtype):

@@ -82,7 +82,8 @@ def layer_ratios(torch, kind):
     log_ratio = {name: 0.0 for name in GRADS[kind]}
     for seed in range(SEEDS):
         p = _problem(kind, seed)
-        truth, theirs, ours = _torch(torch, kind, p, torch.float64), _torch(torch, kind, p, torch.float32), _ours(kind, p)
+        truth, theirs = _torch(torch, kind, p, torch.float64), _torch(torch, kind, p, torch.float32)
+        ours = _ours(kind, p)
         for name in log_ratio:
             assert ours[name].dtype == np.float32, name
             log_ratio[name] += np.log(_rms(ours[name], truth[name]) / _rms(theirs[name], truth[name])) / SEEDS

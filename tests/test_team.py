@@ -47,12 +47,15 @@ def test_blocks_rule(threads):
 
 def test_loop_blocks_fit_the_small_matrix_kernels(monkeypatch):
     monkeypatch.setattr(team, "small_matrix_kernels", lambda: True)
-    assert team.loop_blocks(1, 64, 128, 512) == 1              # a serial pass stays one call
-    assert team.loop_blocks(2, 16, 128, 512) == 2              # 8 rows × 128 × 512 fit
-    assert team.loop_blocks(2, 64, 128, 512) == 6              # 32 rows do not: 3 blocks of ≤ 15 per thread
-    assert team.loop_blocks(2, 64, 512, 512) == 2              # 3 rows would fit: not cut that small
+    monkeypatch.setattr(panels, "wide_registers", lambda: False)     # no panels
+    assert team.loop_blocks(1, 64, 128, 512, F32) == 1         # a serial pass stays one call
+    assert team.loop_blocks(2, 16, 128, 512, F32) == 2         # 8 rows × 128 × 512 fit
+    assert team.loop_blocks(2, 64, 128, 512, F32) == 6         # 32 rows do not: 3 blocks of ≤ 15 per thread
+    assert team.loop_blocks(2, 64, 512, 512, F32) == 2         # 3 rows would fit: not cut that small
+    monkeypatch.setattr(panels, "wide_registers", lambda: True)
+    assert team.loop_blocks(2, 64, 128, 512, F32) == 2         # 32 rows from panels: not cut
     monkeypatch.setattr(team, "small_matrix_kernels", lambda: False)
-    assert team.loop_blocks(2, 64, 128, 512) == 2              # no such kernels: one block per thread
+    assert team.loop_blocks(2, 64, 128, 512, F32) == 2         # no such kernels: one block per thread
 
 
 @pytest.mark.parametrize("nblocks", [1, 2, 3])
@@ -177,3 +180,22 @@ def test_a_blocked_pass_computes_what_the_serial_pass_does(threads, kind, proj, 
     assert len(blocked) == len(serial)
     for b, s in zip(blocked, serial):
         np.testing.assert_allclose(b, s, rtol=0, atol=1e-13 * np.max(np.abs(s)))
+
+
+@pytest.mark.parametrize("kind, proj", KINDS)
+def test_recurrent_weight_gradient_is_chunked_for_the_rnn_and_gru_only(monkeypatch, kind, proj):
+    """The backward pass gets chunks of max(T, N) rows for dW_hh from the RNN and GRU (as
+    torch sums them, per step), all T·N rows (one GEMM) from the LSTM (as torch's oneDNN)."""
+    T, N = 7, 3
+    seen = []
+    name = {"lstm": "lstm_backward_pass", "gru": "gru_backward_pass"}.get(kind, "rnn_backward_pass")
+    real = getattr(passes, name)
+
+    def spy(*args):
+        seen.append(args[12])                        # param_grads's chunk_rows
+        return real(*args)
+    monkeypatch.setattr(passes, name, spy)
+    rng = np.random.default_rng(0)
+    p = layer_params(kind, proj, N, 4, 5, 3, rng)
+    run_layer(kind, rng.standard_normal((T, N, 4)), p, None, proj)
+    assert seen == [T * N if kind == "lstm" else max(T, N)]

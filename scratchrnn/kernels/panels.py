@@ -12,10 +12,11 @@ The sums live in a tile on the stack (``_tile``): with a fixed size and no other
 to it, LLVM keeps it in vector registers. Each step of the sums is a multiply-add of one
 panel row into one tile row (``_fma_row``), compiled as two explicit 512-bit vector FMAs:
 Numba's loops get 256-bit vectors on CPUs that prefer them (LLVM's choice for this Xeon), and
-at that width the tile of eight rows would not fit the registers. Eight rows against four
-of 256-bit vectors: 139 against 95 GFLOP/s at 32 × 512 by 512 × 2048, 111 against 77 at 8
-rows (one core of the Xeon, float32). ``NUMBA_DISABLE_JIT=1`` runs the same lines with a
-NumPy tile and a loop for ``_fma_row``.
+at that width the tile of eight rows would not fit the registers. Eight rows in 512-bit
+vectors against four in 256-bit ones, one core of the Xeon, float32, timed one after the
+other: 128–144 against 99–101 GFLOP/s at 32 × 512 by 512 × 2048, 107–109 against 77–78 at 8
+rows (benchmarks/results/xeon-avx512-2026-12-02-wide/wide_ab_cpu.md has the whole passes).
+``NUMBA_DISABLE_JIT=1`` runs the same lines with a NumPy tile and a loop for ``_fma_row``.
 """
 
 import functools
@@ -36,17 +37,18 @@ BLOCK = 64             # rows of b per block in ``pack_into``
 
 # When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512),
 # ``python -m scratchrnn.bench.products`` (benchmarks/results/xeon-avx512-2026-12-02-wide/
-# products_cpu.md): one thread, 128 steps per shape, H = 128, 256, 512 with G = 1 and 4,
+# products_cpu.md): one thread, 128 steps per shape, H = 128, 256, 512 with G = 1, 3 and 4,
 # against the plain weights multiplied the way ``products.matmul_add`` picks (own loops, or
 # BLAS on one thread, with its small-matrix kernels where they take the product). From 8 to
-# 64 rows the panels took 0.35–0.87x the plain time in float32 and 0.49–0.95x in float64
-# (e.g. float32 32 × 512 by 512 × 2048: 135–143 against 69–75 GFLOP/s), 1.05x at most where
-# they lost, BLAS's small-matrix kernels included; with 4 rows, half of a group repeats
-# a row and the panels took 0.85–1.71x. More than 64 rows and b under 128 × 128 were not
+# 64 rows the panels took 0.33–1.11x the plain time in float32 and 0.47–1.07x in float64
+# (e.g. float32 32 × 512 by 512 × 2048: 155 against 85 GFLOP/s); the rule picks the faster
+# way or one within 10 % at 178 of 180 cases, the other two 1.11x (8 × 256 by 256 × 256,
+# BLAS's small-matrix kernel). With 4 rows, half of a group repeats a row and the panels
+# lost (0.85–1.71x, an earlier run). More than 64 rows and b with a side under 128 were not
 # measured, so BLAS keeps them.
 MIN_ROWS = 8
 MAX_ROWS = 64
-MIN_SIZE = 128 * 128   # elements of b
+MIN_SIDE = 128         # rows and columns of b
 
 
 def panel_width(dtype):
@@ -65,8 +67,8 @@ def panels_shape(K, M, dtype):
 def use_panels(rows, K, M, dtype):
     """Whether a pass multiplies ``rows`` rows per step by a b (K, M) of ``dtype`` from its
     panels. Never on a CPU without AVX-512 (``wide_registers``)."""
-    if not MIN_ROWS <= rows <= MAX_ROWS or K * M < MIN_SIZE:
-        return False                                     # decided without a dtype lookup: few rows, small b
+    if not MIN_ROWS <= rows <= MAX_ROWS or K < MIN_SIDE or M < MIN_SIDE:
+        return False                                     # decided without a dtype lookup: rows or b out of range
     return M % panel_width(dtype) == 0 and wide_registers()
 
 
@@ -202,6 +204,10 @@ def _tile_compiled(panel):
 def _fma_wide(typingctx, acc, a, b):
     """``acc[0:NR] += a · b[0:NR]`` for two C-contiguous rows of ``PANEL_BYTES``, as two
     512-bit ``llvm.fma`` vector operations."""
+    rows = (acc, b)
+    if not all(isinstance(r, types.Array) and r.ndim == 1 and r.layout == "C" for r in rows) \
+            or acc.dtype != b.dtype or not isinstance(acc.dtype, types.Float) or not isinstance(a, types.Number):
+        return None                                      # rows of one float dtype, in memory order
     dtype = acc.dtype
     sig = types.void(acc, a, b)
 

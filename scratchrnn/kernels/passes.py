@@ -244,7 +244,7 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     dw_ih = d_a2ᵀ x2 (G·H, I); dw_hh = d_ah2ᵀ h2 (G·H, P), skipped where dw_hh is empty
     (0, 0): ``Linear``'s gradients are the input half alone;
     db_ih, db_hh = the column sums of d_a2 and d_ah2 (G·H,), skipped where empty; pairwise
-    (``sums.column_sums``), as torch's: summed row after row, float32 loses digits over T·N rows.
+    (``sums.column_sums``): summed row after row, float32 would lose digits over T·N rows.
     ``d_ah2`` is the gradient of the recurrent part where it differs from d_a2 (the GRU's n
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2 and db_hh = db_ih,
     summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).

@@ -3,9 +3,10 @@
 A bias gradient is the column sum of every step's ``da`` over all T·N rows. Added row after
 row, as NumPy's ``a.sum(axis=0)`` does, each term passes through up to R − 1 roundings, so
 the error bound grows with R: |error| ≤ γ_{R−1}·Σ|a| with γ_n = n·u/(1 − n·u), u the unit
-roundoff (Higham, *Accuracy and Stability of Numerical Algorithms*, §4.2). In float32 at
-R = 8192 that was 3–7× further from the float64 truth than torch's bias gradients, whose
-sums are cascaded.
+roundoff (Higham, *Accuracy and Stability of Numerical Algorithms*, §4.2). In float32 over
+R = 2048 rows the RNN's and GRU's bias gradients were 2.4–3.4× further (RMS) from the float64
+truth than torch's, whose sums are cascaded, and ``Linear``'s 6.4× (benchmarks/results/
+xeon-avx512-2026-12-02-wide/accuracy_f32.md).
 
 ``column_sums`` adds the rows in blocks of ``BLOCK`` and then the block sums pairwise, as a
 binary counter: after every second block the two newest sums of equal size are merged, so
@@ -13,14 +14,14 @@ binary counter: after every second block the two newest sums of equal size are m
 at most ``BLOCK − 1`` additions in its block and ``⌊log₂ nblocks⌋ + 1`` after: in the merges
 of its sum, then the last adding up of the sums left, which are as many as the set bits of
 ``nblocks``. ``pairwise_depth`` states that bound; the cost is a few rows more to read and
-write, all in L1.
+write, in cache.
 
 ``product_in_chunks`` takes ``aᵀ b`` over R rows as the sum of products over C rows each,
 added one after another: a term passes through at most C + ⌈R/C⌉ − 2 additions instead of
 R − 1 (or, where BLAS blocks its inner dimension, about block + R/block). torch's RNN and GRU
 take ``dW_hh`` per step (N rows) and add the T steps' products one after another: N + T − 2
 additions. With C = max(N, T) rows, the largest chunk that stays within that, the bound is
-torch's. Measured in one GEMM, the float32 RNN's and GRU's ``dW_hh`` were 1.15–1.5x (RMS)
+torch's. Measured in one GEMM, the float32 RNN's and GRU's ``dW_hh`` were 1.16–1.50x (RMS)
 further from the float64 truth than torch's. Every chunk reads and writes the whole result
 once more, so the LSTM, whose ``dW_hh`` torch (oneDNN) takes in one GEMM too, keeps one.
 """
@@ -73,10 +74,10 @@ def chunked_depth(R, chunk):
 
 
 def pairwise_depth(R):
-    """The most additions a term goes through in ``column_sums`` over R rows: its error is at
-    most γ_depth·Σ|a| per column (see the module's docstring)."""
+    """A bound on the additions a term goes through in ``column_sums`` over R rows: its error
+    is at most γ_depth·Σ|a| per column (see the module's docstring)."""
     nblocks = -(-R // BLOCK)
-    return BLOCK - 1 + nblocks.bit_length()
+    return BLOCK - 1 + nblocks.bit_length() if R else 0
 
 
 @jit

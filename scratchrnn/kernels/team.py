@@ -91,14 +91,17 @@ def gemm_blocks(M, K, O):
     return k if k >= 2 and (M // k) * K * O >= MIN_WORK else 1
 
 
-def loop_blocks(nblocks, N, H, GH):
+def loop_blocks(nblocks, N, H, GH, dtype):
     """Row blocks for the time loops of a pass in ``nblocks`` blocks: that many, or, where BLAS
     has small-matrix kernels and a block's per-step product (rows × H by H × G·H, or back)
     is too big for them, a multiple of it with blocks small enough (at least ``MIN_SMALL_ROWS``
-    rows); each thread then runs its share of them one after the other."""
+    rows); each thread then runs its share of them one after the other. Blocks whose products
+    take the panels are not cut: the panels beat those kernels (``panels.py``)."""
     if nblocks == 1 or not _fits_small_matrix_kernels(H, GH):
         return nblocks
     rows = -(-N // nblocks)                          # the largest block's rows
+    if _panels_take(rows, H, GH, dtype):
+        return nblocks
     fit = SMALL_MATRIX_MNK // (H * GH)               # rows the small-matrix kernel takes
     if rows <= fit:
         return nblocks
