@@ -236,15 +236,11 @@ def _fma_wide(typingctx, acc, a, b):
 @overload(_fma_row, inline="always")
 def _fma_row_compiled(acc, a, b):
     if acc.layout != "C" or b.layout != "C":            # the vectors need the rows contiguous
-        return lambda acc, a, b: _fma_row_loop(acc, a, b)
+        return lambda acc, a, b: _fma_row_loop(acc, a, b)   # _fma_row's own loop
 
     def impl(acc, a, b):
         _fma_wide(acc, a, b)
     return impl
 
 
-@jit_fma
-def _fma_row_loop(acc, a, b):
-    """``_fma_row`` for rows that are not contiguous (panels from a strided view)."""
-    for j in range(acc.size):
-        acc[j] += a * b[j]
+_fma_row_loop = jit_fma(_fma_row)    # rows that are not contiguous (panels from a strided view)

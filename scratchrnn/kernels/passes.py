@@ -34,7 +34,7 @@ from numba import prange
 from scratchrnn.kernels.jit import jit, jit_parallel
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
-from scratchrnn.kernels.sums import column_sums, product_in_chunks
+from scratchrnn.kernels.sums import add_into, column_sums, product_in_chunks
 
 
 # -- the serial passes -----------------------------------------------------------------------
@@ -297,17 +297,17 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
             if separate:
                 column_sums(d_ah2, partial_b[k, 1], r0, r1)
     for k in range(nblocks - 1):
-        _add_into(dw_ih, partial_ih[k])
+        add_into(dw_ih, partial_ih[k])
         if dw_hh.shape[0]:
-            _add_into(dw_hh, partial_hh[k])
+            add_into(dw_hh, partial_hh[k])
     if db_ih.size:
         _copy_into(db_ih, partial_b[0, 0])
         for k in range(1, nblocks):
-            _add_into(db_ih, partial_b[k, 0])
+            add_into(db_ih, partial_b[k, 0])
         if separate:
             _copy_into(db_hh, partial_b[0, 1])
             for k in range(1, nblocks):
-                _add_into(db_hh, partial_b[k, 1])
+                add_into(db_hh, partial_b[k, 1])
         else:
             _copy_into(db_hh, db_ih)
 
@@ -347,7 +347,7 @@ def projection_grad_blocks(dh, m, lengths, dh_valid, dw_hr, partial_hr, nblocks)
         r0, r1 = _rows(T * N, k, nblocks)
         np.dot(a[r0:r1].T, b[r0:r1], dw_hr if k == 0 else partial_hr[k - 1])
     for k in range(nblocks - 1):
-        _add_into(dw_hr, partial_hr[k])
+        add_into(dw_hr, partial_hr[k])
 
 
 @jit
@@ -367,10 +367,3 @@ def _copy_into(out, a):
     for j in range(out.size):
         out[j] = a[j]
 
-
-@jit
-def _add_into(out, a):
-    """``out += a`` for two arrays of one shape, on the calling thread."""
-    o, b = out.reshape(out.size), a.reshape(a.size)
-    for j in range(o.size):
-        o[j] += b[j]

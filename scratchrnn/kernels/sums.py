@@ -47,12 +47,12 @@ def column_sums(a, out, r0, r1):
         depth += 1
         done = b + 1
         while done % 2 == 0:                  # the two newest sums cover as many rows: merge them
-            _add_into(stack[depth - 2], stack[depth - 1])
+            add_into(stack[depth - 2], stack[depth - 1])
             depth -= 1
             done //= 2
     out[:] = 0
     for d in range(depth - 1, -1, -1):        # the rest, smallest first
-        _add_into(out, stack[d])
+        add_into(out, stack[d])
 
 
 @jit
@@ -64,8 +64,7 @@ def product_in_chunks(a, b, out, scratch, r0, r1, chunk):
     for c0 in range(c1, r1, chunk):
         c1 = min(c0 + chunk, r1)
         np.dot(a[c0:c1].T, b[c0:c1], scratch)
-        for i in range(out.shape[0]):
-            _add_into(out[i], scratch[i])
+        add_into(out, scratch)
 
 
 def chunked_depth(R, chunk):
@@ -97,11 +96,12 @@ def _block_sum(a, out, r0, r1):
     for j in range(out.size):
         out[j] = first[j]
     for r in range(r0 + 1, r1):
-        _add_into(out, a[r])
+        add_into(out, a[r])
 
 
 @jit
-def _add_into(out, row):
-    """``out += row`` for two 1-D arrays of one size."""
-    for j in range(out.size):
-        out[j] += row[j]
+def add_into(out, a):
+    """``out += a`` for two arrays of one shape, ``out`` contiguous, on the calling thread."""
+    o, b = out.reshape(out.size), a.reshape(a.size)
+    for j in range(o.size):
+        o[j] += b[j]
