@@ -34,7 +34,9 @@ def test_blocks_rule(threads):
     assert team.blocks(128, 64, 512, 2048, F32) == (2 if panels.wide_registers() else 1)
     assert team.blocks(128, 64, 500, 2000, F32) == 1                # ... which need G·H, H multiples of 32 columns
     assert team.blocks(128, 128, 512, 2048, F32) == (2 if panels.wide_registers() else 1)   # 64 rows: panels too
-    assert team.blocks(128, 256, 512, 2048, F32) == 1               # 128 rows per thread of a big product
+    # 128 rows per thread of a big product: in blocks where the panels take them cut in two
+    assert team.blocks(128, 256, 512, 2048, F32) == (2 if panels.wide_registers() else 1)
+    assert team.blocks(128, 256, 500, 2000, F32) == 1               # ... else serial, BLAS on its threads
     assert team.blocks(128, 32, 512, 2048, F32) == 2                # 16 rows per thread: still in blocks
     # 32 rows per thread of 128 × 512: in blocks where they can be cut to fit the small-matrix kernels
     # or the panels take them
@@ -54,6 +56,9 @@ def test_loop_blocks_fit_the_small_matrix_kernels(monkeypatch):
     assert team.loop_blocks(2, 64, 512, 512, F32) == 2         # 3 rows would fit: not cut that small
     monkeypatch.setattr(panels, "wide_registers", lambda: True)
     assert team.loop_blocks(2, 64, 128, 512, F32) == 2         # 32 rows from panels: not cut
+    assert team.loop_blocks(2, 256, 128, 512, F32) == 4        # 128 rows: two blocks of 64 from panels
+    assert team.loop_blocks(2, 260, 512, 2048, F32) == 6       # 130 rows: three of ≤ 44 (not 64, 64, 2)
+    assert team.loop_blocks(2, 256, 512, 500, F32) == 2        # panels need G·H a multiple of 32 columns
     monkeypatch.setattr(team, "small_matrix_kernels", lambda: False)
     assert team.loop_blocks(2, 64, 128, 512, F32) == 2         # no such kernels: one block per thread
 
@@ -179,6 +184,31 @@ def test_a_blocked_pass_computes_what_the_serial_pass_does(threads, kind, proj, 
     serial = run_layer(kind, x, p, lengths, proj)
     assert len(blocked) == len(serial)
     for b, s in zip(blocked, serial):
+        np.testing.assert_allclose(b, s, rtol=0, atol=1e-13 * np.max(np.abs(s)))
+
+
+@pytest.mark.parametrize("kind,proj", KINDS)
+def test_a_pass_with_its_threads_rows_cut_for_the_panels_computes_what_the_serial_pass_does(
+        threads, kind, proj):
+    """float64, N = 130 rows: two threads' blocks of 65, each run as two loop blocks of 33 and 32
+    rows (on AVX-512 CPUs, where the panels take them: H = P = 128), against one thread.
+    Rounding only, as in the test above, and the same bound."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("this machine runs Numba on one thread: no blocked pass to compare")
+    T, N, I, H, P = 3, 130, 16, 128, 128
+    rng = np.random.default_rng(2)
+    p = layer_params(kind, proj, N, I, H, P, rng)
+    x = rng.standard_normal((T, N, I))
+    lengths = rng.integers(1, T + 1, N)
+    threads(2)
+    nb = layout.blocks(T, N, p["w_hh"])
+    assert nb == 2
+    if panels.wide_registers():
+        assert layout.loop_blocks(nb, N, p["w_hh"]) == 4           # 2 per thread: 65 rows > panels.MAX_ROWS
+    blocked = run_layer(kind, x, p, lengths, proj)
+    threads(1)
+    serial = run_layer(kind, x, p, lengths, proj)
+    for b, s in zip(blocked, serial, strict=True):
         np.testing.assert_allclose(b, s, rtol=0, atol=1e-13 * np.max(np.abs(s)))
 
 

@@ -36,8 +36,11 @@ MIN_ROWS = 4
 # Past this many rows per thread, a per-step product too big for BLAS's small-matrix kernels
 # runs as well on BLAS's own threads over the whole batch: blocks broke even or lost there
 # (H=512 with N=64 or 256: 0.89–1.29x the serial pass), and won with 8 rows (0.76–0.88x).
-# Blocks whose products take the panels (``panels.py``, up to ``panels.MAX_ROWS`` rows) run
-# in blocks all the same.
+# Blocks whose products take the panels (``panels.py``) run in blocks all the same, cut into
+# loop blocks of at most ``panels.MAX_ROWS`` rows where a thread has more: at N=256, two
+# blocks of 128 rows as four loop blocks of 64 on panels took 0.85–0.99x the serial pass
+# (T=32, H=512 and 1024, all three models; Intel Xeon, AVX-512, float32), and 0.92–0.99x
+# the loop blocks of at most 61 or 15 rows that fit BLAS's small-matrix kernels (H=128).
 MAX_LARGE_ROWS = 16
 # A pass runs in blocks only where each block's share of the per-step products is at least
 # this many multiply-adds (T × rows × H × G·H). A blocked forward+backward pays 30–80 µs more
@@ -70,7 +73,7 @@ def blocks(T, N, H, GH, dtype):
     if k < 2 or T * (N // k) * H * GH < MIN_WORK:
         return 1
     rows = -(-N // k)                    # the largest block's
-    if rows > MAX_LARGE_ROWS and not (_fits_small_matrix_kernels(H, GH) or _panels_take(rows, H, GH, dtype)):
+    if rows > MAX_LARGE_ROWS and not (_fits_small_matrix_kernels(H, GH) or _panel_blocks(rows, H, GH, dtype)):
         return 1
     return k
 
@@ -79,6 +82,13 @@ def _panels_take(rows, H, GH, dtype):
     """Whether blocks of ``rows`` rows multiply from panels both ways (``panels.use_panels``):
     h_{t-1} W_hhᵀ forward, da_t W_hh back."""
     return panels.use_panels(rows, H, GH, dtype) and panels.use_panels(rows, GH, H, dtype)
+
+
+def _panel_blocks(rows, H, GH, dtype):
+    """Into how many loop blocks a thread's ``rows`` rows are cut for the panels to take each
+    (at most ``panels.MAX_ROWS`` rows a block); 0 where they take none of them."""
+    cut = -(-rows // panels.MAX_ROWS)
+    return cut if _panels_take(-(-rows // cut), H, GH, dtype) else 0
 
 
 def gemm_blocks(M, K, O):
@@ -92,15 +102,21 @@ def gemm_blocks(M, K, O):
 
 
 def loop_blocks(nblocks, N, H, GH, dtype):
-    """Row blocks for the time loops of a pass in ``nblocks`` blocks: that many, or, where BLAS
-    has small-matrix kernels and a block's per-step product (rows × H by H × G·H, or back)
-    is too big for them, a multiple of it with blocks small enough (at least ``MIN_SMALL_ROWS``
-    rows); each thread then runs its share of them one after the other. Blocks whose products
-    take the panels are not cut: the panels beat those kernels (``panels.py``)."""
-    if nblocks == 1 or not _fits_small_matrix_kernels(H, GH):
+    """Row blocks for the time loops of a pass in ``nblocks`` blocks: that many, or a multiple
+    of it, each thread then running its share of them one after the other:
+
+    - where the panels take a block's per-step products (rows × H by H × G·H, and back), cut
+      into blocks of at most ``panels.MAX_ROWS`` rows (``_panel_blocks``): the panels beat
+      BLAS's small-matrix kernels (``panels.py``);
+    - else, where BLAS has small-matrix kernels and a block's product is too big for them,
+      cut into blocks small enough (at least ``MIN_SMALL_ROWS`` rows)."""
+    if nblocks == 1:
         return nblocks
     rows = -(-N // nblocks)                          # the largest block's rows
-    if _panels_take(rows, H, GH, dtype):
+    cut = _panel_blocks(rows, H, GH, dtype)
+    if cut:
+        return nblocks * cut
+    if not _fits_small_matrix_kernels(H, GH):
         return nblocks
     fit = SMALL_MATRIX_MNK // (H * GH)               # rows the small-matrix kernel takes
     if rows <= fit:
