@@ -262,7 +262,7 @@ def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     lb = layout.loop_blocks(nb, N, cache.w_hh)
     grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, True)
     _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, lb,
-         *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, N, lb, ws), cache.h,
+         *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, T, N, lb, ws), cache.h,
          cache.relu, cache.lengths, d_a, dh, dh0)    # (R3)–(R5), (V2), then (R6)–(R8)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)
 
@@ -326,7 +326,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
                       dw_hr, take(cache.workspace, "dw_hr", (nb - 1, P, H), d_out.dtype))
     _run(passes.lstm_backward_pass, passes.lstm_backward_blocks, nb, lb,
          *grads_args, *projection, d_out, np.ascontiguousarray(d_h_n), np.ascontiguousarray(d_c_n),
-         layout.backward_weights(cache.w_hh, N, lb, cache.workspace), w_hr, cache.c, cache.gates, cache.tanh_c,
+         layout.backward_weights(cache.w_hh, T, N, lb, cache.workspace), w_hr, cache.c, cache.gates, cache.tanh_c,
          cache.lengths, d_a, dh, dh0, dc0)           # (L5)–(L10), (P2), then (L11), (P3)
     return LSTMGrads(dx, dh0, dc0, dh, dw_ih, dw_hh, db_ih, db_hh, dw_hr)
 
@@ -376,6 +376,6 @@ def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     lb = layout.loop_blocks(nb, N, cache.w_hh)
     grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad, True)   # (G10)
     _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, lb,
-         *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, N, lb, ws), cache.h,
+         *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, T, N, lb, ws), cache.h,
          cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2), then (G10)
     return RNNGrads(dx, dh0, dh, dw_ih, dw_hh, db_ih, db_hh)

@@ -187,7 +187,7 @@ def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, pro
         lb = layout.loop_blocks(nb, N, p["w_hh"])
         monkeypatch.setattr(layout, "_panels", lambda *args: True)
         assert layout.forward_weights(p["w_hh"], N, lb).ndim == 3          # the panels are used ...
-        assert layout.backward_weights(p["w_hh"], N, lb).ndim == 3
+        assert layout.backward_weights(p["w_hh"], T, N, lb).ndim == 3
         with_panels = run_layer(kind, x, p, lengths, proj)
         monkeypatch.setattr(layout, "_panels", lambda *args: False)
         assert layout.forward_weights(p["w_hh"], N, lb).ndim == 2          # ... and then not

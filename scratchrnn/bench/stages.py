@@ -146,7 +146,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((N, G * H)).astype(dtype)
     nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
-    w_t, w = layout.forward_weights(w_hh, N, nb), layout.backward_weights(w_hh, N, nb)
+    w_t, w = layout.forward_weights(w_hh, N, nb), layout.backward_weights(w_hh, T, N, nb)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):
         with team.serial_blas(nb):
