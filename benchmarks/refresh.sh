@@ -27,7 +27,7 @@ python -m scratchrnn.bench --dtypes float64 --H 32 128 512 --impls "${impls[@]}"
 : > "$dir/stages_cpu.md"
 for model in rnn lstm gru; do
     python -m scratchrnn.bench.stages --model "$model" --fixed --out "$dir/stages_cpu.md" --append
-    for point in "128 1 32" "128 16 128" "128 64 512" "32 256 1024"; do
+    for point in "128 1 32" "128 16 128" "128 64 512" "32 256 1024" "32 16 512" "128 1 512"; do
         read -r T N H <<< "$point"
         python -m scratchrnn.bench.stages --model "$model" --T "$T" --N "$N" --H "$H" \
             --out "$dir/stages_cpu.md" --append
