@@ -66,12 +66,13 @@ def forward_weights(w_hh, N, loop_nblocks, workspace=None):
 # faster on W_hh stored transposed (the forward's way round) than on W_hh itself, for W_hh of
 # 3–6 MB. Measured on the Intel Xeon (AVX-512, OpenBLAS SkylakeX, 2 threads, 128 steps of the
 # product alone): float32 2048 × 512 4.4 against 10.1 ms, 1536 × 512 2.4 against 7.3, 1024 ×
-# 1024 4.5 against 10.3; float64 1536 × 512 12.6 against 17.4. Smaller (1 MB: 1.14 ms both ways)
+# 1024 4.5 against 10.3; float64 1536 × 512 12.6 against 17.4. Smaller (2 MB: 1.14 ms both ways)
 # or larger (16 MB: 36.8 against 37.7) it did not pay, nor for float64's 8 MB in a whole pass
 # (LSTM H=512: 1.03x its time, though the product alone ran 0.72x). The copy costs 0.7–1.5 ms
-# (tiles of ``kernels.TILE``), what 16–40 steps save: it is made from ``ONE_ROW_COPY_MIN_T``
+# (tiles of ``kernels.products.TILE``), what 16–40 steps save: it is made from ``ONE_ROW_COPY_MIN_T``
 # steps. Whole passes, forward+backward at T=128 N=1: float32 LSTM H=512 0.79x the time on
-# W_hh, GRU H=512 0.67x, RNN H=1024 0.80x; float64 GRU H=512 0.91x.
+# W_hh, GRU H=512 0.67x, RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured on other
+# CPUs or BLAS builds, nor between 2 and 3 MB.
 ONE_ROW_COPY_BYTES = (2 << 20, 6 << 20)   # W_hh's size: more than the first, at most the second
 ONE_ROW_COPY_MIN_T = 64
 

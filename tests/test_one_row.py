@@ -33,8 +33,9 @@ def test_one_row_backward_rule():
 @pytest.mark.parametrize("ragged", [False, True])
 def test_a_one_row_pass_from_the_copy_computes_what_it_does_without(monkeypatch, kind, proj, ragged):
     """float64, N = 1, T = 9, H = 40 (P = 24): the same layer with the copy's sizes and steps
-    lowered so that it takes the copy, against the layer on W_hh itself. The two products sum
-    the same terms in another order (another BLAS kernel): rounding only, with the bound of
+    lowered so that it takes the copy, against the layer as it runs (there, at this size, with
+    the own loops on W_hh itself). The two products sum the same terms in another order:
+    rounding only, with the bound of
     ``test_team``'s blocked-against-serial test (1e-13 of each array's largest value)."""
     T, N, I, H, P = 9, 1, 7, 40, 24
     rng = np.random.default_rng(3)
@@ -44,7 +45,7 @@ def test_a_one_row_pass_from_the_copy_computes_what_it_does_without(monkeypatch,
     plain = run_layer(kind, x, p, lengths, proj)
     monkeypatch.setattr(layout, "ONE_ROW_COPY_BYTES", (0, p["w_hh"].nbytes))
     monkeypatch.setattr(layout, "ONE_ROW_COPY_MIN_T", T)
-    assert layout.backward_weights(p["w_hh"], T, N, 1).flags.f_contiguous   # the copy is used ...
+    assert layout.backward_weights(p["w_hh"], T, N, 1).flags.f_contiguous   # the copy is taken
     copied = run_layer(kind, x, p, lengths, proj)
     for a, b in zip(copied, plain, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))

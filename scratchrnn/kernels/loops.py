@@ -91,7 +91,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
 
     d_out: (T, N, H) partial gradient dy_t of every output
     d_h_n: (N, H)    partial gradient dh_fin of the final state
-    w_hh:  (H, H)    ``W_hh`` itself (not transposed): ``δ_{t-1} = da_t W_hh``
+    w_hh:  (H, H)    ``W_hh``, not transposed (in any memory order, or its panels): ``δ_{t-1} = da_t W_hh``
     h:     (T+1, N, H) states from the forward
     lengths: (N,)    valid steps per sequence, as in the forward
     d_a:   (T, N, H) output: gradient of the pre-activations
@@ -200,7 +200,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     d_out:  (T, N, P)  partial gradient dy_t of every output (P = H without a projection)
     d_h_n:  (N, P)     partial gradient dh_fin of the final h
     d_c_n:  (N, H)     partial gradient dc_fin of the final c
-    w_hh:   (4H, P)    ``W_hh`` itself: ``δ_{t-1} = da_t W_hh``
+    w_hh:   (4H, P)    ``W_hh``, not transposed (as the RNN's): ``δ_{t-1} = da_t W_hh``
     w_hr:   (P, H)     the projection ``W_hr``, or an empty (0, H) array without one
     c:      (T+1, N, H) cell states from the forward
     gates:  (T, N, 4H) post-activation gates [i, f, g, o] from the forward
@@ -317,7 +317,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
 
     d_out: (T, N, H)  partial gradient dy_t of every output
     d_h_n: (N, H)     partial gradient dh_fin of the final state
-    w_hh:  (3H, H)    ``W_hh`` itself
+    w_hh:  (3H, H)    ``W_hh``, not transposed (as the RNN's)
     h:     (T+1, N, H) states from the forward
     gates: (T, N, 3H) post-activation [r, z, n] from the forward
     a_hn:  (T, N, H)  a^hn_t from the forward

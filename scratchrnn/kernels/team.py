@@ -19,9 +19,11 @@ recurrent forward and backward took 7.5–15 ms each after a head on BLAS's thre
 
 Where threads do not pay (fewer than ``MIN_ROWS`` sequences per thread, little work, or
 per-step products big enough for BLAS's own threads), ``blocks`` returns 1 and the pass is
-the serial one: one kernel call over all rows, BLAS with its own threads. Where BLAS has
-small-matrix kernels, ``loop_blocks`` cuts a thread's rows further so that each block's
-per-step product fits them; a thread then runs its blocks one after the other.
+the serial one: one kernel call over all rows, BLAS with its own threads. ``loop_blocks``
+cuts a thread's rows further where that pays: into blocks of at most 64 rows where the
+weights packed in panels take them (``panels.py``), else, where BLAS has small-matrix
+kernels, into blocks whose per-step products fit them; a thread then runs its blocks one
+after the other.
 """
 
 import functools
@@ -40,7 +42,8 @@ MIN_ROWS = 4
 # loop blocks of at most ``panels.MAX_ROWS`` rows where a thread has more: at N=256, two
 # blocks of 128 rows as four loop blocks of 64 on panels took 0.85–0.99x the serial pass
 # (T=32, H=512 and 1024, all three models; Intel Xeon, AVX-512, float32), and 0.92–0.99x
-# the loop blocks of at most 61 or 15 rows that fit BLAS's small-matrix kernels (H=128).
+# the loop blocks of at most 61, 20 or 15 rows (RNN, GRU, LSTM) that fit BLAS's small-matrix
+# kernels (H=128).
 MAX_LARGE_ROWS = 16
 # A pass runs in blocks only where each block's share of the per-step products is at least
 # this many multiply-adds (T × rows × H × G·H). A blocked forward+backward pays 30–80 µs more
