@@ -198,9 +198,8 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked):
     partial_ih = take(ws, "dw_ih", (nblocks - 1, GH, I), dt)
     partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
     chunk_rows = max(T, N) if chunked else T * N
-    chunk_hh = take(ws, "dw_hh_chunk", (nblocks if chunk_rows < T * N else 0, GH, P), dt)
     args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(-1, I),
-            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows, chunk_hh)
+            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows)
     bias_grads = (db_ih, db_hh) if cache.has_bias else (None, None)
     grads = (dx if input_grad else None, dw_ih, dw_hh, *bias_grads)
     return args, grads

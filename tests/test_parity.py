@@ -61,7 +61,7 @@ def test_harness_catches_a_wrong_gradient(monkeypatch):
     def wrong(real, blocked):
         def run(*args):
             real(*args)
-            grads = args[2:16] if blocked else args[:14]      # param_grads's arguments
+            grads = args[2:15] if blocked else args[:13]      # param_grads's arguments
             d_a2 = grads[3]                                   # (T·N, 4H)
             H = d_a2.shape[1] // 4
             d_a2[:, :H], d_a2[:, H:2 * H] = d_a2[:, H:2 * H].copy(), d_a2[:, :H].copy()

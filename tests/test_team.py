@@ -90,8 +90,8 @@ def test_gradient_gemms_in_row_blocks(nblocks, chunked):
     dx2, dw_ih, dw_hh = np.full((R, I), np.nan), np.full((GH, I), np.nan), np.full((GH, P), np.nan)
     db_ih, db_hh = np.full(GH, np.nan), np.full(GH, np.nan)
     partial_ih, partial_hh = np.full((nblocks - 1, GH, I), np.nan), np.full((nblocks - 1, GH, P), np.nan)
-    chunk_rows, chunk_hh = (5, np.full((nblocks, GH, P), np.nan)) if chunked else (R, np.empty((0, GH, P)))
-    args = (x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows, chunk_hh)
+    chunk_rows = 5 if chunked else R
+    args = (x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows)
     passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
     for got, want in ((dx2, d_a2 @ w_ih), (dw_ih, d_a2.T @ x2), (dw_hh, d_ah2.T @ h2),
                       (db_ih, d_a2.sum(axis=0)), (db_hh, d_ah2.sum(axis=0))):
@@ -109,7 +109,7 @@ def test_gradient_gemms_without_the_input_gradient(nblocks):
     for dx2 in (np.empty((R, I)), np.empty((0, I))):
         out = [np.full((GH, I), np.nan), np.full((GH, P), np.nan), np.full(GH, np.nan), np.full(GH, np.nan)]
         args = (x2, h2, w_ih, d_a2, np.empty((0, GH)), dx2, *out,
-                np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)), 4, np.empty((nblocks, GH, P)))
+                np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)), 4)
         passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
         results.append(out)
     dw_ih, dw_hh, db_ih, db_hh = results[0]

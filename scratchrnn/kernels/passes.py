@@ -48,12 +48,12 @@ def rnn_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths, bl
 
 @jit
 def rnn_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                      chunk_rows, chunk_hh,
+                      chunk_rows,
                       d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small):
     """(R3)–(R5) back through time, then (R6)–(R8) over all steps at once."""
     rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small, *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, chunk_hh)
+                chunk_rows)
 
 
 @jit
@@ -66,7 +66,7 @@ def lstm_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, ga
 
 @jit
 def lstm_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, chunk_hh,
+                       chunk_rows,
                        dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
                        d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                        blas_small):
@@ -75,7 +75,7 @@ def lstm_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
     lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                          blas_small, *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, chunk_hh)
+                chunk_rows)
     if dw_hr.size:
         projection_grad(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr)
 
@@ -90,13 +90,13 @@ def gru_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_
 
 @jit
 def gru_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                      chunk_rows, chunk_hh,
+                      chunk_rows,
                       d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small):
     """(G5)–(G9) back through time, then (G10) over all steps at once."""
     gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small,
                         *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, chunk_hh)
+                chunk_rows)
 
 
 # -- the same passes in row blocks -----------------------------------------------------------
@@ -113,7 +113,7 @@ def rnn_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_h
 
 @jit_parallel
 def rnn_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                        partial_ih, partial_hh, chunk_rows, chunk_hh,
+                        partial_ih, partial_hh, chunk_rows,
                         d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small):
     N = d_out.shape[1]
     rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small, *_no_rows())
@@ -121,7 +121,7 @@ def rnn_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, d
         rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small,
                             *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, chunk_hh, nblocks)
+                       chunk_rows, nblocks)
 
 
 @jit_parallel
@@ -137,7 +137,7 @@ def lstm_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_
 
 @jit_parallel
 def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                         partial_ih, partial_hh, chunk_rows, chunk_hh,
+                         partial_ih, partial_hh, chunk_rows,
                          dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
                          d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                          blas_small):
@@ -148,7 +148,7 @@ def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, 
         lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                              blas_small, *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, chunk_hh, nblocks)
+                       chunk_rows, nblocks)
     if dw_hr.size:
         projection_grad_blocks(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr, nblocks)
 
@@ -165,7 +165,7 @@ def gru_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_h
 
 @jit_parallel
 def gru_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                        partial_ih, partial_hh, chunk_rows, chunk_hh,
+                        partial_ih, partial_hh, chunk_rows,
                         d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small):
     N = d_out.shape[1]
     gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small,
@@ -174,7 +174,7 @@ def gru_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, d
         gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0,
                             blas_small, *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, chunk_hh, nblocks)
+                       chunk_rows, nblocks)
 
 
 # Row ranges as functions, not ``0`` written at the call: Numba would compile each kernel
@@ -237,7 +237,7 @@ def _add_biases(out, b_ih, b_hh, r0, r1):
 
 @jit
 def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, chunk_hh):
+                chunk_rows):
     """Input, weight and bias gradients from every step's ``da`` at once, into the given arrays:
 
     dx2 = d_a2 W_ih (T·N, I), skipped where dx2 is empty (0, I): no input gradient wanted;
@@ -249,8 +249,7 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2 and db_hh = db_ih,
     summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).
     ``chunk_rows``: dw_hh is summed over chunks of so many rows (``sums.product_in_chunks``, the
-    RNN's and GRU's), one GEMM where they are all its rows or more; ``chunk_hh`` (nblocks, G·H,
-    P) holds a chunk's product, of each block (empty where dw_hh takes one GEMM).
+    RNN's and GRU's), one GEMM where they are all its rows or more.
 
     The weight gradients are taken as ``daᵀ x`` straight into C order: measured against the
     transposed product ``xᵀ da`` plus a copy back (``python -m scratchrnn.bench.param_grads``,
@@ -262,7 +261,7 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
         np.dot(d_a2, w_ih, dx2)
     np.dot(d_a2.T, x2, dw_ih)
     if dw_hh.shape[0]:
-        _recurrent_grad(d_rec, h2, dw_hh, chunk_rows, chunk_hh, 0, 0, h2.shape[0])
+        _recurrent_grad(d_rec, h2, dw_hh, chunk_rows, 0, h2.shape[0])
     if db_ih.size:
         column_sums(d_a2, db_ih, 0, d_a2.shape[0])
         if d_ah2.shape[0] == 0:
@@ -273,7 +272,7 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
 
 @jit_parallel
 def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, chunk_hh, nblocks):
+                       chunk_rows, nblocks):
     """``param_grads`` with the T·N rows in ``nblocks`` blocks side by side.
 
     Block 0 writes the results, blocks 1… their shares of the sums over rows into
@@ -291,7 +290,7 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
         np.dot(d_a2[r0:r1].T, x2[r0:r1], dw_ih if k == 0 else partial_ih[k - 1])
         if dw_hh.shape[0]:
             out_hh = dw_hh if k == 0 else partial_hh[k - 1]
-            _recurrent_grad(d_rec, h2, out_hh, chunk_rows, chunk_hh, k, r0, r1)
+            _recurrent_grad(d_rec, h2, out_hh, chunk_rows, r0, r1)
         if db_ih.size:
             column_sums(d_a2, partial_b[k, 0], r0, r1)
             if separate:
@@ -313,11 +312,11 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
 
 
 @jit
-def _recurrent_grad(d_rec, h2, out, chunk_rows, chunk_hh, k, r0, r1):
-    """``out[...] = d_rec[r0:r1]ᵀ h2[r0:r1]``: one GEMM, or in chunks of ``chunk_rows`` through
-    ``chunk_hh[k]`` where the rows are more (see ``param_grads``)."""
+def _recurrent_grad(d_rec, h2, out, chunk_rows, r0, r1):
+    """``out[...] = d_rec[r0:r1]ᵀ h2[r0:r1]``: one GEMM, or in chunks of ``chunk_rows`` where
+    the rows are more (see ``param_grads``)."""
     if chunk_rows < r1 - r0:
-        product_in_chunks(d_rec, h2, out, chunk_hh[k], r0, r1, chunk_rows)
+        product_in_chunks(d_rec, h2, out, r0, r1, chunk_rows)
     else:
         np.dot(d_rec[r0:r1].T, h2[r0:r1], out)
 

@@ -22,12 +22,15 @@ R − 1 (or, where BLAS blocks its inner dimension, about block + R/block). torc
 take ``dW_hh`` per step (N rows) and add the T steps' products one after another: N + T − 2
 additions. With C = max(N, T) rows, the largest chunk that stays within that, the bound is
 torch's. Measured in one GEMM, the float32 RNN's and GRU's ``dW_hh`` were 1.16–1.50x (RMS)
-further from the float64 truth than torch's. Every chunk reads and writes the whole result
-once more, so the LSTM, whose ``dW_hh`` torch (oneDNN) takes in one GEMM too, keeps one.
+further from the float64 truth than torch's. BLAS adds each chunk's product into the sum as
+it stores it (``blas.add_product_t``), so a chunk costs its GEMM and no pass of its own; a
+GEMM over few rows still runs slower than one over many, so the LSTM, whose ``dW_hh`` torch
+(oneDNN) takes in one GEMM too, keeps one.
 """
 
 import numpy as np
 
+from scratchrnn.kernels.blas import add_product_t
 from scratchrnn.kernels.jit import jit
 
 BLOCK = 8          # rows added in sequence before the pairwise stage: one row stays in L1 for them
@@ -56,15 +59,14 @@ def column_sums(a, out, r0, r1):
 
 
 @jit
-def product_in_chunks(a, b, out, scratch, r0, r1, chunk):
+def product_in_chunks(a, b, out, r0, r1, chunk):
     """``out[...] = a[r0:r1]ᵀ b[r0:r1]`` as the sum of the products over ``chunk`` rows at a
-    time, added in order; a (R, M), b (R, K), out and ``scratch`` (M, K)."""
+    time, added in order; a (R, M), b (R, K) with their rows contiguous, out (M, K)."""
     c1 = min(r0 + chunk, r1)
     np.dot(a[r0:c1].T, b[r0:c1], out)
     for c0 in range(c1, r1, chunk):
         c1 = min(c0 + chunk, r1)
-        np.dot(a[c0:c1].T, b[c0:c1], scratch)
-        add_into(out, scratch)
+        add_product_t(out, a[c0:c1], b[c0:c1])
 
 
 def chunked_depth(R, chunk):

@@ -62,7 +62,7 @@ class Linear(Module):
         empty1, empty2 = np.empty(0, self.dtype), np.empty((0, 0), self.dtype)
         # dx = dy W, dW = dyᵀ x: the input half of a layer's gradients, no recurrent half
         args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
-                empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype), M, np.empty((0, 0, 0), self.dtype))
+                empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype), M)
         _in_blocks(passes.param_grads, passes.param_grads_blocks, nb, *args)
         self._accumulate("weight", dw)                                   # (O, I)
         if self.bias:                                # pairwise: NumPy's sum(axis=0) adds row after row
