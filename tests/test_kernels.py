@@ -401,18 +401,22 @@ def test_matmul_add_matches_numpy_on_both_paths(N, K, blas_small):
     np.testing.assert_array_equal(c, c_before)                 # c is not written to
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (3, 40), (64, 16), (37, 21), (4 * 33, 33), "whole", "ragged"])
-def test_transpose_into_copies_the_transpose_exactly(shape):
-    """Tiles of ``TILE`` over shapes that are and are not multiples of it: every element moved,
-    none lost."""
-    from scratchrnn.kernels.products import TILE
+def test_transpose_into_copies_the_transpose_exactly(shape, dtype):
+    """Register tiles (16 × 16 float32) over shapes that are and are not multiples of them:
+    every element moved, none lost."""
+    TILE = 16
     shape = {"whole": (2 * TILE, 3 * TILE), "ragged": (2 * TILE + 5, TILE + 13)}.get(shape, shape)
-    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    out = np.full(shape[::-1], np.nan, np.float32)
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    out = np.full(shape[::-1], np.nan, dtype)
     assert kernels.transpose_into(a, out) is out
     np.testing.assert_array_equal(out, a.T)
+    out_of_view = np.full(shape[::-1], np.nan, dtype)
+    kernels.transpose_into(np.asfortranarray(a), out_of_view)  # rows not contiguous: element by element
+    np.testing.assert_array_equal(out_of_view, a.T)
     with pytest.raises(ValueError, match=r"expected out of shape \(C, R\)"):
-        kernels.transpose_into(a, np.empty((shape[1], shape[0] + 1), np.float32))
+        kernels.transpose_into(a, np.empty((shape[1], shape[0] + 1), dtype))
 
 
 def test_own_loops_give_way_to_small_matrix_kernels_only_within_their_limit():

@@ -24,9 +24,10 @@ def _packed(b):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transposed", [False, True])
 def test_pack_into_lays_out_column_panels(dtype, transposed):
-    """K = 70 rows: more than one block of ``BLOCK``, the last one short."""
+    """K = 70 rows: a transposed view is copied in register tiles (16 float32 or 8 float64
+    rows and columns), the last ones short."""
     nr = panels.panel_width(dtype)
-    K, M = panels.BLOCK + 6, 2 * nr
+    K, M = 70, 2 * nr
     b = np.random.default_rng(0).standard_normal((K, M)).astype(dtype)
     if transposed:                                   # W_hh.T: b's columns are contiguous
         b = np.ascontiguousarray(b.T).T

@@ -1,5 +1,6 @@
 """Numba kernels: the time loops (``loops``), their gate functions (``gates``) and products
-(``products``, and ``panels`` for weights packed once per pass), each layer pass as one
+(``products``, and ``panels`` for weights packed once per pass; ``transpose`` for the
+transposed copies of the weights), each layer pass as one
 compiled call (``passes``), the sums that keep float32's digits (``sums``, with ``blas``'s
 GEMM that adds into its output), the cross-entropy (``softmax``) and the scan for NaN and
 inf behind the input checks (``finite``).
@@ -14,7 +15,8 @@ from scratchrnn.kernels.gates import exp_nonpositive, is_single, sigmoid, tanh
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
 from scratchrnn.kernels import team
-from scratchrnn.kernels.products import SINGLE_ROW_MAX, SMALL_N, matmul, matmul_add, own_loops, transpose_into
+from scratchrnn.kernels.products import SINGLE_ROW_MAX, SMALL_N, matmul, matmul_add, own_loops
+from scratchrnn.kernels.transpose import transpose_into
 
 __all__ = ["rnn_forward_kernel", "rnn_backward_kernel", "lstm_forward_kernel", "lstm_backward_kernel",
            "gru_forward_kernel", "gru_backward_kernel", "matmul", "matmul_add", "own_loops", "SMALL_N",

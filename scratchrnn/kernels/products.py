@@ -51,32 +51,6 @@ def matmul_into(a, b, out):
     return out
 
 
-# Tile edge of ``transpose_into``. Measured on Zen 4 (float32, W_hh (4H, H) into (H, 4H)):
-# H=512 0.9–1.5 ms and H=1024 9–11 ms with 16×16 tiles, against 3.6 and 28 ms for NumPy's
-# ``out[...] = a.T``, which walks one of the two arrays a column at a time; H=128 both ~0.05 ms.
-# On the Intel Xeon (same dtype and shapes, from a cold cache, as after the pass before),
-# 32×32 tiles took 0.09, 1.23 and 8.8 ms at H = 128, 512, 1024 against 0.11, 1.69 and 13.0 ms
-# with 16×16 (64×64: 0.10, 1.44, 7.8); there, reading a's rows instead, with out's columns
-# written, was 2× slower. Zen 4 was not measured again with 32×32 tiles.
-TILE = 32
-
-
-@jit
-def transpose_into(a, out):
-    """``out[...] = a.T`` for a 2-D a (R, C) and out (C, R), in square tiles of ``TILE``: each
-    tile's rows of a and of out stay in cache while it is copied. Returns out."""
-    R, C = a.shape
-    if out.shape != (C, R):
-        raise ValueError("transpose_into: expected out of shape (C, R) for a (R, C)")
-    for j0 in range(0, C, TILE):
-        for i0 in range(0, R, TILE):
-            for j in range(j0, min(j0 + TILE, C)):
-                row = out[j]
-                for i in range(i0, min(i0 + TILE, R)):
-                    row[i] = a[i, j]
-    return out
-
-
 @jit
 def own_loops(N, b_size, blas_small):
     """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself, where
