@@ -68,11 +68,14 @@ def forward_weights(w_hh, N, loop_nblocks, workspace=None):
 # product alone): float32 2048 × 512 4.4 against 10.1 ms, 1536 × 512 2.4 against 7.3, 1024 ×
 # 1024 4.5 against 10.3; float64 1536 × 512 12.6 against 17.4. Smaller (2 MB: 1.14 ms both ways)
 # or larger (16 MB: 36.8 against 37.7) it did not pay, nor for float64's 8 MB in a whole pass
-# (LSTM H=512: 1.03x its time, though the product alone ran 0.72x). The copy costs 0.7–1.5 ms
-# (tiles of ``kernels.products.TILE``), what 16–40 steps save: it is made from ``ONE_ROW_COPY_MIN_T``
-# steps. Whole passes, forward+backward at T=128 N=1: float32 LSTM H=512 0.79x the time on
-# W_hh, GRU H=512 0.67x, RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured on other
-# CPUs or BLAS builds, nor between 2 and 3 MB.
+# (LSTM H=512: 1.03x its time, though the product alone ran 0.72x). The copy cost 0.7–1.5 ms
+# when these were measured, what 16–40 steps save, and it is made from ``ONE_ROW_COPY_MIN_T``
+# steps; copied through register tiles (``kernels.transpose``) it now costs 0.4–0.5 ms in
+# float32 and 0.8 ms in float64 (benchmarks/results/xeon-avx512-2026-12-03-chunks/
+# transpose_ab_cpu.md), and shorter sequences were not measured again. Whole passes,
+# forward+backward at T=128 N=1: float32 LSTM H=512 0.79x the time on W_hh, GRU H=512 0.67x,
+# RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured on other CPUs or BLAS builds, nor
+# between 2 and 3 MB.
 ONE_ROW_COPY_BYTES = (2 << 20, 6 << 20)   # W_hh's size: more than the first, at most the second
 ONE_ROW_COPY_MIN_T = 64
 

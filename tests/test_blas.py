@@ -1,4 +1,7 @@
-"""kernels.blas.add_product_t: ``out += aᵀ b`` by BLAS's GEMM with beta = 1."""
+"""kernels.blas.add_product_t: ``out += aᵀ b`` by BLAS's GEMM with beta = 1 (compiled), or
+NumPy's product and an add (``NUMBA_DISABLE_JIT=1``), with the same checks either way."""
+
+import math
 
 import numpy as np
 import pytest
@@ -6,32 +9,45 @@ from numba import njit
 
 from scratchrnn.kernels.blas import add_product_t
 
+pytestmark = pytest.mark.kernel
+
 
 @njit
-def _compiled(out, a, b):
+def _add(out, a, b):
     add_product_t(out, a, b)
 
 
-def _bound(out, a, b):
-    """Rounding bound of out + aᵀ b: R products summed (γ_R), then one addition, each term
-    scaled by its own size (Higham §3.5); NumPy's float64 reference rounds too (2⁻⁵³)."""
+def _dyadic(rng, shape, dtype):
+    """Values k/256 with |k| < 1300: exact in both dtypes, and so are their products in
+    float64, so ``math.fsum`` gives the exact result to hold the rounding bound against."""
+    return (np.round(rng.standard_normal(shape) * 256) / 256).astype(dtype)
+
+
+def _exact(out, a, b):
+    """out + aᵀ b, each element summed exactly (float64 products of these inputs are exact)."""
+    a64, b64, o64 = a.astype(np.float64), b.astype(np.float64), out.astype(np.float64)
+    return np.array([[math.fsum([o64[i, j], *(a64[:, i] * b64[:, j])]) for j in range(out.shape[1])]
+                     for i in range(out.shape[0])])
+
+
+def _bound(out, a, b, exact):
+    """γ_{R+1}·(|out| + |a|ᵀ|b|) in the data's unit roundoff, whatever order the R products and
+    the add are summed in (Higham, Accuracy and Stability, §3.1), plus the final rounding."""
     u = np.finfo(out.dtype).eps / 2
     n = a.shape[0] + 1
-    scale = np.abs(out).astype(np.float64) + np.abs(a.astype(np.float64)).T @ np.abs(b.astype(np.float64))
-    return (n * u / (1 - n * u) + 2.0 ** -52) * scale
+    scale = np.abs(out.astype(np.float64)) + np.abs(a.astype(np.float64)).T @ np.abs(b.astype(np.float64))
+    return n * u / (1 - n * u) * scale + np.abs(np.spacing(exact.astype(out.dtype)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("R, M, K", [(1, 1, 1), (40, 7, 5), (300, 33, 70)])
 def test_adds_the_product_into_out(dtype, R, M, K):
     rng = np.random.default_rng(R)
-    a, b = rng.standard_normal((R, M)).astype(dtype), rng.standard_normal((R, K)).astype(dtype)
-    out = rng.standard_normal((M, K)).astype(dtype)
-    want = out.astype(np.float64) + a.astype(np.float64).T @ b.astype(np.float64)
-    bound = _bound(out, a, b)
+    a, b, out = _dyadic(rng, (R, M), dtype), _dyadic(rng, (R, K), dtype), _dyadic(rng, (M, K), dtype)
+    exact = _exact(out, a, b)
     got = out.copy()
-    _compiled(got, a, b)
-    assert np.all(np.abs(got - want) <= bound)
+    _add(got, a, b)
+    assert np.all(np.abs(got - exact) <= _bound(out, a, b, exact))
     assert np.any(got != out)                            # it did add something
 
 
@@ -40,28 +56,38 @@ def test_rows_need_only_be_contiguous(dtype):
     """Row slices of larger arrays, out a block of a wider one: each read and written in place,
     the elements around ``out`` untouched."""
     rng = np.random.default_rng(1)
-    a_all, b_all = rng.standard_normal((50, 9)).astype(dtype), rng.standard_normal((50, 6)).astype(dtype)
+    a_all, b_all = _dyadic(rng, (50, 9), dtype), _dyadic(rng, (50, 6), dtype)
     a, b = a_all[5:30, 1:8], b_all[5:30, :4]             # (25, 7), (25, 4): strided rows
-    big = rng.standard_normal((10, 12)).astype(dtype)
+    big = _dyadic(rng, (10, 12), dtype)
     before = big.copy()
     out = big[2:9, 3:7]                                  # (7, 4) inside big
-    _compiled(out, a, b)
-    want = before[2:9, 3:7].astype(np.float64) + a.astype(np.float64).T @ b.astype(np.float64)
-    assert np.all(np.abs(out - want) <= _bound(before[2:9, 3:7], a, b))
+    _add(out, a, b)
+    exact = _exact(before[2:9, 3:7], a, b)
+    assert np.all(np.abs(out - exact) <= _bound(before[2:9, 3:7], a, b, exact))
     mask = np.ones(big.shape, bool)
     mask[2:9, 3:7] = False
     np.testing.assert_array_equal(big[mask], before[mask])
 
 
+def test_one_row_takes_any_row_stride():
+    """One row of a broadcast (row stride 0): BLAS gets a valid leading dimension all the same."""
+    a = np.broadcast_to(np.arange(3.0), (1, 3))
+    b = np.ones((1, 2))
+    out = np.zeros((3, 2))
+    _add(out, a, b)
+    np.testing.assert_array_equal(out, [[0, 0], [1, 1], [2, 2]])
+
+
 def test_no_rows_change_nothing():
     out = np.arange(6, dtype=np.float32).reshape(2, 3)
-    _compiled(out, np.empty((0, 2), np.float32), np.empty((0, 3), np.float32))
+    _add(out, np.empty((0, 2), np.float32), np.empty((0, 3), np.float32))
     np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(2, 3))
 
 
 def test_rejects_mismatched_shapes_and_columns_in_memory():
     a, b, out = np.ones((4, 3)), np.ones((4, 2)), np.ones((3, 2))
-    with pytest.raises(ValueError, match="expected a \\(R, M\\), b \\(R, K\\) and out \\(M, K\\)"):
-        _compiled(out, a, np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"expected a \(R, M\), b \(R, K\) and out \(M, K\)"):
+        _add(out, a, np.ones((5, 2)))
     with pytest.raises(ValueError, match="rows are contiguous"):
-        _compiled(out, np.ones((3, 4)).T, b)             # a's rows are columns in memory
+        _add(out, np.ones((3, 4)).T, b)                  # a's rows are columns in memory
+    np.testing.assert_array_equal(out, np.ones((3, 2)))  # nothing written before the error

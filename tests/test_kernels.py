@@ -404,14 +404,23 @@ def test_matmul_add_matches_numpy_on_both_paths(N, K, blas_small):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (3, 40), (64, 16), (37, 21), (4 * 33, 33), "whole", "ragged"])
 def test_transpose_into_copies_the_transpose_exactly(shape, dtype):
-    """Register tiles (16 × 16 float32) over shapes that are and are not multiples of them:
-    every element moved, none lost."""
+    """Register tiles (16 × 16 float32, 8 × 8 float64 with AVX-512; half that without) over
+    shapes that are and are not multiples of them: every element moved, none lost; from a view
+    with its rows in reverse order (a negative row stride), into rows with room after them, and
+    from a transposed view (columns in memory: element by element)."""
     TILE = 16
     shape = {"whole": (2 * TILE, 3 * TILE), "ragged": (2 * TILE + 5, TILE + 13)}.get(shape, shape)
     a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     out = np.full(shape[::-1], np.nan, dtype)
     assert kernels.transpose_into(a, out) is out
     np.testing.assert_array_equal(out, a.T)
+    reversed_rows = np.full(shape[::-1], np.nan, dtype)
+    kernels.transpose_into(a[::-1], reversed_rows)
+    np.testing.assert_array_equal(reversed_rows, a[::-1].T)
+    wide = np.full((shape[1], shape[0] + 3), np.nan, dtype)
+    kernels.transpose_into(a, wide[:, :shape[0]])
+    np.testing.assert_array_equal(wide[:, :shape[0]], a.T)
+    assert np.isnan(wide[:, shape[0]:]).all()                   # nothing written past the rows
     out_of_view = np.full(shape[::-1], np.nan, dtype)
     kernels.transpose_into(np.asfortranarray(a), out_of_view)  # rows not contiguous: element by element
     np.testing.assert_array_equal(out_of_view, a.T)

@@ -4,11 +4,13 @@
 by chunk (``sums.product_in_chunks``) then needs each chunk's product in scratch memory and
 a pass that adds it into the sum, reading and writing the whole sum once more per chunk.
 ``add_product_t`` asks BLAS's GEMM for beta = 1 instead, and BLAS adds each product into
-``out`` as it stores it: each chunk's product is still rounded once and then added, so the
-sum is the same (bit for bit with OpenBLAS's kernels, measured), and the extra pass is gone.
-Measured on the Intel Xeon (AVX-512, OpenBLAS SkylakeX, one thread, float32), ``dW_hh`` of
-a thread's 256 rows in chunks of 32: 2.8 against 5.0 ms for the GRU at H=512 (1536 × 512),
-1.0 against 1.3 ms for the RNN; 4096 rows in chunks of 128: 41.6 against 49.0 ms (GRU).
+``out`` as it stores it. Where a chunk fits one of BLAS's inner blocks (a few hundred rows;
+OpenBLAS adds a longer product into its output block by block), each chunk's product is still
+rounded once and then added, so the sum is the same: bit for bit with OpenBLAS's SkylakeX
+kernels at chunks of 32 and 128 rows. And the extra pass is gone: measured on the Intel Xeon
+(AVX-512, one thread, float32), ``dW_hh`` (512 × 512) of a thread's 256 rows in chunks of 32
+took 1.15 against 1.6–1.7 ms, of 4096 rows in chunks of 128 8.6–9.4 against 12.8–13.1 ms
+(benchmarks/results/xeon-avx512-2026-12-03-chunks/chunks_ab_cpu.md).
 
 It calls the GEMM that Numba's ``np.dot`` calls (SciPy's BLAS, through Numba's own
 ``numba_xxgemm`` helper), so one BLAS thread pool serves both; with ``NUMBA_DISABLE_JIT=1``
@@ -21,11 +23,40 @@ from numba.extending import overload, register_jitable
 from numba.np.linalg import _BLAS
 from numba.np.numpy_support import as_dtype
 
+from scratchrnn.kernels.transpose import rows_contiguous
+
 
 def add_product_t(out, a, b):
     """``out += aᵀ b`` for a (R, M), b (R, K) and out (M, K) of one float dtype, each with its
-    rows contiguous in memory (a row slice of a C-ordered array is)."""
+    rows contiguous in memory, in order and apart (a row slice of a C-ordered array is)."""
+    _check(out, a, b)
     out += a.T @ b
+
+
+@register_jitable
+def _check(out, a, b):
+    """ValueError unless the shapes agree and BLAS can take every array as it lies in memory."""
+    R, M = a.shape
+    if b.shape[0] != R or out.shape[0] != M or out.shape[1] != b.shape[1]:
+        raise ValueError("add_product_t: expected a (R, M), b (R, K) and out (M, K)")
+    if _leading_dimension(out) == 0 or _leading_dimension(a) == 0 or _leading_dimension(b) == 0:
+        raise ValueError("add_product_t: expected arrays whose rows are contiguous, in order and apart")
+
+
+@register_jitable
+def _leading_dimension(x):
+    """The row stride of the 2-D ``x`` in elements, as BLAS takes it for a column-major array of
+    ``x.shape[1]`` rows; 0 where BLAS cannot take ``x``: its rows not contiguous, overlapping or
+    in reverse order. One row may have any stride (a broadcast's is 0), an empty array any
+    strides at all (NumPy gives (0, 0) to a fresh one)."""
+    if x.size == 0:
+        return max(x.shape[1], 1)                    # nothing is read or written
+    if not rows_contiguous(x):
+        return 0
+    if x.shape[0] == 1:
+        return max(x.shape[1], 1)
+    ld = x.strides[0] // x.itemsize
+    return ld if ld >= max(x.shape[1], 1) and x.strides[0] % x.itemsize == 0 else 0
 
 
 @overload(add_product_t)
@@ -37,27 +68,19 @@ def _add_product_t_compiled(out, a, b):
     gemm = _BLAS().numba_xxgemm(out.dtype)
     kind = ord("s" if out.dtype == types.float32 else "d")
     dtype = as_dtype(out.dtype)
-    itemsize = dtype.itemsize
     no_trans, trans = ord("N"), ord("T")
 
     def impl(out, a, b):
+        _check(out, a, b)
         R, M = a.shape
         K = b.shape[1]
-        if b.shape[0] != R or out.shape[0] != M or out.shape[1] != K:
-            raise ValueError("add_product_t: expected a (R, M), b (R, K) and out (M, K)")
         if R == 0 or M == 0 or K == 0:
             return
-        if not (_rows_contiguous(out, itemsize) and _rows_contiguous(a, itemsize) and _rows_contiguous(b, itemsize)):
-            raise ValueError("add_product_t: expected arrays whose rows are contiguous")
         one = np.ones(1, dtype)                          # alpha and beta
         # BLAS reads the rows of a C-ordered (R, K) array as the columns of a (K, R) one: it
-        # computes outᵀ (K, M) += bᵀ (K, R) · a (R, M), leading dimensions the row strides
-        gemm(kind, no_trans, trans, K, M, R, one.ctypes, b.ctypes, b.strides[0] // itemsize,
-             a.ctypes, a.strides[0] // itemsize, one.ctypes, out.ctypes, out.strides[0] // itemsize)
+        # computes outᵀ (K, M) += bᵀ (K, R) · a (R, M)
+        status = gemm(kind, no_trans, trans, K, M, R, one.ctypes, b.ctypes, _leading_dimension(b),
+                      a.ctypes, _leading_dimension(a), one.ctypes, out.ctypes, _leading_dimension(out))
+        if status != 0:                                  # SciPy's BLAS was not found
+            raise RuntimeError("add_product_t: the BLAS GEMM could not be called")
     return impl
-
-
-@register_jitable
-def _rows_contiguous(x, itemsize):
-    """Whether each row of the 2-D ``x`` is contiguous and rows do not overlap."""
-    return x.strides[1] == itemsize and x.strides[0] >= x.shape[1] * itemsize

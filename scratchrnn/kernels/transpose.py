@@ -1,23 +1,24 @@
 """Transposed copies of the weights, a square tile at a time through vector registers.
 
-A pass reads ``W_hh`` the other way round from how it is stored in two places: the copy of
-``W_hhᵀ`` its loops read (``transpose_into``) and the forward's panels (``panels.pack_into``).
-Copied element by element, one of the two arrays is walked down its columns; here a tile of
-``tile_size`` rows and columns (16 × 16 float32, 8 × 8 float64: one 512-bit vector per row)
-is loaded a row per vector, transposed inside the registers, and stored a row per vector
-(``transpose_tile``). The transpose is log₂(tile) rounds of shuffles: the round of width b
-swaps, in every pair of rows r and r + b (r without the bit b), the b × b blocks off the
-diagonal, so that after the rounds b = tile/2, …, 2, 1 element (r, c) sits at (c, r). Each
-shuffle moves values and computes nothing: the copy is exact.
+In two places a pass reads ``W_hh`` transposed: the copy of ``W_hhᵀ`` its loops read
+(``transpose_into``) and the forward's panels (``panels.pack_into``). Copied element by
+element, one of the two arrays is walked down its columns; here a tile of ``tile_size`` rows
+and columns (one vector register per row: with AVX-512 16 × 16 float32 or 8 × 8 float64,
+without it half as many) is loaded a row per vector, transposed inside the registers, and
+stored a row per vector (``_transpose_tile``). The transpose is log₂(tile) rounds of shuffles:
+the round of width b swaps, in every pair of rows r and r + b (r without the bit b), the b × b
+blocks off the diagonal, so that after the rounds b = tile/2, …, 2, 1 element (r, c) sits at
+(c, r). Each shuffle moves values and computes nothing: the copy is exact.
 
 Measured on the Intel Xeon (AVX-512), one thread, ``W_hh`` (4H, H) into (H, 4H): float32
 H = 512 0.49 against 1.08 ms for the element-by-element copy in 32 × 32 tiles it replaces, and
 H = 1024 2.2 against 5.9 ms (a plain copy of as many bytes: 0.29 and 1.16 ms); float64 H = 512
-1.26 against 1.55 ms, H = 1024 6.8 against 14.1. On CPUs without AVX-512, LLVM splits each
-vector in two; that was not measured. ``NUMBA_DISABLE_JIT=1`` runs ``transpose_tile`` as a
-NumPy copy of the transposed view.
+1.26 against 1.55 ms, H = 1024 6.8 against 14.1 ms (benchmarks/results/xeon-avx512-2026-12-03-
+chunks/transpose_ab_cpu.md). The 256-bit tiles of CPUs without AVX-512 were not measured.
+``NUMBA_DISABLE_JIT=1`` runs ``_transpose_tile`` as a NumPy copy of the transposed view.
 """
 
+import llvmlite.binding
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -26,12 +27,13 @@ from numba.extending import intrinsic, overload
 
 from scratchrnn.kernels.jit import jit
 
-VECTOR_BYTES = 64          # one 512-bit vector: a tile's row
+# A tile's row: one vector register, of 512 bits where the CPU has AVX-512, else of 256.
+VECTOR_BYTES = 64 if llvmlite.binding.get_host_cpu_features().get("avx512f", False) else 32
 
 
 @jit
 def tile_size(a):
-    """Rows and columns of a tile of ``a``'s dtype: 16 for float32, 8 for float64."""
+    """Rows and columns of a tile of ``a``'s dtype: with AVX-512 16 for float32, 8 for float64."""
     return VECTOR_BYTES // a.itemsize
 
 
@@ -45,7 +47,7 @@ def rows_contiguous(a):
 def transpose_into(a, out):
     """``out[...] = a.T`` for a 2-D a (R, C) and out (C, R) of one float dtype; returns out.
 
-    Whole tiles through the registers (``transpose_tile``), the ragged edges (R or C not a
+    Whole tiles through the registers (``_transpose_tile``), the ragged edges (R or C not a
     multiple of the tile) element by element; arrays whose rows are not contiguous in memory
     (a transposed view) element by element throughout.
     """
@@ -58,7 +60,7 @@ def transpose_into(a, out):
         R0, C0 = 0, 0
     for i0 in range(0, R0, t):
         for j0 in range(0, C0, t):
-            transpose_tile(a[i0:i0 + t, j0:j0 + t], out[j0:j0 + t, i0:i0 + t])
+            _transpose_tile(a[i0:i0 + t, j0:j0 + t], out[j0:j0 + t, i0:i0 + t])
     for j in range(C):                               # the edges: columns C0: of every row, rows R0:
         row = out[j]
         for i in range(R0 if j < C0 else 0, R):
@@ -66,24 +68,27 @@ def transpose_into(a, out):
     return out
 
 
-def transpose_tile(src, dst):
+def _transpose_tile(src, dst):
     """``dst[c, r] = src[r, c]`` for square tiles ``src`` and ``dst`` of ``tile_size`` rows,
     each row contiguous in memory (their rows may lie anywhere)."""
     dst[...] = src.T
 
 
-@overload(transpose_tile, inline="always")
+@overload(_transpose_tile, inline="always")
 def _transpose_tile_compiled(src, dst):
     def impl(src, dst):
+        t = tile_size(src)                           # the registers take whole tiles only
+        if src.shape != (t, t) or dst.shape != (t, t) or not (rows_contiguous(src) and rows_contiguous(dst)):
+            raise ValueError("_transpose_tile: expected two tiles of tile_size rows, each row contiguous")
         _transpose_in_registers(src, dst)
     return impl
 
 
 @intrinsic
 def _transpose_in_registers(typingctx, src, dst):
-    """``transpose_tile`` in LLVM IR: a vector load per row of src, the rounds of shuffles, a
+    """``_transpose_tile`` in LLVM IR: a vector load per row of src, the rounds of shuffles, a
     vector store per row of dst. The row strides come from the arrays; their shapes are not
-    read (``transpose_tile``'s callers pass whole tiles)."""
+    read (``_transpose_tile`` checks them first)."""
     if not all(isinstance(x, types.Array) and x.ndim == 2 for x in (src, dst)) \
             or src.dtype != dst.dtype or not isinstance(src.dtype, types.Float):
         return None
