@@ -56,7 +56,7 @@ def _leading_dimension(x):
     if x.shape[0] == 1:
         return max(x.shape[1], 1)
     ld = x.strides[0] // x.itemsize
-    return ld if ld >= max(x.shape[1], 1) and x.strides[0] % x.itemsize == 0 else 0
+    return ld if ld >= x.shape[1] and x.strides[0] % x.itemsize == 0 else 0      # x.size > 0: shape[1] ≥ 1
 
 
 @overload(add_product_t)

@@ -19,9 +19,7 @@ rows (benchmarks/results/xeon-avx512-2026-12-02-wide/wide_ab_cpu.md has the whol
 ``NUMBA_DISABLE_JIT=1`` runs the same lines with a NumPy tile and a loop for ``_fma_row``.
 """
 
-import functools
 
-import llvmlite.binding
 from llvmlite import ir
 import numpy as np
 from numba import carray, types
@@ -30,7 +28,7 @@ from numba.extending import intrinsic, overload
 
 from scratchrnn.kernels.gates import is_single
 from scratchrnn.kernels.jit import jit, jit_fma
-from scratchrnn.kernels.transpose import transpose_into
+from scratchrnn.kernels.transpose import transpose_into, wide_registers
 
 PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, two 512-bit vectors either way
 ROWS = 8               # rows of a per group: 8 × NR sums, 16 of AVX-512's 32 vector registers
@@ -66,18 +64,13 @@ def panels_shape(K, M, dtype):
 
 def use_panels(rows, K, M, dtype):
     """Whether a pass multiplies ``rows`` rows per step by a b (K, M) of ``dtype`` from its
-    panels. Never on a CPU without AVX-512 (``wide_registers``)."""
+    panels. Never on a CPU without AVX-512 (``wide_registers``): with its 32 vector registers
+    the 16 sums of a group and the values they multiply fit in them. The rule above was
+    measured on such a CPU only; with AVX2's 16 registers the sums would spill to memory, so
+    there the plain ways stay."""
     if not MIN_ROWS <= rows <= MAX_ROWS or K < MIN_SIDE or M < MIN_SIDE:
         return False                                     # decided without a dtype lookup: rows or b out of range
     return M % panel_width(dtype) == 0 and wide_registers()
-
-
-@functools.cache
-def wide_registers():
-    """Whether the CPU has AVX-512, and with it 32 vector registers: the 16 sums of a group and
-    the values they multiply fit in them. The rule above was measured on such a CPU only;
-    with AVX2's 16 registers the sums would spill to memory, so there the plain ways stay."""
-    return bool(llvmlite.binding.get_host_cpu_features().get("avx512f", False))
 
 
 @jit

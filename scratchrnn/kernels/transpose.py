@@ -18,6 +18,8 @@ chunks/transpose_ab_cpu.md). The 256-bit tiles of CPUs without AVX-512 were not 
 ``NUMBA_DISABLE_JIT=1`` runs ``_transpose_tile`` as a NumPy copy of the transposed view.
 """
 
+import functools
+
 import llvmlite.binding
 import numpy as np
 from llvmlite import ir
@@ -27,8 +29,15 @@ from numba.extending import intrinsic, overload
 
 from scratchrnn.kernels.jit import jit
 
+
+@functools.cache
+def wide_registers():
+    """Whether the CPU has AVX-512: 32 vector registers of 512 bits (asked once)."""
+    return bool(llvmlite.binding.get_host_cpu_features().get("avx512f", False))
+
+
 # A tile's row: one vector register, of 512 bits where the CPU has AVX-512, else of 256.
-VECTOR_BYTES = 64 if llvmlite.binding.get_host_cpu_features().get("avx512f", False) else 32
+VECTOR_BYTES = 64 if wide_registers() else 32
 
 
 @jit
