@@ -171,3 +171,24 @@ def unchanged(stamps, named, where):
         if v is not None and fingerprint(v) != stamps.get(k):
             raise RuntimeError(f"{where}: {k}, saved by the forward pass, was modified in place "
                                f"since; run the forward again before backward")
+
+
+def accumulators(where, arrays, shapes, dtype):
+    """The arrays a backward adds its weight and bias gradients into, (dw_ih, dw_hh, db_ih,
+    db_hh[, dw_hr]), checked against ``shapes`` (five; None for a parameter the layer lacks,
+    whose array must be None): each of ``dtype``, C-contiguous and writeable. Returns five."""
+    names = ("dw_ih", "dw_hh", "db_ih", "db_hh", "dw_hr")
+    arrays = tuple(arrays)
+    if len(arrays) not in (4, 5):
+        raise ValueError(f"{where}: expected accumulate = (dw_ih, dw_hh, db_ih, db_hh[, dw_hr]), "
+                         f"got {len(arrays)} arrays")
+    arrays += (None,) * (5 - len(arrays))
+    for name, a, shape in zip(names, arrays, shapes):
+        if shape is None:
+            if a is not None:
+                raise ValueError(f"{where}: accumulate has {name}, but the layer has no such parameter")
+            continue
+        shaped(f"accumulate's {name}", a, dtype, shape, shape_str(shape))
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError(f"{where}: expected accumulate's {name} C-contiguous and writeable")
+    return arrays

@@ -170,18 +170,18 @@ def _outputs(h, lengths, lengths_given):
     return h[1:] * _valid(lengths, T) if lengths_given else h[1:]
 
 
-def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked):
-    """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input, weight
-    and bias gradients (R6)–(R8), (G10), and reads them from; returns
+def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
+    """The arrays a backward pass (``passes.rnn_backward_pass`` …) fills with the input gradient
+    and adds the weight and bias gradients (R6)–(R8), (G10) into, and reads them from; returns
     ``(args, (dx, dw_ih, dw_hh, db_ih, db_hh))``.
 
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
     ``chunked``: dw_hh summed over chunks of max(T, N) rows (``kernels.sums``), as the RNN and
-    GRU do; else in one GEMM.
-    The results are fresh arrays; the partial sums of a pass in row blocks
-    (``passes.param_grads_blocks``) are kept in the workspace.
+    GRU do; else in one GEMM. ``accumulate``: the arrays to add the gradients into
+    (``_accumulators``), or None: into fresh zeros. dx is fresh; the partial sums of a pass in
+    row blocks (``passes.param_grads_blocks``) are kept in the workspace.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
     T, N, I = x.shape
@@ -190,10 +190,12 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked):
     d_a2 = d_a.reshape(T * N, GH)                    # (T·N, G·H)
     d_ah2 = np.empty((0, GH), dt) if d_ah is None else d_ah.reshape(T * N, GH)   # (T·N, G·H); empty: = d_a2
     dx = np.empty((T, N, I) if input_grad else (0, 0, I), dt)   # dx_t = da_t W_ih  (R6)
-    dw_ih = np.empty((GH, I), dt)                    # Σ_t da_tᵀ x_t      (R6)
-    dw_hh = np.empty((GH, P), dt)                    # Σ_t da_tᵀ h_{t-1}  (R7)
     bias_size = GH if cache.has_bias else 0
-    db_ih, db_hh = np.empty(bias_size, dt), np.empty(bias_size, dt)   # Σ_t Σ_s da_t[s]  (R8), (G10)
+    if accumulate is None:                           # Σ da_tᵀ x_t (R6), Σ da_tᵀ h_{t-1} (R7), Σ da_t[s] (R8)
+        dw_ih, dw_hh, db_ih, db_hh = (np.zeros(shape, dt) for shape in ((GH, I), (GH, P), bias_size, bias_size))
+    else:
+        no_bias = (np.empty(0, dt),) * 2             # one empty array for both: the pass reads neither
+        dw_ih, dw_hh, db_ih, db_hh = accumulate[:4] if bias_size else accumulate[:2] + no_bias
     ws = cache.workspace
     partial_ih = take(ws, "dw_ih", (nblocks - 1, GH, I), dt)
     partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
@@ -203,6 +205,17 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked):
     bias_grads = (db_ih, db_hh) if cache.has_bias else (None, None)
     grads = (dx if input_grad else None, dw_ih, dw_hh, *bias_grads)
     return args, grads
+
+
+def _accumulators(cache, accumulate, where):
+    """``accumulate`` (a backward's argument) checked against the cache's weights
+    (``checks.accumulators``): None, or a tuple of five, dw_hr None without a projection."""
+    if accumulate is None:
+        return None
+    bias = (cache.w_hh.shape[0],) if cache.has_bias else None
+    w_hr = getattr(cache, "w_hr", None)
+    shapes = (cache.w_ih.shape, cache.w_hh.shape, bias, bias, None if w_hr is None else w_hr.shape)
+    return checks.accumulators(where, accumulate, shapes, cache.x.dtype)
 
 
 def _no_projection(lengths, dtype):
@@ -242,15 +255,19 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     return _outputs(h, lengths, lengths_given), h[T], cache
 
 
-def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
+def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True, accumulate=None):
     """Gradients of ``rnn_forward`` given upstream ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads``. ``dh_t = dy_t + δ_t`` (R3), ``da_t = dh_t ⊙ φ'`` (R4),
     ``δ_{t-1} = da_t W_hh`` (R5), then (R6)–(R8) as GEMMs over all steps. ``input_grad=False``
     leaves dx out (None). ``checked=True``: the caller has checked the grads and run
     ``check_unchanged`` on the cache (see the module's docstring).
+    ``accumulate=(dw_ih, dw_hh, db_ih, db_hh)`` (the biases None without bias): arrays, as a
+    module's ``grads``, that the weight and bias gradients are added into; the returned
+    gradients are then these arrays. Without it they are fresh arrays of this call's alone.
     """
     _check_grads(cache, RNNCache, "rnn_backward", checked, d_out, d_h_n)
+    accumulate = _accumulators(cache, accumulate, "rnn_backward")
     d_out = np.ascontiguousarray(d_out)
     ws = cache.workspace
     d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
@@ -259,7 +276,7 @@ def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     T, N, _ = d_out.shape
     nb = layout.blocks(T, N, cache.w_hh)
     lb = layout.loop_blocks(nb, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, True)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, True, accumulate)
     _run(passes.rnn_backward_pass, passes.rnn_backward_blocks, nb, lb,
          *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, T, N, lb, ws), cache.h,
          cache.relu, cache.lengths, d_a, dh, dh0)    # (R3)–(R5), (V2), then (R6)–(R8)
@@ -299,13 +316,15 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
     return _outputs(h, lengths, lengths_given), h[T], c[T], cache
 
 
-def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
+def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True, accumulate=None):
     """Gradients of ``lstm_forward`` given ``d_out`` (T, N, P), ``d_h_n`` (N, P), ``d_c_n`` (N, H).
 
     Returns ``LSTMGrads``: the kernel runs (L5)–(L10) and (P2), then (L11) and (P3) as GEMMs.
-    ``checked`` and ``input_grad`` as in ``rnn_backward``.
+    ``checked``, ``input_grad`` and ``accumulate`` as in ``rnn_backward`` (with dw_hr fifth for a
+    projection).
     """
     _check_grads(cache, LSTMCache, "lstm_backward", checked, d_out, d_h_n, d_c_n)
+    accumulate = _accumulators(cache, accumulate, "lstm_backward")
     d_out = np.ascontiguousarray(d_out)
     T, N, P = d_out.shape
     H = cache.c.shape[2]
@@ -315,12 +334,12 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True):
     dh0, dc0 = np.empty((N, P), d_out.dtype), np.empty((N, H), d_out.dtype)
     nb = layout.blocks(T, N, cache.w_hh)
     lb = layout.loop_blocks(nb, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, False)   # (L11)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_a, None, nb, input_grad, False, accumulate)   # (L11)
     if cache.w_hr is None:
         dw_hr = None
         projection = _no_projection(cache.lengths, d_out.dtype)
     else:                                            # (P3): dw_hr (P, H) over valid steps (V2)
-        dw_hr = np.empty((P, H), d_out.dtype)
+        dw_hr = np.zeros((P, H), d_out.dtype) if accumulate is None else accumulate[4]
         projection = (dh, cache.m, cache.lengths, take(cache.workspace, "dh_valid", (T, N, P), d_out.dtype),
                       dw_hr, take(cache.workspace, "dw_hr", (nb - 1, P, H), d_out.dtype))
     _run(passes.lstm_backward_pass, passes.lstm_backward_blocks, nb, lb,
@@ -357,13 +376,14 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     return _outputs(h, lengths, lengths_given), h[T], cache
 
 
-def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
+def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True, accumulate=None):
     """Gradients of ``gru_forward`` given ``d_out`` (T, N, H) and ``d_h_n`` (N, H).
 
     Returns ``RNNGrads`` (same fields): the kernel runs (G5)–(G9), then (G10) as GEMMs.
-    ``checked`` and ``input_grad`` as in ``rnn_backward``.
+    ``checked``, ``input_grad`` and ``accumulate`` as in ``rnn_backward``.
     """
     _check_grads(cache, GRUCache, "gru_backward", checked, d_out, d_h_n)
+    accumulate = _accumulators(cache, accumulate, "gru_backward")
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
     ws = cache.workspace
@@ -373,7 +393,7 @@ def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True):
     dh0 = np.empty((N, H), d_out.dtype)                                  # (N, H)
     nb = layout.blocks(T, N, cache.w_hh)
     lb = layout.loop_blocks(nb, N, cache.w_hh)
-    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad, True)   # (G10)
+    grads_args, (dx, dw_ih, dw_hh, db_ih, db_hh) = _grads_args(cache, d_ax, d_ah, nb, input_grad, True, accumulate)   # (G10)
     _run(passes.gru_backward_pass, passes.gru_backward_blocks, nb, lb,
          *grads_args, d_out, np.ascontiguousarray(d_h_n), layout.backward_weights(cache.w_hh, T, N, lb, ws), cache.h,
          cache.gates, cache.a_hn, cache.lengths, d_ax, d_ah, dh, dh0)   # (G5)–(G9), (V2), then (G10)

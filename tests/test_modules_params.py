@@ -153,7 +153,9 @@ def test_grads_accumulate_until_zero_grad(kind):
     assert all(np.any(g != 0) for g in once.values())
     m.backward(d_out, d_fin)                          # second backward of the same forward
     for k, g in m.grads.items():
-        np.testing.assert_array_equal(g, 2 * once[k], err_msg=k)    # g + g is exact in float64
+        # the second backward's products are added into the first's sums as BLAS stores them
+        # (the RNN's and GRU's dW_hh a chunk at a time): g + g in another order of additions
+        np.testing.assert_allclose(g, 2 * once[k], **F64_LAYOUT, err_msg=k)
     m(x, hx)
     m.backward(d_out, d_fin)                          # a third, after a new forward
     for k, g in m.grads.items():

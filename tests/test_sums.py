@@ -55,7 +55,7 @@ def test_product_in_chunks_within_its_bound(dtype, R, chunk):
     rng = np.random.default_rng(R)
     a, b = rng.standard_normal((R + 3, 5)).astype(dtype), rng.random((R + 3, 4)).astype(dtype)
     out = np.full((5, 4), np.nan, dtype)
-    sums.product_in_chunks(a, b, out, 2, R + 2, chunk)
+    sums.product_in_chunks(a, b, out, 2, R + 2, chunk, False)
     a64, b64 = a[2:R + 2].astype(np.float64), b[2:R + 2].astype(np.float64)
     exact = np.array([[math.fsum(a64[:, i] * b64[:, j]) for j in range(4)] for i in range(5)])
     u = np.finfo(dtype).eps / 2
@@ -65,6 +65,36 @@ def test_product_in_chunks_within_its_bound(dtype, R, chunk):
     assert np.all(np.abs(out - exact) <= bound)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("R, chunk", [(0, 1), (1, 1), (9, 3), (100, 7), (30, 64)])
+def test_product_in_chunks_adds_into_out(dtype, R, chunk):
+    """With ``add`` the chunks' sum goes into what ``out`` held: every chunk is one more
+    addition into it, so out − before is within γ_{depth+2}·(|a|ᵀ|b| + |before|) of the exact
+    product (the first chunk's addition into ``before`` is the extra rounding), and from zeros
+    it is the product the overwriting form gives, bit for bit where BLAS rounds each chunk
+    once (these chunks are far within its inner block)."""
+    rng = np.random.default_rng(R + 1)
+    a, b = rng.standard_normal((R, 5)).astype(dtype), rng.random((R, 4)).astype(dtype)
+    before = rng.standard_normal((5, 4)).astype(dtype)
+    out = before.copy()
+    sums.product_in_chunks(a, b, out, 0, R, chunk, True)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    exact = before.astype(np.float64) + np.array([[math.fsum(a64[:, i] * b64[:, j]) for j in range(4)]
+                                                  for i in range(5)])
+    u = np.finfo(dtype).eps / 2
+    n = sums.chunked_depth(R, chunk) + 2
+    ref = 2 ** -52 if dtype == np.float64 else 0              # the float64 reference rounds too
+    bound = (n * u / (1 - n * u) + ref) * (np.abs(a64).T @ np.abs(b64) + np.abs(before)) \
+        + np.abs(np.spacing(exact))
+    assert np.all(np.abs(out - exact) <= bound)
+    assert not np.array_equal(out, before) or R == 0          # something was added
+    zeros, overwritten = np.zeros((5, 4), dtype), np.full((5, 4), np.nan, dtype)
+    sums.product_in_chunks(a, b, zeros, 0, R, chunk, True)
+    sums.product_in_chunks(a, b, overwritten, 0, R, chunk, False)
+    if R:
+        np.testing.assert_array_equal(zeros, overwritten)
+
+
 def test_product_in_chunks_keeps_float32_digits():
     """R = 2^16 rows of float32(0.1) · 1: one GEMM adds them row after row (unless its BLAS
     blocks the inner dimension) and errs by about 4.0; in chunks of 256 rows the bound is
@@ -72,7 +102,7 @@ def test_product_in_chunks_keeps_float32_digits():
     R = 2 ** 16
     a, b = np.full((R, 2), 0.1, np.float32), np.ones((R, 3), np.float32)
     out = np.empty((2, 3), np.float32)
-    sums.product_in_chunks(a, b, out, 0, R, 256)
+    sums.product_in_chunks(a, b, out, 0, R, 256, False)
     assert sums.chunked_depth(R, 256) == 510
     np.testing.assert_allclose(out, R * np.float64(np.float32(0.1)), rtol=0, atol=0.2)
 

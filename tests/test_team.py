@@ -82,20 +82,24 @@ def test_projection_in_row_blocks(nblocks, bias):
 @pytest.mark.parametrize("nblocks", [1, 2, 3])
 def test_gradient_gemms_in_row_blocks(nblocks, chunked):
     """``passes.param_grads``: dx, dW_ih, dW_hh and both bias sums, the T·N rows in blocks
-    (partial sums added after) or in one GEMM each, dW_hh in chunks of rows or not, against NumPy."""
+    (partial sums added after) or in one GEMM each, dW_hh in chunks of rows or not, against
+    NumPy. dx is overwritten; the weight and bias gradients are added into what their arrays
+    held (a module's accumulating grads), the partial sums' scratch overwritten."""
     rng = np.random.default_rng(0)
     R, I, P, GH = 37, 11, 7, 12
     x2, h2, w_ih = rng.standard_normal((R, I)), rng.standard_normal((R, P)), rng.standard_normal((GH, I))
     d_a2, d_ah2 = rng.standard_normal((R, GH)), rng.standard_normal((R, GH))
-    dx2, dw_ih, dw_hh = np.full((R, I), np.nan), np.full((GH, I), np.nan), np.full((GH, P), np.nan)
-    db_ih, db_hh = np.full(GH, np.nan), np.full(GH, np.nan)
+    dx2 = np.full((R, I), np.nan)
+    held = [rng.standard_normal(shape) for shape in ((GH, I), (GH, P), GH, GH)]
+    dw_ih, dw_hh, db_ih, db_hh = (a.copy() for a in held)
     partial_ih, partial_hh = np.full((nblocks - 1, GH, I), np.nan), np.full((nblocks - 1, GH, P), np.nan)
     chunk_rows = 5 if chunked else R
     args = (x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows)
     passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
-    for got, want in ((dx2, d_a2 @ w_ih), (dw_ih, d_a2.T @ x2), (dw_hh, d_ah2.T @ h2),
-                      (db_ih, d_a2.sum(axis=0)), (db_hh, d_ah2.sum(axis=0))):
-        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)   # ≤ 37 terms of O(1): rounding only
+    np.testing.assert_allclose(dx2, d_a2 @ w_ih, rtol=1e-13, atol=1e-13)   # ≤ 37 terms of O(1): rounding only
+    for got, before, want in ((dw_ih, held[0], d_a2.T @ x2), (dw_hh, held[1], d_ah2.T @ h2),
+                              (db_ih, held[2], d_a2.sum(axis=0)), (db_hh, held[3], d_ah2.sum(axis=0))):
+        np.testing.assert_allclose(got, before + want, rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("nblocks", [1, 2, 3])
@@ -107,7 +111,7 @@ def test_gradient_gemms_without_the_input_gradient(nblocks):
     d_a2 = rng.standard_normal((R, GH))
     results = []
     for dx2 in (np.empty((R, I)), np.empty((0, I))):
-        out = [np.full((GH, I), np.nan), np.full((GH, P), np.nan), np.full(GH, np.nan), np.full(GH, np.nan)]
+        out = [np.zeros((GH, I)), np.zeros((GH, P)), np.zeros(GH), np.zeros(GH)]   # the sums are added in
         args = (x2, h2, w_ih, d_a2, np.empty((0, GH)), dx2, *out,
                 np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)), 4)
         passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
@@ -121,17 +125,19 @@ def test_gradient_gemms_without_the_input_gradient(nblocks):
 
 @pytest.mark.parametrize("nblocks", [1, 2])
 def test_projection_gradient_skips_padded_steps(nblocks):
-    """``passes.projection_grad``: Σ_t dh_tᵀ m_t over each sequence's valid steps only."""
+    """``passes.projection_grad``: Σ_t dh_tᵀ m_t over each sequence's valid steps only, added
+    into what dw_hr held."""
     rng = np.random.default_rng(0)
     T, N, P, H = 5, 3, 4, 6
     dh, m = rng.standard_normal((T, N, P)), rng.standard_normal((T, N, H))
     lengths = np.array([5, 2, 3])
-    dw_hr = np.full((P, H), np.nan)
-    args = (dh, m, lengths, np.empty((T, N, P)), dw_hr, np.empty((nblocks - 1, P, H)))
+    held = rng.standard_normal((P, H))
+    dw_hr = held.copy()
+    args = (dh, m, lengths, np.empty((T, N, P)), dw_hr, np.full((nblocks - 1, P, H), np.nan))
     passes.projection_grad(*args) if nblocks == 1 else passes.projection_grad_blocks(*args, nblocks)
     valid = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
     want = np.einsum("tnp,tnh->ph", dh * valid, m)
-    np.testing.assert_allclose(dw_hr, want, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dw_hr, held + want, rtol=1e-13, atol=1e-13)
 
 
 def test_serial_blas_holds_blas_on_one_thread_and_restores_it():

@@ -59,11 +59,15 @@ def column_sums(a, out, r0, r1):
 
 
 @jit
-def product_in_chunks(a, b, out, r0, r1, chunk):
+def product_in_chunks(a, b, out, r0, r1, chunk, add):
     """``out[...] = a[r0:r1]ᵀ b[r0:r1]`` as the sum of the products over ``chunk`` rows at a
-    time, added in order; a (R, M), b (R, K) with their rows contiguous, out (M, K)."""
+    time, added in order; a (R, M), b (R, K) with their rows contiguous, out (M, K). With
+    ``add`` the sum is added into ``out`` (a gradient accumulating), the first chunk too."""
     c1 = min(r0 + chunk, r1)
-    np.dot(a[r0:c1].T, b[r0:c1], out)
+    if add:
+        add_product_t(out, a[r0:c1], b[r0:c1])
+    else:
+        np.dot(a[r0:c1].T, b[r0:c1], out)
     for c0 in range(c1, r1, chunk):
         c1 = min(c0 + chunk, r1)
         add_product_t(out, a[c0:c1], b[c0:c1])

@@ -82,6 +82,29 @@ class Module:
         if g is not None:
             self.grads[name] += g                    # shared weights: gradients add up, like torch
 
+    def _grads_in_place(self, names):
+        """``grads`` of ``names`` (None for a parameter a layer lacks, kept None), for a backward
+        to add its gradients into as BLAS stores them (``accumulate=`` of the functional
+        backwards); None if one of them cannot take that (``_grad_in_place``): then the
+        backward returns fresh gradients and ``_accumulate`` adds them."""
+        into = []
+        for name in names:
+            g = None if name is None else self._grad_in_place(name)
+            if g is None and name is not None:
+                return None
+            into.append(g)
+        return tuple(into)
+
+    def _grad_in_place(self, name):
+        """``grads[name]`` where a backward can add into it as BLAS stores its products (an
+        ndarray of the parameter's shape and dtype, C-contiguous and writeable, as the module
+        made it); None where it was replaced by another kind of array (then ``_accumulate``)."""
+        g = self.grads.get(name)
+        if (type(g) is np.ndarray and g.dtype == self.dtype and g.shape == self._params[name].shape
+                and g.flags.c_contiguous and g.flags.writeable):
+            return g
+        return None
+
     # -- modes -------------------------------------------------------------------
     def train(self, mode=True):
         self.training = bool(mode)

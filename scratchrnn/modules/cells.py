@@ -63,9 +63,15 @@ class _CellBase(Module):
         cache = self._require_cache()
         return cache.layer, self._batched_states(names, grads, cache.N, cache.batched), cache.batched
 
-    def _accumulate_step(self, dparams):
-        for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), dparams):
-            self._accumulate(name, g)
+    def _step_accumulators(self):
+        """The ``grads`` a step's backward adds into (``Module._grads_in_place``), or None."""
+        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else (None, None))
+        return self._grads_in_place(names)
+
+    def _accumulate_step(self, dparams, into):
+        if into is None:                             # else the backward added them into grads
+            for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), dparams):
+                self._accumulate(name, g)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias}, dtype={self.dtype})"
@@ -84,8 +90,9 @@ class _HiddenStateCell(_CellBase):
     def backward(self, d_h):
         """Upstream grad of h' -> (dx, dh); accumulates ``grads``."""
         cache, (d_h,), batched = self._step_grads((d_h,), ("grad of h'",))
-        g = self._step_backward(np.zeros((1,) + d_h.shape, self.dtype), d_h, cache)
-        self._accumulate_step((g.dw_ih, g.dw_hh, g.db_ih, g.db_hh))
+        into = self._step_accumulators()
+        g = self._step_backward(np.zeros((1,) + d_h.shape, self.dtype), d_h, cache, into)
+        self._accumulate_step((g.dw_ih, g.dw_hh, g.db_ih, g.db_hh), into)
         return (g.dx[0], g.dh0) if batched else (g.dx[0, 0], g.dh0[0])
 
 
@@ -102,8 +109,8 @@ class RNNCell(_HiddenStateCell):
     def _step_forward(self, x, h):
         return F.rnn_forward(x, h, *self._weights(), nonlinearity=self.nonlinearity)
 
-    def _step_backward(self, d_out, d_h, cache):
-        return F.rnn_backward(d_out, d_h, cache)
+    def _step_backward(self, d_out, d_h, cache, into):
+        return F.rnn_backward(d_out, d_h, cache, accumulate=into)
 
 
 class LSTMCell(_CellBase):
@@ -125,8 +132,9 @@ class LSTMCell(_CellBase):
         """Upstream grads of (h', c') (either None = zeros) -> (dx, (dh, dc))."""
         cache, (d_h, d_c), batched = self._step_grads(state_pair("grad of (h', c')", d_hx),
                                                       ("grad of h'", "grad of c'"))
-        g = F.lstm_backward(np.zeros((1,) + d_h.shape, self.dtype), d_h, d_c, cache)
-        self._accumulate_step((g.dw_ih, g.dw_hh, g.db_ih, g.db_hh))
+        into = self._step_accumulators()
+        g = F.lstm_backward(np.zeros((1,) + d_h.shape, self.dtype), d_h, d_c, cache, accumulate=into)
+        self._accumulate_step((g.dw_ih, g.dw_hh, g.db_ih, g.db_hh), into)
         if batched:
             return g.dx[0], (g.dh0, g.dc0)
         return g.dx[0, 0], (g.dh0[0], g.dc0[0])
@@ -143,5 +151,5 @@ class GRUCell(_HiddenStateCell):
     def _step_forward(self, x, h):
         return F.gru_forward(x, h, *self._weights())
 
-    def _step_backward(self, d_out, d_h, cache):
-        return F.gru_backward(d_out, d_h, cache)
+    def _step_backward(self, d_out, d_h, cache, into):
+        return F.gru_backward(d_out, d_h, cache, accumulate=into)

@@ -30,7 +30,7 @@ class Linear(Module):
         if self.bias:
             shapes.append(("bias", (self.out_features,)))
         self._init_params(shapes, 1 / np.sqrt(self.in_features))
-        self._scratch = Workspace()      # dW, its partial sums and db, added into grads each backward
+        self._scratch = Workspace()      # dW's partial sums and db, added into grads each backward
 
     def forward(self, x):
         """x (*, I) -> y (*, O)."""
@@ -57,14 +57,19 @@ class Linear(Module):
         M, O, I = d_y2.shape[0], self.out_features, self.in_features
         nb = team.gemm_blocks(M, I, O)
         dx2 = np.empty((M, I), self.dtype)                               # returned: a fresh array
-        dw = self._scratch.take("dw", (O, I), self.dtype)                # added into grads below
+        dw = self._grad_in_place("weight")                               # (O, I): the pass adds dW into it
+        in_place = dw is not None
+        if not in_place:
+            dw = self._scratch.take("dw", (O, I), self.dtype)
+            dw.fill(0)
         partial = self._scratch.take("partial", (nb - 1, O, I), self.dtype)
         empty1, empty2 = np.empty(0, self.dtype), np.empty((0, 0), self.dtype)
-        # dx = dy W, dW = dyᵀ x: the input half of a layer's gradients, no recurrent half
+        # dx = dy W, dW += dyᵀ x: the input half of a layer's gradients, no recurrent half
         args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
                 empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype), M)
         _in_blocks(passes.param_grads, passes.param_grads_blocks, nb, *args)
-        self._accumulate("weight", dw)                                   # (O, I)
+        if not in_place:
+            self._accumulate("weight", dw)
         if self.bias:                                # pairwise: NumPy's sum(axis=0) adds row after row
             db = self._scratch.take("db", (O,), self.dtype)              # added into grads below
             sums.column_sums(d_y2, db, 0, M)                             # (O,)

@@ -71,8 +71,9 @@ class RNN(_HiddenStateRNN):
                                         lengths=lengths, workspace=workspace, checked=True)
         return out, (h_n,), cache
 
-    def _layer_backward(self, d_out, d_states, cache, input_grad):
-        g = F.rnn_backward(d_out, d_states[0], cache, checked=True, input_grad=input_grad)
+    def _layer_backward(self, d_out, d_states, cache, input_grad, accumulate):
+        g = F.rnn_backward(d_out, d_states[0], cache, checked=True, input_grad=input_grad,
+                           accumulate=accumulate)
         return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 
     def extra_repr(self):
@@ -151,8 +152,9 @@ class LSTM(RNNBase):
                                               workspace=workspace, checked=True)
         return out, (h_n, c_n), cache
 
-    def _layer_backward(self, d_out, d_states, cache, input_grad):
-        g = F.lstm_backward(d_out, d_states[0], d_states[1], cache, checked=True, input_grad=input_grad)
+    def _layer_backward(self, d_out, d_states, cache, input_grad, accumulate):
+        g = F.lstm_backward(d_out, d_states[0], d_states[1], cache, checked=True, input_grad=input_grad,
+                            accumulate=accumulate)
         return g.dx, (g.dh0, g.dc0), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh, g.dw_hr)
 
 
@@ -175,7 +177,8 @@ class GRU(_HiddenStateRNN):
                                         workspace=workspace, checked=True)
         return out, (h_n,), cache
 
-    def _layer_backward(self, d_out, d_states, cache, input_grad):
-        g = F.gru_backward(d_out, d_states[0], cache, checked=True, input_grad=input_grad)
+    def _layer_backward(self, d_out, d_states, cache, input_grad, accumulate):
+        g = F.gru_backward(d_out, d_states[0], cache, checked=True, input_grad=input_grad,
+                           accumulate=accumulate)
         return g.dx, (g.dh0,), (g.dw_ih, g.dw_hh, g.db_ih, g.db_hh)
 

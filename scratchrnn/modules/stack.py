@@ -134,9 +134,10 @@ class RNNBase(Module):
         ``workspace``, valid until its next forward."""
         raise NotImplementedError
 
-    def _layer_backward(self, d_out, d_states, cache, input_grad):
+    def _layer_backward(self, d_out, d_states, cache, input_grad, accumulate):
         """-> (dx, initial-state grads tuple, (dw_ih, dw_hh, db_ih, db_hh)); dx None without
-        ``input_grad``."""
+        ``input_grad``; the parameter gradients added into ``accumulate`` where it is not None
+        (``Module._grads_in_place``), and then those arrays."""
         raise NotImplementedError
 
     # -- layouts and checks --------------------------------------------------
@@ -246,17 +247,19 @@ class RNNBase(Module):
                 idx = k * D + d
                 d_o = d_layer_out[:, :, d * P:(d + 1) * P]             # (T, N, P) this direction's half (S3)
                 d_o = d_o if d == 0 else self._flip(d_o, cache.rev)    # (S2)
+                into = self._grads_in_place(self._layer_names[k, d])
                 dx, d_s0, dparams = self._layer_backward(
-                    d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d], input_grad or k > 0)
+                    d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d], input_grad or k > 0, into)
                 if dx is not None:
                     dx = dx if d == 0 else self._flip(dx, cache.rev)   # (S2)
                     d_in = dx if d_in is None else d_in + dx           # (S3) input fans out to both
                 for g0, g in zip(d_starts, d_s0):
                     g0[idx] = g                      # dh_0[idx] = δ_0, dc_0[idx] = γ_0   (S5)
-                # dparams in _weights order; an LSTM without a projection has 4 names, and zip
-                # drops its fifth gradient (dw_hr, None)
-                for name, g in zip(self._layer_names[k, d], dparams):
-                    self._accumulate(name, g)
+                if into is None:                     # else the backward added them into grads
+                    # dparams in _weights order; an LSTM without a projection has 4 names, and
+                    # zip drops its fifth gradient (dw_hr, None)
+                    for name, g in zip(self._layer_names[k, d], dparams):
+                        self._accumulate(name, g)
             d_layer_out = d_in                       # (S1) dx of layer k is d_out of layer k-1
         dx = d_layer_out                             # (T, N, I), or None without input_grad
         if not cache.batched:
