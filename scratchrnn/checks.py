@@ -188,7 +188,17 @@ def accumulators(where, arrays, shapes, dtype):
             if a is not None:
                 raise ValueError(f"{where}: accumulate has {name}, but the layer has no such parameter")
             continue
-        shaped(f"accumulate's {name}", a, dtype, shape, shape_str(shape))
-        if not (a.flags.c_contiguous and a.flags.writeable):
-            raise ValueError(f"{where}: expected accumulate's {name} C-contiguous and writeable")
+        if a is None:
+            raise ValueError(f"{where}: expected accumulate's {name} of shape {shape_str(shape)}, got None")
+        if not isinstance(a, np.ndarray) or a.dtype != dtype:
+            got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise TypeError(f"{where}: expected accumulate's {name} a numpy.ndarray of dtype {dtype} "
+                            f"(the dtype of x), got {got}")
+        if a.shape != tuple(shape):
+            raise ValueError(f"{where}: expected accumulate's {name} of shape {shape_str(shape)}, "
+                             f"got {shape_str(a.shape)}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{where}: expected accumulate's {name} C-contiguous (BLAS adds into it as it lies)")
+        if not a.flags.writeable:
+            raise ValueError(f"{where}: expected accumulate's {name} writeable, got a read-only array")
     return arrays

@@ -17,13 +17,13 @@ backward takes ``input_grad``: False leaves out dx (None in the result), the T·
 that torch skips for an input that needs no gradient (a one-hot input, a first layer's data).
 
 Unless ``checked=True`` (below), every call checks what the kernels rely on, at a cost
-independent of the data: arrays of one
-float dtype (float32 or float64), shapes that agree with each other, both biases or neither,
-``lengths`` in 1..T, a cache of the matching kind. A mismatch is a TypeError or ValueError
-that names the argument, what was expected and what came. Values are not inspected: NaN and
-inf propagate, as in torch (the modules reject them in their inputs). Each cache keeps a
-fingerprint of the arrays its backward reads (x, the saved states, the weights); a backward
-after one of them changed in place raises RuntimeError, as torch's version counter does.
+independent of the data: arrays of one float dtype (float32 or float64), shapes that agree
+with each other, both biases or neither, ``lengths`` in 1..T, a cache of the matching kind. A
+mismatch is a TypeError or ValueError that names the argument, what was expected and what
+came. Values are not inspected: NaN and inf propagate, as in torch (the modules reject them
+in their inputs). Each cache keeps a fingerprint of the arrays its backward reads (x, the
+saved states, the weights); a backward after one of them changed in place raises
+RuntimeError, as torch's version counter does.
 
 ``checked=True`` is for a caller that has checked all of this itself, as the models do at
 their own boundary (their weights are their own, and they check the input, the states and
@@ -41,7 +41,8 @@ the loops read (a copy of ``W_hhᵀ``, or the weights packed in panels once per 
 
 Every forward takes an optional ``workspace`` (``scratchrnn.workspace.Workspace``): its cache,
 and the backward's scratch space, then live in memory kept from call to call instead of fresh
-arrays (what that changes for the caller: ``scratchrnn.workspace``). The models use one.
+arrays (what that changes for the caller: ``scratchrnn.workspace``). The models use one, and
+give every backward their ``grads`` to add the parameter gradients into (``accumulate``).
 """
 
 import numpy as np
@@ -153,13 +154,11 @@ def _projection_args(x, w_ih, b_ih, b_hh, workspace):
     return (x.reshape(T * N, I), np.ascontiguousarray(w_ih), *bias, xw.reshape(T * N, -1)), xw
 
 
-def _lengths(lengths, T, N):
-    """Valid steps per sequence as int64 (N,); None means every sequence has all T steps."""
+def _lengths(lengths, T, N):            # valid steps per sequence, int64 (N,); None: all T
     return np.full(N, T, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
 
 
-def _valid(lengths, T):
-    """(T, N, 1) mask: 1 where step t is within sequence n, 0 in its padding."""
+def _valid(lengths, T):                 # (T, N, 1) mask: 1 where step t is within sequence n
     return (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
 
 
@@ -179,9 +178,8 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
     ``chunked``: dw_hh summed over chunks of max(T, N) rows (``kernels.sums``), as the RNN and
-    GRU do; else in one GEMM. ``accumulate``: the arrays to add the gradients into
-    (``_accumulators``), or None: into fresh zeros. dx is fresh; the partial sums of a pass in
-    row blocks (``passes.param_grads_blocks``) are kept in the workspace.
+    GRU do; else in one GEMM. ``accumulate``: the arrays to add the gradients into, or None:
+    fresh zeros. dx is fresh; a pass in row blocks keeps its partial sums in the workspace.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
     T, N, I = x.shape
@@ -207,11 +205,12 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     return args, grads
 
 
-def _accumulators(cache, accumulate, where):
-    """``accumulate`` (a backward's argument) checked against the cache's weights
-    (``checks.accumulators``): None, or a tuple of five, dw_hr None without a projection."""
+def _accumulators(cache, accumulate, where, checked):
+    """A backward's ``accumulate`` as None or five arrays (dw_hr None), checked (``checks.accumulators``)."""
     if accumulate is None:
         return None
+    if checked:
+        return tuple(accumulate) + (None,) * (5 - len(accumulate))
     bias = (cache.w_hh.shape[0],) if cache.has_bias else None
     w_hr = getattr(cache, "w_hr", None)
     shapes = (cache.w_ih.shape, cache.w_hh.shape, bias, bias, None if w_hr is None else w_hr.shape)
@@ -264,10 +263,11 @@ def rnn_backward(d_out, d_h_n, cache, checked=False, input_grad=True, accumulate
     ``check_unchanged`` on the cache (see the module's docstring).
     ``accumulate=(dw_ih, dw_hh, db_ih, db_hh)`` (the biases None without bias): arrays, as a
     module's ``grads``, that the weight and bias gradients are added into; the returned
-    gradients are then these arrays. Without it they are fresh arrays of this call's alone.
+    gradients are then these arrays, holding the running sums. Without it they are fresh
+    arrays of this call's alone. ``checked=True`` also vouches for ``accumulate``.
     """
     _check_grads(cache, RNNCache, "rnn_backward", checked, d_out, d_h_n)
-    accumulate = _accumulators(cache, accumulate, "rnn_backward")
+    accumulate = _accumulators(cache, accumulate, "rnn_backward", checked)
     d_out = np.ascontiguousarray(d_out)
     ws = cache.workspace
     d_a = take(ws, "d_a", d_out.shape, d_out.dtype)                      # (T, N, H)
@@ -324,7 +324,7 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, checked=False, input_grad=True, ac
     projection).
     """
     _check_grads(cache, LSTMCache, "lstm_backward", checked, d_out, d_h_n, d_c_n)
-    accumulate = _accumulators(cache, accumulate, "lstm_backward")
+    accumulate = _accumulators(cache, accumulate, "lstm_backward", checked)
     d_out = np.ascontiguousarray(d_out)
     T, N, P = d_out.shape
     H = cache.c.shape[2]
@@ -383,7 +383,7 @@ def gru_backward(d_out, d_h_n, cache, checked=False, input_grad=True, accumulate
     ``checked``, ``input_grad`` and ``accumulate`` as in ``rnn_backward``.
     """
     _check_grads(cache, GRUCache, "gru_backward", checked, d_out, d_h_n)
-    accumulate = _accumulators(cache, accumulate, "gru_backward")
+    accumulate = _accumulators(cache, accumulate, "gru_backward", checked)
     d_out = np.ascontiguousarray(d_out)
     T, N, H = d_out.shape
     ws = cache.workspace

@@ -14,7 +14,8 @@ What a workspace changes for the caller of ``scratchrnn.functional``:
   without ``lengths``, its ``out`` are views of that cache: they hold until the next forward
   given ``ws`` (with ``lengths``, ``out`` is a fresh array, its padded steps zeroed);
 - a backward of that cache puts its scratch (``da``, the record ``dh`` of every step) in
-  ``ws`` as well; ``dx`` and the parameter gradients are always fresh arrays;
+  ``ws`` as well; ``dx`` is always a fresh array, and so are the parameter gradients unless
+  the backward is given arrays to add them into (``accumulate``);
 - the backward of a cache whose workspace a later forward has reused raises RuntimeError
   rather than return gradients of the wrong forward (the workspace counts its forwards and
   each cache remembers its number).

@@ -25,6 +25,9 @@ EPS32 = float(np.finfo(np.float32).eps)
 # the sums of each dot product, a few ulp per product: rtol ≈ 4500 ulp. atol for values
 # that cancel to ~0 (inputs and gradients here are of order 1). Measured: bit-for-bit on
 # this suite's machine (OpenBLAS), so the bound is only room for another BLAS.
+# The same holds for the same products added into a running sum (a second backward adding
+# its gradients into the first's, as BLAS stores them): only the order of the additions
+# differs from g + g.
 F64_LAYOUT = dict(rtol=1e-12, atol=1e-14)
 
 # --- float64, scratchrnn against torch (or torch_ref's loops against torch.nn) --------

@@ -9,7 +9,8 @@ runs with each compiled pass (``scratchrnn.kernels.passes``: one call per layer 
 wrapped in a timer; the wrappers replace the module attributes that ``scratchrnn.functional``
 looks up at call time, so the code measured is the code the benchmark runs. Right after each
 pass, its GEMM stages run again alone, timed, on the same arrays (they recompute what the pass
-wrote), and the time loop is the pass's time less theirs:
+wrote, and add the weight gradients into the profiled model's ``grads`` a second time), and
+the time loop is the pass's time less theirs:
 
 - input projection: ``x W_ihᵀ + b`` for all steps, one GEMM (``passes.project``);
 - forward loop: the time loop (per-step product + gate maths), all row blocks

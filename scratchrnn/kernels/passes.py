@@ -247,8 +247,8 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     db_ih, db_hh += the column sums of d_a2 and d_ah2 (G·H,), skipped where empty; pairwise
     (``sums.column_sums``): summed row after row, float32 would lose digits over T·N rows.
     ``d_ah2`` is the gradient of the recurrent part where it differs from d_a2 (the GRU's n
-    gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2 and db_hh = db_ih,
-    summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).
+    gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2, and db_hh gets
+    db_ih's column sums, summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).
     ``chunk_rows``: dw_hh is summed over chunks of so many rows (``sums.product_in_chunks``, the
     RNN's and GRU's), one GEMM where they are all its rows or more.
 
@@ -311,7 +311,9 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
             add_into(dw_hh, partial_hh[k])
     if db_ih.size:
         for k in range(1, nblocks):
-            add_into(partial_b[0], partial_b[k])
+            add_into(partial_b[0, 0], partial_b[k, 0])
+            if separate:                             # else row 1 was never written
+                add_into(partial_b[0, 1], partial_b[k, 1])
         _add_bias_sums(db_ih, db_hh, partial_b[0], separate)
 
 
