@@ -248,7 +248,8 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     (``sums.column_sums``): summed row after row, float32 would lose digits over T·N rows.
     ``d_ah2`` is the gradient of the recurrent part where it differs from d_a2 (the GRU's n
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2, and db_hh gets
-    db_ih's column sums, summed once. ``partial_ih``, ``partial_hh``: see ``param_grads_blocks`` (unused here).
+    db_ih's column sums, summed once. ``partial_ih``, ``partial_hh``: see
+    ``param_grads_blocks`` (unused here).
     ``chunk_rows``: dw_hh is summed over chunks of so many rows (``sums.product_in_chunks``, the
     RNN's and GRU's), one GEMM where they are all its rows or more.
 
@@ -256,7 +257,9 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     accumulate (zeros for the gradients of this pass alone): BLAS adds each product into its
     output as it stores it (``blas.add_product_t``), where a product into fresh memory and then
     a pass of ``grads += dw`` read and wrote every weight gradient once more and touched the
-    fresh pages (LSTM T=32 N=1 H=128 or 512: the module call 0.90x the time without that pass).
+    fresh pages: a module's forward+backward took 0.78–0.94x the time at one sequence with
+    H ≥ 512, 0.96x at N=16 H=512–1024 (Intel Xeon, float32; benchmarks/results/
+    xeon-avx512-2026-12-03-accumulate/accumulate_ab_cpu.md).
 
     The weight gradients are taken as ``daᵀ x`` straight into C order: measured against the
     transposed product ``xᵀ da`` plus a copy back (``python -m scratchrnn.bench.param_grads``,
