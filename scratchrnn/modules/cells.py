@@ -63,14 +63,15 @@ class _CellBase(Module):
         cache = self._require_cache()
         return cache.layer, self._batched_states(names, grads, cache.N, cache.batched), cache.batched
 
+    _PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")   # the order of a step's gradients
+
     def _step_accumulators(self):
         """The ``grads`` a step's backward adds into (``Module._grads_in_place``), or None."""
-        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else (None, None))
-        return self._grads_in_place(names)
+        return self._grads_in_place(n if n in self._params else None for n in self._PARAM_NAMES)
 
     def _accumulate_step(self, dparams, into):
         if into is None:                             # else the backward added them into grads
-            for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), dparams):
+            for name, g in zip(self._PARAM_NAMES, dparams):
                 self._accumulate(name, g)
 
     def __repr__(self):
