@@ -19,7 +19,8 @@ Indexing (the notation table of ``docs/derivations.md``): states are preallocate
 the maths. The loops count steps from 0: loop index ``t`` is maths step t+1, which reads
 ``h[t]`` (h_t, the state before the step) and per-step entries ``xw[t]``, ``gates[t]``,
 ``d_a[t]``, and writes ``h[t+1]``. ``s`` is the batch row (sequence), ``r = s − n0`` its row
-in a block's own arrays (a step's product ``a``, ``delta``, ``gamma``), ``j`` the feature.
+in a block's own arrays (a step's product ``a`` or ``hw``, ``delta``, ``gamma``, the LSTM's
+``dm``), ``j`` the feature.
 ``GH`` is a width (G·H: H, 4H or 3H), not the gate count G.
 ``delta`` is δ_t and ``gamma`` γ_t; ``d_h_n``/``d_c_n`` (torch's names) are dh_fin/dc_fin;
 ``dh_all`` records the total dh_t of every step.
@@ -28,8 +29,9 @@ The gate loops index elements in place, ``gates[t, s, j]``, rather than through 
 row s (``gates_s = gates[t, s]``): in compiled code every view made and dropped updates its
 array's reference count atomically. Measured side by side (Intel Xeon, AVX-512, float32,
 forward+backward of the module), in place took 0.92–0.97x the time of row views for the
-LSTM at H = 32 (N = 1 to 256) and 0.95x for the GRU at N = 16, H = 32; from H = 128 on the
-two were alike.
+LSTM at H = 32 (N = 1 to 256) and 0.95x for the GRU at N = 16, H = 32; the RNN, and every
+model from H = 128 on, ran alike either way
+(benchmarks/results/xeon-avx512-2026-12-03-inplace/inplace_ab_cpu.md).
 
 Rows: every kernel runs the batch rows ``n0:n1`` it is given (``0, N`` for all). Sequences are
 independent, so a pass in row blocks (``passes.py``, where ``team.py`` says they pay) runs
@@ -78,7 +80,7 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, n0, n1):
     single = is_single(xw)                           # float32 data: tanh in float32, without libm (vectorised)
     for t in range(T):
         a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, H)  rows n0:n1 of (R1)
-        for s in range(n0, n1):                      # a[s − n0] is a_t of row s (loop t, maths step t + 1)
+        for s in range(n0, n1):                      # a[s − n0] is row s of a_{t+1} (loop t is maths step t + 1)
             if relu:
                 for j in range(H):
                     h[t + 1, s, j] = max(a[s - n0, j], 0)          # (R2)
@@ -114,13 +116,12 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
     delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given) (R3); row s is delta[s − n0]
     for t in range(T - 1, -1, -1):
         for s in range(n0, n1):
-            delta_s = delta[s - n0]
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, s] = delta_s
+                dh_all[t, s] = delta[s - n0]
                 d_a[t, s] = 0
                 continue
             for j in range(H):
-                dh = d_out[t, s, j] + delta_s[j]                # dh_t = dy_t + δ_t  (R3)
+                dh = d_out[t, s, j] + delta[s - n0, j]          # dh_t = dy_t + δ_t  (R3)
                 dh_all[t, s, j] = dh
                 h_t = h[t + 1, s, j]                            # the h_t this step wrote
                 if relu:
@@ -169,7 +170,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, bla
     for t in range(T):
         a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 4H)  rows n0:n1 of (L1)
         for s in range(n0, n1):
-            r = s - n0                               # a[r] is a_t of row s; gates[t, s] its [i, f, g, o]
+            r = s - n0                               # a[r]: row s of this step's a; gates[t, s]: its [i, f, g, o]
             for j in range(2 * H):
                 gates[t, s, j] = sigmoid(a[r, j], single)   # input and forget gates i, f   (L2)
             for j in range(2 * H, 3 * H):
@@ -178,7 +179,7 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, bla
             # gathered and scattered the values one by one instead of loading them.
             for j in range(H):
                 gates[t, s, 3 * H + j] = sigmoid(a[r, 3 * H + j], single)   # output gate o   (L2)
-            for j in range(H):                       # c[t + 1] is c_t of maths step t = loop t + 1
+            for j in range(H):                       # c[t + 1] = c_{t+1} from c[t] = c_t (loop t is maths step t + 1)
                 c[t + 1, s, j] = gates[t, s, H + j] * c[t, s, j] + gates[t, s, j] * gates[t, s, 2 * H + j]   # (L3)
             for j in range(H):
                 tanh_c[t, s, j] = tanh(c[t + 1, s, j], single)
@@ -248,7 +249,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
                 d_a[t, s, j] = gamma[r, j] * g * i * (1 - i)                       # da^i  (L8)
             for j in range(H):
                 f = gates[t, s, H + j]
-                d_a[t, s, H + j] = gamma[r, j] * c[t, s, j] * f * (1 - f)          # da^f  (L8), c[t] is c_{t-1}
+                d_a[t, s, H + j] = gamma[r, j] * c[t, s, j] * f * (1 - f)          # da^f  (L8); c[t]: the cell state before the step
             for j in range(H):
                 i, g = gates[t, s, j], gates[t, s, 2 * H + j]
                 d_a[t, s, 2 * H + j] = gamma[r, j] * i * (1 - g * g)               # da^g  (L8)
@@ -298,14 +299,14 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, blas_small, n0
     for t in range(T):
         hw = matmul_add(None, h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 3H)  h_{t-1} W_hhᵀ: a^h_t less b_hh (G1)
         for s in range(n0, n1):
-            r = s - n0                               # hw[r] is row s's; xw[t, s] its a^x_t
+            # hw[s − n0]: row s of this step's h W_hhᵀ; xw[t, s]: its a^x
             for j in range(2 * H):
-                gates[t, s, j] = sigmoid(xw[t, s, j] + hw[r, j] + b_hh[j], single)     # r, z  (G2)
+                gates[t, s, j] = sigmoid(xw[t, s, j] + hw[s - n0, j] + b_hh[j], single)     # r, z  (G2)
             for j in range(H):
-                a_hn[t, s, j] = hw[r, 2 * H + j] + b_hh[2 * H + j]                      # a^hn_t  (G3)
+                a_hn[t, s, j] = hw[s - n0, 2 * H + j] + b_hh[2 * H + j]                     # a^hn_t  (G3)
             for j in range(H):
                 gates[t, s, 2 * H + j] = tanh(xw[t, s, 2 * H + j] + gates[t, s, j] * a_hn[t, s, j], single)  # n_t (G3)
-            for j in range(H):                       # h[t], h[t + 1]: h_{t-1}, h_t of maths step t = loop t + 1
+            for j in range(H):                       # h[t + 1] = h_{t+1} from h[t] = h_t (loop t is maths step t + 1)
                 z = gates[t, s, H + j]
                 h[t + 1, s, j] = (one - z) * gates[t, s, 2 * H + j] + z * h[t, s, j]   # (G4)
         _freeze(h, t, lengths, n0, n1)               # (V1)
