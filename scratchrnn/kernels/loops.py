@@ -223,15 +223,19 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     if n0 == n1:                                     # no rows to run
         return
     T, N, H = tanh_c.shape
+    P = d_out.shape[2]                               # P = H without a projection
     project = w_hr.shape[0] > 0
     rows = slice(n0, n1)
     delta = d_h_n[rows].copy()                       # (n1−n0, P)  δ_T = dh_fin (given)  (L5); row s is delta[s − n0]
     gamma = d_c_n[rows].copy()                       # (n1−n0, H)  γ_T = dc_fin (given)  (L7)
     for t in range(T - 1, -1, -1):
-        dh_all[t, rows] = d_out[t, rows] + delta     # (n1−n0, P)  dh_t = dy_t + δ_t     (L5)
         for s in range(n0, n1):
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
-                dh_all[t, s] = delta[s - n0]
+                for j in range(P):
+                    dh_all[t, s, j] = delta[s - n0, j]
+            else:
+                for j in range(P):
+                    dh_all[t, s, j] = d_out[t, s, j] + delta[s - n0, j]   # dh_t = dy_t + δ_t  (L5)
         dm = matmul(dh_all[t, rows], w_hr) if project else dh_all[t, rows]   # dm_t = dh_t W_hr  (P2)
         for s in range(n0, n1):
             if t >= lengths[s]:                      # frozen: no gate saw this step, γ passes (V2)
