@@ -20,8 +20,7 @@ the maths. The loops count steps from 0: loop index ``t`` is maths step t+1, whi
 ``h[t]`` (h_t, the state before the step) and per-step entries ``xw[t]``, ``gates[t]``,
 ``d_a[t]``, and writes ``h[t+1]``. ``s`` is the batch row (sequence), ``r = s − n0`` its row
 in a block's own arrays (a step's product ``a`` or ``hw``, ``delta``, ``gamma``, the LSTM's
-``dm``), ``j`` the feature.
-``GH`` is a width (G·H: H, 4H or 3H), not the gate count G.
+``dm``), ``j`` the feature. ``GH`` is a width (G·H: H, 4H or 3H), not the gate count G.
 ``delta`` is δ_t and ``gamma`` γ_t; ``d_h_n``/``d_c_n`` (torch's names) are dh_fin/dc_fin;
 ``dh_all`` records the total dh_t of every step.
 
