@@ -62,11 +62,13 @@ for _cls in (PackageInTreeLocator, PackageUserDirLocator):   # ends with UserDir
 # with no per-division check in the loops.
 # cache=True: compiled code is kept on disk; compiling from an empty cache takes a few
 # seconds per model (the benchmarks measure it on their own).
-jit = njit(cache=True, error_model="numpy")
+# nogil=True: compiled code releases Python's GIL while it runs, so that the two directions
+# of a bidirectional layer can run their passes on two threads at once (``team.side_by_side``).
+jit = njit(cache=True, error_model="numpy", nogil=True)
 # prange loops run on Numba's threads (``team.py``)
-jit_parallel = njit(cache=True, error_model="numpy", parallel=True)
+jit_parallel = njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 # may fuse a·b + c into an FMA: the product loops
-jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"})
+jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
 # Inlined into the loops that call them (Numba IR inlining): LLVM's own inliner found the
 # gate functions too big at several call sites, and an out-of-line call keeps a loop scalar.
 jit_inline = njit(cache=True, error_model="numpy", inline="always")

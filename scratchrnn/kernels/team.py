@@ -24,9 +24,15 @@ cuts a thread's rows further where that pays: into blocks of at most 64 rows whe
 weights packed in panels take them (``panels.py``), else, where BLAS has small-matrix
 kernels, into blocks whose per-step products fit them; a thread then runs its blocks one
 after the other.
+
+A bidirectional layer whose passes are serial has a second way to use two cores: its two
+directions are independent, so each can run its serial pass on a thread of its own
+(``side_by_side``; where that pays: ``scratchrnn.layout.directions_side_by_side``).
 """
 
+import concurrent.futures
 import functools
+import os
 
 import numba
 from threadpoolctl import ThreadpoolController
@@ -149,6 +155,38 @@ def small_matrix_kernels():
     return bool(scipy_libs) and all(lib.internal_api == "openblas" and
                                     getattr(lib, "architecture", None) in SMALL_MATRIX_CORES
                                     for lib in scipy_libs)
+
+
+_helper = None                 # (process id, executor of the one thread ``side_by_side`` runs its second call on)
+
+
+def side_by_side(first, second):
+    """``(first(), second())`` with ``second`` on a helper thread meanwhile, BLAS on one thread
+    while both run (``serial_blas``): the two directions of a bidirectional layer, each a serial
+    pass. The compiled passes release the GIL (``jit.py``), so their loops run on two cores;
+    the Python around them takes turns. The helper runs with the caller's Numba thread count.
+
+    Both calls run to their end before this returns or raises (an exception of ``first`` wins):
+    neither is left writing its arrays behind the caller's back. ``first`` and ``second`` must not
+    run Numba's parallel regions: its workqueue threading layer cannot run two at once.
+    """
+    global _helper
+    if _helper is None or _helper[0] != os.getpid():     # none yet, or made before a fork: no thread here
+        _helper = (os.getpid(), concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scratchrnn-side"))
+    threads = numba.get_num_threads()
+
+    def in_helper():
+        numba.set_num_threads(threads)               # per thread in Numba: the helper's own is the default
+        return second()
+
+    with serial_blas(2):
+        other = _helper[1].submit(in_helper)
+        try:
+            a = first()
+        except BaseException:
+            concurrent.futures.wait([other])
+            raise
+        return a, other.result()
 
 
 class serial_blas:

@@ -1,6 +1,7 @@
 """``RNNBase``: the machinery the RNN, LSTM and GRU share.
 
-Layers × directions, the (T, N, F) / batch-first / unbatched layouts, dropout between
+Layers × directions (a layer's two directions side by side where that pays:
+``_each_direction``), the (T, N, F) / batch-first / unbatched layouts, dropout between
 layers, variable lengths, and the checks on every input (equations (S1)–(S5) of
 ``docs/derivations.md``). Each model supplies its own one-layer forward and backward
 from ``scratchrnn.functional``. K = ``num_layers`` and D directions: a state stack is
@@ -12,8 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratchrnn import checks
+from scratchrnn import checks, layout
 from scratchrnn import functional as F
+from scratchrnn.kernels import team
 from scratchrnn.modules.base import Module
 from scratchrnn.registry import KINDS
 from scratchrnn.workspace import Workspace
@@ -177,6 +179,16 @@ class RNNBase(Module):
                 out.append(s)
         return tuple(s if batched else s[:, None, :] for s in out)
 
+    def _each_direction(self, direction, k, T, N):
+        """``[direction(d) for d in range(D)]`` for layer k over T steps of N sequences: the two
+        directions side by side, one per thread, where ``layout.directions_side_by_side`` says
+        that pays (each computes exactly what it computes alone)."""
+        if self.num_directions == 1:
+            return [direction(0)]
+        if not layout.directions_side_by_side(T, N, self._params[self._layer_names[k, 0][1]]):
+            return [direction(0), direction(1)]
+        return list(team.side_by_side(lambda: direction(0), lambda: direction(1)))
+
     # -- the composition (S1)–(S5) ---------------------------------------------
     def _forward_states(self, x, hx_states, lengths=None):
         x, batched = self._time_major_input(x)
@@ -189,13 +201,13 @@ class RNNBase(Module):
         caches, masks = [], []
         layer_in = x                                  # (T, N, I_k)
         for k in range(self.num_layers):
-            outs, layer_caches = [], []
-            for d in range(D):
-                idx = k * D + d                      # (S5)
+            def direction(d):                        # layer k, direction d: (out, final states, cache)
                 xin = layer_in if d == 0 else self._flip(layer_in, rev)  # (S2) reverse time
-                out, s_n, cache = self._layer_forward(xin, tuple(s[idx] for s in states),
-                                                      self._weights(k, d), lengths,
-                                                      self._workspace(k, d))
+                return self._layer_forward(xin, tuple(s[k * D + d] for s in states), self._weights(k, d),
+                                           lengths, self._workspace(k, d))
+            outs, layer_caches = [], []
+            for d, (out, s_n, cache) in enumerate(self._each_direction(direction, k, T, N)):
+                idx = k * D + d                      # (S5)
                 outs.append(out if d == 0 else self._flip(out, rev))   # (S2) align with x_t
                 for f, s in zip(finals, s_n):
                     f[idx] = s                       # h_n[idx] = h_T of (k, d)   (S5)
@@ -243,13 +255,14 @@ class RNNBase(Module):
             if cache.masks[k] is not None:
                 d_layer_out = d_layer_out * cache.masks[k]             # (S4)
             d_in = None
-            for d in range(D):
-                idx = k * D + d
+            intos = [self._grads_in_place(self._layer_names[k, d]) for d in range(D)]
+            def direction(d):                        # layer k, direction d: (dx, initial-state grads, dparams)
                 d_o = d_layer_out[:, :, d * P:(d + 1) * P]             # (T, N, P) this direction's half (S3)
                 d_o = d_o if d == 0 else self._flip(d_o, cache.rev)    # (S2)
-                into = self._grads_in_place(self._layer_names[k, d])
-                dx, d_s0, dparams = self._layer_backward(
-                    d_o, tuple(g[idx] for g in d_finals), cache.caches[k][d], input_grad or k > 0, into)
+                return self._layer_backward(d_o, tuple(g[k * D + d] for g in d_finals), cache.caches[k][d],
+                                            input_grad or k > 0, intos[d])
+            for d, (dx, d_s0, dparams) in enumerate(self._each_direction(direction, k, *d_out.shape[:2])):
+                idx, into = k * D + d, intos[d]
                 if dx is not None:
                     dx = dx if d == 0 else self._flip(dx, cache.rev)   # (S2)
                     d_in = dx if d_in is None else d_in + dx           # (S3) input fans out to both

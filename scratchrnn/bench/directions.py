@@ -1,0 +1,133 @@
+"""The two directions of a bidirectional layer: one after the other, or side by side.
+
+    python -m scratchrnn.bench.directions [--models rnn lstm gru] [--T 32 128] [--N 1 4]
+        [--H 32 128 512] [--out benchmarks/results/MACHINE/directions_cpu.md]
+
+Where a layer's passes run serial (``scratchrnn.layout.blocks`` is 1: one sequence, few, or
+little work), a bidirectional layer can still use two cores: each direction runs its passes
+on a thread of its own (``scratchrnn.kernels.team.side_by_side``). This times a one-layer
+bidirectional model's forward+backward (float32, I = H) both ways at every such point, in
+interleaved guarded samples (``scratchrnn.bench.measure``), checks that both ways give the
+same output bit for bit, and prints a Markdown table with the time side by side over the
+time one after the other and what ``scratchrnn.layout.directions_side_by_side`` picks there.
+Points whose passes run in row blocks are listed as such and not timed.
+"""
+
+# -- configuration -----------------------------------------------------------
+MODELS = ("rnn", "lstm", "gru")
+LENGTHS = (32, 128)                  # T
+BATCHES = (1, 4)                     # N
+HIDDEN = (32, 128, 512)              # H = I
+SEED = 0
+# -----------------------------------------------------------------------------
+
+import argparse
+import itertools
+import json
+from contextlib import contextmanager
+
+import numpy as np
+
+from scratchrnn import layout, registry
+from scratchrnn.bench import environment, impls, measure, timing
+
+WAYS = ("one_after_other", "side_by_side")
+
+
+@contextmanager
+def _way(name):
+    """The models run their directions ``name``'s way inside (the rule's threshold set to
+    never or always; the rule's other conditions still hold)."""
+    saved = layout.DIRECTIONS_MIN_WORK
+    layout.DIRECTIONS_MIN_WORK = 0 if name == "side_by_side" else float("inf")
+    try:
+        yield
+    finally:
+        layout.DIRECTIONS_MIN_WORK = saved
+
+
+def _impl(name, m, x, d_out):
+    def call():
+        with _way(name):
+            out, _ = m(x)
+            m.backward(d_out)                            # grads accumulate, as in the grid
+        return out
+    return impls.Impl(name, "cpu", call, timing.wall_timer, np.asarray)
+
+
+def measure_point(model, T, N, H, settings):
+    """One row: the point, whether it runs serial, and per way the timing summary."""
+    m = registry.model_class(model)(H, H, bidirectional=True, dtype="float32", seed=SEED)
+    w_hh = dict(m.named_parameters())["weight_hh_l0"]
+    row = {"model": model, "T": T, "N": N, "H": H, "work": T * N * w_hh.shape[1] * w_hh.shape[0],
+           "serial": layout.blocks(T, N, w_hh) == 1,
+           "rule": layout.directions_side_by_side(T, N, w_hh)}
+    if not row["serial"]:
+        return row
+    rng = np.random.default_rng(SEED + 1)
+    x = rng.standard_normal((T, N, H)).astype(np.float32)              # (T, N, I)
+    d_out = rng.standard_normal((T, N, 2 * H)).astype(np.float32)      # (T, N, 2H)
+    built = {w: _impl(w, m, x, d_out) for w in WAYS}
+    timing.wait_quiet(settings.guard)
+    res = measure.measure(built, settings)
+    for w in WAYS:
+        if "error" in res[w]:
+            raise RuntimeError(f"{model} T={T} N={N} H={H}, {w}: {res[w]['error']}")
+    if not np.array_equal(res[WAYS[0]]["output"], res[WAYS[1]]["output"]):
+        raise AssertionError(f"{model} T={T} N={N} H={H}: the two ways' outputs differ")
+    for w in WAYS:
+        row[w] = timing.summarise(res[w]["samples"], settings.max_spread)
+    row["ratio"] = row["side_by_side"]["median_s"] / row["one_after_other"]["median_s"]
+    return row
+
+
+def to_markdown(rows, machine):
+    lines = ["# Bidirectional layers: the directions one after the other or side by side", "",
+             f"Measured on {machine}. `python -m scratchrnn.bench.directions`: one layer, float32, "
+             "I = H, forward+backward of the module; medians of interleaved guarded samples; "
+             "ratio = side by side over one after the other (below 1: side by side is faster); "
+             "work = T·N·P·G·H, the multiply-adds of all steps' products in one pass; rule: what "
+             f"`layout.directions_side_by_side` picks (side by side from {layout.DIRECTIONS_MIN_WORK:,}).",
+             "", "| model | T | N | H | work | one after the other ms | side by side ms | ratio | rule |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        head = f"| {r['model']} | {r['T']} | {r['N']} | {r['H']} | {r['work']:,} |"
+        if not r["serial"]:
+            lines.append(head + " passes in row blocks | | | |")
+            continue
+        a, b = r["one_after_other"], r["side_by_side"]
+        cell = lambda s: f"{s['median_s'] * 1e3:.3g} ±{s['spread']:.0%}" + (" †" if s["flagged"] else "")
+        lines.append(head + f" {cell(a)} | {cell(b)} | {r['ratio']:.2f} | "
+                     + ("side by side" if r["rule"] else "one after the other") + " |")
+    lines += ["", "† flagged: spread over 10 %, or samples kept while the machine was busy."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--T", nargs="+", type=int, default=list(LENGTHS))
+    parser.add_argument("--N", nargs="+", type=int, default=list(BATCHES))
+    parser.add_argument("--H", nargs="+", type=int, default=list(HIDDEN))
+    parser.add_argument("--out", help="also write the Markdown table to this file, and the rows "
+                                      "as JSON beside it (.json)")
+    args = parser.parse_args(argv)
+    settings = measure.Settings(timing.Guard())
+    machine = environment.describe(environment.environment())
+    rows = []
+    for model, T, N, H in itertools.product(args.models, args.T, args.N, args.H):
+        rows.append(measure_point(model, T, N, H, settings))
+        r = rows[-1]
+        print(f"{model} T={T} N={N} H={H}: " + (f"ratio {r['ratio']:.2f}" if r["serial"] else "row blocks"),
+              flush=True)
+    text = to_markdown(rows, machine)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
+            json.dump({"machine": machine, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
