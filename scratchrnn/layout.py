@@ -2,9 +2,9 @@
 whether the two directions of a bidirectional layer run side by side.
 
 ``scratchrnn.functional`` asks this module before each pass, the models before each
-bidirectional layer. The rules themselves, and the
+bidirectional layer. The rules for row blocks and the per-step products, and the
 measurements behind them, are in ``kernels.team`` (row blocks) and ``kernels.products`` and
-``kernels.panels`` (the per-step products). ``w_hh`` is (G·H, P) throughout: P = H, or the
+``kernels.panels`` (the per-step products); the one for the directions is here. ``w_hh`` is (G·H, P) throughout: P = H, or the
 LSTM's projection size.
 """
 
@@ -21,28 +21,32 @@ def blocks(T, N, w_hh):
 
 
 # The two directions of a bidirectional layer run side by side, one per thread
-# (``kernels.team.side_by_side``), where each direction's passes are serial and the products
-# of all its steps have at least this many multiply-adds (T · N · P · G·H). Measured with
+# (``kernels.team.side_by_side``), for fewer sequences than two row blocks take (where each
+# direction's passes are serial for want of rows) and where the products of all of a
+# direction's steps have at least this many multiply-adds (T · N · P · G·H). Measured with
 # ``python -m scratchrnn.bench.directions`` (benchmarks/results/zen5-avx512-2026-12-03-directions/,
-# 2-core AMD EPYC Zen 5, float32, one layer, forward+backward, three runs): from 3·10^7 on, side
-# by side took 0.68–0.98x the time of one direction after the other at 30 of 33 points and
-# 1.02–1.09x at the other three; below it 0.80–2.65x, a loss at most points (handing a
-# direction to the other thread, and the two taking turns at the Python around the passes,
+# 2-core AMD EPYC Zen 5, float32, one layer, forward+backward, N = 1 and 4, three runs): from
+# 3·10^7 on, side by side took 0.68–0.98x the time of one direction after the other at 30 of 33
+# points and 1.02–1.09x at the other three; below it 0.80–2.65x, a loss at most points (handing
+# a direction to the other thread, and the two taking turns at the Python around the passes,
 # cost more than the second core gives back at that size). The second core of that virtual
-# machine was shared with other work on the host at the time (a 256³ GEMM on two threads ran
-# 1.2x as fast as on one), which the limit does not correct for.
+# machine was shared with other work on the host at the time (most samples in those tables
+# spread by 20–60 %), which the limit does not correct for. Serial passes of more sequences
+# (those whose per-step products BLAS runs on all its threads) were not measured: they keep
+# one direction after the other.
 DIRECTIONS_MIN_WORK = 30_000_000
 
 
 def directions_side_by_side(T, N, w_hh):
     """Whether a bidirectional layer runs its two directions at once (each of T steps of N
-    sequences, weights ``w_hh``): with JIT on, at least 2 Numba threads, enough work
-    (``DIRECTIONS_MIN_WORK``), and passes that run serial (``blocks`` 1; passes in row blocks
-    already use every thread, and Numba's threads take one parallel region at a time)."""
+    sequences, weights ``w_hh``): with JIT on, at least 2 Numba threads, fewer than
+    2 · ``kernels.team.MIN_ROWS`` sequences (too few for row blocks) and enough work
+    (``DIRECTIONS_MIN_WORK``). Numba's threads take one parallel region at a time, so this
+    holds only where the passes are serial."""
     GH, P = w_hh.shape
-    if T * N * P * GH < DIRECTIONS_MIN_WORK or numba.config.DISABLE_JIT:
+    if N >= 2 * team.MIN_ROWS or T * N * P * GH < DIRECTIONS_MIN_WORK or numba.config.DISABLE_JIT:
         return False
-    return numba.get_num_threads() >= 2 and blocks(T, N, w_hh) == 1
+    return numba.get_num_threads() >= 2
 
 
 def loop_blocks(nblocks, N, w_hh):

@@ -39,14 +39,16 @@ def close(actual, expected, what="", exact=False):
 
 
 def make(kind, **kw):
-    """A float64 scratchrnn model of ``kind`` (tanh, relu, lstm, gru), seed 0 unless given."""
+    """A float64 scratchrnn model of ``kind`` (tanh, relu, lstm, gru), seed 0, input and hidden
+    sizes I and H unless given."""
     kw.setdefault("dtype", np.float64)
     kw.setdefault("seed", 0)
+    I_, H_ = kw.pop("input_size", I), kw.pop("hidden_size", H)
     if kind == "lstm":
-        return sr.LSTM(kw.pop("input_size", I), H, **kw)
+        return sr.LSTM(I_, H_, **kw)
     if kind == "gru":
-        return sr.GRU(kw.pop("input_size", I), H, **kw)
-    return sr.RNN(kw.pop("input_size", I), H, nonlinearity=kind, **kw)
+        return sr.GRU(I_, H_, **kw)
+    return sr.RNN(I_, H_, nonlinearity=kind, **kw)
 
 
 def torch_twin(torch, kind, **kw):
@@ -64,10 +66,10 @@ def states(kind, rng, shape, dtype=np.float64):
     return s if kind == "lstm" else s[0]
 
 
-def run(m, x, hx, d_out, d_fin):
+def run(m, x, hx, d_out, d_fin, lengths=None):
     """Fresh grads, one forward and one backward -> (out, finals, dx, d_hx, grads copy)."""
     m.zero_grad()
-    out, fin = m(x, hx)
+    out, fin = m(x, hx, lengths=lengths)
     dx, dhx = m.backward(d_out, d_fin)
     return out, fin, dx, dhx, {k: v.copy() for k, v in m.grads.items()}
 

@@ -8,9 +8,9 @@ little work), a bidirectional layer can still use two cores: each direction runs
 on a thread of its own (``scratchrnn.kernels.team.side_by_side``). This times a one-layer
 bidirectional model's forward+backward (float32, I = H) both ways at every such point, in
 interleaved guarded samples (``scratchrnn.bench.measure``), checks that both ways give the
-same output bit for bit, and prints a Markdown table with the time side by side over the
-time one after the other and what ``scratchrnn.layout.directions_side_by_side`` picks there.
-Points whose passes run in row blocks are listed as such and not timed.
+same output and input gradient up to rounding (``AGREE``), and prints a Markdown table with the
+time side by side over the time one after the other, their largest difference, and what
+``scratchrnn.layout.directions_side_by_side`` picks there. Points whose passes run in row blocks are listed as such and not timed.
 """
 
 # -- configuration -----------------------------------------------------------
@@ -19,6 +19,10 @@ LENGTHS = (32, 128)                  # T
 BATCHES = (1, 4)                     # N
 HIDDEN = (32, 128, 512)              # H = I
 SEED = 0
+# The two ways must agree to this much of their largest value. Side by side, BLAS runs on one
+# thread and may sum a GEMM's products in another order: float32 rounding, carried through the
+# recurrence (up to about 1e-6 seen); a direction run wrong gives differences of order 1.
+AGREE = 1e-4
 # -----------------------------------------------------------------------------
 
 import argparse
@@ -37,7 +41,7 @@ WAYS = ("one_after_other", "side_by_side")
 @contextmanager
 def _way(name):
     """The models run their directions ``name``'s way inside (the rule's threshold set to
-    never or always; the rule's other conditions still hold)."""
+    0 for side by side, to infinity for one after the other; its other conditions still hold)."""
     saved = layout.DIRECTIONS_MIN_WORK
     layout.DIRECTIONS_MIN_WORK = 0 if name == "side_by_side" else float("inf")
     try:
@@ -47,11 +51,11 @@ def _way(name):
 
 
 def _impl(name, m, x, d_out):
-    def call():
+    def call():                                          # -> out and dx, flat, for the equality check
         with _way(name):
             out, _ = m(x)
-            m.backward(d_out)                            # grads accumulate, as in the grid
-        return out
+            dx, _ = m.backward(d_out)                    # grads accumulate, as in the grid
+        return np.concatenate([out.ravel(), dx.ravel()])
     return impls.Impl(name, "cpu", call, timing.wall_timer, np.asarray)
 
 
@@ -73,8 +77,11 @@ def measure_point(model, T, N, H, settings):
     for w in WAYS:
         if "error" in res[w]:
             raise RuntimeError(f"{model} T={T} N={N} H={H}, {w}: {res[w]['error']}")
-    if not np.array_equal(res[WAYS[0]]["output"], res[WAYS[1]]["output"]):
-        raise AssertionError(f"{model} T={T} N={N} H={H}: the two ways' outputs differ")
+    a, b = (res[w]["output"] for w in WAYS)
+    row["max_diff"] = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+    if row["max_diff"] > AGREE:
+        raise AssertionError(f"{model} T={T} N={N} H={H}: the two ways' outputs or dx differ by "
+                             f"{row['max_diff']:.2g} of their largest value (more than {AGREE:g})")
     for w in WAYS:
         row[w] = timing.summarise(res[w]["samples"], settings.max_spread)
     row["ratio"] = row["side_by_side"]["median_s"] / row["one_after_other"]["median_s"]
@@ -87,17 +94,19 @@ def to_markdown(rows, machine):
              "I = H, forward+backward of the module; medians of interleaved guarded samples; "
              "ratio = side by side over one after the other (below 1: side by side is faster); "
              "work = T·N·P·G·H, the multiply-adds of all steps' products in one pass; rule: what "
-             f"`layout.directions_side_by_side` picks (side by side from {layout.DIRECTIONS_MIN_WORK:,}).",
-             "", "| model | T | N | H | work | one after the other ms | side by side ms | ratio | rule |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"`layout.directions_side_by_side` picks (side by side from {layout.DIRECTIONS_MIN_WORK:,}); ",
+             "largest difference: between the two ways' output and dx, over their largest value.",
+             "", "| model | T | N | H | work | one after the other ms | side by side ms | ratio | "
+             "largest difference | rule |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         head = f"| {r['model']} | {r['T']} | {r['N']} | {r['H']} | {r['work']:,} |"
         if not r["serial"]:
-            lines.append(head + " passes in row blocks | | | |")
+            lines.append(head + " passes in row blocks | | | | |")
             continue
         a, b = r["one_after_other"], r["side_by_side"]
         cell = lambda s: f"{s['median_s'] * 1e3:.3g} ±{s['spread']:.0%}" + (" †" if s["flagged"] else "")
-        lines.append(head + f" {cell(a)} | {cell(b)} | {r['ratio']:.2f} | "
+        lines.append(head + f" {cell(a)} | {cell(b)} | {r['ratio']:.2f} | {r['max_diff']:.2g} | "
                      + ("side by side" if r["rule"] else "one after the other") + " |")
     lines += ["", "† flagged: spread over 10 %, or samples kept while the machine was busy."]
     return "\n".join(lines) + "\n"

@@ -166,8 +166,9 @@ def side_by_side(first, second):
     pass. The compiled passes release the GIL (``jit.py``), so their loops run on two cores;
     the Python around them takes turns. The helper runs with the caller's Numba thread count.
 
-    Both calls run to their end before this returns or raises (an exception of ``first`` wins):
-    neither is left writing its arrays behind the caller's back. ``first`` and ``second`` must not
+    Both calls run to their end before this returns or raises: neither is left writing its
+    arrays behind the caller's back (short of an interrupt while waiting for the second). Where
+    both raise, ``first``'s exception is the one raised. ``first`` and ``second`` must not
     run Numba's parallel regions: its workqueue threading layer cannot run two at once.
     """
     global _helper
@@ -179,7 +180,7 @@ def side_by_side(first, second):
         numba.set_num_threads(threads)               # per thread in Numba: the helper's own is the default
         return second()
 
-    with serial_blas(2):
+    with serial_blas(2):                             # two threads calling BLAS: each on one
         other = _helper[1].submit(in_helper)
         try:
             a = first()

@@ -182,10 +182,10 @@ class RNNBase(Module):
     def _each_direction(self, direction, k, T, N):
         """``[direction(d) for d in range(D)]`` for layer k over T steps of N sequences: the two
         directions side by side, one per thread, where ``layout.directions_side_by_side`` says
-        that pays (each computes exactly what it computes alone)."""
+        that pays (each runs the same serial passes as alone, BLAS on one thread)."""
         if self.num_directions == 1:
             return [direction(0)]
-        if not layout.directions_side_by_side(T, N, self._params[self._layer_names[k, 0][1]]):
+        if not layout.directions_side_by_side(T, N, self._weights(k, 0)[1]):   # w_hh of layer k
             return [direction(0), direction(1)]
         return list(team.side_by_side(lambda: direction(0), lambda: direction(1)))
 
@@ -249,6 +249,7 @@ class RNNBase(Module):
         elif self.batch_first:
             d_out = d_out.transpose(1, 0, 2)         # (T, N, D·P)
         D, P = self.num_directions, self._out_size
+        T, N = d_out.shape[:2]
         d_starts = [np.empty_like(g) for g in d_finals]   # grads of the initial states
         d_layer_out = d_out                          # (T, N, D·P)
         for k in reversed(range(self.num_layers)):
@@ -261,7 +262,7 @@ class RNNBase(Module):
                 d_o = d_o if d == 0 else self._flip(d_o, cache.rev)    # (S2)
                 return self._layer_backward(d_o, tuple(g[k * D + d] for g in d_finals), cache.caches[k][d],
                                             input_grad or k > 0, intos[d])
-            for d, (dx, d_s0, dparams) in enumerate(self._each_direction(direction, k, *d_out.shape[:2])):
+            for d, (dx, d_s0, dparams) in enumerate(self._each_direction(direction, k, T, N)):
                 idx, into = k * D + d, intos[d]
                 if dx is not None:
                     dx = dx if d == 0 else self._flip(dx, cache.rev)   # (S2)
