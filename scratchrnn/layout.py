@@ -4,8 +4,8 @@ whether the two directions of a bidirectional layer run side by side.
 ``scratchrnn.functional`` asks this module before each pass, the models before each
 bidirectional layer. The rules for row blocks and the per-step products, and the
 measurements behind them, are in ``kernels.team`` (row blocks) and ``kernels.products`` and
-``kernels.panels`` (the per-step products); the one for the directions is here. ``w_hh`` is (G·H, P) throughout: P = H, or the
-LSTM's projection size.
+``kernels.panels`` (the per-step products); the one for the directions is here. ``w_hh`` is
+(G·H, P) throughout: P = H, or the LSTM's projection size.
 """
 
 import numba
@@ -25,9 +25,9 @@ def blocks(T, N, w_hh):
 # direction's passes are serial for want of rows) and where the products of all of a
 # direction's steps have at least this many multiply-adds (T · N · P · G·H). Measured with
 # ``python -m scratchrnn.bench.directions`` (benchmarks/results/zen5-avx512-2026-12-03-directions/,
-# 2-core AMD EPYC Zen 5, float32, one layer, forward+backward, N = 1 and 4, three runs): from
-# 3·10^7 on, side by side took 0.68–0.98x the time of one direction after the other at 30 of 33
-# points and 1.02–1.09x at the other three; below it 0.80–2.65x, a loss at most points (handing
+# 2-core AMD EPYC Zen 5, float32, one layer, forward+backward, N = 1 and 4, four runs): from
+# 3·10^7 on, side by side took 0.66–0.98x the time of one direction after the other at 40 of 44
+# points and 1.02–1.09x at the other four; below it 0.80–2.91x, a loss at most points (handing
 # a direction to the other thread, and the two taking turns at the Python around the passes,
 # cost more than the second core gives back at that size). The second core of that virtual
 # machine was shared with other work on the host at the time (most samples in those tables
