@@ -9,7 +9,7 @@ float32 lanes). Numba compiled with ``NUMBA_CPU_FEATURES`` set to the host's fea
 against 0.53 ns per sigmoid (Intel Xeon), and no difference beyond the noise in a whole
 forward+backward, where the products and the memory traffic take most of the time. They are not correctly rounded: over every float32
 input they stay within 1.0 ulp (exp), 2.5 ulp (sigmoid) and 1.3 ulp (tanh) of the exact
-value (measured exhaustively; tests/test_kernels.py checks a sweep of 10⁶ inputs).
+value (measured exhaustively; tests/test_gates.py checks a sweep of 10⁶ inputs).
 """
 
 import math

@@ -1,0 +1,175 @@
+"""The gate functions the time loops call (``scratchrnn.kernels.gates``): float64 data on
+libm, bit for bit; float32 data in float32 without libm, within their ulp bounds of the
+float64 truth over a sweep, and their special values (NaN, ±inf, signed zeros, subnormals).
+
+CI runs this file twice, as ``test_kernels.py``: jitted, and again with
+``NUMBA_DISABLE_JIT=1`` so the very same lines run as plain Python (``-m kernel``).
+"""
+
+import math
+import os
+
+import numpy as np
+import pytest
+from numba import njit
+
+from scratchrnn import kernels
+from tolerances import F32_EXP_ULP, F32_SIGMOID_ULP, F32_TANH_ULP, SIGMOID_RTOL
+
+pytestmark = pytest.mark.kernel
+JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
+
+
+def test_float64_gates_are_libm():
+    """float64 data: the stable sigmoid on libm's exp, and libm's tanh, bit for bit.
+
+    No overflow at ±1000 (exp(-1000) underflowing to 0 is the intended result; overflow or
+    0/0 would be the bug), and within SIGMOID_RTOL of 1/(1+exp(-x)) where that is safe.
+    """
+    xs = [-1000.0, -30.0, -1.0, -1e-300, -0.0, 0.0, 1e-300, 1.0, 30.0, 1000.0]
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s = np.array([kernels.sigmoid(x, False) for x in xs])
+    assert s[0] == 0.0 and s[-1] == 1.0
+    np.testing.assert_allclose(s[1:-1], 1 / (1 + np.exp(-np.array(xs[1:-1]))), rtol=SIGMOID_RTOL)
+    assert all(kernels.sigmoid(x, False) == (1.0 if x >= 0 else math.exp(x)) / (1.0 + math.exp(-abs(x)))
+               for x in xs)
+    assert np.isnan(kernels.sigmoid(np.nan, False))
+    assert all(kernels.tanh(x, False) == math.tanh(x) for x in xs + list(np.linspace(-10, 10, 1001)))
+
+
+# --- float32 data: exp, sigmoid and tanh in float32, against the float64 truth ------------
+# Each gate over an array in a compiled loop, as the kernels call it (error_model="numpy":
+# no division check, so the loop vectorises); from Python, one call per value is too slow.
+
+@njit(error_model="numpy")
+def _map_exp(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = kernels.exp_nonpositive(x[i])
+    return out
+
+
+@njit(error_model="numpy")
+def _map_sigmoid(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = kernels.sigmoid(x[i], True)
+    return out
+
+
+@njit(error_model="numpy")
+def _map_tanh(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = kernels.tanh(x[i], True)
+    return out
+
+
+def _near(v, n):
+    """The 2n + 1 float32 nearest v (consecutive bit patterns), with v's sign."""
+    bits = np.abs(np.float32(v)).view(np.int32) + np.arange(-n, n + 1, dtype=np.int32)
+    return np.copysign(bits[bits >= 0].view(np.float32), np.float32(v))
+
+
+def _spread(lo, hi, n):
+    """n float32 from lo to hi > lo > 0, evenly spaced in bit pattern (so about evenly per binade)."""
+    a, b = np.float32(lo).view(np.int32), np.float32(hi).view(np.int32)
+    return np.linspace(a, b, n).astype(np.int32).view(np.float32)
+
+
+def _sample(*parts):
+    """The sweep as one float32 array. With the JIT off the gates run as Python (µs per value,
+    not ns), so that run checks every 20th value: the bound still, on some 50 000 inputs."""
+    x = np.concatenate([np.asarray(p, np.float32).ravel() for p in parts])
+    return x if JIT else x[::20]
+
+
+def _ulps(got, exact):
+    """|got − exact| in float32 ulps at the exact (float64) value; subnormal spacing below 2⁻¹²⁶."""
+    return np.abs(got.astype(np.float64) - exact) / np.abs(np.spacing(exact.astype(np.float32)))
+
+
+def _sigmoid64(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def _nonpositive():
+    """exp's inputs x ≤ 0 (10⁶ and more): the whole range by binade and uniformly, then dense
+    runs where the code changes regime: near 0, where k = round(x/ln2) steps (|r| = ln2/2),
+    where results become subnormal (ln 2⁻¹²⁶ ≈ -87.34) and round to 0 (ln 2⁻¹⁵⁰ ≈ -103.97),
+    and at the clamp (-104)."""
+    rng = np.random.default_rng(0)
+    return np.concatenate([
+        -_spread(2.0 ** -30, 110, 600_000), rng.uniform(-110, 0, 300_000), rng.uniform(-104.5, -87, 100_000),
+        -_spread(2.0 ** -30, 1e-3, 20_000), *(_near(-(k + 0.5) * math.log(2), 100) for k in range(150)),
+        _near(math.log(2.0 ** -126), 5000), _near(math.log(2.0 ** -150), 5000), _near(-104.0, 5000),
+        [-0.0]]).astype(np.float32)
+
+
+def test_float32_exp_within_its_bound():
+    """exp_nonpositive over > 10⁶ inputs ≤ 0, subnormal results included, within F32_EXP_ULP."""
+    x = _sample(_nonpositive())
+    assert x.size > 10 ** 6 or not JIT
+    got = _map_exp(x)
+    assert got.dtype == np.float32
+    assert _ulps(got, np.exp(x.astype(np.float64))).max() <= F32_EXP_ULP
+
+
+def test_float32_sigmoid_within_its_bound():
+    """sigmoid(x, single=True) over > 10⁶ inputs of both signs within F32_SIGMOID_ULP: for
+    x < -87.3 the exact value is subnormal, and it is the ulp of that range that counts."""
+    neg = _nonpositive()
+    x = _sample(neg, -neg[(neg > -18) & (neg < 0)], _near(0.0, 5000), _near(-0.0, 5000))
+    assert x.size > 10 ** 6 or not JIT
+    got = _map_sigmoid(x)
+    assert _ulps(got, _sigmoid64(x.astype(np.float64))).max() <= F32_SIGMOID_ULP
+
+
+def test_float32_tanh_within_its_bound():
+    """tanh(x, single=True) over > 10⁶ inputs of both signs within F32_TANH_ULP, densely near
+    0, where the polynomial hands over to the exp form (0.7), near 2⁻¹² (below it tanh(x)
+    rounds to x) and near 9.01 (above it tanh rounds to 1)."""
+    rng = np.random.default_rng(1)
+    mag = np.concatenate([_spread(2.0 ** -30, 10, 700_000), rng.uniform(0, 10, 300_000),
+                          _near(0.7, 20_000), _near(2.0 ** -12, 5000), _near(9.01, 5000), _near(0.0, 5000)])
+    x = _sample(mag * np.where(rng.random(mag.size) < 0.5, -1, 1).astype(np.float32))
+    assert x.size > 10 ** 6 or not JIT
+    got = _map_tanh(x)
+    assert _ulps(got, np.tanh(x.astype(np.float64))).max() <= F32_TANH_ULP
+
+
+@pytest.mark.skipif(not JIT, reason="compares the jitted gates with .py_func, which needs the JIT on")
+def test_float32_gates_python_bodies_agree_with_compiled():
+    """The same source run as Python (NumPy float32 scalars; 2**k as a float32 power instead
+    of its bits) gives the compiled results bit for bit."""
+    x = np.random.default_rng(2).uniform(-110, 20, 3000).astype(np.float32)
+    neg = -np.abs(x)
+    assert np.array_equal(_map_exp(neg), [kernels.exp_nonpositive.py_func(v) for v in neg])
+    assert np.array_equal(_map_sigmoid(x), [kernels.sigmoid.py_func(v, True) for v in x])
+    assert np.array_equal(_map_tanh(x / 10), [kernels.tanh.py_func(v, True) for v in x / 10])
+
+
+_TINY = np.float32(1e-45)                                      # the smallest subnormal, 2⁻¹⁴⁹
+
+
+@pytest.mark.parametrize("run", ["compiled", "python"])
+def test_float32_gates_special_values(run):
+    """NaN stays NaN; ±inf and ±0 give the limits; denormal inputs give σ = 0.5 and tanh(x) = x,
+    with the sign of -0.0 kept."""
+    if run == "python" and not JIT:
+        pytest.skip("with the JIT off, 'compiled' already runs the Python bodies")
+    pick = (lambda f: f.py_func) if run == "python" else (lambda f: f)
+    exp, sigmoid, tanh = pick(kernels.exp_nonpositive), pick(kernels.sigmoid), pick(kernels.tanh)
+    f32 = np.float32
+    assert np.isnan(exp(f32("nan"))) and np.isnan(sigmoid(f32("nan"), True)) and np.isnan(tanh(f32("nan"), True))
+    assert exp(f32("-inf")) == 0 and exp(f32(-104)) == 0 and exp(f32(-103.9)) > 0
+    assert exp(f32(-0.0)) == 1 and exp(-_TINY) == 1
+    assert sigmoid(f32("inf"), True) == 1 and sigmoid(f32("-inf"), True) == 0
+    assert sigmoid(f32(1000), True) == 1 and sigmoid(f32(-1000), True) == 0
+    for v in (0.0, -0.0, _TINY, -_TINY, f32(2.0 ** -127)):
+        assert sigmoid(f32(v), True) == 0.5
+    assert tanh(f32("inf"), True) == 1 and tanh(f32("-inf"), True) == -1
+    for v in (0.0, -0.0, _TINY, -_TINY, f32(2.0 ** -127), f32(-1e-30)):
+        t = tanh(f32(v), True)
+        assert t == v and math.copysign(1, t) == math.copysign(1, v)
