@@ -58,9 +58,11 @@ def test_panels_add_is_the_product_within_its_rounding_bound(dtype, N, with_c):
     K, M = 37, 3 * nr
     a, b = (rng.standard_normal(s).astype(dtype) for s in ((N, K), (K, M)))
     c = rng.standard_normal((N, M)).astype(dtype) if with_c else np.zeros((N, M), dtype)
+    c_before = c.copy()
     got = panels.panels_add(c if with_c else None, a, _packed(b))
     exact = c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64)
     assert got.dtype == dtype and got.shape == (N, M)
+    assert np.array_equal(c, c_before)                   # the sums go into a copy of c
     assert np.all(np.abs(got - exact) <= _bound(c, a, b))
     assert np.array_equal(products.matmul_add(c if with_c else None, a, _packed(b), 0), got)
 
@@ -107,7 +109,7 @@ def test_the_tile_is_summed_in_512_bit_vectors(dtype):
     group = numba.njit(cache=False, error_model="numpy", fastmath={"contract"})(panels._row_group.py_func)
     a, b = np.ones((8, 16), dtype), np.ones((16, panels.panel_width(dtype)), dtype)
     out = np.empty((8, b.shape[1]), dtype)
-    group(out, None, a, _packed(b)[0], 0, 0, 7)
+    group(out, False, a, _packed(b)[0], 0, 0, 7)
     assert np.all(out == 16)
     asm = group.inspect_asm(group.signatures[0])
     assert re.search(r"vfmadd\w+\s[^\n]*%zmm", asm)

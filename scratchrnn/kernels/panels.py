@@ -110,7 +110,15 @@ def panels_add(c, a, panels):
     or None for zero.
 
     Rows go in groups of ``ROWS``; the last group repeats its last row (computed the same way,
-    written again), so every row is summed in the same order whatever its group.
+    not written again), so every row is summed in the same order whatever its group.
+
+    ``c`` is copied into the output first, in memory order, and each group's sums are then added
+    in place. A group that read its own block of ``c`` instead (``ROWS`` pieces of ``PANEL_BYTES``,
+    a row apart) waited on memory for each piece, where the copy streams ``c`` in order. One
+    core of an AMD EPYC Zen 5, float32, 128 steps each adding a different ``c`` as a time loop
+    does: 32 × 512 by 512 × 512 ran at 105–109 GFLOP/s reading ``c`` in the groups and at 196–200
+    copying it first; 64 × 128 by 128 × 512 at 39–46 against 151; 8 × 512 by 512 × 2048 at
+    123–174 against 195–199.
     """
     N, K = a.shape
     P, _, NR = panels.shape
@@ -120,28 +128,34 @@ def panels_add(c, a, panels):
         raise ValueError("panels_add: expected panels of PANEL_BYTES // itemsize columns (panels_shape)")
     if is_single(a) != is_single(panels):
         raise ValueError("panels_add: expected a and panels of one dtype")
-    out = np.empty((N, P * NR), dtype=a.dtype)         # (N, M)
+    if c is None:
+        out = np.empty((N, P * NR), dtype=a.dtype)     # (N, M)
+    else:
+        out = c.copy()                                 # (N, M)
     for p in range(P):
         for n in range(0, N, ROWS):
-            _row_group(out, c, a, panels[p], p * NR, n, N - 1)
+            _row_group(out, c is not None, a, panels[p], p * NR, n, N - 1)
     return out
 
 
 @jit_fma
-def _row_group(out, c, a, panel, j0, n, last):
-    """``out[r, j0:j0+NR] = c[r, j0:j0+NR] + a[r] @ panel`` for the ``ROWS`` rows r = n, n + 1, …
-    (past ``last``: ``last`` again); c None: zero."""
+def _row_group(out, add, a, panel, j0, n, last):
+    """``out[r, j0:j0+NR] += a[r] @ panel`` (``add``), else ``=``, for the ``ROWS`` rows
+    r = n, n + 1, …; rows past ``last`` sum row ``last`` again and are not written."""
     acc = _tile(panel)                                  # (ROWS, NR) sums, in registers
     NR = acc.shape[1]
     for k in range(a.shape[1]):
         b_k = panel[k]                                  # (NR,)
         for i in range(ROWS):                           # unrolled: ROWS is a constant
             _fma_row(acc[i], a[min(n + i, last), k], b_k)
-    for i in range(ROWS):
-        r = min(n + i, last)
-        row = acc[i]
-        for j in range(NR):
-            out[r, j0 + j] = row[j] if c is None else c[r, j0 + j] + row[j]
+    for i in range(min(ROWS, last + 1 - n)):
+        row, dest = acc[i], out[n + i, j0:j0 + NR]
+        if add:
+            for j in range(NR):
+                dest[j] += row[j]
+        else:
+            for j in range(NR):
+                dest[j] = row[j]
 
 
 def _fma_row(acc, a, b):
