@@ -22,7 +22,7 @@ the time loop is the pass's time less theirs:
   allocation, layout).
 
 The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
-same shapes, T times on a new operand each, in the same row blocks on the same threads), so
+same shapes, T times with a new ``xw_t`` each, in the same row blocks on the same threads), so
 each kernel splits into "per-step products" and "gate maths" (forward) or "elementwise"
 (backward) by difference. Medians over ``--repeats`` calls.
 
@@ -108,13 +108,13 @@ def _timed_passes(model, log):
 
 
 def _per_step_products(c, a, b, T, nblocks, blas_small):
-    """``matmul_add(c[t], a[t], b, blas_small)`` for t < T per row block, as the kernels make
-    them (one per step; c and a (T, N, ·), c None for none): in a parallel region for blocks,
-    outside one for a serial pass, whose
-    products BLAS runs on its own threads (inside a region it ran them on one: LSTM T=128 N=1
-    H=512, 7.4 ms against 4.2 for the backward's products, Intel Xeon)."""
+    """``matmul_add(c[t], a, b, blas_small)`` for t < T per row block, as the kernels make
+    them (one per step; c (T, N, ·) or None for none, a (N, ·)): in a parallel region for blocks,
+    outside one for a serial pass, whose products BLAS runs on its own threads (inside a region
+    it ran them on one: LSTM T=128 N=1 H=512, 7.4 ms against 4.2 for the backward's products,
+    Intel Xeon)."""
     if nblocks == 1:
-        _steps(c, a, b, T, blas_small, 0, a.shape[0])
+        _steps(c, a, b, T, blas_small, 0, a.shape[0])   # all N rows
     else:
         _steps_in_blocks(c, a, b, T, nblocks, blas_small)
 
@@ -124,14 +124,14 @@ def _per_step_products(c, a, b, T, nblocks, blas_small):
 def _steps(c, a, b, T, blas_small, n0, n1):
     for t in range(T):
         if c is None:
-            kernels.matmul_add(None, a[t, n0:n1], b, blas_small)
+            kernels.matmul_add(None, a[n0:n1], b, blas_small)
         else:
-            kernels.matmul_add(c[t, n0:n1], a[t, n0:n1], b, blas_small)
+            kernels.matmul_add(c[t, n0:n1], a[n0:n1], b, blas_small)
 
 
 @njit(parallel=True)
 def _steps_in_blocks(c, a, b, T, nblocks, blas_small):
-    N = a.shape[1]
+    N = a.shape[0]
     for k in prange(nblocks):
         _steps(c, a, b, T, blas_small, N * k // nblocks, N * (k + 1) // nblocks)
 
@@ -156,12 +156,15 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
     med = {k: float(np.median([log[k] for log in logs])) for k in logs[0]}
 
     # The per-step products alone, with the kernels' operands: forward h_{t-1} (N, H) times
-    # W_hhᵀ (H, G·H) plus xw_t (none for the GRU), backward da_t (N, G·H) times W_hh (G·H, H);
-    # a different one every step, as the time loop reads them (one operand used T times stays
-    # in cache, and made the products look up to 2x faster than in the loop).
+    # W_hhᵀ (H, G·H) plus xw_t (none for the GRU), backward da_t (N, G·H) times W_hh (G·H, H).
+    # As in the time loop, each step adds a new xw_t, which the input projection wrote for all
+    # steps before the loop; one xw_t used T times stays in cache and makes the products look
+    # faster than they run in the loop (benchmarks/results/zen5-avx512-2026-12-03-evening/
+    # panels_copy_products.md has how much, for the panels before they copied xw_t first).
+    # h_{t-1} and da_t, which the loop wrote just before, are one array used every step.
     w_hh = m.state_dict()["weight_hh_l0"]
-    h = rng.standard_normal((T, N, H)).astype(dtype)
-    da = rng.standard_normal((T, N, G * H)).astype(dtype)
+    h = rng.standard_normal((N, H)).astype(dtype)
+    da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((T, N, G * H)).astype(dtype)
     nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
     w_t, w = layout.forward_weights(w_hh, N, nb), layout.backward_weights(w_hh, T, N, nb)
