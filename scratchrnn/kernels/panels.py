@@ -118,7 +118,8 @@ def panels_add(c, a, panels):
     core of an AMD EPYC Zen 5, float32, 128 steps each adding a different ``c`` as a time loop
     does: 32 × 512 by 512 × 512 ran at 105–109 GFLOP/s reading ``c`` in the groups and at 196–200
     copying it first; 64 × 128 by 128 × 512 at 39–46 against 151; 8 × 512 by 512 × 2048 at
-    123–174 against 195–199.
+    123–174 against 195–199 (benchmarks/results/zen5-avx512-2026-12-03-evening/
+    panels_copy_products.md; whole models: panels_copy_ab.md there).
     """
     N, K = a.shape
     P, _, NR = panels.shape
