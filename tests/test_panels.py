@@ -63,6 +63,8 @@ def test_panels_add_is_the_product_within_its_rounding_bound(dtype, N, with_c):
     exact = c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64)
     assert got.dtype == dtype and got.shape == (N, M)
     assert np.array_equal(c, c_before)                   # the sums go into a copy of c
+    if with_c:                                           # c + the sums, one rounding, each row once
+        assert np.array_equal(got, c + panels.panels_add(None, a, _packed(b)))
     assert np.all(np.abs(got - exact) <= _bound(c, a, b))
     assert np.array_equal(products.matmul_add(c if with_c else None, a, _packed(b), 0), got)
 
