@@ -38,3 +38,17 @@ def test_fixed_cost_profile_runs_at_size_one_in_microseconds(capsys):
     assert "| stage | µs | share | GFLOP/s |" in out
     total = float(out.split("| total | ")[1].split(" |")[0])
     assert 1 < total < 1e5                      # µs: a call at size one takes tens of µs, not ms or ns
+
+
+def test_torch_side_by_side_is_reported_and_kept_out_of_the_stages(torch):
+    """``--torch``: torch's forward+backward is timed at the same point, reported under the
+    table with both ratios, and neither counted in the total nor shown as a stage."""
+    s = stages.profile("lstm", T=3, N=2, H=4, dtype="float64", repeats=2, torch_side=True)
+    assert s[stages.TORCH] > 0
+    parts = sum(v for k, v in s.items() if k not in ("total", stages.TORCH))
+    assert parts == pytest.approx(s["total"], rel=1e-9)
+    table = stages.markdown("lstm", 3, 2, 4, "float64", s)
+    assert table.count("\n| ") == len(s)                    # header + one row per stage, none for torch
+    gemms = sum(s[k] for k in stages.gemm_gflops("lstm", 3, 2, 4))
+    assert f"over torch's: {s['total'] / s[stages.TORCH]:.3g}x" in table
+    assert f"over torch's: {gemms / s[stages.TORCH]:.3g}x" in table

@@ -1,7 +1,7 @@
 """Where one scratchrnn forward+backward spends its time, stage by stage.
 
     python -m scratchrnn.bench.stages --model lstm --T 128 --N 16 --H 128 [--dtype float32]
-        [--repeats 7] [--out benchmarks/results/MACHINE/stages_cpu.md] [--append]
+        [--repeats 7] [--torch] [--out benchmarks/results/MACHINE/stages_cpu.md] [--append]
 
 The profile behind the benchmark's misses: where a target is missed, it says where the
 time goes. One call of the module's forward and backward
@@ -29,6 +29,12 @@ each kernel splits into "per-step products" and "gate maths" (forward) or "eleme
 ``--fixed`` profiles the same stages at T = N = H = I = 1, where the work itself is nil, in µs:
 the fixed cost every module call pays (Python validation, bookkeeping, the compiled calls'
 dispatch), stage by stage.
+
+``--torch`` also times torch CPU's forward+backward at the point (``torch.nn.LSTM`` … with the
+same weights and input, the input requiring grad), one call after each profiled call, as the
+grid interleaves them. Under the table it then gives the ratio of the two totals, and that of
+the GEMM stages alone: the ratio this profile would have if everything but its GEMM stages
+(gate maths, elementwise, the rest) took no time, a bound on what the other stages can win.
 """
 
 # -- configuration -----------------------------------------------------------
@@ -136,14 +142,17 @@ def _steps_in_blocks(c, a, b, T, nblocks, blas_small):
         _steps(c, a, b, T, blas_small, N * k // nblocks, N * (k + 1) // nblocks)
 
 
-def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
-    """Median seconds per stage of one forward+backward; a dict, stage -> seconds."""
+def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
+    """Median seconds per stage of one forward+backward; a dict, stage -> seconds. With
+    ``torch_side``, also "torch CPU": the median of torch's forward+backward, one call after
+    each of ours (not a stage: not part of the total)."""
     cls, G = MODELS[model], gates(model)
     m = cls(H, H, dtype=dtype, seed=SEED)
     rng = np.random.default_rng(SEED)
     x = rng.standard_normal((T, N, H)).astype(dtype)              # (T, N, I)
     d_out = rng.standard_normal((T, N, H)).astype(dtype)          # (T, N, H)
-    logs = []
+    torch_call = _torch_call(model, T, N, H, dtype, m, x, d_out) if torch_side else None
+    logs, torch_times = [], []
     for i in range(repeats + 1):                                 # the first call warms up
         log = {}
         with _timed_passes(model, log):
@@ -151,6 +160,10 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
             m(x)
             m.backward(d_out)
             log["total"] = time.perf_counter() - t - log["rerun"]
+        if torch_call is not None:
+            t = time.perf_counter()
+            torch_call()
+            torch_times.append(time.perf_counter() - t)
         if i:
             logs.append(log)
     med = {k: float(np.median([log[k] for log in logs])) for k in logs[0]}
@@ -190,7 +203,21 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS):
         "rest (validation, allocation, layout)": med["total"] - med["forward pass"] - med["backward pass"],
         "total": med["total"],
     }
+    if torch_call is not None:
+        stages[TORCH] = float(np.median(torch_times[1:]))
     return stages
+
+
+TORCH = "torch CPU"        # profile's key for torch's forward+backward (--torch)
+
+
+def _torch_call(model, T, N, H, dtype, m, x, d_out):
+    """One forward+backward of torch's module at the point, with m's weights and the same x
+    (requiring grad) and d_out: the grid's ``torch_cpu`` (``impls.torch_impl``)."""
+    from scratchrnn.bench import impls
+    from scratchrnn.bench.spec import Point
+    point = Point(model, "fwdbwd", dtype, T, N, H)
+    return impls.torch_impl("torch_cpu", point, m.state_dict(), x, d_out).call
 
 
 def gemm_gflops(model, T, N, H):
@@ -212,9 +239,17 @@ def markdown(model, T, N, H, dtype, stages, fixed=False):
     lines = [f"### {model}, {title}, {dtype}, OPENBLAS_NUM_THREADS {threads}",
              "", f"| stage | {unit} | share | GFLOP/s |", "|---|---|---|---|"]
     for name, s in stages.items():
+        if name == TORCH:
+            continue
         rate = f"{flop[name] / s:.1f}" if name in flop and s > 0 and not fixed else ""
         share = "" if name == "total" else f"{100 * s / total:.0f} %"
         lines.append(f"| {name} | {s * scale:.2f} | {share} | {rate} |")
+    if TORCH in stages:
+        torch_s = stages[TORCH]
+        gemms = sum(stages[name] for name in flop)
+        lines += ["", f"torch CPU forward+backward, one call after each of these: {torch_s * scale:.2f} {unit}. "
+                      f"Total over torch's: {total / torch_s:.3g}x; the GEMM stages alone "
+                      f"({gemms * scale:.2f} {unit}) over torch's: {gemms / torch_s:.3g}x."]
     return "\n".join(lines) + "\n"
 
 
@@ -229,12 +264,15 @@ def main(argv=None):
                                                f"{FIXED_REPEATS} with --fixed)")
     p.add_argument("--fixed", action="store_true",
                    help="the fixed cost per call instead: the stages at T = N = H = I = 1, in µs")
+    p.add_argument("--torch", action="store_true",
+                   help="also time torch CPU's forward+backward, one call after each profiled call, "
+                        "and give both totals' ratio and the GEMM stages' over torch's")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
     args = p.parse_args(argv)
     T, N, H = (1, 1, 1) if args.fixed else (args.T, args.N, args.H)
     repeats = args.repeats or (FIXED_REPEATS if args.fixed else REPEATS)
-    stages = profile(args.model, T, N, H, args.dtype, repeats)
+    stages = profile(args.model, T, N, H, args.dtype, repeats, torch_side=args.torch)
     table = markdown(args.model, T, N, H, args.dtype, stages, fixed=args.fixed)
     print(table)
     if args.out:
