@@ -32,15 +32,16 @@ dispatch), stage by stage.
 
 ``--torch`` also times torch CPU's forward+backward at the point (``torch.nn.LSTM`` … with the
 same weights and input, the input requiring grad), interleaved with the profiled calls as the
-grid interleaves them: before each profiled call, two calls of torch (the second timed) and one
-of ours unprofiled, so that neither timed call starts while the other library's threads still
-spin. Under the table it then gives the ratio of the two totals, and that of
+grid interleaves them: before each profiled call, a pause, one untimed call of torch and three
+timed, a pause and one call of ours unprofiled, so that no timed call starts while the other
+library's threads still spin; torch's time is the median of its timed calls. Under the table it then gives the ratio of the two totals, and that of
 the GEMM stages alone: the ratio this profile would have if everything but its GEMM stages
 (gate maths, elementwise, the rest) took no time, a bound on what the other stages can win.
 """
 
 # -- configuration -----------------------------------------------------------
 REPEATS = 7
+TORCH_CALLS = 3            # --torch: torch's timed calls per repeat
 FIXED_REPEATS = 301        # --fixed: calls per median (each takes tens of µs)
 SEED = 0
 # -----------------------------------------------------------------------------
@@ -55,6 +56,7 @@ import numpy as np
 from numba import njit, prange
 
 from scratchrnn import registry
+from scratchrnn.bench import measure
 from scratchrnn.bench.spec import gates
 from scratchrnn import kernels, layout
 from scratchrnn.kernels import passes, team
@@ -156,17 +158,18 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
     torch_call = _torch_call(model, T, N, H, dtype, m, x, d_out) if torch_side else None
     logs, torch_times = [], []
     for i in range(repeats + 1):                                 # the first call warms up
-        # torch twice, the second timed, then ours once unprofiled: the first call after the
-        # other library's absorbs the switch. Each library's OpenMP threads keep spinning for a
-        # while after its parallel region, and a call of the other that starts meanwhile shares
-        # the cores with them: one call each, alternating, made calls of a fraction of a
-        # millisecond up to 20x slower than in the grid, whose samples of many calls pay the
-        # switch once per sample.
+        # As in the grid's rounds (``measure``): a pause, so that the other library's spinning
+        # BLAS/OpenMP workers go idle, and one untimed call that wakes this one's thread pools,
+        # before each library's timed calls. Without them, one call each, alternating, made
+        # calls of a fraction of a millisecond up to 20x slower than in the grid.
         if torch_call is not None:
+            time.sleep(measure.PAUSE_S)
             torch_call()
-            t = time.perf_counter()
-            torch_call()
-            torch_times.append(time.perf_counter() - t)
+            for _ in range(TORCH_CALLS):
+                t = time.perf_counter()
+                torch_call()
+                torch_times.append(time.perf_counter() - t)
+            time.sleep(measure.PAUSE_S)
             m(x)
             m.backward(d_out)
         log = {}
@@ -215,7 +218,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
         "total": med["total"],
     }
     if torch_call is not None:
-        stages[TORCH] = float(np.median(torch_times[1:]))
+        stages[TORCH] = float(np.median(torch_times[TORCH_CALLS:]))   # the first repeat warms up
     return stages
 
 
