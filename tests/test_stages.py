@@ -52,3 +52,12 @@ def test_torch_side_by_side_is_reported_and_kept_out_of_the_stages(torch):
     gemms = sum(s[k] for k in stages.gemm_gflops("lstm", 3, 2, 4))
     assert f"over torch's: {s['total'] / s[stages.TORCH]:.3g}x" in table
     assert f"over torch's: {gemms / s[stages.TORCH]:.3g}x" in table
+
+
+def test_torch_flag_without_torch_is_a_clear_error(monkeypatch, capsys):
+    """--torch where torch is not installed: an error naming what is missing, no traceback."""
+    real = stages.importlib.util.find_spec
+    monkeypatch.setattr(stages.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    assert stages.main(["--model", "rnn", "--T", "2", "--N", "1", "--H", "2", "--torch"]) == 2
+    assert "--torch needs torch, which is not installed" in capsys.readouterr().err

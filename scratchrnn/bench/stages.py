@@ -34,9 +34,10 @@ dispatch), stage by stage.
 same weights and input, the input requiring grad), interleaved with the profiled calls as the
 grid interleaves them: before each profiled call, a pause, one untimed call of torch and three
 timed, a pause and one call of ours unprofiled, so that no timed call starts while the other
-library's threads still spin; torch's time is the median of its timed calls. Under the table it then gives the ratio of the two totals, and that of
-the GEMM stages alone: the ratio this profile would have if everything but its GEMM stages
-(gate maths, elementwise, the rest) took no time, a bound on what the other stages can win.
+library's threads still spin; torch's time is the median of its timed calls. Under the
+table it then gives the ratio of the two totals, and that of the GEMM stages alone: the ratio
+this profile would have if everything but its GEMM stages (gate maths, elementwise, the rest)
+took no time, a bound on what the other stages can win. It needs torch installed.
 """
 
 # -- configuration -----------------------------------------------------------
@@ -47,6 +48,7 @@ SEED = 0
 # -----------------------------------------------------------------------------
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -148,8 +150,8 @@ def _steps_in_blocks(c, a, b, T, nblocks, blas_small):
 
 def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
     """Median seconds per stage of one forward+backward; a dict, stage -> seconds. With
-    ``torch_side``, also "torch CPU": the median of torch's forward+backward, one call after
-    each of ours (not a stage: not part of the total)."""
+    ``torch_side``, also "torch CPU": the median of torch's forward+backward, timed between
+    ours (not a stage: not part of the total)."""
     cls, G = MODELS[model], gates(model)
     m = cls(H, H, dtype=dtype, seed=SEED)
     rng = np.random.default_rng(SEED)
@@ -286,6 +288,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     T, N, H = (1, 1, 1) if args.fixed else (args.T, args.N, args.H)
     repeats = args.repeats or (FIXED_REPEATS if args.fixed else REPEATS)
+    if args.torch and importlib.util.find_spec("torch") is None:
+        print("error: --torch needs torch, which is not installed (pip install '.[torch]')",
+              file=sys.stderr)
+        return 2
     stages = profile(args.model, T, N, H, args.dtype, repeats, torch_side=args.torch)
     table = markdown(args.model, T, N, H, args.dtype, stages, fixed=args.fixed)
     print(table)
