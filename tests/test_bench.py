@@ -14,6 +14,8 @@ from scratchrnn.bench import cli, impls, nojit, report, spec, timing
 from scratchrnn.bench import environment as bench_env
 from scratchrnn.bench import measure as bench_measure
 
+from grid_helpers import row as _row
+
 pytest.importorskip("matplotlib", reason="needs matplotlib (the [plots] extra): the harness draws its plots")
 
 # --max-other 100: the guard accepts every sample, so the run is fast on a busy machine
@@ -55,16 +57,6 @@ def test_small_ratios_keep_their_digits():
     rows = [_row("rnn", 32, 1, 32, "scratchrnn", 0.003), _row("rnn", 32, 1, 32, "torch_cpu", 1.0)]
     text = "\n".join(report.targets_section(rows) + report.results_tables(rows))
     assert "0.003×" in text and "0.00×" not in text
-
-
-def _row(model, T, N, H, impl, median_s, peak_fraction=None, dtype="float32", pass_="fwdbwd",
-         flagged=False):
-    r = dict(model=model, T=T, N=N, H=H, I=H, impl=impl, dtype=dtype, status="ok",
-             median_s=median_s, peak_fraction=peak_fraction, spread=0.01, n_rejected=0,
-             flagged=flagged, flags=["spread 50% > 10%"] if flagged else [], **{"pass": pass_})
-    r["flops"] = spec.flops(model, pass_, T, N, H, H)
-    r["gflops"] = r["flops"] / median_s / 1e9
-    return r
 
 
 def test_targets_report_miss_where_measured_values_miss():

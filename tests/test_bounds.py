@@ -8,15 +8,14 @@ import pytest
 from scratchrnn.bench import bounds
 from scratchrnn.bench.spec import flops
 
+from grid_helpers import row
+
 NS = {"sigmoid": 4.0, "tanh": 10.0}          # made-up libm costs, ns a value
 
 
 def _rows(model, T, N, H, ours_s, torch_s, peak_gflops):
-    common = dict(model=model, dtype="float64", T=T, N=N, H=H, I=H, status="ok", flagged=False)
-    common["pass"] = "fwdbwd"
-    f = flops(model, "fwdbwd", T, N, H, H)
-    return [dict(common, impl="scratchrnn", median_s=ours_s, flops=f, peak_gflops=peak_gflops),
-            dict(common, impl="torch_cpu", median_s=torch_s, flops=f, peak_gflops=peak_gflops)]
+    return [row(model, T, N, H, impl, t, dtype="float64", peak_gflops=peak_gflops)
+            for impl, t in (("scratchrnn", ours_s), ("torch_cpu", torch_s))]
 
 
 def _grid(rows, threads=2):
