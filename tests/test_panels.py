@@ -102,6 +102,7 @@ def test_panels_in_a_strided_view_give_the_same_product(dtype):
     assert np.array_equal(panels.panels_add(None, a, strided), panels.panels_add(None, a, p))
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="with NUMBA_DISABLE_JIT=1 nothing is compiled: no machine code to read")
 @pytest.mark.skipif(not panels.wide_registers(), reason="the CPU has no AVX-512: 512-bit vectors would be split")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_the_tile_is_summed_in_512_bit_vectors(dtype):
@@ -154,6 +155,7 @@ def test_layout_keeps_serial_passes_of_many_rows_and_the_jit_off_plain(monkeypat
     """A serial pass of more than SMALL_N rows leaves its products to BLAS on all threads;
     with the JIT off, the panels' loops would run as Python: plain weights there too."""
     monkeypatch.setattr(panels, "wide_registers", lambda: True)
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", False)         # the rule with the JIT on, whatever this run's
     f32 = np.float32
     assert layout._panels(2, 32, 512, 2048, f32)                    # two blocks of 16 rows
     assert layout._panels(1, 8, 512, 2048, f32)                     # serial, 8 rows: against the own loops

@@ -128,7 +128,10 @@ class RNNBase(Module):
         if not self.reuse_memory:
             self._workspaces.clear()
             return None
-        return self._workspaces.setdefault((k, d), Workspace())
+        workspace = self._workspaces.get((k, d))
+        if workspace is None:                        # not setdefault: that builds one on every call
+            workspace = self._workspaces[k, d] = Workspace()
+        return workspace
 
     # -- one layer, one direction: filled in by RNN, LSTM and GRU ----------------
     def _layer_forward(self, x, states, weights, lengths, workspace):
