@@ -3,6 +3,7 @@ process), the spread flag, the peak that no row may exceed, the machine record a
 warning about variables that force slower kernels, and the plots' convention and flags."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -203,6 +204,63 @@ def test_a_variable_forcing_slower_kernels_is_named():
     assert bench_env.forcing_warnings(AVX512, [], {"cpu_capability": "AVX2"}, {})   # torch held back
 
 
+SMAPS = """\
+7f0000000000-7f0000200000 rw-p 00000000 00:00 0
+Size:               2048 kB
+VmFlags: rd wr mr mw me ac sd
+7f0000200000-7f0000a00000 rw-p 00000000 00:00 0
+Size:               8192 kB
+AnonHugePages:      8192 kB
+VmFlags: rd wr mr mw me ac sd hg
+"""
+
+
+def test_huge_page_advice_is_read_from_the_mapping_that_holds_the_address(tmp_path):
+    smaps = tmp_path / "smaps"
+    smaps.write_text(SMAPS)
+    assert bench_env._advised(0x7f0000300000, smaps) is True          # inside the advised mapping
+    assert bench_env._advised(0x7f0000000100, smaps) is False         # the one before: no "hg"
+    assert bench_env._advised(0x7f0000a00000, smaps) is None          # in neither (end is exclusive)
+    assert bench_env._advised(0x7f0000300000, tmp_path / "absent") is None
+    mode = tmp_path / "enabled"
+    mode.write_text("always [madvise] never\n")
+    assert bench_env.huge_pages(mode, smaps)["thp"] == "madvise"
+    assert bench_env.huge_pages(tmp_path / "absent", smaps)["thp"] is None
+
+
+def test_uneven_huge_pages_are_warned_about_where_only_advice_gets_them():
+    on, off = {"numpy": True, "torch": True}, {"numpy": True, "torch": False}
+    assert bench_env.forcing_warnings(AVX512, [], None, {}, dict(on, thp="madvise")) == []
+    w = bench_env.forcing_warnings(AVX512, [], None, {}, dict(off, thp="madvise"))
+    assert len(w) == 1 and "NumPy's large buffers are advised for huge pages and torch's are not" in w[0]
+    assert "THP_MEM_ALLOC_ENABLE=unset" in w[0]
+    for mode in ("always", "never", None):               # the advice changes nothing there
+        assert bench_env.forcing_warnings(AVX512, [], None, {}, dict(off, thp=mode)) == []
+
+
+def test_torch_is_given_huge_pages_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    assert bench_env.give_torch_huge_pages() == "1" and os.environ["THP_MEM_ALLOC_ENABLE"] == "1"
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "0")
+    assert bench_env.give_torch_huge_pages() == "0"
+
+
+@pytest.mark.skipif(not os.path.exists(bench_env.THP_MODE) or not os.path.exists("/proc/self/smaps"),
+                    reason="needs Linux with transparent huge pages (/proc/self/smaps and the THP mode)")
+def test_a_fresh_process_gives_torch_huge_pages_as_the_harness_sets_it():
+    pytest.importorskip("torch", reason="needs torch (not installed)")
+    code = ("from scratchrnn.bench import environment as e; import json; "
+            "e.give_torch_huge_pages(); print(json.dumps(e.huge_pages()))")
+    env = {k: v for k, v in os.environ.items() if k not in ("THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE")}
+    got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout)
+    assert got["torch"] is True and got["numpy"] is True    # both ask for huge pages
+    env["THP_MEM_ALLOC_ENABLE"] = "0"                       # torch's default: it does not ask
+    got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout)
+    assert got["torch"] is False
+
+
 def test_environment_records_the_machine():
     pytest.importorskip("threadpoolctl")
     torch = pytest.importorskip("torch", reason="needs torch (not installed)")
@@ -212,6 +270,7 @@ def test_environment_records_the_machine():
     assert blas and all(p["num_threads"] >= 1 and "architecture" in p for p in blas)
     assert env["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert env["versions"]["numpy"] == np.__version__ and "forcing" in env
+    assert set(env["huge_pages"]) == {"thp", "numpy", "torch"}
     json.dumps(env)                                   # it goes into the JSON as it is
 
 

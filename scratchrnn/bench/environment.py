@@ -4,6 +4,16 @@ Every result records ``environment()``. ``forcing_warnings`` names the environme
 variables that make a library run kernels below what the CPU supports (for instance
 ``OPENBLAS_CORETYPE=Haswell`` on an AVX-512 CPU: OpenBLAS then runs AVX2 kernels at about
 half speed while torch's oneDNN keeps AVX-512); the harness prints them before it starts.
+
+It also records which library's large buffers sit on transparent huge pages
+(``huge_pages``). Where the kernel gives them only to memory that asks (THP "madvise"
+mode), NumPy asks for its arrays of 4 MiB or more, and torch asks for its buffers of 2 MiB
+or more only when ``THP_MEM_ALLOC_ENABLE`` is set. Without it, torch's time depended on the
+process's history: in a long grid its buffers landed on memory NumPy had freed (huge
+pages), early in a run or alone they did not, and oneDNN's LSTM at T=128 N=64 H=128 took
+19–21 ms against 31–37 ms (2-core Zen 5, float32). The harness therefore sets
+``THP_MEM_ALLOC_ENABLE=1`` before torch is imported (``give_torch_huge_pages``), unless the
+environment sets it already, so both libraries run on huge pages from the first point.
 """
 
 import os
@@ -31,7 +41,13 @@ TORCH_CAPABILITY_ISA = {"AVX512": "AVX-512", "AVX2": "AVX2", "ZVECTOR": "none",
 VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS",
              "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
-             "DNNL_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES", "CUDA_VISIBLE_DEVICES")
+             "DNNL_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES", "CUDA_VISIBLE_DEVICES",
+             "THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE")
+
+# torch's CPU allocator reads this once, at its first allocation: set, it advises buffers of
+# 2 MiB or more to use transparent huge pages (madvise MADV_HUGEPAGE).
+TORCH_HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"
+THP_MODE = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 
 def read_cpuinfo(path="/proc/cpuinfo"):
@@ -91,6 +107,52 @@ def thread_pools():
     return [{k: p.get(k) for k in keep} for p in threadpool_info()]
 
 
+def give_torch_huge_pages():
+    """Sets ``THP_MEM_ALLOC_ENABLE=1`` unless the environment sets it (to any value); call it
+    before torch is imported. Returns the value in effect."""
+    return os.environ.setdefault(TORCH_HUGE_PAGES, "1")
+
+
+def huge_pages(thp_mode=THP_MODE, smaps="/proc/self/smaps"):
+    """{"thp": the kernel's mode ("always", "madvise", "never"; None where unknown), "numpy",
+    "torch": whether a fresh 8 MiB buffer of each carries the huge-page advice (None where
+    that cannot be read, or torch is not installed)}."""
+    try:
+        with open(thp_mode) as f:
+            mode = f.read().split("[", 1)[1].split("]", 1)[0]
+    except (OSError, IndexError):
+        mode = None
+    size = 1 << 23
+    inside = 1 << 22                   # NumPy advises from the buffer's second page on
+    a = np.empty(size, np.uint8)
+    out = {"thp": mode, "numpy": _advised(a.ctypes.data + inside, smaps), "torch": None}
+    try:
+        import torch
+    except ImportError:
+        return out
+    t = torch.empty(size, dtype=torch.uint8)
+    out["torch"] = _advised(t.data_ptr() + inside, smaps)
+    return out
+
+
+def _advised(address, smaps):
+    """Whether the mapping that holds ``address`` is advised for huge pages ("hg" among its
+    VmFlags in /proc/self/smaps); None where that cannot be read."""
+    try:
+        with open(smaps) as f:
+            inside = False
+            for line in f:
+                head = line.split(None, 1)[0] if line.strip() else ""
+                if "-" in head and not head.endswith(":"):           # "start-end perms ..."
+                    lo, hi = (int(v, 16) for v in head.split("-"))
+                    inside = lo <= address < hi
+                elif inside and head == "VmFlags:":
+                    return "hg" in line.split()[1:]
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def torch_record():
     """torch's version, CPU capability, threads, MKL/oneDNN presence, CUDA build."""
     try:
@@ -116,13 +178,21 @@ def versions():
             "scipy": scipy.__version__, "numba": numba.__version__, "torch": tv}
 
 
-def forcing_warnings(cpu, pools, torch, env):
-    """Returns one sentence per setting that makes a library run below the CPU's ISA.
+def forcing_warnings(cpu, pools, torch, env, pages=None):
+    """Returns one sentence per setting that makes a library run below the CPU's ISA, or
+    gives one library huge pages and not the other.
 
     ``cpu`` from ``cpu_record``, ``pools`` from ``thread_pools``, ``torch`` from
-    ``torch_record``, ``env`` a mapping of environment variables.
+    ``torch_record``, ``env`` a mapping of environment variables, ``pages`` from ``huge_pages``.
     """
     out = []
+    if pages and pages["thp"] == "madvise" and None not in (pages["numpy"], pages["torch"]) \
+            and pages["numpy"] != pages["torch"]:
+        on, off = ("NumPy", "torch") if pages["numpy"] else ("torch", "NumPy")
+        out.append(f"{on}'s large buffers are advised for huge pages and {off}'s are not "
+                   f"(transparent huge pages: {pages['thp']}; {TORCH_HUGE_PAGES}="
+                   f"{env.get(TORCH_HUGE_PAGES, 'unset')}): {off}'s times then depend on the "
+                   f"memory it happens to reuse")
     top = cpu["isa"]
     level = ISA_LEVELS.index(top) if top in ISA_LEVELS else None
     core = env.get("OPENBLAS_CORETYPE")
@@ -188,14 +258,15 @@ def tf32_state(requested):
 def environment(tf32=None, cuda=None):
     """The run's machine and software, with the forcing warnings (see module docstring)."""
     import numba
-    cpu, pools, torch = cpu_record(), thread_pools(), torch_record()
+    cpu, pools, torch, pages = cpu_record(), thread_pools(), torch_record(), huge_pages()
     env = {k: os.environ[k] for k in VARIABLES if k in os.environ}
     return {"cpu": cpu, "platform": platform.platform(), "thread_pools": pools, "torch": torch,
+            "huge_pages": pages,
             "numba": {"threads": numba.config.NUMBA_NUM_THREADS,
                       "threading_layer": numba.config.THREADING_LAYER,
                       "disable_jit": bool(numba.config.DISABLE_JIT)},
             "variables": env, "versions": versions(),
-            "forcing": forcing_warnings(cpu, pools, torch, env),
+            "forcing": forcing_warnings(cpu, pools, torch, env, pages),
             "cuda": cuda, "tf32": tf32}
 
 
@@ -206,4 +277,7 @@ def describe(env):
                      for p in env.get("thread_pools") or [] if p["user_api"] == "blas")
     t = env.get("torch")
     torch = f"; torch {t['cpu_capability']} ×{t['threads']}" if t else ""
-    return f"{cpu['model']} ({cpu['isa']}), {cpu['usable_cpus']} of {cpu['cpu_count']} CPUs; {blas}{torch}"
+    pages = env.get("huge_pages") or {}
+    advised = [name for name, key in (("NumPy", "numpy"), ("torch", "torch")) if pages.get(key)]
+    thp = f"; huge pages ({pages['thp']}): {', '.join(advised) or 'neither'}" if pages.get("thp") else ""
+    return f"{cpu['model']} ({cpu['isa']}), {cpu['usable_cpus']} of {cpu['cpu_count']} CPUs; {blas}{torch}{thp}"

@@ -58,7 +58,7 @@ import numpy as np
 from numba import njit, prange
 
 from scratchrnn import registry
-from scratchrnn.bench import measure
+from scratchrnn.bench import environment, measure
 from scratchrnn.bench.spec import gates
 from scratchrnn import kernels, layout
 from scratchrnn.kernels import passes, team
@@ -286,6 +286,7 @@ def main(argv=None):
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
     args = p.parse_args(argv)
+    environment.give_torch_huge_pages()         # as the grid does, before torch is imported
     T, N, H = (1, 1, 1) if args.fixed else (args.T, args.N, args.H)
     repeats = args.repeats or (FIXED_REPEATS if args.fixed else REPEATS)
     if args.torch and importlib.util.find_spec("torch") is None:
