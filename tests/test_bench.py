@@ -160,6 +160,8 @@ def test_tiny_grid_writes_json_markdown_and_plots(torch, tmp_path, capsys):
     md = (tmp_path / "t.md").read_text()
     assert "## Targets" in md and md.count("PASS") + md.count("MISS") >= 2   # one target per point
     assert "no CUDA device" in md and "## Machine" in md and "## Load guard" in md
+    assert "| huge pages | transparent huge pages: " in md       # each library's advice, recorded
+    assert set(data["environment"]["huge_pages"]) == {"thp", "numpy", "torch"}
     for kind in ("time", "ratio", "ratio_all", "gflops"):
         assert (tmp_path / f"t_{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out

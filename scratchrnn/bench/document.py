@@ -6,7 +6,7 @@ from scratchrnn.bench.spec import CONVENTION, IMPL_LABELS, RATIO, fmt_ratio
 
 def machine_section(env):
     """The "Machine" section: CPU and ISA, cores, every BLAS library's kernel and threads,
-    torch's CPU capability, variables found, versions, and any forcing warning."""
+    torch's CPU capability, huge pages, variables found, versions, and any forcing warning."""
     cpu, t = env["cpu"], env.get("torch")
     lines = ["## Machine", ""]
     for w in env.get("forcing") or []:
@@ -26,6 +26,12 @@ def machine_section(env):
     nb = env["numba"]
     lines.append(f"| Numba | {nb['threads']} thread(s), layer {nb['threading_layer']}, "
                  f"JIT {'off' if nb['disable_jit'] else 'on'} |")
+    pages = env.get("huge_pages")
+    if pages:                                        # (results from before it was recorded lack it)
+        advice = {True: "advised", False: "not advised", None: "unknown"}
+        torch_side = advice[pages["torch"]] if t else "not installed"
+        lines.append(f"| huge pages | transparent huge pages: {pages['thp'] or 'unknown'}; a fresh 8 MiB "
+                     f"buffer of NumPy {advice[pages['numpy']]}, of torch {torch_side} |")
     var = ", ".join(f"{k}={v}" for k, v in env.get("variables", {}).items()) or "none set"
     lines.append(f"| variables | {var} |")
     lines.append("| versions | " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + " |")
