@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from scratchrnn.kernels import updates
+
 DUPLICATE_WARNING = ("optimizer contains a parameter group with duplicate parameters; torch does "
                      "the same and will make it an error: each listing takes its own step")
 
@@ -71,8 +73,7 @@ def clip_grad_norm(modules, max_norm):
                                             "clip_grad_norm_, it counts its gradient twice in the "
                                             "norm and scales it twice")]
     # Σ g² in float64, cast as it goes (no float64 copy of each gradient to allocate)
-    total = float(np.sqrt(sum(float(np.einsum("i,i->", g.ravel(), g.ravel(), dtype=np.float64))
-                              for g in grads)))
+    total = math.sqrt(sum(updates.sum_of_squares(_flat(g)) for g in grads))
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads:
@@ -86,6 +87,11 @@ def clip_grad_value(modules, clip_value):
     for _, g in _pairs(modules, "clip_grad_value got the same parameter twice (clamping it twice "
                                "changes nothing)"):
         np.clip(g, -clip_value, clip_value, out=g)
+
+
+def _flat(a):
+    """``a`` as a 1-D C-contiguous array: a view where ``a`` is C-contiguous, else a copy."""
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 class SGD:
@@ -124,6 +130,9 @@ class Adam:
     """``torch.optim.Adam`` (no amsgrad): at step t, with g ← g + λp when weight decay λ > 0,
     ``m ← m + (1−β₁)(g − m)``, ``v ← β₂v + (1−β₂)g²``,
     ``p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)``.
+
+    Each parameter's step is one compiled pass (``kernels.updates.adam``), the same float
+    operations in the same order as these expressions in NumPy, to the bit.
     """
 
     def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -141,9 +150,9 @@ class Adam:
         self._state = _state_index(self.pairs)       # a repeated parameter shares m, v and its count
         self._repeats = [self._state.count(k) for k in range(len(self.pairs))]
         self.m, self.v = [], []
-        for k, (p, _) in zip(self._state, self.pairs):
-            self.m.append(np.zeros_like(p) if k == len(self.m) else self.m[k])
-            self.v.append(np.zeros_like(p) if k == len(self.v) else self.v[k])
+        for k, (p, _) in zip(self._state, self.pairs):     # C order: flat views for the update
+            self.m.append(np.zeros(p.shape, p.dtype) if k == len(self.m) else self.m[k])
+            self.v.append(np.zeros(p.shape, p.dtype) if k == len(self.v) else self.v[k])
 
     def step(self):
         self.t += 1
@@ -154,12 +163,13 @@ class Adam:
             t = (self.t - 1) * self._repeats[k] + listed[k]   # torch counts each listing's step
             step_size = self.lr / (1 - b1 ** t)
             bc2_sqrt = math.sqrt(1 - b2 ** t)        # Python floats keep float32 float32
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            m += (1 - b1) * (g - m)                  # torch: exp_avg.lerp_(grad, 1 - β₁)
-            v *= b2
-            v += (1 - b2) * g * g
-            p -= step_size * m / (np.sqrt(v) / bc2_sqrt + self.eps)
+            dt = p.dtype.type                        # the scalars as NumPy rounds them for p's dtype
+            flat_p, flat_g, flat_m, flat_v = (_flat(a) for a in (p, g, m, v))
+            updates.adam(flat_p, flat_g, flat_m, flat_v, dt(1 - b1), dt(b2), dt(1 - b2), dt(step_size),
+                         dt(bc2_sqrt), dt(self.eps), dt(self.weight_decay))   # one pass over each
+            for a, flat in ((p, flat_p), (m, flat_m), (v, flat_v)):
+                if not a.flags.c_contiguous:         # flat is a copy (a module's own never is): write it back
+                    a[...] = flat.reshape(a.shape)
 
     def zero_grad(self):
         for _, g in self.pairs:

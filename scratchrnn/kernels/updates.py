@@ -1,0 +1,57 @@
+"""The optimizer's elementwise work as compiled loops: one pass over each parameter.
+
+``scratchrnn.optim.Adam`` written as NumPy expressions makes a temporary array for each
+operation: about a dozen passes over every parameter, and for a 2×128 LSTM (216,000
+float32 values) 0.3–0.5 ms of a 13 ms MNIST training step. ``adam`` reads p, g, m and v
+once and writes p, m and v once. Each value is computed by the same float operations, in
+the same order and in the data's dtype, as the expressions in ``Adam``'s docstring:
+float32 stays float32 (the caller casts the coefficients to the dtype), and the results
+are the NumPy expressions' to the bit. ``sum_of_squares`` is the global norm's Σ g².
+
+The arrays are 1-D and C-contiguous (``optim`` passes flat views). With
+``NUMBA_DISABLE_JIT=1`` the same lines run as Python, one value at a time.
+"""
+
+import math
+
+import numpy as np
+
+from scratchrnn.kernels.jit import jit
+
+LANES = 8                  # running sums in sum_of_squares: one 512-bit vector of float64
+
+
+@jit
+def adam(p, g, m, v, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps, weight_decay):
+    """One Adam step in place: for every i, with g ← g + λp where λ = ``weight_decay`` > 0,
+    m ← m + (1−β₁)(g − m);  v ← β₂v + (1−β₂)g²;  p ← p − step_size · m / (√v / bc2_sqrt + ε).
+
+    The scalars come in the arrays' dtype (``one_minus_b1`` is 1 − β₁, rounded once, as
+    NumPy rounds the Python float it is given).
+    """
+    for i in range(p.size):
+        grad = g[i] + weight_decay * p[i] if weight_decay else g[i]
+        m[i] = m[i] + one_minus_b1 * (grad - m[i])   # torch: exp_avg.lerp_(grad, 1 − β₁)
+        v[i] = v[i] * b2 + one_minus_b2 * grad * grad
+        p[i] = p[i] - step_size * m[i] / (math.sqrt(v[i]) / bc2_sqrt + eps)
+
+
+@jit
+def sum_of_squares(g):
+    """Σ g[i]² in float64, each value cast as it is read (no float64 copy of g).
+
+    Eight running sums, value i into sum i mod 8, added up at the end: their adds do not wait
+    for each other, so they run side by side in one vector (a single running sum waits for
+    its previous add at every value). Each sums an eighth of the values, so the rounding
+    error stays within that of one running sum over all of them.
+    """
+    lanes = np.zeros(LANES)
+    whole = g.size - g.size % LANES
+    for i in range(0, whole, LANES):
+        for k in range(LANES):
+            x = np.float64(g[i + k])
+            lanes[k] += x * x
+    for i in range(whole, g.size):
+        x = np.float64(g[i])
+        lanes[0] += x * x
+    return lanes.sum()

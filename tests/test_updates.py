@@ -1,0 +1,93 @@
+"""The optimizer's compiled passes (scratchrnn.kernels.updates) against the NumPy expressions
+they replace: Adam to the bit in float32 and float64, whatever the arrays' layout; the norm's
+Σ g² against an exactly rounded sum."""
+
+import math
+
+import numpy as np
+import pytest
+
+import scratchrnn as sr
+from scratchrnn.kernels import updates
+
+pytestmark = pytest.mark.kernel
+
+SHAPES = [(12, 5), (7,), (3, 4, 2), (1,)]
+
+
+class Params:
+    """The least a module offers the optimizers: live parameters and a grads dict."""
+
+    def __init__(self, arrays, grads):
+        self._params, self.grads = arrays, grads
+
+    def named_parameters(self):
+        return list(self._params.items())
+
+
+def numpy_adam(p, g, m, v, t, lr, betas, eps, weight_decay):
+    """One step of Adam as NumPy expressions (the optimizer's docstring), in place."""
+    b1, b2 = betas
+    step_size = lr / (1 - b1 ** t)
+    bc2_sqrt = math.sqrt(1 - b2 ** t)
+    if weight_decay:
+        g = g + weight_decay * p
+    m += (1 - b1) * (g - m)
+    v *= b2
+    v += (1 - b2) * g * g
+    p -= step_size * m / (np.sqrt(v) / bc2_sqrt + eps)
+
+
+def _draw(rng, dtype):
+    params = {f"w{i}": rng.standard_normal(s).astype(dtype) for i, s in enumerate(SHAPES)}
+    return params, {k: np.zeros_like(p) for k, p in params.items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_adam_is_its_numpy_expressions_to_the_bit(dtype, weight_decay):
+    rng = np.random.default_rng(0)
+    params, grads = _draw(rng, dtype)
+    ref = {k: (p.copy(), np.zeros_like(p), np.zeros_like(p)) for k, p in params.items()}
+    kw = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=weight_decay)
+    opt = sr.Adam(Params(params, grads), **kw)
+    for t in range(1, 6):
+        for k, g in grads.items():
+            g[...] = rng.standard_normal(g.shape) * 10.0 ** rng.integers(-4, 3)
+            numpy_adam(*ref[k][:1], g.copy(), *ref[k][1:], t, **kw)
+        opt.step()
+    for (k, p), m, v in zip(params.items(), opt.m, opt.v):
+        np.testing.assert_array_equal(p, ref[k][0])
+        np.testing.assert_array_equal(m, ref[k][1])
+        np.testing.assert_array_equal(v, ref[k][2])
+
+
+def test_adam_updates_arrays_laid_out_otherwise_as_contiguous_ones():
+    """A Fortran-ordered parameter and a strided gradient: the compiled pass works on copies and
+    writes them back, so they end as the C-ordered twins do."""
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 4)).astype(np.float32)
+    wide = rng.standard_normal((6, 8)).astype(np.float32)
+    odd = Params({"w": np.asfortranarray(base.copy())}, {"w": wide[:, ::2]})        # F order; a strided view
+    plain = Params({"w": base.copy()}, {"w": np.ascontiguousarray(wide[:, ::2])})
+    opts = [sr.Adam(m, lr=0.1) for m in (odd, plain)]
+    opts[0].m[0] = np.asfortranarray(opts[0].m[0])                                   # the state too
+    for _ in range(3):
+        for o in opts:
+            o.step()
+    assert odd._params["w"].flags.f_contiguous
+    np.testing.assert_array_equal(odd._params["w"], plain._params["w"])
+    np.testing.assert_array_equal(opts[0].m[0], opts[1].m[0])
+    assert not np.array_equal(plain._params["w"], base)                             # it did step
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_of_squares_is_within_its_rounding_bound_of_the_exact_sum(dtype):
+    g = (np.random.default_rng(2).standard_normal(10_000) * 3).astype(dtype)
+    exact = math.fsum(float(x) * float(x) for x in g)    # the squares are exact in float64 for float32
+    got = updates.sum_of_squares(g)
+    # a running float64 sum of n positive terms: relative error at most (n − 1)·2⁻⁵³, plus the
+    # rounding of each float64 square (one more 2⁻⁵³) for float64 data
+    assert abs(got - exact) <= (g.size + 1) * 2.0 ** -53 * exact
+    norm = sr.clip_grad_norm(Params({"w": g.copy()}, {"w": g[::-1]}), np.inf)   # a strided view
+    assert abs(norm - math.sqrt(exact)) <= (g.size + 2) * 2.0 ** -53 * math.sqrt(exact)
