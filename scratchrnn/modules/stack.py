@@ -215,14 +215,19 @@ class RNNBase(Module):
                 for f, s in zip(finals, s_n):
                     f[idx] = s                       # h_n[idx] = h_T of (k, d)   (S5)
                 layer_caches.append(cache)
-            # a fresh array: what the caller keeps must outlive the workspace's next forward
-            layer_out = outs[0].copy() if D == 1 else np.concatenate(outs, axis=2)  # (T, N, D·P) (S1)
+            last = k == self.num_layers - 1
+            if D == 2:
+                layer_out = np.concatenate(outs, axis=2)             # (T, N, 2P) (S1)
+            elif last:        # a fresh array: what the caller keeps must outlive the workspace's next forward
+                layer_out = outs[0].copy()
+            else:             # the next layer reads it where it is: only the caches hold it, and the
+                layer_out = outs[0]      # next forward replaces them all (a 2×128 LSTM's MNIST step: 0.2 ms)
             mask = None
-            if k < self.num_layers - 1 and self.training and self.dropout > 0:
+            if not last and self.training and self.dropout > 0:
                 keep = 1.0 - self.dropout
                 mask = self.generator.random(layer_out.shape) < keep  # (T, N, D·H) (S4)
                 mask = (mask / keep if keep > 0 else mask).astype(self.dtype)  # p = 1: all zeros, not 0/0
-                layer_out *= mask
+                layer_out = layer_out * mask     # a new array: this layer's backward reads its own h
             caches.append(layer_caches)
             masks.append(mask)
             layer_in = layer_out
