@@ -304,6 +304,29 @@ def test_serial_impl_runs_one_thread_and_restores_the_count():
     assert "scratchrnn_serial" not in spec.DEFAULT_IMPLS
 
 
+def test_torch_serial_impl_runs_one_thread_and_restores_the_count():
+    """``torch_cpu_serial`` runs each call on one torch thread, then restores the count; it is
+    the same module as ``torch_cpu`` on the same weights and input, so the outputs agree."""
+    torch = pytest.importorskip("torch")
+    point = spec.Point("lstm", "fwdbwd", "float64", 4, 16, 8)
+    built, errors = impls.build(point, ["torch_cpu", "torch_cpu_serial"], seed=0)
+    assert not errors
+    seen = []
+    real = torch.set_num_threads
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads = lambda n: (seen.append(n), real(n))
+        out_serial = built["torch_cpu_serial"].to_numpy(built["torch_cpu_serial"].call())
+        out_default = built["torch_cpu"].to_numpy(built["torch_cpu"].call())
+    finally:
+        torch.set_num_threads = real
+    assert seen == [1, before] and torch.get_num_threads() == before   # torch_cpu sets nothing
+    # The same weights, input and kernels on one thread or more: float64 sums over H = 8 terms
+    # in whatever order the threads split them, a few ulp of |h| < 1 per step at most.
+    np.testing.assert_allclose(out_serial, out_default, rtol=0, atol=64 * np.finfo(float).eps)
+    assert "torch_cpu_serial" not in spec.DEFAULT_IMPLS and "torch_cpu_serial" in spec.TORCH_IMPLS
+
+
 class _CompilesFirst:
     """An implementation whose first call takes `first` seconds (a compile) and every later
     one `later` seconds, on a clock of its own."""

@@ -65,7 +65,8 @@ def grid_parser():
     p.add_argument("--dtypes", nargs="+", choices=["float32", "float64"])
     p.add_argument("--impls", nargs="+", choices=IMPLS, metavar="IMPL",
                    help=f"any of {', '.join(IMPLS)} (default: all present but scratchrnn_fresh and "
-                        f"scratchrnn_serial, which measure what reusing memory and threads buy)")
+                        f"scratchrnn_serial, which measure what reusing memory and threads buy, "
+                        f"and torch_cpu_serial, torch on one thread)")
     p.add_argument("--long-t-max-nh", type=int, default=LONG_T_MAX_NH,
                    help=f"run T > min(T) only where N·H ≤ this; 0: everywhere (default {LONG_T_MAX_NH})")
     p.add_argument("--nojit-max-s", type=float,

@@ -9,6 +9,10 @@
   every pass serial, BLAS on its own threads, as before passes ran in row blocks
   (``scratchrnn.kernels.team``); side by side it measures what the row blocks buy;
 - ``torch_cpu``: ``torch.nn.RNN``/``LSTM``/``GRU`` on the CPU;
+- ``torch_cpu_serial``: the same on one thread (``torch.set_num_threads(1)`` around each call).
+  At small LSTM points torch on its default threads took from about 1x to 1.8x its one-thread
+  time from sample to sample (benchmarks/results/zen5-avx512-2026-12-04b/torch_threads.md), so
+  side by side it shows what a ratio to ``torch_cpu`` would be against torch at its steadier best;
 - ``loop_cpu``: ``torch_ref.LoopRNN``/``LoopLSTM``/``LoopGRU``, a Python loop over time on
   torch, differentiated by autograd;
 - ``torch_cuda`` (cuDNN) and ``loop_cuda``: the same two on the GPU (``CUDA_DEVICE``).
@@ -69,11 +73,12 @@ def scratch_impl(point, m, x, d_out, name="scratchrnn", threads=None):
     return Impl(name, "cpu", call, timing.wall_timer, np.asarray)
 
 
-def torch_impl(name, point, state, x, d_out):
+def torch_impl(name, point, state, x, d_out, threads=None):
     """torch.nn.* (``torch_*``) or torch_ref's Loop* (``loop_*``) as an Impl.
 
     Weights from ``state`` (scratchrnn's state_dict); x requires grad, as scratchrnn
-    always computes dx; autograd records the graph in both passes.
+    always computes dx; autograd records the graph in both passes. ``threads``: torch's
+    intra-op thread count during the call (None: as it is), restored after.
     """
     import torch
     import torch_ref
@@ -91,12 +96,21 @@ def torch_impl(name, point, state, x, d_out):
     tx = torch.from_numpy(x).to(device).requires_grad_()     # (T, N, I)
     t_d_out = torch.from_numpy(d_out).to(device)             # (T, N, H)
 
-    def call():
+    def passes():
         out, _ = module(tx)                              # (T, N, H)
         if point.pass_ == "fwdbwd":
             out.backward(t_d_out)
         return out
-    return Impl(name, device, call, timing.cuda_timer if on_gpu else timing.wall_timer, as_numpy)
+
+    def call():
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return passes()
+        finally:
+            torch.set_num_threads(before)
+    timer = timing.cuda_timer if on_gpu else timing.wall_timer
+    return Impl(name, device, passes if threads is None else call, timer, as_numpy)
 
 
 def build(point, names, seed):
@@ -118,6 +132,8 @@ def build(point, names, seed):
                 serial = registry.model_class(point.model)(point.I, point.H, dtype=point.dtype)
                 serial.load_state_dict(state)
                 impls[name] = scratch_impl(point, serial, x, d_out, name, threads=1)
+            elif name == "torch_cpu_serial":
+                impls[name] = torch_impl("torch_cpu_serial", point, state, x, d_out, threads=1)
             else:
                 impls[name] = torch_impl(name, point, state, x, d_out)
         except Exception as e:                           # e.g. out of memory: record, go on

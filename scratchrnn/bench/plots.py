@@ -34,10 +34,10 @@ from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, PASS_LABELS, RATIO, 
 RATIO_LABEL = f"{RATIO} (below 1: faster)"
 
 COLORS = {"scratchrnn": "C0", "scratchrnn_nojit": "C7", "scratchrnn_fresh": "C9", "scratchrnn_serial": "C8", "torch_cpu": "C3",
-          "loop_cpu": "C2",
+          "torch_cpu_serial": "C5", "loop_cpu": "C2",
           "torch_cuda": "C1", "loop_cuda": "C4"}
 IMPL_MARKERS = {"scratchrnn": "o", "scratchrnn_nojit": "x", "scratchrnn_fresh": "+", "scratchrnn_serial": "^", "torch_cpu": "s",
-                "loop_cpu": "^",
+                "torch_cpu_serial": "P", "loop_cpu": "^",
                 "torch_cuda": "D", "loop_cuda": "v"}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]     # one per H in the speed-up plots
 

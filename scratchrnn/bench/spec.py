@@ -23,9 +23,10 @@ H_VALUES = [32, 128, 512, 1024]           # I = H
 PASSES = ["fwdbwd", "fwd"]                # fwdbwd first: the targets are about it
 DTYPES = ["float32", "float64"]
 LONG_T_MAX_NH = 32768                     # T > min(T) only where N·H ≤ this (0: no limit)
-IMPLS = ["scratchrnn", "scratchrnn_nojit", "scratchrnn_fresh", "scratchrnn_serial", "torch_cpu", "loop_cpu",
-         "torch_cuda", "loop_cuda"]
-ON_REQUEST = ("scratchrnn_fresh", "scratchrnn_serial")   # they measure what one feature buys: on request
+IMPLS = ["scratchrnn", "scratchrnn_nojit", "scratchrnn_fresh", "scratchrnn_serial", "torch_cpu", "torch_cpu_serial",
+         "loop_cpu", "torch_cuda", "loop_cuda"]
+# on request: what one feature buys (memory reuse, threads), and torch on one thread
+ON_REQUEST = ("scratchrnn_fresh", "scratchrnn_serial", "torch_cpu_serial")
 DEFAULT_IMPLS = [i for i in IMPLS if i not in ON_REQUEST]
 QUICK = dict(models=MODELS, T=[32], N=[1, 16], H=[32, 128], passes=["fwdbwd"],
              dtypes=["float32"])
@@ -46,10 +47,10 @@ TARGET_PEAK_POINT = (128, 64, 512)        # (T, N, H) of the peak target
 # -----------------------------------------------------------------------------
 
 GPU_IMPLS = ("torch_cuda", "loop_cuda")
-TORCH_IMPLS = ("torch_cpu", "loop_cpu") + GPU_IMPLS
+TORCH_IMPLS = ("torch_cpu", "torch_cpu_serial", "loop_cpu") + GPU_IMPLS
 IMPL_LABELS = {"scratchrnn": "scratchrnn", "scratchrnn_nojit": "scratchrnn no-JIT",
                "scratchrnn_fresh": "scratchrnn fresh memory", "scratchrnn_serial": "scratchrnn one thread",
-               "torch_cpu": "torch CPU", "loop_cpu": "loop CPU", "torch_cuda": "torch CUDA",
+               "torch_cpu": "torch CPU", "torch_cpu_serial": "torch CPU one thread", "loop_cpu": "loop CPU", "torch_cuda": "torch CUDA",
                "loop_cuda": "loop CUDA"}
 PASS_LABELS = {"fwd": "forward", "fwdbwd": "forward+backward"}
 
