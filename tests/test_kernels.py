@@ -136,50 +136,60 @@ def test_relu_derivative_at_zero_is_zero():
 
 
 @pytest.mark.skipif(not JIT, reason="compares the jitted kernels with .py_func, which needs the JIT on")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
-def test_jit_and_python_kernels_agree(kind):
-    """The compiled kernels and the same source run as Python give the same numbers."""
-    p = _problem(kind, np.float64)
+def test_jit_and_python_kernels_agree(kind, dtype):
+    """The compiled kernels and the same source run as Python give the same numbers: in
+    float32, the same bits (each operation rounds to float32 in both: no literal may promote
+    the compiled maths to float64, as NumPy's scalars would not)."""
+    p = _problem(kind, dtype)
     T, N, _ = p["x"].shape
     H = p["h0"].shape[1]
     G = {"lstm": 4, "gru": 3}.get(kind, 1)
     xw = p["x"] @ p["w_ih"].T + p["b_ih"] + (0 if kind == "gru" else p["b_hh"])   # (T, N, G·H)
-    d_out = np.random.default_rng(2).standard_normal((T, N, H))
+    d_out = np.random.default_rng(2).standard_normal((T, N, H)).astype(dtype)
     results = []
     for run in ("jit", "python"):
         pick = (lambda k: k) if run == "jit" else (lambda k: k.py_func)
-        h = np.empty((T + 1, N, H))
+        h = np.empty((T + 1, N, H), dtype)
         h[0] = p["h0"]
-        d_a = np.empty((T, N, G * H))
-        dh = np.empty((T, N, H))
+        d_a = np.empty((T, N, G * H), dtype)
+        dh = np.empty((T, N, H), dtype)
         full = np.full(N, T)                                  # every sequence has all T steps
         if kind == "lstm":
             c = np.empty_like(h)
             c[0] = p["c0"]
-            gates, tanh_c = np.empty((T, N, 4 * H)), np.empty((T, N, H))
-            no_proj_t, no_proj = np.empty((H, 0)), np.empty((0, H))
+            gates, tanh_c = np.empty((T, N, 4 * H), dtype), np.empty((T, N, H), dtype)
+            no_proj_t, no_proj = np.empty((H, 0), dtype), np.empty((0, H), dtype)
             pick(kernels.lstm_forward_kernel)(xw, p["w_hh"].T, no_proj_t, h, c, h[1:], gates, tanh_c, full, 0, 0, N)
-            d0 = np.empty((N, H)), np.empty((N, H))
+            d0 = np.empty((N, H), dtype), np.empty((N, H), dtype)
             pick(kernels.lstm_backward_kernel)(d_out, p["h0"], p["c0"], p["w_hh"], no_proj, c, gates,
                                                tanh_c, full, d_a, dh, *d0, 0, 0, N)
         elif kind == "gru":
-            gates, hw_n, d_ah = np.empty((T, N, 3 * H)), np.empty((T, N, H)), np.empty((T, N, 3 * H))
+            gates, hw_n, d_ah = (np.empty((T, N, 3 * H), dtype), np.empty((T, N, H), dtype),
+                                 np.empty((T, N, 3 * H), dtype))
             pick(kernels.gru_forward_kernel)(xw, p["w_hh"].T, p["b_hh"], h, gates, hw_n, full, 0, 0, N)
-            d0 = np.empty((N, H))
+            d0 = np.empty((N, H), dtype)
             pick(kernels.gru_backward_kernel)(d_out, p["h0"], p["w_hh"], h, gates, hw_n, full,
                                               d_a, d_ah, dh, d0, 0, 0, N)
         else:
             pick(kernels.rnn_forward_kernel)(xw, p["w_hh"].T, h, kind == "relu", full, 0, 0, N)
-            d0 = np.empty((N, H))
+            d0 = np.empty((N, H), dtype)
             pick(kernels.rnn_backward_kernel)(d_out, p["h0"], p["w_hh"], h, kind == "relu", full,
                                               d_a, dh, d0, 0, 0, N)
         results.append((h, d_a, d0, dh))
     (h_j, da_j, d0_j, dh_j), (h_p, da_p, d0_p, dh_p) = results
-    # the same operations, but LLVM may contract a*b+c into an FMA
-    np.testing.assert_allclose(h_j, h_p, **F64_JIT_VS_PYTHON)
-    np.testing.assert_allclose(da_j, da_p, **F64_JIT_VS_PYTHON)
-    np.testing.assert_allclose(dh_j, dh_p, **F64_JIT_VS_PYTHON)
-    np.testing.assert_allclose(np.asarray(d0_j), np.asarray(d0_p), **F64_JIT_VS_PYTHON)
+    if dtype == np.float32:
+        # The time loops compile without fastmath, so LLVM keeps each float32 operation as
+        # written, as NumPy's float32 scalars run it; the products and gates are the same
+        # compiled functions in both runs.
+        tolerance = dict(rtol=0, atol=0)
+    else:
+        tolerance = F64_JIT_VS_PYTHON    # the same operations, but LLVM may contract a*b+c into an FMA
+    np.testing.assert_allclose(h_j, h_p, **tolerance)
+    np.testing.assert_allclose(da_j, da_p, **tolerance)
+    np.testing.assert_allclose(dh_j, dh_p, **tolerance)
+    np.testing.assert_allclose(np.asarray(d0_j), np.asarray(d0_p), **tolerance)
 
 
 @pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])

@@ -1,18 +1,18 @@
 """Numba time loops: only the inherently sequential part of each recurrence.
 
-Everything that does not depend on the previous hidden state (the input
-projection, the weight gradients, ``dx``) is a single GEMM outside these loops
-(``passes.py``, which runs them and a loop as one compiled call per pass). What is left here per step is ``h W_hhᵀ`` (or
+Everything that does not depend on the previous hidden state (the input projection, the
+weight gradients, ``dx``) is a single GEMM outside these loops (``passes.py``, which runs them
+and a loop as one compiled call per pass). What is left here per step is ``h W_hhᵀ`` (or
 ``da W_hh`` going back) and the elementwise gate maths.
 
 The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1``
 the very same lines run as Python, so a reader can step through BPTT in a
 debugger. Equation labels, e.g. ``(L7)``, refer to ``docs/derivations.md``.
 
-Conventions: time-major, C-contiguous arrays; one dtype end to end, in every array and in
-the forward's gate maths: float32 data is computed in float32 (sigmoid and tanh without
-libm, within 2.5 ulp, so that the loops vectorise; see ``gates.py``), float64 data in float64
-with libm's exp and tanh.
+Conventions: time-major, C-contiguous arrays; one dtype end to end, in every array and all
+the maths: float32 data is computed in float32 (sigmoid and tanh without libm, within 2.5
+ulp, so that the loops vectorise; see ``gates.py``; ``one`` is 1 in the data's dtype, as
+Numba takes ``1 - x`` in float64), float64 data in float64 with libm's exp and tanh.
 
 Indexing (the notation table of ``docs/derivations.md``): states are preallocated as
 ``(T+1, N, ·)`` with ``h[0] = h_0``, so ``h[t]`` is h_t and ``c[t]`` is c_t for every t, as in
@@ -28,9 +28,8 @@ The gate loops index elements in place, ``gates[t, s, j]``, rather than through 
 row s (``gates_s = gates[t, s]``): in compiled code every view made and dropped updates its
 array's reference count atomically. Measured side by side (Intel Xeon, AVX-512, float32,
 forward+backward of the module), in place took 0.92–0.97x the time of row views for the
-LSTM at H = 32 (N = 1 to 256) and 0.95x for the GRU at N = 16, H = 32; the RNN, and every
-model from H = 128 on, ran alike either way
-(benchmarks/results/xeon-avx512-2026-12-03-inplace/inplace_ab_cpu.md).
+LSTM at H = 32 (N = 1 to 256) and 0.95x for the GRU at N = 16, H = 32; the RNN, and every model
+from H = 128 on, ran alike (benchmarks/results/xeon-avx512-2026-12-03-inplace/inplace_ab_cpu.md).
 
 Rows: every kernel runs the batch rows ``n0:n1`` it is given (``0, N`` for all). Sequences are
 independent, so a pass in row blocks (``passes.py``, where ``team.py`` says they pay) runs
@@ -38,10 +37,9 @@ blocks on all cores side by side; each block keeps its own δ (and γ), whose ro
 sequence ``n0 + r``.
 
 The file reads top-down as the maths: the RNN, the LSTM and the GRU, each forward then
-backward; the two variable-length helpers (V1), (V2) come last. The gate functions are in
-``gates.py``, the per-step products in ``products.py``. The weights of a per-step product
-(``w_hh_t``, ``w_hh``) may also come packed in panels once per pass (``panels.py``), a 3-D
-array that ``matmul_add`` multiplies from; the kernels pass them on as they come.
+backward; the variable-length helpers (V1), (V2) come last. Gate functions: ``gates.py``;
+per-step products: ``products.py``, whose weights (``w_hh_t``, ``w_hh``) may come packed in
+panels once per pass (``panels.py``, a 3-D array), passed on here as they come.
 """
 
 import numpy as np
@@ -112,6 +110,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
     if n0 == n1:                                     # no rows to run
         return
     T, N, H = d_out.shape
+    one = d_out.dtype.type(1)                        # 1 in the data's dtype (see the top)
     delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given) (R3); row s is delta[s − n0]
     for t in range(T - 1, -1, -1):
         for s in range(n0, n1):
@@ -126,7 +125,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
                 if relu:
                     d_a[t, s, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
-                    d_a[t, s, j] = dh * (1 - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
+                    d_a[t, s, j] = dh * (one - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
         new_delta = matmul_add(None, d_a[t, n0:n1], w_hh, blas_small)   # δ_{t-1} = da_t W_hh (R5)
         _pass_through(new_delta, delta, t, lengths, n0)      # (V2)
         delta = new_delta
@@ -222,6 +221,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     if n0 == n1:                                     # no rows to run
         return
     T, N, H = tanh_c.shape
+    one = d_out.dtype.type(1)                        # 1 in the data's dtype (see the top)
     P = d_out.shape[2]                               # P = H without a projection
     project = w_hr.shape[0] > 0
     rows = slice(n0, n1)
@@ -246,19 +246,19 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
             r = s - n0
             for j in range(H):
                 o, tc = gates[t, s, 3 * H + j], tanh_c[t, s, j]
-                gamma[r, j] = gamma[r, j] + dm[r, j] * o * (1 - tc * tc)          # dc_t  (L7)
+                gamma[r, j] = gamma[r, j] + dm[r, j] * o * (one - tc * tc)          # dc_t  (L7)
             for j in range(H):
                 i, g = gates[t, s, j], gates[t, s, 2 * H + j]
-                d_a[t, s, j] = gamma[r, j] * g * i * (1 - i)                       # da^i  (L8)
+                d_a[t, s, j] = gamma[r, j] * g * i * (one - i)                       # da^i  (L8)
             for j in range(H):
                 f = gates[t, s, H + j]
-                d_a[t, s, H + j] = gamma[r, j] * c[t, s, j] * f * (1 - f)          # da^f  (L8); c[t]: the cell state before the step
+                d_a[t, s, H + j] = gamma[r, j] * c[t, s, j] * f * (one - f)          # da^f  (L8); c[t]: the cell state before the step
             for j in range(H):
                 i, g = gates[t, s, j], gates[t, s, 2 * H + j]
-                d_a[t, s, 2 * H + j] = gamma[r, j] * i * (1 - g * g)               # da^g  (L8)
+                d_a[t, s, 2 * H + j] = gamma[r, j] * i * (one - g * g)               # da^g  (L8)
             for j in range(H):
                 o = gates[t, s, 3 * H + j]
-                d_a[t, s, 3 * H + j] = dm[r, j] * tanh_c[t, s, j] * o * (1 - o)    # da^o  (L6)
+                d_a[t, s, 3 * H + j] = dm[r, j] * tanh_c[t, s, j] * o * (one - o)    # da^o  (L6)
             for j in range(H):
                 gamma[r, j] = gamma[r, j] * gates[t, s, H + j]                     # γ_{t-1} = dc_t ⊙ f_t  (L9)
         new_delta = matmul_add(None, d_a[t, rows], w_hh, blas_small)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
@@ -296,7 +296,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, blas_small, n0
     T, N, GH = xw.shape                              # GH = 3H
     H = GH // 3
     single = is_single(xw)                           # float32 data: gate maths in float32, without libm
-    one = xw.dtype.type(1)                           # 1 in the data's dtype: an integer 1 makes 1 − z float64
+    one = xw.dtype.type(1)                           # 1 in the data's dtype (see the top)
     # One array written per inner loop, so LLVM vectorises them, and elements indexed in
     # place (see lstm_forward_kernel).
     for t in range(T):
@@ -342,6 +342,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
     if n0 == n1:                                     # no rows to run
         return
     T, N, H = d_out.shape
+    one = d_out.dtype.type(1)                        # 1 in the data's dtype (see the top)
     delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given)  (G5); row s is delta[s − n0]
     for t in range(T - 1, -1, -1):
         direct = np.zeros((n1 - n0, H), dtype=d_out.dtype)   # dh_t ⊙ z_t, first path of (G9)
@@ -357,12 +358,12 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
                 n = gates[t, s, 2 * H + j]                               # the candidate n_t
                 dh = d_out[t, s, j] + delta[s - n0, j]                   # dh_t = dy_t + δ_t  (G5)
                 dh_all[t, s, j] = dh
-                dn = dh * (1 - z)                                        # (G6)
+                dn = dh * (one - z)                                      # (G6)
                 dz = dh * (h[t, s, j] - n)                               # h[t] is h_{t-1} here  (G6)
-                da_xn = dn * (1 - n * n)                                 # da^xn  (G7)
+                da_xn = dn * (one - n * n)                               # da^xn  (G7)
                 dr = da_xn * a_hn[t, s, j]                               # (G7)
-                da_r = dr * r * (1 - r)                                  # da^r   (G8)
-                da_z = dz * z * (1 - z)                                  # da^z   (G8)
+                da_r = dr * r * (one - r)                                # da^r   (G8)
+                da_z = dz * z * (one - z)                                # da^z   (G8)
                 d_ax[t, s, j] = da_r                                     # da^x_t = [da^r | da^z | da^xn]  (G8)
                 d_ax[t, s, H + j] = da_z
                 d_ax[t, s, 2 * H + j] = da_xn
@@ -377,8 +378,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
 
 
 # ---------------------------------------------------------------------------
-# Variable lengths: a sequence that has ended keeps its state (V1), and its
-# gradient passes back unchanged (V2).
+# Variable lengths: an ended sequence keeps its state (V1); its gradient passes back (V2).
 # ---------------------------------------------------------------------------
 
 @jit
