@@ -250,8 +250,8 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2, and db_hh gets
     db_ih's column sums, summed once. ``partial_ih``, ``partial_hh``: see
     ``param_grads_blocks`` (unused here).
-    ``chunk_rows``: dw_hh is summed over chunks of so many rows (``sums.product_in_chunks``, the
-    RNN's and GRU's), one GEMM where they are all its rows or more.
+    ``chunk_rows``: dw_ih and dw_hh are summed over chunks of so many rows
+    (``sums.product_in_chunks``, the RNN's and GRU's), one GEMM where they are all its rows or more.
 
     The weight and bias gradients are *added* into the arrays given, as a module's ``grads``
     accumulate (zeros for the gradients of this pass alone): BLAS adds each product into its
@@ -269,9 +269,9 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     d_rec = d_a2 if d_ah2.shape[0] == 0 else d_ah2   # (T·N, G·H) the recurrent part's gradient
     if dx2.shape[0]:
         np.dot(d_a2, w_ih, dx2)
-    add_product_t(dw_ih, d_a2, x2)
+    _weight_grad(d_a2, x2, dw_ih, chunk_rows, 0, x2.shape[0], True)
     if dw_hh.shape[0]:
-        _recurrent_grad(d_rec, h2, dw_hh, chunk_rows, 0, h2.shape[0], True)
+        _weight_grad(d_rec, h2, dw_hh, chunk_rows, 0, h2.shape[0], True)
     if db_ih.size:
         sums = np.empty((2, db_ih.size), dtype=db_ih.dtype)   # this pass's bias sums
         column_sums(d_a2, sums[0], 0, d_a2.shape[0])
@@ -297,13 +297,10 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
         r0, r1 = _rows(R, k, nblocks)
         if dx2.shape[0]:
             np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
-        if k == 0:
-            add_product_t(dw_ih, d_a2[r0:r1], x2[r0:r1])
-        else:
-            np.dot(d_a2[r0:r1].T, x2[r0:r1], partial_ih[k - 1])
+        _weight_grad(d_a2, x2, dw_ih if k == 0 else partial_ih[k - 1], chunk_rows, r0, r1, k == 0)
         if dw_hh.shape[0]:
             out_hh = dw_hh if k == 0 else partial_hh[k - 1]
-            _recurrent_grad(d_rec, h2, out_hh, chunk_rows, r0, r1, k == 0)
+            _weight_grad(d_rec, h2, out_hh, chunk_rows, r0, r1, k == 0)
         if db_ih.size:
             column_sums(d_a2, partial_b[k, 0], r0, r1)
             if separate:
@@ -329,15 +326,15 @@ def _add_bias_sums(db_ih, db_hh, sums, separate):
 
 
 @jit
-def _recurrent_grad(d_rec, h2, out, chunk_rows, r0, r1, add):
-    """``out += d_rec[r0:r1]ᵀ h2[r0:r1]`` (``add``), else ``out[...] = …``: one GEMM, or in
+def _weight_grad(d_a, inputs, out, chunk_rows, r0, r1, add):
+    """``out += d_a[r0:r1]ᵀ inputs[r0:r1]`` (``add``), else ``out[...] = …``: one GEMM, or in
     chunks of ``chunk_rows`` where the rows are more (see ``param_grads``)."""
     if chunk_rows < r1 - r0:
-        product_in_chunks(d_rec, h2, out, r0, r1, chunk_rows, add)
+        product_in_chunks(d_a, inputs, out, r0, r1, chunk_rows, add)
     elif add:
-        add_product_t(out, d_rec[r0:r1], h2[r0:r1])
+        add_product_t(out, d_a[r0:r1], inputs[r0:r1])
     else:
-        np.dot(d_rec[r0:r1].T, h2[r0:r1], out)
+        np.dot(d_a[r0:r1].T, inputs[r0:r1], out)
 
 
 @jit

@@ -22,7 +22,10 @@ R − 1 (or, where BLAS blocks its inner dimension, about block + R/block). torc
 take ``dW_hh`` per step (N rows) and add the T steps' products one after another: N + T − 2
 additions. With C = max(N, T) rows, the largest chunk that stays within that, the bound is
 torch's. Measured in one GEMM, the float32 RNN's and GRU's ``dW_hh`` were 1.16–1.50x (RMS)
-further from the float64 truth than torch's. BLAS adds each chunk's product into the sum as
+further from the float64 truth than torch's, and their ``dW_ih`` 1.24–1.26x with OpenBLAS's
+AVX-512 (SkylakeX) kernels, whose GEMM sums long inner dimensions in longer runs than its
+AVX2 ones (1.01–1.08x there; a 2-core AMD EPYC Zen 4, T·N = 2048): both are taken in chunks
+(0.74–0.98x). BLAS adds each chunk's product into the sum as
 it stores it (``blas.add_product_t``), so a chunk costs its GEMM and no pass of its own; a
 GEMM over few rows still runs slower than one over many, so the LSTM, whose ``dW_hh`` torch
 (oneDNN) takes in one GEMM too, keeps one.
