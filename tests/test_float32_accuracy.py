@@ -10,7 +10,7 @@ sampling spread, and another CPU's kernels block their sums differently, hence t
 It still fails the sums these tests were written for: bias gradients added row after row
 over the T·N = 2048 rows gave 2.4–3.4 there, the RNN's and GRU's dW_hh in one GEMM 1.16–1.50
 (torch sums those per step; ``kernels.sums``), and on the Zen 4, with OpenBLAS's AVX-512
-kernels, their dW_ih in one GEMM 1.24–1.26 and Linear's dW 1.35.
+kernels, their dW_ih in one GEMM 1.24–1.26 and Linear's dW 1.35 (now in chunks of 128 rows).
 """
 
 import numpy as np

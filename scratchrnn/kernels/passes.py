@@ -35,7 +35,7 @@ from scratchrnn.kernels.blas import add_product_t
 from scratchrnn.kernels.jit import jit, jit_parallel
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
-from scratchrnn.kernels.sums import add_into, column_sums, product_in_chunks
+from scratchrnn.kernels.sums import INPUT_CHUNK, add_into, column_sums, product_in_chunks
 
 
 # -- the serial passes -----------------------------------------------------------------------
@@ -250,8 +250,9 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     gate), else empty (0, G·H): the RNN and LSTM then take dw_hh from d_a2, and db_hh gets
     db_ih's column sums, summed once. ``partial_ih``, ``partial_hh``: see
     ``param_grads_blocks`` (unused here).
-    ``chunk_rows``: dw_ih and dw_hh are summed over chunks of so many rows
-    (``sums.product_in_chunks``, the RNN's and GRU's), one GEMM where they are all its rows or more.
+    ``chunk_rows``: dw_hh is summed over chunks of so many rows (``sums.product_in_chunks``, the
+    RNN's and GRU's), one GEMM where they are all its rows or more; dw_ih over chunks of at
+    least ``sums.INPUT_CHUNK`` rows.
 
     The weight and bias gradients are *added* into the arrays given, as a module's ``grads``
     accumulate (zeros for the gradients of this pass alone): BLAS adds each product into its
@@ -269,7 +270,7 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     d_rec = d_a2 if d_ah2.shape[0] == 0 else d_ah2   # (T·N, G·H) the recurrent part's gradient
     if dx2.shape[0]:
         np.dot(d_a2, w_ih, dx2)
-    _weight_grad(d_a2, x2, dw_ih, chunk_rows, 0, x2.shape[0], True)
+    _weight_grad(d_a2, x2, dw_ih, max(chunk_rows, INPUT_CHUNK), 0, x2.shape[0], True)
     if dw_hh.shape[0]:
         _weight_grad(d_rec, h2, dw_hh, chunk_rows, 0, h2.shape[0], True)
     if db_ih.size:
@@ -297,7 +298,8 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
         r0, r1 = _rows(R, k, nblocks)
         if dx2.shape[0]:
             np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
-        _weight_grad(d_a2, x2, dw_ih if k == 0 else partial_ih[k - 1], chunk_rows, r0, r1, k == 0)
+        _weight_grad(d_a2, x2, dw_ih if k == 0 else partial_ih[k - 1], max(chunk_rows, INPUT_CHUNK), r0, r1,
+                     k == 0)
         if dw_hh.shape[0]:
             out_hh = dw_hh if k == 0 else partial_hh[k - 1]
             _weight_grad(d_rec, h2, out_hh, chunk_rows, r0, r1, k == 0)

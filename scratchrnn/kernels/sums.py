@@ -22,13 +22,15 @@ R − 1 (or, where BLAS blocks its inner dimension, about block + R/block). torc
 take ``dW_hh`` per step (N rows) and add the T steps' products one after another: N + T − 2
 additions. With C = max(N, T) rows, the largest chunk that stays within that, the bound is
 torch's. Measured in one GEMM, the float32 RNN's and GRU's ``dW_hh`` were 1.16–1.50x (RMS)
-further from the float64 truth than torch's, and their ``dW_ih`` 1.24–1.26x with OpenBLAS's
-AVX-512 (SkylakeX) kernels, whose GEMM sums long inner dimensions in longer runs than its
-AVX2 ones (1.01–1.08x there; a 2-core AMD EPYC Zen 4, T·N = 2048): both are taken in chunks
-(0.74–0.98x). BLAS adds each chunk's product into the sum as
+further from the float64 truth than torch's. BLAS adds each chunk's product into the sum as
 it stores it (``blas.add_product_t``), so a chunk costs its GEMM and no pass of its own; a
 GEMM over few rows still runs slower than one over many, so the LSTM, whose ``dW_hh`` torch
 (oneDNN) takes in one GEMM too, keeps one.
+
+The RNN's and GRU's ``dW_ih`` and ``Linear``'s ``dW`` are taken over chunks of at least
+``INPUT_CHUNK`` rows: with OpenBLAS's AVX-512 (SkylakeX) kernels, one GEMM over T·N = 2048
+rows left them 1.24–1.35x (RMS) further from the float64 truth than torch's, with its AVX2
+kernels 1.01–1.08x (a 2-core AMD EPYC Zen 4).
 """
 
 import numpy as np
@@ -37,6 +39,13 @@ from scratchrnn.kernels.blas import add_product_t
 from scratchrnn.kernels.jit import jit
 
 BLOCK = 8          # rows added in sequence before the pairwise stage: one row stays in L1 for them
+# The fewest rows per chunk of the RNN's and GRU's dW_ih and Linear's dW (the LSTM's dW_ih
+# stays one GEMM, as oneDNN's in torch: 0.99x torch's error on the Zen 4). Over 2048 rows,
+# Linear's float32 dW in one GEMM was 1.35x (RMS) further from the truth than torch's, in
+# chunks of 256 rows 1.14x, of 128 0.83x, of 64 0.65x; the RNN's and GRU's dW_ih in chunks
+# of 128 0.87–0.90x (tests/test_float32_accuracy.py). Linear's backward took 0.75–1.04x the
+# time of one GEMM (M × I × O = 1120 × 256 × 80 … 8192 × 512 × 512, same run).
+INPUT_CHUNK = 128
 
 
 @jit

@@ -7,12 +7,6 @@ from scratchrnn.kernels import passes, sums, team
 from scratchrnn.modules.base import Module
 from scratchrnn.workspace import Workspace
 
-# dW is summed over chunks of so many rows, each chunk's product added into it by BLAS
-# (``kernels.sums.product_in_chunks``). In one GEMM over 2048 rows, OpenBLAS's AVX-512
-# (SkylakeX) kernels left float32 dW 1.35x (RMS) further from the float64 truth than torch's;
-# in chunks of 256 rows 1.14x, of 128 0.83x (2-core AMD EPYC Zen 4). Backward took 0.75–1.04x
-# the time of one GEMM (M × I × O = 1120 × 256 × 80 … 8192 × 512 × 512, same run).
-CHUNK_ROWS = 128
 
 
 class Linear(Module):
@@ -73,7 +67,8 @@ class Linear(Module):
         empty1, empty2 = np.empty(0, self.dtype), np.empty((0, 0), self.dtype)
         # dx = dy W, dW += dyᵀ x: the input half of a layer's gradients, no recurrent half
         args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
-                empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype), min(M, CHUNK_ROWS))
+                empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype),
+                sums.INPUT_CHUNK)                                        # dW over chunks of rows
         _in_blocks(passes.param_grads, passes.param_grads_blocks, nb, *args)
         if not in_place:
             self._accumulate("weight", dw)
