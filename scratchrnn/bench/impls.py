@@ -60,17 +60,24 @@ def scratch_impl(point, m, x, d_out, name="scratchrnn", threads=None):
         m.backward(d_out)                                # grads accumulate, as torch's do
         return out
 
+    call = _on_threads(passes, threads, numba)
+    return Impl(name, "cpu", call, timing.wall_timer, np.asarray)
+
+
+def _on_threads(passes, threads, library):
+    """``passes`` as it is (threads None), or run on ``threads`` of ``library``'s threads
+    (numba or torch: ``set_num_threads``), the count it found restored after."""
     if threads is None:
-        return Impl(name, "cpu", passes, timing.wall_timer, np.asarray)
+        return passes
 
     def call():
-        before = numba.get_num_threads()
-        numba.set_num_threads(threads)
+        before = library.get_num_threads()
+        library.set_num_threads(threads)
         try:
             return passes()
         finally:
-            numba.set_num_threads(before)
-    return Impl(name, "cpu", call, timing.wall_timer, np.asarray)
+            library.set_num_threads(before)
+    return call
 
 
 def torch_impl(name, point, state, x, d_out, threads=None):
@@ -102,15 +109,9 @@ def torch_impl(name, point, state, x, d_out, threads=None):
             out.backward(t_d_out)
         return out
 
-    def call():
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            return passes()
-        finally:
-            torch.set_num_threads(before)
+    call = _on_threads(passes, threads, torch)
     timer = timing.cuda_timer if on_gpu else timing.wall_timer
-    return Impl(name, device, passes if threads is None else call, timer, as_numpy)
+    return Impl(name, device, call, timer, as_numpy)
 
 
 def build(point, names, seed):
