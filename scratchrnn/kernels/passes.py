@@ -293,13 +293,13 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
     R = d_a2.shape[0]
     separate = d_ah2.shape[0] > 0                    # see param_grads
     d_rec = d_ah2 if separate else d_a2              # (T·N, G·H)
+    ih_chunk = max(chunk_rows, INPUT_CHUNK)          # see param_grads
     partial_b = np.empty((nblocks, 2, db_ih.size), dtype=d_a2.dtype)   # each block's bias sums
     for k in prange(nblocks):
         r0, r1 = _rows(R, k, nblocks)
         if dx2.shape[0]:
             np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
-        _weight_grad(d_a2, x2, dw_ih if k == 0 else partial_ih[k - 1], max(chunk_rows, INPUT_CHUNK), r0, r1,
-                     k == 0)
+        _weight_grad(d_a2, x2, dw_ih if k == 0 else partial_ih[k - 1], ih_chunk, r0, r1, k == 0)
         if dw_hh.shape[0]:
             out_hh = dw_hh if k == 0 else partial_hh[k - 1]
             _weight_grad(d_rec, h2, out_hh, chunk_rows, r0, r1, k == 0)

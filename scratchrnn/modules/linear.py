@@ -8,7 +8,6 @@ from scratchrnn.modules.base import Module
 from scratchrnn.workspace import Workspace
 
 
-
 class Linear(Module):
     """``y = x Wᵀ + b`` like torch.nn.Linear: weight (O, I), bias (O,), init U(-1/√I, 1/√I).
 
