@@ -177,9 +177,9 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
-    ``chunked``: dw_hh summed over chunks of max(T, N) rows, dw_ih of max(T, N, 128)
-    (``kernels.sums``), as the RNN and GRU do; else both in one GEMM. ``accumulate``: the
-    arrays to add the gradients into, or None: fresh zeros. dx is fresh; a pass in row blocks keeps its partial sums in the workspace.
+    ``chunked``: dw_hh over chunks of max(T, N) rows, dw_ih of max(T, N, 128) (``kernels.sums``),
+    as the RNN and GRU do; else one GEMM each. ``accumulate``: the arrays to add the gradients
+    into, or None: fresh zeros. dx is fresh; row blocks keep partial sums in the workspace.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
     T, N, I = x.shape

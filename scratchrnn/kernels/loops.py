@@ -125,7 +125,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
                 if relu:
                     d_a[t, s, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
-                    d_a[t, s, j] = dh * (one - h_t * h_t)          # tanh' = 1 − h_t²   (R4)
+                    d_a[t, s, j] = dh * (one - h_t * h_t)        # tanh' = 1 − h_t²   (R4)
         new_delta = matmul_add(None, d_a[t, n0:n1], w_hh, blas_small)   # δ_{t-1} = da_t W_hh (R5)
         _pass_through(new_delta, delta, t, lengths, n0)      # (V2)
         delta = new_delta
@@ -246,19 +246,19 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
             r = s - n0
             for j in range(H):
                 o, tc = gates[t, s, 3 * H + j], tanh_c[t, s, j]
-                gamma[r, j] = gamma[r, j] + dm[r, j] * o * (one - tc * tc)          # dc_t  (L7)
+                gamma[r, j] = gamma[r, j] + dm[r, j] * o * (one - tc * tc)        # dc_t  (L7)
             for j in range(H):
                 i, g = gates[t, s, j], gates[t, s, 2 * H + j]
-                d_a[t, s, j] = gamma[r, j] * g * i * (one - i)                       # da^i  (L8)
+                d_a[t, s, j] = gamma[r, j] * g * i * (one - i)                     # da^i  (L8)
             for j in range(H):
                 f = gates[t, s, H + j]
-                d_a[t, s, H + j] = gamma[r, j] * c[t, s, j] * f * (one - f)          # da^f  (L8); c[t]: the cell state before the step
+                d_a[t, s, H + j] = gamma[r, j] * c[t, s, j] * f * (one - f)        # da^f  (L8); c[t]: the cell state before the step
             for j in range(H):
                 i, g = gates[t, s, j], gates[t, s, 2 * H + j]
-                d_a[t, s, 2 * H + j] = gamma[r, j] * i * (one - g * g)               # da^g  (L8)
+                d_a[t, s, 2 * H + j] = gamma[r, j] * i * (one - g * g)             # da^g  (L8)
             for j in range(H):
                 o = gates[t, s, 3 * H + j]
-                d_a[t, s, 3 * H + j] = dm[r, j] * tanh_c[t, s, j] * o * (one - o)    # da^o  (L6)
+                d_a[t, s, 3 * H + j] = dm[r, j] * tanh_c[t, s, j] * o * (one - o)  # da^o  (L6)
             for j in range(H):
                 gamma[r, j] = gamma[r, j] * gates[t, s, H + j]                     # γ_{t-1} = dc_t ⊙ f_t  (L9)
         new_delta = matmul_add(None, d_a[t, rows], w_hh, blas_small)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
