@@ -20,6 +20,7 @@ def test_verify_passes_and_writes_json(tmp_path, capsys):
     assert "16 passed, 0 failed" in out and "FAIL" not in out
     data = json.loads(path.read_text())
     assert len(data["results"]) == 16 and all(r["ok"] for r in data["results"])
+    assert data["device"] == "cpu"
     first = data["results"][0]
     assert first["config"]["model"] == "gru" and "weight_hh_l0" in first["torch"]
     assert first["finite_differences"]["x"]["ok"]
@@ -42,6 +43,33 @@ def test_verify_exits_2_without_torch(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "torch", None)          # makes `import torch` fail
     assert cli.main(SMALL) == 2
     assert "needs PyTorch" in capsys.readouterr().err
+
+
+def test_verify_on_cuda_without_a_gpu_exits_2(monkeypatch, capsys):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli.main([*SMALL, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "torch sees no CUDA device" in err and "--device cpu" in err
+
+
+def test_verify_turns_tf32_off_on_a_gpu_and_restores_it():
+    import torch
+    from scratchrnn.apps import verify
+    flags = (torch.backends.cudnn, "allow_tf32"), (torch.backends.cuda.matmul, "allow_tf32")
+    saved = [getattr(o, a) for o, a in flags]
+    try:
+        for o, a in flags:
+            setattr(o, a, True)
+        with pytest.raises(RuntimeError), verify._no_tf32("cuda"):
+            assert not any(getattr(o, a) for o, a in flags)
+            raise RuntimeError("a failing check")
+        assert all(getattr(o, a) for o, a in flags)
+        with verify._no_tf32("cpu"):                         # the CPU leaves torch's flags alone
+            assert all(getattr(o, a) for o, a in flags)
+    finally:
+        for (o, a), v in zip(flags, saved):
+            setattr(o, a, v)
 
 
 def test_bench_passes_its_arguments_through(capsys):

@@ -12,17 +12,23 @@ import time
 
 def _verify(args):
     try:
-        import torch  # noqa: F401  (the oracle)
+        import torch  # the oracle
     except ImportError:
         print("scratchrnn verify needs PyTorch as its oracle, and it is not installed.\n"
               "Install it with:  pip install 'scratchrnn[torch]'", file=sys.stderr)
         return 2
     from . import verify
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda: torch sees no CUDA device here (torch "
+              f"{torch.__version__}, CUDA build {torch.version.cuda}); use --device cpu",
+              file=sys.stderr)
+        return 2
+    device = _torch_device_name(torch, args.device)
     layers = tuple(range(1, args.max_layers + 1))
     configs = list(verify.matrix(models=args.models, layers=layers, dtypes=args.dtypes))
     t0 = time.perf_counter()
-    results = verify.run(configs, fd=not args.no_fd, seed=args.seed)
+    results = verify.run(configs, fd=not args.no_fd, seed=args.seed, device=args.device)
     elapsed = time.perf_counter() - t0
     failed = [r for r in results if not r.ok]
     if args.failures_only:
@@ -32,14 +38,23 @@ def _verify(args):
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
           f"({len(results)} configurations in {elapsed:.1f} s; float64 tolerance "
           f"{verify.TOL_F64:g} vs torch and {verify.FD_TOL:g} vs finite differences, "
-          f"float32 torch.testing defaults)")
+          f"float32 torch.testing defaults; torch on {device})")
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"elapsed_s": elapsed, "results": verify.to_json(results)}, f, indent=1)
+            json.dump({"elapsed_s": elapsed, "device": device,
+                       "results": verify.to_json(results)}, f, indent=1)
         os.replace(tmp, args.json)
         print(f"wrote {args.json}")
     return 1 if failed else 0
+
+
+def _torch_device_name(torch, device):
+    """What ran torch's side: "cpu", or "cuda: NVIDIA H200 (torch 2.x, CUDA 13.0, cuDNN 91000)"."""
+    if device == "cpu":
+        return "cpu"
+    return (f"cuda: {torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA "
+            f"{torch.version.cuda}, cuDNN {torch.backends.cudnn.version()})")
 
 
 def _train(args):
@@ -213,6 +228,9 @@ def build_parser():
     v.add_argument("--no-fd", action="store_true", help="skip the finite-difference oracle")
     v.add_argument("--failures-only", action="store_true", help="print only failing rows")
     v.add_argument("--seed", type=at.seed, default=0)
+    v.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where torch runs: cpu, or cuda (cuDNN, TF32 off) to check against the "
+                        "GPU kernels (default cpu)")
     v.set_defaults(func=_verify)
 
     t = _parser(sub, "train", help="train a classic task: charlm, mnist or sine (needs the "

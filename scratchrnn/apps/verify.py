@@ -14,8 +14,13 @@ Tolerances, per tensor:
 - float32 against torch: ``torch.testing.assert_close`` defaults (rtol 1.3e-6,
   atol 1e-5), elementwise.
 - float64 against finite differences: ``sr.gradcheck``'s 1e-6 (see its docstring).
+
+``device="cuda"`` runs the torch side on the GPU (cuDNN) with the same tolerances. TF32
+is switched off for the run (and restored after): with it, cuDNN may round float32
+products to 10-bit mantissas, an error of about 1e-3 that no float32 tolerance admits.
 """
 
+import contextlib
 import dataclasses
 import itertools
 from typing import Optional
@@ -68,8 +73,8 @@ def matrix(models=MODELS, layers=(1, 2, 3), dtypes=("float32", "float64")):
         yield Config(model, L, bi, bias, bf, hx, dt)
 
 
-def build(cfg: Config, seed=0):
-    """(scratchrnn module, torch module) with identical weights, torch's on the CPU."""
+def build(cfg: Config, seed=0, device="cpu"):
+    """(scratchrnn module, torch module) with identical weights, torch's on ``device``."""
     import torch
     m = _scratch_module(cfg, seed)
     kw = dict(num_layers=cfg.num_layers, bias=cfg.bias, batch_first=cfg.batch_first,
@@ -81,7 +86,7 @@ def build(cfg: Config, seed=0):
     else:
         tm = torch.nn.RNN(cfg.I, cfg.H, nonlinearity=cfg.model.split("_")[1], **kw)
     tm.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
-    return m, tm
+    return m, tm.to(device)
 
 
 def _inputs(cfg: Config, rng):
@@ -110,11 +115,11 @@ def _errors(pairs, dtype):
     return out
 
 
-def check_torch(cfg: Config, seed=0):
-    """Compare outputs, states and all gradients with torch: name -> (error, ok)."""
+def check_torch(cfg: Config, seed=0, device="cpu"):
+    """Compare outputs, states and all gradients with torch on ``device``: name -> (error, ok)."""
     import torch
     rng = np.random.default_rng(seed)
-    m, tm = build(cfg, seed)
+    m, tm = build(cfg, seed, device)
     x, states = _inputs(cfg, rng)
     lstm = cfg.is_lstm
     hx = (tuple(states) if lstm else states[0]) if cfg.initial_state else None
@@ -124,20 +129,27 @@ def check_torch(cfg: Config, seed=0):
     dx, d0 = m.backward(ups[0], tuple(ups[1:]) if lstm else ups[1])
     d0 = d0 if lstm else (d0,)
 
-    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
-    ts = [torch.from_numpy(s).requires_grad_() for s in states] if cfg.initial_state else None
+    def leaf(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device).requires_grad_()
+
+    def host(t):
+        return t.detach().cpu().numpy()
+
+    tx = leaf(x)
+    ts = [leaf(s) for s in states] if cfg.initial_state else None
     t_out, t_fin = tm(tx, (tuple(ts) if lstm else ts[0]) if ts else None)
     t_fin = t_fin if lstm else (t_fin,)
-    loss = sum((t * torch.from_numpy(u)).sum() for t, u in zip((t_out,) + tuple(t_fin), ups))
+    loss = sum((t * torch.from_numpy(u).to(device)).sum()
+               for t, u in zip((t_out,) + tuple(t_fin), ups))
     loss.backward()
 
     names = ("h_n", "c_n") if lstm else ("h_n",)
-    pairs = {"out": (out, t_out.detach().numpy())}
-    pairs.update({n: (a, t.detach().numpy()) for n, a, t in zip(names, fin, t_fin)})
-    pairs["dx"] = (dx, tx.grad.numpy())
+    pairs = {"out": (out, host(t_out))}
+    pairs.update({n: (a, host(t)) for n, a, t in zip(names, fin, t_fin)})
+    pairs["dx"] = (dx, host(tx.grad))
     if ts:
-        pairs.update({"d" + n[0] + "0": (a, t.grad.numpy()) for n, a, t in zip(names, d0, ts)})
-    pairs.update({k: (m.grads[k], p.grad.numpy()) for k, p in tm.named_parameters()})
+        pairs.update({"d" + n[0] + "0": (a, host(t.grad)) for n, a, t in zip(names, d0, ts)})
+    pairs.update({k: (m.grads[k], host(p.grad)) for k, p in tm.named_parameters()})
     return _errors(pairs, cfg.dtype)
 
 
@@ -197,13 +209,29 @@ class Result:
         return all(ok for _, ok in checks)
 
 
-def run(configs, fd=True, seed=0):
-    """Run every check; a list of ``Result``."""
+def run(configs, fd=True, seed=0, device="cpu"):
+    """Run every check (torch on ``device``, TF32 off there); a list of ``Result``."""
     results = []
-    for cfg in configs:
-        fd_res = check_finite_differences(cfg, seed) if fd and cfg.dtype == "float64" else None
-        results.append(Result(cfg, check_torch(cfg, seed), fd_res))
+    with _no_tf32(device):
+        for cfg in configs:
+            fd_res = check_finite_differences(cfg, seed) if fd and cfg.dtype == "float64" else None
+            results.append(Result(cfg, check_torch(cfg, seed, device), fd_res))
     return results
+
+
+@contextlib.contextmanager
+def _no_tf32(device):
+    """cuDNN and cuBLAS in full float32 while the block runs on a GPU (module docstring)."""
+    if device == "cpu":
+        yield
+        return
+    import torch
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def table(results):
