@@ -47,6 +47,17 @@ def test_blocks_rule(threads):
     assert team.blocks(128, 256, 512, 2048, F32) == 1               # one thread: serial
 
 
+def test_blocks_leave_no_core_idle_behind_big_weights(monkeypatch):
+    """On 16 threads, 16 rows make 4 blocks: serial where each block would read ≥ 1 MiB of W_hh
+    every step (IDLE_CORES_MAX_WEIGHT_BYTES), blocks where W_hh is smaller or every thread has one."""
+    monkeypatch.setattr(team.numba, "get_num_threads", lambda: 16)
+    assert team.blocks(128, 16, 512, 2048, F32) == 1                # LSTM H=512: W_hh 4 MiB, 12 cores idle
+    assert team.blocks(128, 16, 512, 512, F32) == 1                 # RNN H=512: 1 MiB
+    assert team.blocks(128, 16, 256, 512, F32) == 4                 # 512 KiB: still in blocks
+    assert team.blocks(128, 16, 256, 512, np.float64) == 1          # ... 1 MiB in float64
+    assert team.blocks(128, 64, 512, 2048, F32) == 16               # a block on every thread
+
+
 def test_loop_blocks_fit_the_small_matrix_kernels(monkeypatch):
     monkeypatch.setattr(team, "small_matrix_kernels", lambda: True)
     monkeypatch.setattr(panels, "wide_registers", lambda: False)     # no panels

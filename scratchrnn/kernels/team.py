@@ -17,8 +17,9 @@ GEMMs in the same row blocks (``gemm_blocks``). In a character model's training 
 recurrent forward and backward took 7.5–15 ms each after a head on BLAS's threads and
 3.6–3.9 ms after one in row blocks, and the whole step 27–38 ms against 15–16.
 
-Where threads do not pay (fewer than ``MIN_ROWS`` sequences per thread, little work, or
-per-step products big enough for BLAS's own threads), ``blocks`` returns 1 and the pass is
+Where threads do not pay (fewer than ``MIN_ROWS`` sequences per thread, little work,
+per-step products big enough for BLAS's own threads, or too few rows to give every core a
+block while each block would read big weights every step), ``blocks`` returns 1 and the pass is
 the serial one: one kernel call over all rows, BLAS with its own threads. ``loop_blocks``
 cuts a thread's rows further where that pays: into blocks of at most 64 rows where the
 weights packed in panels take them (``panels.py``), else, where BLAS has small-matrix
@@ -35,6 +36,7 @@ import functools
 import os
 
 import numba
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from scratchrnn.kernels import panels
@@ -57,6 +59,14 @@ MAX_LARGE_ROWS = 16
 # woken); measured on 2 cores (Zen 4, float32, T·N·H ∈ 32·16·32 … 128·16·64, each side by
 # side with the serial pass), blocks lost up to 1.4x below ~10^6 and won from ~2·10^6.
 MIN_WORK = 1_000_000
+# Where there are too few rows for a block on every thread (N < MIN_ROWS · threads), blocks
+# leave cores idle while each block reads all of W_hh every step; BLAS's threads in a serial
+# pass each read a slice of it. Measured on 16 cores (Intel Xeon, AVX-512, float32, T=128,
+# N=16 in 4 blocks, side by side): the serial pass took 0.44-0.79x the blocks' time with W_hh
+# of 1 MiB (RNN H=512) to 16 MiB (LSTM H=1024); with N=64, a block on every thread, blocks
+# stayed ahead (LSTM H=512 0.79x the serial time, H=1024 1.06x). Smaller W_hh was not measured
+# there and keeps its blocks. On 2 cores every blocked pass has a block on each thread.
+IDLE_CORES_MAX_WEIGHT_BYTES = 1 << 20
 
 
 # OpenBLAS's small-matrix kernels (its AVX-512 kernels: these core types) multiply without
@@ -74,12 +84,16 @@ def blocks(T, N, H, GH, dtype):
     product's inner size: P with a projection), G·H gate units and data of ``dtype`` runs in.
 
     1 (serial) for one sequence or little work; else as many as there are Numba threads
-    (``numba.set_num_threads``), at most one per ``MIN_ROWS`` rows.
+    (``numba.set_num_threads``), at most one per ``MIN_ROWS`` rows, where fewer blocks than
+    threads would each read W_hh of ``IDLE_CORES_MAX_WEIGHT_BYTES`` or more every step.
     """
     if N < 2 * MIN_ROWS or T * (N // 2) * H * GH < MIN_WORK:
         return 1                         # decided without asking Numba (that costs ~3 µs)
-    k = min(numba.get_num_threads(), N // MIN_ROWS)
+    threads = numba.get_num_threads()
+    k = min(threads, N // MIN_ROWS)
     if k < 2 or T * (N // k) * H * GH < MIN_WORK:
+        return 1
+    if k < threads and GH * H * np.dtype(dtype).itemsize >= IDLE_CORES_MAX_WEIGHT_BYTES:
         return 1
     rows = -(-N // k)                    # the largest block's
     if rows > MAX_LARGE_ROWS and not (_fits_small_matrix_kernels(H, GH) or _panel_blocks(rows, H, GH, dtype)):
