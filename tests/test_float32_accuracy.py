@@ -52,15 +52,16 @@ def _ours(kind, p):
     return {name: getattr(g, name) for name in GRADS[kind]}
 
 
-def _torch(torch, kind, p, dtype):
+def _torch(torch, kind, p, dtype, device="cpu"):
     nn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
     m = nn[kind](H, H) if kind in nn else torch.nn.RNN(H, H, nonlinearity=kind)
-    m = m.to(dtype)
+    m = m.to(device, dtype)
     with torch.no_grad():
         for name, key in (("weight_ih_l0", "w_ih"), ("weight_hh_l0", "w_hh"), ("bias_ih_l0", "b_ih"),
                           ("bias_hh_l0", "b_hh")):
             getattr(m, name).copy_(torch.from_numpy(p[key]))
-    t = {k: torch.tensor(v, dtype=dtype, requires_grad=k in ("x", "h0", "c0")) for k, v in p.items()}
+    t = {k: torch.tensor(v, dtype=dtype, device=device, requires_grad=k in ("x", "h0", "c0"))
+         for k, v in p.items()}
     h0, c0 = t["h0"][None], t["c0"][None]
     out, fin = m(t["x"], (h0, c0) if kind == "lstm" else h0)
     loss = (out * t["d_out"]).sum()
@@ -71,19 +72,21 @@ def _torch(torch, kind, p, dtype):
     loss.backward()
     g = {"dx": t["x"].grad, "dh0": t["h0"].grad, "dc0": t["c0"].grad, "dw_ih": m.weight_ih_l0.grad,
          "dw_hh": m.weight_hh_l0.grad, "db_ih": m.bias_ih_l0.grad, "db_hh": m.bias_hh_l0.grad}
-    return {name: g[name].numpy() for name in GRADS[kind]}
+    return {name: g[name].cpu().numpy() for name in GRADS[kind]}
 
 
 def _rms(a, b):
     return float(np.sqrt(np.mean((a.astype(np.float64) - b) ** 2)))
 
 
-def layer_ratios(torch, kind):
-    """{gradient: geometric mean over SEEDS of our RMS error over torch's}, float32, one layer."""
+def layer_ratios(torch, kind, device="cpu"):
+    """{gradient: geometric mean over SEEDS of our RMS error over torch's}, float32, one layer;
+    torch's float32 on ``device`` (the truth, float64, on the CPU)."""
     log_ratio = {name: 0.0 for name in GRADS[kind]}
     for seed in range(SEEDS):
         p = _problem(kind, seed)
-        truth, theirs = _torch(torch, kind, p, torch.float64), _torch(torch, kind, p, torch.float32)
+        truth = _torch(torch, kind, p, torch.float64)
+        theirs = _torch(torch, kind, p, torch.float32, device)
         ours = _ours(kind, p)
         for name in log_ratio:
             assert ours[name].dtype == np.float32, name
@@ -128,12 +131,19 @@ def linear_ratios(torch):
     return {name: round(float(np.exp(v)), 3) for name, v in log_ratio.items()}
 
 
-if __name__ == "__main__":          # the ratios as a Markdown table: python tests/test_float32_accuracy.py
+if __name__ == "__main__":
+    # The ratios as a Markdown table: python tests/test_float32_accuracy.py [--device cuda]
+    # (cuda: against torch's cuDNN kernels with TF32 off; the Linear row stays on the CPU).
+    import sys
     import torch as _torch_module
-    print(f"| layer | T·N | gradient: ours / torch (RMS error against float64, geometric mean of {SEEDS}) |")
+    device = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+    _torch_module.backends.cudnn.allow_tf32 = _torch_module.backends.cuda.matmul.allow_tf32 = False
+    print(f"| layer | T·N | gradient: ours / torch on {device} (RMS error against float64, "
+          f"geometric mean of {SEEDS}) |")
     print("|---|---|---|")
     for kind in ["tanh", "relu", "lstm", "gru"]:
-        ratios = layer_ratios(_torch_module, kind)
+        ratios = layer_ratios(_torch_module, kind, device)
         print(f"| {kind} | {T * N} | " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + " |")
-    ratios = linear_ratios(_torch_module)
-    print(f"| Linear | {T * N} | " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + " |")
+    if device == "cpu":
+        ratios = linear_ratios(_torch_module)
+        print(f"| Linear | {T * N} | " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + " |")
