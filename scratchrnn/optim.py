@@ -61,6 +61,24 @@ def _number(name, value, low=0.0, allow_inf=False):
     return float(value)
 
 
+def _representable(pairs, positive=(), **values):
+    """Each value as the parameters' dtypes hold it: a number that overflows one (3.5e38 for
+    float32 weights) would make every step NaN; torch refuses it too ("value cannot be
+    converted to type float without overflow"). The values named in ``positive`` must also
+    stay above 0 there (Adam's eps: 1e-50 is 0 in float32)."""
+    for dtype in sorted({p.dtype for p, _ in pairs}, key=str):
+        with np.errstate(over="ignore", under="ignore"):
+            for name, value in values.items():
+                held = dtype.type(value)
+                if not np.isfinite(held):
+                    raise ValueError(f"{name} must be representable in {dtype}, the parameters' "
+                                     f"dtype (at most {np.finfo(dtype).max:g}), got {value!r}")
+                if name in positive and held == 0:
+                    raise ValueError(f"{name} must be > 0 in {dtype}, the parameters' dtype (at "
+                                     f"least {np.finfo(dtype).smallest_subnormal:g}), got {value!r}, "
+                                     f"which {dtype} rounds to 0")
+
+
 def clip_grad_norm(modules, max_norm):
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
@@ -104,6 +122,7 @@ class SGD:
         self.lr = _number("lr", lr)
         self.momentum = _number("momentum", momentum)
         self.weight_decay = _number("weight_decay", weight_decay)
+        _representable(self.pairs, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
         self.buffers = [None] * len(self.pairs)
         self._state = _state_index(self.pairs)           # a repeated parameter shares its buffer
 
@@ -146,6 +165,9 @@ class Adam:
         if self.eps == 0:                # torch allows it; a zero gradient then makes 0/0 = NaN weights
             raise ValueError("eps must be > 0: with eps = 0 a zero gradient gives 0/0 = NaN, got 0")
         self.weight_decay = _number("weight_decay", weight_decay)
+        # lr / (1 − β₁ᵗ), the step size, is largest at the first step
+        _representable(self.pairs, ("eps",), eps=self.eps, weight_decay=self.weight_decay,
+                       **{"lr / (1 - betas[0])": self.lr / (1 - self.betas[0])})
         self.t = 0                                   # step() calls so far
         self._state = _state_index(self.pairs)       # a repeated parameter shares m, v and its count
         self._repeats = [self._state.count(k) for k in range(len(self.pairs))]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -201,12 +201,34 @@ def test_clip_grad_norm(max_norm, which):
 @settings(**FEW)
 def test_optimizer_arguments(lr, momentum, betas, eps, weight_decay):
     m = sr.Linear(2, 2, seed=0)
+    # An SGD step of p − lr·λ·p past float32's largest value is inf, in torch too: outside
+    # what any check of the settings alone can promise.
+    if all(type(v) in (int, float) and np.isfinite(v) for v in (lr, weight_decay)):
+        biggest = max(float(np.abs(p).max()) for _, p in m.named_parameters())
+        assume(abs(lr * weight_decay) * biggest < np.finfo(np.float32).max / 2)
 
     def steps_finite(o):             # zero gradients: any accepted setting keeps the weights finite
         o.step()
         assert all(np.isfinite(p).all() for _, p in m.named_parameters())
     clear_or_correct(lambda: sr.SGD(m, lr, momentum=momentum, weight_decay=weight_decay), steps_finite)
     clear_or_correct(lambda: sr.Adam([m], lr, betas=betas, eps=eps, weight_decay=weight_decay), steps_finite)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda m: sr.SGD(m, 0.1, weight_decay=3.5e38), "weight_decay must be representable"),
+    (lambda m: sr.SGD(m, 3.5e38), "lr must be representable"),
+    (lambda m: sr.Adam(m, eps=3.5e38), "eps must be representable"),
+    (lambda m: sr.Adam(m, lr=1e38, betas=(0.999, 0.9)), r"lr / \(1 - betas\[0\]\) must be representable"),
+    (lambda m: sr.Adam(m, eps=1e-50), "eps must be > 0"),                  # 0 in float32: 0/0 steps
+])
+def test_optimizer_settings_past_the_weights_dtype_are_refused(make, name):
+    """Finite as Python floats, inf (or eps 0) in float32: every step would make the weights NaN
+    (torch refuses the overflows too); float64 weights hold them."""
+    m32, m64 = sr.Linear(2, 2, seed=0), sr.Linear(2, 2, dtype="float64", seed=0)
+    with pytest.raises(ValueError, match=f"^{name} .*in float32"):
+        make(m32)
+    make(m64).step()
+    assert all(np.isfinite(p).all() for _, p in m64.named_parameters())
 
 
 # ---------------------------------------------------------------- gradcheck

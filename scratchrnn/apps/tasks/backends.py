@@ -51,8 +51,10 @@ class ScratchBackend:
         self.core.train()
         out, state_n = self.core(x, state)                           # (T, N, H)
         feats = out[-1] if loss == "ce_last" else out                # (N, H) | (T, N, H)
-        pred = self.head(feats)
-        if not checks.all_finite(pred):             # diverged: let the task stop and say where
+        # diverged, in the core (whose output the head would refuse as bad input) or the
+        # head: let the task stop and say where
+        pred = self.head(feats) if checks.all_finite(feats) else None
+        if pred is None or not checks.all_finite(pred):
             return float("nan"), state_n, float("nan")
         if loss == "mse_all":
             value, d_pred = sr.mse_loss(pred, target)
@@ -78,6 +80,8 @@ class ScratchBackend:
         """Head outputs for x (T, N, I) in eval mode: (outputs (T, N, O), final state)."""
         self.core.eval()
         out, state_n = self.core(x, state)
+        if not checks.all_finite(out):               # diverged: NaN, which train_step reports
+            return np.full(out.shape[:-1] + (self.head.out_features,), np.nan, out.dtype), state_n
         return self.head(out), state_n
 
     def non_finite(self):
