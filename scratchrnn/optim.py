@@ -115,6 +115,7 @@ def _flat(a):
 class SGD:
     """``torch.optim.SGD`` (dampening 0, no Nesterov): with momentum μ and weight decay λ,
     ``g ← g + λp``;  ``b ← g`` on the first step, else ``b ← μb + g``;  ``p ← p − lr·b``.
+    lr, μ and λ must be numbers the parameters' dtype holds (``_representable``).
     """
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0):
@@ -151,7 +152,9 @@ class Adam:
     ``p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)``.
 
     Each parameter's step is one compiled pass (``kernels.updates.adam``), the same float
-    operations in the same order as these expressions in NumPy, to the bit.
+    operations in the same order as these expressions in NumPy, to the bit. ε, λ and the first
+    step size lr/(1−β₁) must be numbers the parameters' dtype holds, ε above 0 there
+    (``_representable``; torch allows ε = 0, which makes a zero gradient's step 0/0 = NaN).
     """
 
     def __init__(self, modules, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
