@@ -50,12 +50,6 @@ F64_FORMULA = F64_LAYOUT
 # Measured: at most 1.5e-5 of this bound (≈ 1.5e-14 relative after 12 steps).
 F64_TRAJECTORY = dict(rtol=1e-9, atol=1e-12)
 
-# --- jitted kernel against the same source run as Python --------------------------------
-# Identical operations, except that LLVM may contract a*b + c into one fused multiply-add,
-# which rounds once instead of twice: ≤ 1 ulp per step, T·(a few) steps deep. Measured:
-# bit-for-bit on this suite's machine (no contraction happened).
-F64_JIT_VS_PYTHON = dict(rtol=1e-14, atol=1e-15)
-
 
 def product_bound(a, b, c=None):
     """Elementwise bound on |ours − NumPy's| for ``c + a @ b`` in float64 (K = a.shape[1]).
