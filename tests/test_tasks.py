@@ -156,6 +156,23 @@ def test_sine_both_backends(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")     # tiny IDX files fail the originals' md5 check
+def test_last_step_loss_keeps_one_upstream_gradient_array():
+    """The last-step loss's upstream gradient (zeros but at the last step) is one array kept from
+    step to step, not new memory each step, and trains the weights a new array of zeros does."""
+    from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 3, 4)).astype(np.float32), rng.integers(0, 6, 3)
+    kept, fresh = (ScratchBackend(*build_models("lstm", 4, 8, 2, 6, "float32", 0), optimizer="adam", lr=0.01)
+                   for _ in range(2))
+    fresh._last_step_grad = lambda out, d_last: np.concatenate([np.zeros_like(out[:-1]), d_last[None]])
+    for step in range(3):
+        assert kept.train_step(x, y, None, "ce_last")[0] == fresh.train_step(x, y, None, "ce_last")[0]
+        buffer = kept._d_out if step == 0 else buffer
+        assert kept._d_out is buffer and not buffer[:-1].any()
+    for (p, _), (q, _) in zip(kept.opt.pairs, fresh.opt.pairs):
+        np.testing.assert_array_equal(p, q)
+
+
 def test_mnist_on_tiny_idx_files(tmp_path, monkeypatch):
     from test_data_mnist import make_tiny_mnist
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
