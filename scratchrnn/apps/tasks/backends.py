@@ -174,16 +174,6 @@ class TorchBackend:
         self.opt.step()
         return float(value.detach()), self._state_out(state_n), float(norm)
 
-    def _last_step_grad(self, out, d_last):
-        """The upstream gradient of ``out`` (T, N, H): ``d_last`` (N, H) at the last step, 0
-        before. One array kept from step to step, of which only the last step is ever written,
-        where a new (T, N, H) array of zeros each step was fresh memory to fault in (1.4 MB a
-        step for MNIST: 28 × 100 × 128 float32)."""
-        if self._d_out is None or self._d_out.shape != out.shape or self._d_out.dtype != out.dtype:
-            self._d_out = np.zeros_like(out)
-        self._d_out[-1] = d_last
-        return self._d_out
-
     def predict(self, x, state=None):
         self.core.eval()
         with self.torch.no_grad():
