@@ -75,9 +75,9 @@ class ScratchBackend:
 
     def _last_step_grad(self, out, d_last):
         """The upstream gradient of ``out`` (T, N, H): ``d_last`` (N, H) at the last step, 0
-        before. One array kept from step to step, of which only the last step is ever written,
-        where a new (T, N, H) array of zeros each step was fresh memory to fault in (1.4 MB a
-        step for MNIST: 28 × 100 × 128 float32)."""
+        before. One array kept from step to step, of which only the last step is ever written:
+        a new (T, N, H) array of zeros each step (1.4 MB for MNIST: 28 × 100 × 128 float32)
+        could be fresh memory to fault in, depending on glibc's thresholds."""
         if self._d_out is None or self._d_out.shape != out.shape or self._d_out.dtype != out.dtype:
             self._d_out = np.zeros_like(out)
         self._d_out[-1] = d_last
