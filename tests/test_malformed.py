@@ -205,7 +205,7 @@ def test_optimizer_arguments(lr, momentum, betas, eps, weight_decay):
     # what any check of the settings alone can promise.
     if all(type(v) in (int, float) and np.isfinite(v) for v in (lr, weight_decay)):
         biggest = max(float(np.abs(p).max()) for _, p in m.named_parameters())
-        assume(abs(lr * weight_decay) * biggest < np.finfo(np.float32).max / 2)
+        assume(abs(lr * weight_decay) * biggest < float(np.finfo(np.float32).max) / 2)
 
     def steps_finite(o):             # zero gradients: any accepted setting keeps the weights finite
         o.step()
