@@ -137,7 +137,8 @@ if __name__ == "__main__":
     import sys
     import torch as _torch_module
     device = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
-    _torch_module.backends.cudnn.allow_tf32 = _torch_module.backends.cuda.matmul.allow_tf32 = False
+    from scratchrnn.bench.environment import tf32_state
+    tf32_state(False)
     print(f"| layer | T·N | gradient: ours / torch on {device} (RMS error against float64, "
           f"geometric mean of {SEEDS}) |")
     print("|---|---|---|")

@@ -53,8 +53,9 @@ def _torch_device_name(torch, device):
     """What ran torch's side: "cpu", or "cuda: NVIDIA H200 (torch 2.x, CUDA 13.0, cuDNN 91000)"."""
     if device == "cpu":
         return "cpu"
-    return (f"cuda: {torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA "
-            f"{torch.version.cuda}, cuDNN {torch.backends.cudnn.version()})")
+    from scratchrnn.bench.environment import cuda_info
+    gpu = cuda_info()
+    return f"cuda: {gpu['device_name']} (torch {torch.__version__}, CUDA {gpu['cuda']}, cuDNN {gpu['cudnn']})"
 
 
 def _train(args):
