@@ -55,7 +55,8 @@ def _torch_device_name(torch, device):
         return "cpu"
     from scratchrnn.bench.environment import cuda_info
     gpu = cuda_info()
-    return f"cuda: {gpu['device_name']} (torch {torch.__version__}, CUDA {gpu['cuda']}, cuDNN {gpu['cudnn']})"
+    return (f"cuda: {gpu['device_name']} (torch {torch.__version__}, CUDA {gpu['cuda']}, "
+            f"cuDNN {gpu['cudnn']})")
 
 
 def _train(args):
