@@ -177,9 +177,9 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     ``d_ah`` is the gradient of the recurrent part ``h W_hhᵀ + b_hh`` where it differs from
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
-    ``chunked``: dw_hh over chunks of max(T, N) rows, dw_ih of max(T, N, 128) (``kernels.sums``),
-    as the RNN and GRU do; else one GEMM each. ``accumulate``: the arrays to add the gradients
-    into, or None: fresh zeros. dx is fresh; row blocks keep partial sums in the workspace.
+    ``chunked``: dw_hh over chunks of max(T, N) rows, dw_ih of max(T, N, 128) (``kernels.sums``), as
+    the RNN and GRU do, else one GEMM each (per piece: ``layout.gradient_rows``). ``accumulate``:
+    the arrays to add the gradients into, or None: fresh zeros. dx is fresh; row blocks keep partial sums.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
     T, N, I = x.shape
@@ -197,9 +197,9 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     ws = cache.workspace
     partial_ih = take(ws, "dw_ih", (nblocks - 1, GH, I), dt)
     partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
-    chunk_rows = max(T, N) if chunked else T * N
     args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(-1, I),
-            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows)
+            dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
+            *layout.gradient_rows(T, N, nblocks, chunked, w_ih, cache.w_hh))
     bias_grads = (db_ih, db_hh) if cache.has_bias else (None, None)
     grads = (dx if input_grad else None, dw_ih, dw_hh, *bias_grads)
     return args, grads

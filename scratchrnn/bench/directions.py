@@ -50,15 +50,6 @@ def _way(name):
         layout.DIRECTIONS_MIN_WORK = saved
 
 
-def _impl(name, m, x, d_out):
-    def call():                                          # -> out and dx, flat, for the equality check
-        with _way(name):
-            out, _ = m(x)
-            dx, _ = m.backward(d_out)                    # grads accumulate, as in the grid
-        return np.concatenate([out.ravel(), dx.ravel()])
-    return impls.Impl(name, "cpu", call, timing.wall_timer, np.asarray)
-
-
 def measure_point(model, T, N, H, settings):
     """One row: the point, whether it runs serial, and per way the timing summary."""
     m = registry.model_class(model)(H, H, bidirectional=True, dtype="float32", seed=SEED)
@@ -71,7 +62,7 @@ def measure_point(model, T, N, H, settings):
     rng = np.random.default_rng(SEED + 1)
     x = rng.standard_normal((T, N, H)).astype(np.float32)              # (T, N, I)
     d_out = rng.standard_normal((T, N, 2 * H)).astype(np.float32)      # (T, N, 2H)
-    built = {w: _impl(w, m, x, d_out) for w in WAYS}
+    built = {w: impls.way_impl(w, _way, m, x, d_out) for w in WAYS}
     timing.wait_quiet(settings.guard)
     res = measure.measure(built, settings)
     for w in WAYS:

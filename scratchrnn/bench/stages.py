@@ -82,15 +82,15 @@ def _timed_passes(model, log):
             passes.project_blocks(*args[:5], nblocks)
 
     def backward_stages(args, nblocks):              # args: param_grads's, (projection_grad's), the kernel's
-        projected = model == "lstm" and args[17].size > 0   # dw_hr not empty
+        projected = model == "lstm" and args[18].size > 0   # dw_hr not empty
         if nblocks == 1:
-            passes.param_grads(*args[:13])
+            passes.param_grads(*args[:14])
             if projected:
-                passes.projection_grad(*args[13:19])
+                passes.projection_grad(*args[14:20])
         else:
-            passes.param_grads_blocks(*args[:13], nblocks)
+            passes.param_grads_blocks(*args[:14], nblocks)
             if projected:
-                passes.projection_grad_blocks(*args[13:19], nblocks)
+                passes.projection_grad_blocks(*args[14:20], nblocks)
 
     def timed(run, stages, pass_name, stage_name, blocked):
         def wrapper(*args):

@@ -25,7 +25,8 @@ torch's. Measured in one GEMM, the float32 RNN's and GRU's ``dW_hh`` were 1.16�
 further from the float64 truth than torch's. BLAS adds each chunk's product into the sum as
 it stores it (``blas.add_product_t``), so a chunk costs its GEMM and no pass of its own; a
 GEMM over few rows still runs slower than one over many, so the LSTM, whose ``dW_hh`` torch
-(oneDNN) takes in one GEMM too, keeps one.
+(oneDNN) takes in one GEMM too, keeps one (one per piece where the backward's GEMMs walk the
+rows in pieces, ``scratchrnn.layout.gradient_rows``).
 
 The RNN's and GRU's ``dW_ih`` and ``Linear``'s ``dW`` are taken over chunks of at least
 ``INPUT_CHUNK`` rows: with OpenBLAS's AVX-512 (SkylakeX) kernels, one GEMM over T·N = 2048
@@ -40,7 +41,7 @@ from scratchrnn.kernels.jit import jit
 
 BLOCK = 8          # rows added in sequence before the pairwise stage: one row stays in L1 for them
 # The fewest rows per chunk of the RNN's and GRU's dW_ih and Linear's dW (the LSTM's dW_ih
-# stays one GEMM, as oneDNN's in torch: 0.99x torch's error on the Zen 4). Over 2048 rows,
+# stays one GEMM, or one per piece, as oneDNN's in torch: 0.99x torch's error on the Zen 4). Over 2048 rows,
 # Linear's float32 dW in one GEMM was 1.35x (RMS) further from the truth than torch's, in
 # chunks of 256 rows 1.14x, of 128 0.83x, of 64 0.65x; the RNN's and GRU's dW_ih in chunks
 # of 128 0.87–0.90x (tests/test_float32_accuracy.py). Linear's backward took 0.75–1.04x the

@@ -1,0 +1,130 @@
+"""The backward's gradient GEMMs over all rows at once, or in pieces of rows.
+
+    python -m scratchrnn.bench.pieces [--models rnn lstm gru] [--T 128] [--N 64 256]
+        [--H 32 128] [--out benchmarks/results/MACHINE/pieces_cpu.md]
+
+A backward pass takes dx, dW_ih and dW_hh from every step's ``da`` in three GEMMs, each reading
+all of it; in pieces, all three run on a few hundred rows at a time, still in the core's cache
+(``scratchrnn.layout.gradient_rows``). This times a one-layer model's forward+backward (float32,
+I = H) both ways at every point, in interleaved guarded samples (``scratchrnn.bench.measure``),
+checks that both give the same output and input gradient (``AGREE``), and prints a Markdown table
+with the time in pieces over the time without, and what the rule picks there.
+"""
+
+# -- configuration -----------------------------------------------------------
+MODELS = ("rnn", "lstm", "gru")
+LENGTHS = (128,)                     # T
+BATCHES = (32, 64, 256)              # N
+HIDDEN = (32, 128)                   # H = I
+SEED = 0
+# The two ways must agree to this much of their largest value: the RNN's and GRU's sums are the
+# same, the LSTM's weight gradients are summed in another order (rounding), and dx and the output
+# do not depend on it; a piece run wrong gives differences of order 1.
+AGREE = 1e-6
+# -----------------------------------------------------------------------------
+
+import argparse
+import itertools
+import json
+from contextlib import contextmanager
+
+import numpy as np
+
+from scratchrnn import layout, registry
+from scratchrnn.bench import environment, impls, measure, timing
+
+WAYS = ("whole", "pieces")
+
+
+@contextmanager
+def _way(name):
+    """The backward passes inside walk their rows ``name``'s way (the rule's byte limit set to
+    0 for pieces, to infinity for whole; its other conditions still hold)."""
+    saved = layout.PIECES_MIN_BYTES
+    layout.PIECES_MIN_BYTES = 0 if name == "pieces" else float("inf")
+    try:
+        yield
+    finally:
+        layout.PIECES_MIN_BYTES = saved
+
+
+def measure_point(model, T, N, H, settings):
+    """One row: the point, the piece rows the rule picks (T·N: none), and per way the timing summary."""
+    m = registry.model_class(model)(H, H, dtype="float32", seed=SEED)
+    params = dict(m.named_parameters())
+    w_ih, w_hh = params["weight_ih_l0"], params["weight_hh_l0"]
+    nblocks = layout.blocks(T, N, w_hh)
+    with _way("pieces"):
+        possible = layout.gradient_rows(T, N, nblocks, model != "lstm", w_ih, w_hh)[1]
+    row = {"model": model, "T": T, "N": N, "H": H, "blocks": nblocks, "piece_rows": possible,
+           "rule": layout.gradient_rows(T, N, nblocks, model != "lstm", w_ih, w_hh)[1] < T * N}
+    if possible >= T * N:
+        return row                                       # no pieces possible here: nothing to time
+    rng = np.random.default_rng(SEED + 1)
+    x = rng.standard_normal((T, N, H)).astype(np.float32)              # (T, N, I)
+    d_out = rng.standard_normal((T, N, H)).astype(np.float32)          # (T, N, H)
+    timing.wait_quiet(settings.guard)
+    res = measure.measure({w: impls.way_impl(w, _way, m, x, d_out) for w in WAYS}, settings)
+    for w in WAYS:
+        if "error" in res[w]:
+            raise RuntimeError(f"{model} T={T} N={N} H={H}, {w}: {res[w]['error']}")
+    a, b = (res[w]["output"] for w in WAYS)
+    row["max_diff"] = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+    if row["max_diff"] > AGREE:
+        raise AssertionError(f"{model} T={T} N={N} H={H}: the two ways' outputs or dx differ by "
+                             f"{row['max_diff']:.2g} of their largest value (more than {AGREE:g})")
+    for w in WAYS:
+        row[w] = timing.summarise(res[w]["samples"], settings.max_spread)
+    row["ratio"] = row["pieces"]["median_s"] / row["whole"]["median_s"]
+    return row
+
+
+def to_markdown(rows, machine):
+    lines = ["# The backward's gradient GEMMs: all rows at once or in pieces", "",
+             f"Measured on {machine}. `python -m scratchrnn.bench.pieces`: one layer, float32, I = H, "
+             "forward+backward of the module; medians of interleaved guarded samples; ratio = in "
+             "pieces over all rows at once (below 1: pieces are faster); piece rows: the rows of a "
+             "piece where pieces may run; rule: what `layout.gradient_rows` picks "
+             f"(pieces from {layout.PIECES_MIN_BYTES / 2**20:g} MiB of da, x, h and dx).", "",
+             "| model | T | N | H | row blocks | piece rows | whole ms | pieces ms | ratio | rule |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        head = f"| {r['model']} | {r['T']} | {r['N']} | {r['H']} | {r['blocks']} |"
+        if "ratio" not in r:
+            lines.append(head + " no pieces possible | | | | whole |")
+            continue
+        cell = lambda s: f"{s['median_s'] * 1e3:.3g} ±{s['spread']:.0%}" + (" †" if s["flagged"] else "")
+        lines.append(head + f" {r['piece_rows']} | {cell(r['whole'])} | {cell(r['pieces'])} | "
+                     f"{r['ratio']:.3f} | {'pieces' if r['rule'] else 'whole'} |")
+    lines += ["", "† flagged: spread over 10 %, or samples kept while the machine was busy."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--T", nargs="+", type=int, default=list(LENGTHS))
+    parser.add_argument("--N", nargs="+", type=int, default=list(BATCHES))
+    parser.add_argument("--H", nargs="+", type=int, default=list(HIDDEN))
+    parser.add_argument("--out", help="also write the Markdown table to this file, and the rows "
+                                      "as JSON beside it (.json)")
+    args = parser.parse_args(argv)
+    settings = measure.Settings(timing.Guard())
+    machine = environment.describe(environment.environment())
+    rows = []
+    for model, T, N, H in itertools.product(args.models, args.T, args.N, args.H):
+        rows.append(measure_point(model, T, N, H, settings))
+        r = rows[-1]
+        print(f"{model} T={T} N={N} H={H}: " + (f"ratio {r['ratio']:.3f}" if "ratio" in r else "no pieces"),
+              flush=True)
+    text = to_markdown(rows, machine)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
+            json.dump({"machine": machine, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

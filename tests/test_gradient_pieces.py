@@ -1,0 +1,99 @@
+"""The backward's gradient GEMMs in pieces of rows (``layout.gradient_rows``,
+``kernels.passes._gemms_in_pieces``): the rule, and that pieces change no sum but the LSTM's."""
+
+import numpy as np
+import pytest
+
+from scratchrnn import layout
+from scratchrnn.bench import impls, measure, pieces, timing
+from scratchrnn.kernels import sums
+from layer_cases import KINDS, layer_params, run_layer
+
+pytestmark = pytest.mark.kernel
+
+
+def rows(T, N, H, G, chunked, nblocks=2, dtype=np.float32, I=None):
+    w_ih = np.zeros((G * H, H if I is None else I), dtype)
+    return layout.gradient_rows(T, N, nblocks, chunked, w_ih, np.zeros((G * H, H), dtype))
+
+
+def test_the_rule():
+    # little data: no pieces, the LSTM's weight gradients one GEMM over all rows
+    assert rows(7, 3, 16, 4, False) == (21, 21)
+    assert rows(128, 32, 128, 4, False) == (4096, 4096)              # 14 MiB: below the limit
+    # the LSTM at T·N = 8192, H = 128 (28 MiB): one GEMM per piece of 256 rows
+    assert rows(128, 64, 128, 4, False) == (256, 256)
+    # the RNN's and GRU's chunks stay max(T, N) rows; a piece holds whole chunks of both sums
+    assert rows(128, 256, 32, 1, True) == (256, 256)
+    assert rows(128, 64, 128, 3, True) == (128, 256)
+    # no pieces where a piece of da would not stay in the core's cache (2 MiB at H = 512)...
+    assert rows(128, 64, 512, 4, False) == (8192, 8192)
+    # ... nor where whole chunks of 100 and 128 rows (3200) make a piece that big
+    assert rows(100, 100, 128, 3, True) == (100, 10000)
+    assert rows(1024, 100, 32, 3, True) == (1024, 1024)               # chunks of 1024: pieces of 1024
+    # ... nor where a block has no more rows than a piece
+    assert rows(128, 64, 128, 4, False, nblocks=32) == (8192, 8192)
+    assert rows(128, 64, 64, 4, False, dtype=np.float64)[1] == 256     # float64: the bytes count
+
+
+@pytest.mark.parametrize("T, N", [(32, 16), (128, 64), (35, 300), (1000, 3), (64, 128), (256, 256)])
+def test_a_piece_is_whole_chunks_of_both_sums(T, N):
+    """Wherever the RNN and GRU walk in pieces, each piece holds whole chunks of dW_hh
+    (max(T, N) rows) and of dW_ih (at least sums.INPUT_CHUNK): the sums are those without pieces."""
+    for H, G in ((32, 1), (64, 3), (128, 1)):
+        chunk, piece = rows(T, N, H, G, True, I=4 * H)
+        assert chunk == max(T, N)
+        assert piece % chunk == 0 and piece % max(chunk, sums.INPUT_CHUNK) == 0
+
+
+@pytest.mark.parametrize("kind,proj", KINDS)
+def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
+    """float64, T·N = 512 rows, forced into pieces of 128 rows (the RNN's and GRU's chunks of
+    32 rows make whole pieces of 128): every output and gradient of the RNN and GRU the same
+    bits as without pieces; the LSTM's weight gradients are then sums over 128 rows per piece,
+    added in order, instead of one GEMM: rounding only, ≤ 512 terms of O(1), measured at most
+    1e-15 of each array's largest value (bound 1e-13, as the blocked pass's test)."""
+    T, N, I, H, P = 32, 16, 12, 20, 10
+    rng = np.random.default_rng(3)
+    p = layer_params(kind, proj, N, I, H, P, rng)
+    x = rng.standard_normal((T, N, I))
+    monkeypatch.setattr(layout, "PIECE_ROWS", 128)
+    monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
+    nblocks = layout.blocks(T, N, p["w_hh"])
+    assert layout.gradient_rows(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1] == 128
+    pieces = run_layer(kind, x, p, None, proj)
+    monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 1 << 60)
+    whole = run_layer(kind, x, p, None, proj)
+    assert len(pieces) == len(whole)
+    for a, b in zip(pieces, whole):
+        if kind == "lstm":
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))
+        else:
+            np.testing.assert_array_equal(a, b)
+    if kind == "lstm":
+        assert any(not np.array_equal(a, b) for a, b in zip(pieces, whole))   # the pieces did run
+
+
+_OFF = timing.Guard(reader=lambda: None)                             # no waiting for a quiet machine in tests
+_QUICK = measure.Settings(_OFF, samples=1, min_sample_s=0.001, pause=0, extra=0)
+
+
+def test_the_benchmark_times_both_ways_and_lists_points_without_pieces():
+    timed = pieces.measure_point("lstm", 32, 16, 20, _QUICK)          # 512 rows: pieces of 256
+    assert timed["piece_rows"] == 256 and not timed["rule"] and timed["ratio"] > 0
+    untimed = pieces.measure_point("rnn", 4, 2, 8, _QUICK)            # 8 rows: no piece possible
+    assert "ratio" not in untimed
+    table = pieces.to_markdown([timed, untimed], "a test machine")
+    assert "| lstm | 32 | 16 | 20 | 1 | 256 |" in table and "no pieces possible" in table
+
+
+def test_the_benchmark_rejects_ways_that_disagree(monkeypatch):
+    """The agreement check can fail: the pieces' result off by 1e-3 (1000x its bound) is caught."""
+    impl = impls.way_impl
+
+    def wrong(name, way, m, x, d_out):
+        right = impl(name, way, m, x, d_out)
+        return right if name != "pieces" else right._replace(call=lambda: right.call() + 1e-3)
+    monkeypatch.setattr(impls, "way_impl", wrong)
+    with pytest.raises(AssertionError, match="differ"):
+        pieces.measure_point("rnn", 32, 16, 20, _QUICK)
