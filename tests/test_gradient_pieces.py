@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from scratchrnn import layout
-from scratchrnn.bench import impls, measure, pieces, timing
+from scratchrnn.bench import measure, pieces, timing, ways
 from scratchrnn.kernels import sums
 from layer_cases import KINDS, layer_params, run_layer
 
@@ -89,11 +89,11 @@ def test_the_benchmark_times_both_ways_and_lists_points_without_pieces():
 
 def test_the_benchmark_rejects_ways_that_disagree(monkeypatch):
     """The agreement check can fail: the pieces' result off by 1e-3 (1000x its bound) is caught."""
-    impl = impls.way_impl
+    impl = ways.way_impl
 
     def wrong(name, way, m, x, d_out):
         right = impl(name, way, m, x, d_out)
         return right if name != "pieces" else right._replace(call=lambda: right.call() + 1e-3)
-    monkeypatch.setattr(impls, "way_impl", wrong)
+    monkeypatch.setattr(ways, "way_impl", wrong)
     with pytest.raises(AssertionError, match="differ"):
         pieces.measure_point("rnn", 32, 16, 20, _QUICK)

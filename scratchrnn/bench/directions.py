@@ -25,15 +25,12 @@ SEED = 0
 AGREE = 1e-4
 # -----------------------------------------------------------------------------
 
-import argparse
-import itertools
-import json
 from contextlib import contextmanager
 
 import numpy as np
 
 from scratchrnn import layout, registry
-from scratchrnn.bench import environment, impls, measure, timing
+from scratchrnn.bench import ways
 
 WAYS = ("one_after_other", "side_by_side")
 
@@ -62,21 +59,7 @@ def measure_point(model, T, N, H, settings):
     rng = np.random.default_rng(SEED + 1)
     x = rng.standard_normal((T, N, H)).astype(np.float32)              # (T, N, I)
     d_out = rng.standard_normal((T, N, 2 * H)).astype(np.float32)      # (T, N, 2H)
-    built = {w: impls.way_impl(w, _way, m, x, d_out) for w in WAYS}
-    timing.wait_quiet(settings.guard)
-    res = measure.measure(built, settings)
-    for w in WAYS:
-        if "error" in res[w]:
-            raise RuntimeError(f"{model} T={T} N={N} H={H}, {w}: {res[w]['error']}")
-    a, b = (res[w]["output"] for w in WAYS)
-    row["max_diff"] = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
-    if row["max_diff"] > AGREE:
-        raise AssertionError(f"{model} T={T} N={N} H={H}: the two ways' outputs or dx differ by "
-                             f"{row['max_diff']:.2g} of their largest value (more than {AGREE:g})")
-    for w in WAYS:
-        row[w] = timing.summarise(res[w]["samples"], settings.max_spread)
-    row["ratio"] = row["side_by_side"]["median_s"] / row["one_after_other"]["median_s"]
-    return row
+    return ways.time_both(row, m, x, d_out, _way, WAYS, AGREE, settings)
 
 
 def to_markdown(rows, machine):
@@ -104,29 +87,8 @@ def to_markdown(rows, machine):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--T", nargs="+", type=int, default=list(LENGTHS))
-    parser.add_argument("--N", nargs="+", type=int, default=list(BATCHES))
-    parser.add_argument("--H", nargs="+", type=int, default=list(HIDDEN))
-    parser.add_argument("--out", help="also write the Markdown table to this file, and the rows "
-                                      "as JSON beside it (.json)")
-    args = parser.parse_args(argv)
-    settings = measure.Settings(timing.Guard())
-    machine = environment.describe(environment.environment())
-    rows = []
-    for model, T, N, H in itertools.product(args.models, args.T, args.N, args.H):
-        rows.append(measure_point(model, T, N, H, settings))
-        r = rows[-1]
-        print(f"{model} T={T} N={N} H={H}: " + (f"ratio {r['ratio']:.2f}" if r["serial"] else "row blocks"),
-              flush=True)
-    text = to_markdown(rows, machine)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-        with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
-            json.dump({"machine": machine, "rows": rows}, f, indent=1)
+    ways.main(argv, __doc__, {"models": MODELS, "T": LENGTHS, "N": BATCHES, "H": HIDDEN}, measure_point,
+              to_markdown, "row blocks")
 
 
 if __name__ == "__main__":

@@ -64,18 +64,6 @@ def scratch_impl(point, m, x, d_out, name="scratchrnn", threads=None):
     return Impl(name, "cpu", call, timing.wall_timer, np.asarray)
 
 
-def way_impl(name, way, m, x, d_out):
-    """m's forward+backward run inside ``way(name)`` (a context manager) as an Impl named
-    ``name``, whose output is out and dx, flat: two ways of running one model compared side by
-    side (``scratchrnn.bench.directions``, ``scratchrnn.bench.pieces``)."""
-    def call():
-        with way(name):
-            out, _ = m(x)
-            dx, _ = m.backward(d_out)                    # grads accumulate, as in the grid
-        return np.concatenate([out.ravel(), dx.ravel()])
-    return Impl(name, "cpu", call, timing.wall_timer, np.asarray)
-
-
 def _on_threads(passes, threads, library):
     """``passes`` as it is (threads None), or run on ``threads`` of ``library``'s threads
     (numba or torch: ``set_num_threads``), the count it found restored after."""

@@ -23,15 +23,12 @@ SEED = 0
 AGREE = 1e-6
 # -----------------------------------------------------------------------------
 
-import argparse
-import itertools
-import json
 from contextlib import contextmanager
 
 import numpy as np
 
 from scratchrnn import layout, registry
-from scratchrnn.bench import environment, impls, measure, timing
+from scratchrnn.bench import ways
 
 WAYS = ("whole", "pieces")
 
@@ -63,20 +60,7 @@ def measure_point(model, T, N, H, settings):
     rng = np.random.default_rng(SEED + 1)
     x = rng.standard_normal((T, N, H)).astype(np.float32)              # (T, N, I)
     d_out = rng.standard_normal((T, N, H)).astype(np.float32)          # (T, N, H)
-    timing.wait_quiet(settings.guard)
-    res = measure.measure({w: impls.way_impl(w, _way, m, x, d_out) for w in WAYS}, settings)
-    for w in WAYS:
-        if "error" in res[w]:
-            raise RuntimeError(f"{model} T={T} N={N} H={H}, {w}: {res[w]['error']}")
-    a, b = (res[w]["output"] for w in WAYS)
-    row["max_diff"] = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
-    if row["max_diff"] > AGREE:
-        raise AssertionError(f"{model} T={T} N={N} H={H}: the two ways' outputs or dx differ by "
-                             f"{row['max_diff']:.2g} of their largest value (more than {AGREE:g})")
-    for w in WAYS:
-        row[w] = timing.summarise(res[w]["samples"], settings.max_spread)
-    row["ratio"] = row["pieces"]["median_s"] / row["whole"]["median_s"]
-    return row
+    return ways.time_both(row, m, x, d_out, _way, WAYS, AGREE, settings)
 
 
 def to_markdown(rows, machine):
@@ -101,29 +85,8 @@ def to_markdown(rows, machine):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--T", nargs="+", type=int, default=list(LENGTHS))
-    parser.add_argument("--N", nargs="+", type=int, default=list(BATCHES))
-    parser.add_argument("--H", nargs="+", type=int, default=list(HIDDEN))
-    parser.add_argument("--out", help="also write the Markdown table to this file, and the rows "
-                                      "as JSON beside it (.json)")
-    args = parser.parse_args(argv)
-    settings = measure.Settings(timing.Guard())
-    machine = environment.describe(environment.environment())
-    rows = []
-    for model, T, N, H in itertools.product(args.models, args.T, args.N, args.H):
-        rows.append(measure_point(model, T, N, H, settings))
-        r = rows[-1]
-        print(f"{model} T={T} N={N} H={H}: " + (f"ratio {r['ratio']:.3f}" if "ratio" in r else "no pieces"),
-              flush=True)
-    text = to_markdown(rows, machine)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-        with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
-            json.dump({"machine": machine, "rows": rows}, f, indent=1)
+    ways.main(argv, __doc__, {"models": MODELS, "T": LENGTHS, "N": BATCHES, "H": HIDDEN}, measure_point,
+              to_markdown, "no pieces")
 
 
 if __name__ == "__main__":
