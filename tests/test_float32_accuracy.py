@@ -18,6 +18,7 @@ import pytest
 
 import scratchrnn as sr
 from scratchrnn import functional as F
+from scratchrnn import layout
 
 T, N, H = 64, 32, 32     # T·N = 2048 rows in every weight and bias gradient's sum
 SEEDS = 8
@@ -97,6 +98,17 @@ def layer_ratios(torch, kind, device="cpu"):
 @pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
 def test_layer_gradients_as_close_to_float64_as_torch(torch, kind):
     ratios = layer_ratios(torch, kind)
+    assert all(r <= RATIO for r in ratios.values()), ratios
+
+
+def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, monkeypatch):
+    """The LSTM's weight gradients as one GEMM per piece of 256 rows (``layout.gradient_rows``;
+    here forced at T·N = 2048, whose data is below the rule's limit): sums over 256 rows, added
+    piece after piece, in place of one GEMM over all rows."""
+    monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
+    w = np.zeros((4 * H, H), np.float32)
+    assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (256, 256)
+    ratios = layer_ratios(torch, "lstm")
     assert all(r <= RATIO for r in ratios.values()), ratios
 
 
