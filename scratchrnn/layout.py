@@ -141,7 +141,7 @@ def backward_weights(w_hh, T, N, loop_nblocks, workspace=None):
 # takes at most ``PIECE_MAX_BYTES``. Measured on 2 cores (AMD EPYC Zen 4, L2 1 MiB per core,
 # L3 32 MiB; float32, T·N rows in 2 blocks, interleaved with the GEMMs without pieces): 0.85–0.95x
 # the time from 16 MiB on (LSTM T·N = 8192 … 32768 with H = 64, 128; the RNN's and GRU's at
-# T·N = 32768, H = 32, 128; the GRU's at T·N = 8192, H = 128), 1.00–1.02x below it (5.7–14
+# T·N = 32768, H = 32, 128; the GRU's at T·N = 8192, H = 128), 1.00–1.02x below it (7–14
 # MiB: H = 32 and 128); where a piece of da took 2 MiB (H = 512), 1.02–1.06x.
 PIECE_ROWS = 256
 PIECES_MIN_BYTES = 16 << 20
