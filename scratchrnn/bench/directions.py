@@ -79,10 +79,9 @@ def to_markdown(rows, machine):
             lines.append(head + " passes in row blocks | | | | |")
             continue
         a, b = r["one_after_other"], r["side_by_side"]
-        cell = lambda s: f"{s['median_s'] * 1e3:.3g} ±{s['spread']:.0%}" + (" †" if s["flagged"] else "")
-        lines.append(head + f" {cell(a)} | {cell(b)} | {r['ratio']:.2f} | {r['max_diff']:.2g} | "
+        lines.append(head + f" {ways.cell(a)} | {ways.cell(b)} | {r['ratio']:.2f} | {r['max_diff']:.2g} | "
                      + ("side by side" if r["rule"] else "one after the other") + " |")
-    lines += ["", "† flagged: spread over 10 %, or samples kept while the machine was busy."]
+    lines += ["", ways.FLAG_NOTE]
     return "\n".join(lines) + "\n"
 
 

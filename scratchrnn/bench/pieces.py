@@ -23,6 +23,7 @@ SEED = 0
 AGREE = 1e-6
 # -----------------------------------------------------------------------------
 
+import functools
 from contextlib import contextmanager
 
 import numpy as np
@@ -51,10 +52,11 @@ def measure_point(model, T, N, H, settings):
     params = dict(m.named_parameters())
     w_ih, w_hh = params["weight_ih_l0"], params["weight_hh_l0"]
     nblocks = layout.blocks(T, N, w_hh)
+    rows = functools.partial(layout.gradient_rows, T, N, nblocks, model != "lstm", w_ih, w_hh)
     with _way("pieces"):
-        possible = layout.gradient_rows(T, N, nblocks, model != "lstm", w_ih, w_hh)[1]
+        possible = rows()[1]                             # the pieces where the byte limit allows any
     row = {"model": model, "T": T, "N": N, "H": H, "blocks": nblocks, "piece_rows": possible,
-           "rule": layout.gradient_rows(T, N, nblocks, model != "lstm", w_ih, w_hh)[1] < T * N}
+           "rule": rows()[1] < T * N}
     if possible >= T * N:
         return row                                       # no pieces possible here: nothing to time
     rng = np.random.default_rng(SEED + 1)
@@ -77,10 +79,9 @@ def to_markdown(rows, machine):
         if "ratio" not in r:
             lines.append(head + " no pieces possible | | | | whole |")
             continue
-        cell = lambda s: f"{s['median_s'] * 1e3:.3g} ±{s['spread']:.0%}" + (" †" if s["flagged"] else "")
-        lines.append(head + f" {r['piece_rows']} | {cell(r['whole'])} | {cell(r['pieces'])} | "
+        lines.append(head + f" {r['piece_rows']} | {ways.cell(r['whole'])} | {ways.cell(r['pieces'])} | "
                      f"{r['ratio']:.3f} | {'pieces' if r['rule'] else 'whole'} |")
-    lines += ["", "† flagged: spread over 10 %, or samples kept while the machine was busy."]
+    lines += ["", ways.FLAG_NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,9 @@
 
 Each of them picks a way with a context manager (``way(name)``) and times a one-layer model's
 forward+backward both ways at every point of a grid; ``way_impl`` builds one way as an ``Impl``,
-``time_both`` times them and checks that they agree, ``main`` runs the grid from the command line and writes the Markdown table and JSON rows.
+``time_both`` times them and checks that they agree, ``cell`` and ``FLAG_NOTE`` write their
+times in a table, ``main`` runs the grid from the command line and writes the Markdown table
+and JSON rows.
 """
 
 import argparse
@@ -12,7 +14,9 @@ import json
 
 import numpy as np
 
-from scratchrnn.bench import environment, impls, measure, timing
+from scratchrnn.bench import environment, impls, measure, report, timing
+
+FLAG_NOTE = f"{report.FLAG} flagged: spread over 10 %, or samples kept while the machine was busy."
 
 
 def way_impl(name, way, m, x, d_out):
@@ -24,6 +28,12 @@ def way_impl(name, way, m, x, d_out):
             dx, _ = m.backward(d_out)                    # grads accumulate, as in the grid
         return np.concatenate([out.ravel(), dx.ravel()])
     return impls.Impl(name, "cpu", call, timing.wall_timer, np.asarray)
+
+
+def cell(summary):
+    """A timing summary as a table cell: median ms ±spread, flagged where it is."""
+    flag = f" {report.FLAG}" if summary["flagged"] else ""
+    return f"{report.fmt_ms(summary['median_s'])} ±{summary['spread']:.0%}{flag}"
 
 
 def time_both(row, m, x, d_out, way, names, agree, settings):
