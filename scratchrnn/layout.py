@@ -142,8 +142,15 @@ def backward_weights(w_hh, T, N, loop_nblocks, workspace=None):
 # L3 32 MiB; float32, T·N rows in 2 blocks, interleaved with the GEMMs without pieces): 0.85–0.95x
 # the time from 16 MiB on (LSTM T·N = 8192 … 32768 with H = 64, 128; the RNN's and GRU's at
 # T·N = 32768, H = 32, 128; the GRU's at T·N = 8192, H = 128), 1.00–1.02x below it (7–14
-# MiB: H = 32 and 128); where a piece of da took 2 MiB (H = 512), 1.02–1.06x.
+# MiB: H = 32 and 128); where a piece of da took 2 MiB (H = 512), 1.02–1.06x. Where 256 rows
+# of da take more than ``PIECE_MAX_BYTES``, a piece has as many rows as fit in it, down to
+# ``MIN_PIECE_ROWS``: pieces of 128 rows (512 KiB of da) took 0.93x the time of a whole float64
+# LSTM forward+backward at H = 128 (T = 128, N = 64 and 256; T = 32, N = 256: 0.93–0.94x), 0.99–
+# 1.01x at float32 H = 256 and float64 RNN H = 512; pieces of 64 rows (float32 LSTM H = 512,
+# T·N = 8192) took 1.07–1.10x. Same machine, in-process, alternating calls (benchmarks/results/
+# zen4-avx512-2026-12-04-late/pieces_rows_ab.md).
 PIECE_ROWS = 256
+MIN_PIECE_ROWS = 128
 PIECES_MIN_BYTES = 16 << 20
 PIECE_MAX_BYTES = 512 << 10
 
@@ -152,15 +159,17 @@ def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
     """``(chunk_rows, piece_rows)`` for the gradient GEMMs of a pass over T steps of N sequences in
     ``nblocks`` row blocks (``kernels.passes.param_grads``): dW_hh summed in chunks of
     max(T, N) rows where ``chunked`` (the RNN's and GRU's, ``kernels.sums``), and the pieces
-    the three GEMMs walk the rows in (see ``PIECE_ROWS``); ``piece_rows`` = T·N: no pieces.
+    the three GEMMs walk the rows in (see ``PIECE_ROWS``, ``MIN_PIECE_ROWS``); ``piece_rows`` = T·N:
+    no pieces.
     The LSTM's weight gradients (not ``chunked``) are one GEMM per piece."""
     R = T * N
     GH, P = w_hh.shape
     I = w_ih.shape[1]
     chunk = max(T, N) if chunked else R
     whole = math.lcm(chunk, max(chunk, sums.INPUT_CHUNK)) if chunked else 1   # rows of whole chunks
-    piece = whole * -(-PIECE_ROWS // whole)
     itemsize = w_hh.dtype.itemsize
+    fit = max(MIN_PIECE_ROWS, min(PIECE_ROWS, PIECE_MAX_BYTES // (GH * itemsize)))
+    piece = whole * -(-fit // whole)
     if (R * (GH + 2 * I + P) * itemsize < PIECES_MIN_BYTES or piece * GH * itemsize > PIECE_MAX_BYTES
             or piece >= -(-R // nblocks)):
         return chunk, R

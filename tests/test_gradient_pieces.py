@@ -34,6 +34,12 @@ def test_the_rule():
     # ... nor where a block has no more rows than a piece
     assert rows(128, 64, 128, 4, False, nblocks=32) == (8192, 8192)
     assert rows(128, 64, 64, 4, False, dtype=np.float64)[1] == 256     # float64: the bytes count
+    # where 256 rows of da exceed the limit, as many as fit, down to MIN_PIECE_ROWS (128)
+    assert rows(128, 64, 128, 4, False, dtype=np.float64) == (128, 128)   # 4 KiB a row: 128 rows
+    assert rows(128, 64, 256, 4, False) == (128, 128)                    # float32, the same bytes
+    assert rows(128, 64, 512, 1, True, dtype=np.float64) == (128, 128)   # the RNN's chunks of 128
+    assert rows(128, 64, 128, 3, True, dtype=np.float64) == (128, 8192)  # 170 rows fit; chunks make 256
+    assert rows(128, 64, 512, 4, False, dtype=np.float32) == (8192, 8192)   # 64 rows fit: none
 
 
 @pytest.mark.parametrize("T, N", [(32, 16), (128, 64), (35, 300), (1000, 3), (64, 128), (256, 256)])
