@@ -144,8 +144,8 @@ def backward_weights(w_hh, T, N, loop_nblocks, workspace=None):
 # T·N = 32768, H = 32, 128; the GRU's at T·N = 8192, H = 128), 1.00–1.02x below it (7–14
 # MiB: H = 32 and 128); where a piece of da took 2 MiB (H = 512), 1.02–1.06x. Where 256 rows
 # of da take more than ``PIECE_MAX_BYTES``, a piece has as many rows as fit in it, down to
-# ``MIN_PIECE_ROWS``: pieces of 128 rows (512 KiB of da) took 0.93x the time of a whole float64
-# LSTM forward+backward at H = 128 (T = 128, N = 64 and 256; T = 32, N = 256: 0.93–0.94x), 0.99–
+# ``MIN_PIECE_ROWS``: pieces of 128 rows (512 KiB of da) took 0.925–0.945x the time of a whole
+# float64 LSTM forward+backward at H = 128 (T = 128, N = 64 and 256; T = 32, N = 256), 0.99–
 # 1.01x at float32 H = 256 and float64 RNN H = 512; pieces of 64 rows (float32 LSTM H = 512,
 # T·N = 8192) took 1.07–1.10x. Same machine, in-process, alternating calls (benchmarks/results/
 # zen4-avx512-2026-12-04-late/pieces_rows_ab.md).
