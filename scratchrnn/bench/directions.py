@@ -25,7 +25,6 @@ SEED = 0
 AGREE = 1e-4
 # -----------------------------------------------------------------------------
 
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -35,16 +34,9 @@ from scratchrnn.bench import ways
 WAYS = ("one_after_other", "side_by_side")
 
 
-@contextmanager
-def _way(name):
-    """The models run their directions ``name``'s way inside (the rule's threshold set to
-    0 for side by side, to infinity for one after the other; its other conditions still hold)."""
-    saved = layout.DIRECTIONS_MIN_WORK
-    layout.DIRECTIONS_MIN_WORK = 0 if name == "side_by_side" else float("inf")
-    try:
-        yield
-    finally:
-        layout.DIRECTIONS_MIN_WORK = saved
+# The models run their directions ``name``'s way inside ``_way(name)``: the rule's threshold 0
+# for side by side, infinity for one after the other.
+_way = ways.threshold_way(layout, "DIRECTIONS_MIN_WORK", "side_by_side")
 
 
 def measure_point(model, T, N, H, settings):

@@ -24,7 +24,6 @@ AGREE = 1e-6
 # -----------------------------------------------------------------------------
 
 import functools
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -34,16 +33,9 @@ from scratchrnn.bench import ways
 WAYS = ("whole", "pieces")
 
 
-@contextmanager
-def _way(name):
-    """The backward passes inside walk their rows ``name``'s way (the rule's byte limit set to
-    0 for pieces, to infinity for whole; its other conditions still hold)."""
-    saved = layout.PIECES_MIN_BYTES
-    layout.PIECES_MIN_BYTES = 0 if name == "pieces" else float("inf")
-    try:
-        yield
-    finally:
-        layout.PIECES_MIN_BYTES = saved
+# The backward passes inside ``_way(name)`` walk their rows ``name``'s way: the rule's byte limit
+# 0 for pieces, infinity for whole.
+_way = ways.threshold_way(layout, "PIECES_MIN_BYTES", "pieces")
 
 
 def measure_point(model, T, N, H, settings):

@@ -1,22 +1,38 @@
 """Two ways of running one model, timed side by side: what ``scratchrnn.bench.directions`` and
 ``scratchrnn.bench.pieces`` share.
 
-Each of them picks a way with a context manager (``way(name)``) and times a one-layer model's
-forward+backward both ways at every point of a grid; ``way_impl`` builds one way as an ``Impl``,
-``time_both`` times them and checks that they agree, ``cell`` and ``FLAG_NOTE`` write their
-times in a table, ``main`` runs the grid from the command line and writes the Markdown table
-and JSON rows.
+Each of them picks a way with a context manager (``way(name)``, made by ``threshold_way`` for
+a rule with a threshold) and times a one-layer model's forward+backward both ways at every
+point of a grid; ``way_impl`` builds one way as an ``Impl``, ``time_both`` times them and
+checks that they agree, ``cell`` and ``FLAG_NOTE`` write their times in a table, ``main`` runs
+the grid from the command line and writes the Markdown table and JSON rows.
 """
 
 import argparse
 import itertools
 import json
+from contextlib import contextmanager
 
 import numpy as np
 
 from scratchrnn.bench import environment, impls, measure, report, timing
 
 FLAG_NOTE = f"{report.FLAG} flagged: spread over 10 %, or samples kept while the machine was busy."
+
+
+def threshold_way(module, attr, on):
+    """``way(name)`` for a rule that picks a way from a threshold, ``module.attr``: inside
+    ``way(on)`` the threshold is 0, inside the other way infinity (the rule's other conditions
+    still hold); restored after."""
+    @contextmanager
+    def way(name):
+        saved = getattr(module, attr)
+        setattr(module, attr, 0 if name == on else float("inf"))
+        try:
+            yield
+        finally:
+            setattr(module, attr, saved)
+    return way
 
 
 def way_impl(name, way, m, x, d_out):
