@@ -110,12 +110,17 @@ def _levels(nblocks):
 
 @jit
 def _block_sum(a, out, r0, r1):
-    """``out[...] = Σ_{r0 ≤ r < r1} a[r]`` row after row, r1 > r0."""
-    first = a[r0]
+    """``out[...] = Σ_{r0 ≤ r < r1} a[r]`` row after row, r1 > r0.
+
+    Elements indexed in place, not through a view of each row: in compiled code every view
+    made and dropped updates its array's reference count atomically, which for rows of 128
+    values cost more than their additions (``kernels.loops`` does the same for the gates).
+    """
     for j in range(out.size):
-        out[j] = first[j]
+        out[j] = a[r0, j]
     for r in range(r0 + 1, r1):
-        add_into(out, a[r])
+        for j in range(out.size):
+            out[j] += a[r, j]
 
 
 @jit
