@@ -1,5 +1,6 @@
-"""kernels.blas.add_product_t: ``out += aᵀ b`` by BLAS's GEMM with beta = 1 (compiled), or
-NumPy's product and an add (``NUMBA_DISABLE_JIT=1``), with the same checks either way."""
+"""kernels.blas.add_product_t (``out += aᵀ b``) and add_product_bt (``out += a bᵀ``): BLAS's
+GEMM with beta = 1 (compiled), or NumPy's product and an add (``NUMBA_DISABLE_JIT=1``), with
+the same checks either way."""
 
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from scratchrnn.kernels.blas import add_product_t
+from scratchrnn.kernels.blas import add_product_bt, add_product_t
 
 pytestmark = pytest.mark.kernel
 
@@ -15,6 +16,11 @@ pytestmark = pytest.mark.kernel
 @njit
 def _add(out, a, b):
     add_product_t(out, a, b)
+
+
+@njit
+def _add_bt(out, a, b):
+    add_product_bt(out, a, b)
 
 
 def _dyadic(rng, shape, dtype):
@@ -91,3 +97,64 @@ def test_rejects_mismatched_shapes_and_columns_in_memory():
     with pytest.raises(ValueError, match="rows are contiguous"):
         _add(out, np.ones((3, 4)).T, b)                  # a's rows are columns in memory
     np.testing.assert_array_equal(out, np.ones((3, 2)))  # nothing written before the error
+
+
+# add_product_bt: the same cases in the shapes it takes, against the same exact sums
+# (``_exact(out, aᵀ, bᵀ)`` is out + a bᵀ).
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("R, M, K", [(1, 1, 1), (40, 7, 5), (300, 33, 70)])
+def test_bt_adds_the_product_into_out(dtype, R, M, K):
+    """out (R, M) += a (R, K) bᵀ, b (M, K): within the bound of any summation order."""
+    rng = np.random.default_rng(R)
+    a, b, out = _dyadic(rng, (R, K), dtype), _dyadic(rng, (M, K), dtype), _dyadic(rng, (R, M), dtype)
+    exact = _exact(out, a.T, b.T)                        # aᵀᵀ bᵀ = a bᵀ
+    got = out.copy()
+    _add_bt(got, a, b)
+    assert np.all(np.abs(got - exact) <= _bound(out, a.T, b.T, exact))
+    assert np.any(got != out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bt_keeps_the_bits_of_a_product_then_an_add(dtype):
+    """Where BLAS takes the inner dimension in one block, the product enters ``out`` rounded as
+    ``np.dot`` stores it, then added: the same bits as NumPy's product and an add
+    (``passes.project`` relies on it for I up to a few hundred)."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((500, 64)).astype(dtype), rng.standard_normal((96, 64)).astype(dtype)
+    out = rng.standard_normal((500, 96)).astype(dtype)
+    expected = out + np.dot(a, b.T)
+    _add_bt(out, a, b)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bt_rows_need_only_be_contiguous(dtype):
+    rng = np.random.default_rng(1)
+    a = _dyadic(rng, (50, 9), dtype)[5:30, 1:8]          # (25, 7): strided rows
+    b = _dyadic(rng, (20, 9), dtype)[2:6, :7]            # (4, 7)
+    big = _dyadic(rng, (40, 12), dtype)
+    before = big.copy()
+    out = big[2:27, 3:7]                                 # (25, 4) inside big
+    _add_bt(out, a, b)
+    exact = _exact(before[2:27, 3:7], a.T, b.T)
+    assert np.all(np.abs(out - exact) <= _bound(before[2:27, 3:7], a.T, b.T, exact))
+    mask = np.ones(big.shape, bool)
+    mask[2:27, 3:7] = False
+    np.testing.assert_array_equal(big[mask], before[mask])
+
+
+def test_bt_empty_sides_change_nothing():
+    out = np.arange(6, dtype=np.float32).reshape(2, 3)
+    _add_bt(out, np.empty((2, 0), np.float32), np.empty((3, 0), np.float32))   # K = 0
+    _add_bt(out[:0], np.empty((0, 4), np.float32), np.ones((3, 4), np.float32))   # R = 0
+    np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(2, 3))
+
+
+def test_bt_rejects_mismatched_shapes_and_columns_in_memory():
+    a, b, out = np.ones((4, 3)), np.ones((2, 3)), np.ones((4, 2))
+    with pytest.raises(ValueError, match=r"expected a \(R, K\), b \(M, K\) and out \(R, M\)"):
+        _add_bt(out, a, np.ones((2, 5)))
+    with pytest.raises(ValueError, match="rows are contiguous"):
+        _add_bt(out, np.ones((3, 4)).T, b)               # a's rows are columns in memory
+    np.testing.assert_array_equal(out, np.ones((4, 2)))  # nothing written before the error

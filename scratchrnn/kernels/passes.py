@@ -31,7 +31,7 @@ raised inside a parallel block would be lost).
 import numpy as np
 from numba import prange
 
-from scratchrnn.kernels.blas import add_product_t
+from scratchrnn.kernels.blas import add_product_bt, add_product_t
 from scratchrnn.kernels.jit import jit, jit_parallel
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
@@ -204,11 +204,13 @@ def _rows(N, k, nblocks):
 def project(x2, w_ih, b_ih, b_hh, out):
     """``out[...] = x2 W_ihᵀ + b_ih + b_hh``: the input part of every step's pre-activations, one GEMM.
 
-    The two biases are added as their sum (rounded once), as NumPy's ``xw += b_ih + b_hh``;
-    empty b_hh: b_ih alone; empty b_ih: no bias.
+    The biases' sum (rounded once) is written into ``out`` and BLAS adds the product into it
+    as it stores it (``blas.add_product_bt``; beta = 0 cleared ``out`` and the biases were a
+    pass of their own). Where BLAS takes x2 W_ihᵀ in one inner block (I up to a few hundred)
+    the bits are those of the product rounded and then added to the biases; past it, the
+    biases join the first block's sum. Empty b_hh: b_ih alone; empty b_ih: no bias.
     """
-    np.dot(x2, w_ih.T, out)
-    _add_biases(out, b_ih, b_hh, 0, out.shape[0])
+    _project_rows(x2, w_ih, b_ih, b_hh, out, 0, out.shape[0])
 
 
 @jit_parallel
@@ -216,24 +218,19 @@ def project_blocks(x2, w_ih, b_ih, b_hh, out, nblocks):
     """``project`` with the rows in ``nblocks`` blocks side by side."""
     R = x2.shape[0]
     for k in prange(nblocks):
-        r0, r1 = _rows(R, k, nblocks)
-        np.dot(x2[r0:r1], w_ih.T, out[r0:r1])
-        _add_biases(out, b_ih, b_hh, r0, r1)
+        _project_rows(x2, w_ih, b_ih, b_hh, out, *_rows(R, k, nblocks))
 
 
 @jit
-def _add_biases(out, b_ih, b_hh, r0, r1):
-    """Rows r0:r1 of ``out`` += b_ih + b_hh (see ``project``)."""
+def _project_rows(x2, w_ih, b_ih, b_hh, out, r0, r1):
+    """Rows r0:r1 of ``project``."""
     if b_ih.size == 0:
+        np.dot(x2[r0:r1], w_ih.T, out[r0:r1])
         return
     for r in range(r0, r1):
-        row = out[r]
-        if b_hh.size == 0:
-            for j in range(row.size):
-                row[j] += b_ih[j]
-        else:
-            for j in range(row.size):
-                row[j] += b_ih[j] + b_hh[j]
+        for j in range(out.shape[1]):
+            out[r, j] = b_ih[j] + b_hh[j] if b_hh.size else b_ih[j]
+    add_product_bt(out[r0:r1], x2[r0:r1], w_ih)
 
 
 @jit
