@@ -112,9 +112,10 @@ def _levels(nblocks):
 def _block_sum(a, out, r0, r1):
     """``out[...] = Σ_{r0 ≤ r < r1} a[r]`` row after row, r1 > r0.
 
-    Elements indexed in place, not through a view of each row: in compiled code every view
-    made and dropped updates its array's reference count atomically, which for rows of 128
-    values cost more than their additions (``kernels.loops`` does the same for the gates).
+    Elements indexed in place, not by handing a view of each row to ``add_into``: the views
+    made for each such call (the row and its reshaped forms, each updating the array's
+    reference count) cost more than a row's additions: this took 0.34x the time at 128 columns
+    (benchmarks/results/zen4-avx512-2026-12-05/bias_sums_ab.md).
     """
     for j in range(out.size):
         out[j] = a[r0, j]
