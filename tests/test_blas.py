@@ -90,13 +90,21 @@ def test_no_rows_change_nothing():
     np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(2, 3))
 
 
-def test_rejects_mismatched_shapes_and_columns_in_memory():
-    a, b, out = np.ones((4, 3)), np.ones((4, 2)), np.ones((3, 2))
-    with pytest.raises(ValueError, match=r"expected a \(R, M\), b \(R, K\) and out \(M, K\)"):
-        _add(out, a, np.ones((5, 2)))
+@pytest.mark.parametrize("add, b, out, wrong_b, expected", [
+    (_add, np.ones((4, 2)), np.ones((3, 2)), np.ones((5, 2)),
+     r"add_product_t: expected a \(R, M\), b \(R, K\) and out \(M, K\)"),
+    (_add_bt, np.ones((2, 3)), np.ones((4, 2)), np.ones((2, 5)),
+     r"add_product_bt: expected a \(R, K\), b \(M, K\) and out \(R, M\)"),
+], ids=["t", "bt"])
+def test_rejects_mismatched_shapes_and_columns_in_memory(add, b, out, wrong_b, expected):
+    """An a of (4, 3) fits b and out, and wrong_b does not; then a as the transpose of a
+    (3, 4) array, whose rows are columns in memory."""
+    before = out.copy()
+    with pytest.raises(ValueError, match=expected):
+        add(out, np.ones((4, 3)), wrong_b)
     with pytest.raises(ValueError, match="rows are contiguous"):
-        _add(out, np.ones((3, 4)).T, b)                  # a's rows are columns in memory
-    np.testing.assert_array_equal(out, np.ones((3, 2)))  # nothing written before the error
+        add(out, np.ones((3, 4)).T, b)
+    np.testing.assert_array_equal(out, before)           # nothing written before the error
 
 
 # add_product_bt: the same cases in the shapes it takes, against the same exact sums
@@ -149,12 +157,3 @@ def test_bt_empty_sides_change_nothing():
     _add_bt(out, np.empty((2, 0), np.float32), np.empty((3, 0), np.float32))   # K = 0
     _add_bt(out[:0], np.empty((0, 4), np.float32), np.ones((3, 4), np.float32))   # R = 0
     np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(2, 3))
-
-
-def test_bt_rejects_mismatched_shapes_and_columns_in_memory():
-    a, b, out = np.ones((4, 3)), np.ones((2, 3)), np.ones((4, 2))
-    with pytest.raises(ValueError, match=r"expected a \(R, K\), b \(M, K\) and out \(R, M\)"):
-        _add_bt(out, a, np.ones((2, 5)))
-    with pytest.raises(ValueError, match="rows are contiguous"):
-        _add_bt(out, np.ones((3, 4)).T, b)               # a's rows are columns in memory
-    np.testing.assert_array_equal(out, np.ones((4, 2)))  # nothing written before the error

@@ -54,8 +54,7 @@ def _check_t(out, a, b):
     R, M = a.shape
     if b.shape[0] != R or out.shape[0] != M or out.shape[1] != b.shape[1]:
         raise ValueError("add_product_t: expected a (R, M), b (R, K) and out (M, K)")
-    if not _blas_rows(out, a, b):
-        raise ValueError("add_product_t: expected arrays whose rows are contiguous, in order and apart")
+    _check_rows(out, a, b)
 
 
 @register_jitable
@@ -64,14 +63,15 @@ def _check_bt(out, a, b):
     R, K = a.shape
     if b.shape[1] != K or out.shape[0] != R or out.shape[1] != b.shape[0]:
         raise ValueError("add_product_bt: expected a (R, K), b (M, K) and out (R, M)")
-    if not _blas_rows(out, a, b):
-        raise ValueError("add_product_bt: expected arrays whose rows are contiguous, in order and apart")
+    _check_rows(out, a, b)
 
 
 @register_jitable
-def _blas_rows(out, a, b):
-    """Whether BLAS can take all three arrays as they lie in memory (``_leading_dimension``)."""
-    return _leading_dimension(out) > 0 and _leading_dimension(a) > 0 and _leading_dimension(b) > 0
+def _check_rows(out, a, b):
+    """ValueError unless BLAS can take all three arrays as they lie in memory (``_leading_dimension``)."""
+    if _leading_dimension(out) == 0 or _leading_dimension(a) == 0 or _leading_dimension(b) == 0:
+        raise ValueError("add_product_t, add_product_bt: expected arrays whose rows are contiguous, "
+                         "in order and apart")
 
 
 @register_jitable
