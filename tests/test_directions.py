@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from scratchrnn import layout
-from scratchrnn.bench import directions, measure, timing
+from scratchrnn.bench import directions
 from scratchrnn.kernels import passes, team
 from module_cases import KINDS, close, make, run
+from quick_settings import QUICK
 
 F32 = np.float32
 
@@ -122,15 +123,11 @@ def test_a_bidirectional_model_computes_the_same_side_by_side(two_threads, monke
     close(results[1], results[0])
 
 
-_OFF = timing.Guard(reader=lambda: None)                             # no waiting for a quiet machine in tests
-
-
 def test_the_benchmark_times_both_ways_and_lists_row_blocks(two_threads):
-    settings = measure.Settings(_OFF, samples=1, min_sample_s=0.001, pause=0, extra=0)
-    serial = directions.measure_point("gru", 4, 1, 8, settings)
+    serial = directions.measure_point("gru", 4, 1, 8, QUICK)
     assert serial["serial"] and serial["ratio"] > 0
     assert {"one_after_other", "side_by_side"} <= set(serial)
-    blocked = directions.measure_point("lstm", 128, 16, 128, settings)
+    blocked = directions.measure_point("lstm", 128, 16, 128, QUICK)
     assert not blocked["serial"]
     table = directions.to_markdown([serial, blocked], "a test machine")
     assert "| gru | 4 | 1 | 8 |" in table and "passes in row blocks" in table

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from scratchrnn import layout
-from scratchrnn.bench import measure, pieces, timing
+from scratchrnn.bench import pieces
 from scratchrnn.kernels import sums
 from layer_cases import KINDS, layer_params, run_layer
+from quick_settings import QUICK
 
 pytestmark = pytest.mark.kernel
 
@@ -80,14 +81,10 @@ def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
         assert any(not np.array_equal(a, b) for a, b in zip(pieces, whole))   # the pieces did run
 
 
-_OFF = timing.Guard(reader=lambda: None)                             # no waiting for a quiet machine in tests
-_QUICK = measure.Settings(_OFF, samples=1, min_sample_s=0.001, pause=0, extra=0)
-
-
 def test_the_benchmark_times_both_ways_and_lists_points_without_pieces():
-    timed = pieces.measure_point("lstm", 32, 16, 20, _QUICK)          # 512 rows: pieces of 256
+    timed = pieces.measure_point("lstm", 32, 16, 20, QUICK)          # 512 rows: pieces of 256
     assert timed["piece_rows"] == 256 and not timed["rule"] and timed["ratio"] > 0
-    untimed = pieces.measure_point("rnn", 4, 2, 8, _QUICK)            # 8 rows: no piece possible
+    untimed = pieces.measure_point("rnn", 4, 2, 8, QUICK)            # 8 rows: no piece possible
     assert "ratio" not in untimed
     table = pieces.to_markdown([timed, untimed], "a test machine")
     assert "| lstm | 32 | 16 | 20 | 1 | 256 |" in table and "no pieces possible" in table

@@ -3,10 +3,8 @@
 
 import pytest
 
-from scratchrnn.bench import directions, measure, pieces, timing, ways
-
-_OFF = timing.Guard(reader=lambda: None)                             # no waiting for a quiet machine in tests
-_QUICK = measure.Settings(_OFF, samples=1, min_sample_s=0.001, pause=0, extra=0)
+from scratchrnn.bench import directions, pieces, ways
+from quick_settings import QUICK
 
 
 @pytest.mark.parametrize("benchmark, changed, point", [(pieces, "pieces", ("rnn", 32, 16, 20)),
@@ -21,4 +19,4 @@ def test_a_benchmark_rejects_ways_that_disagree(monkeypatch, benchmark, changed,
         return right if name != changed else right._replace(call=lambda: right.call() + 1e-3)
     monkeypatch.setattr(ways, "way_impl", wrong)
     with pytest.raises(AssertionError, match="differ"):
-        benchmark.measure_point(*point, _QUICK)
+        benchmark.measure_point(*point, QUICK)

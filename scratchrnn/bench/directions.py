@@ -25,7 +25,6 @@ SEED = 0
 AGREE = 1e-4
 # -----------------------------------------------------------------------------
 
-
 import numpy as np
 
 from scratchrnn import layout, registry
