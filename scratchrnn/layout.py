@@ -154,17 +154,43 @@ MIN_PIECE_ROWS = 128
 PIECES_MIN_BYTES = 16 << 20
 PIECE_MAX_BYTES = 512 << 10
 
+# Where BLAS has small-matrix kernels (``kernels.team.small_matrix_limit``: OpenBLAS's AVX-512
+# builds, products of at most 10^6 multiply-adds), the LSTM's three GEMMs walk pieces those
+# kernels take instead: r rows with r · G·H · max(I, P) within the limit. Alone, on one thread, a
+# weight gradient (G·H, K) += daᵀ x over pieces of r rows ran at 93–107 GFLOP/s in float32 against
+# 58–80 as one GEMM over 1024–1400 rows where r ≥ 61 (G·H × K = 128 × 32 … 512 × 32, 512 × 28),
+# and 45–55 against 32–40 in float64 (AMD EPYC Zen 4). A term of a weight gradient then passes
+# through r + ⌈T·N / r⌉ − 2 additions, at most T + N − 2 (torch's bound for its per-step sums,
+# ``kernels.sums``) while min(T, N) ≤ r ≤ max(T, N): r is kept within them, and at least
+# ``MIN_SMALL_PIECE_ROWS``; in float32 (T·N = 2048, pieces of 64 rows) dW_ih and dW_hh came
+# 0.62–0.68x torch's RMS distance from the float64 truth, against 0.99–1.07x as one GEMM
+# (tests/test_float32_accuracy.py, Zen 4). Whole forward+backward passes, in-process, alternating
+# with the GEMMs without these pieces (same machine): LSTM H = 32, 64 with 2–256 sequences
+# 0.78–0.95x the time in float32, 0.93–0.95x in float64; pieces of 15 rows (H = 128) 0.98–1.13x,
+# and one sequence (T = 128, H = 64: pieces of 61 of its 128 rows) 1.05x, so neither takes them.
+MIN_SMALL_PIECE_ROWS = 32
+
+
+def _small_pieces(T, N, GH, K):
+    """Rows per piece of the LSTM's gradient GEMMs that BLAS's small-matrix kernels take, for
+    weight gradients (G·H, K) over T steps of N sequences (see above); 0 where none."""
+    rows = min(team.small_matrix_limit() // (GH * K), max(T, N))
+    return rows if N > 1 and rows >= max(min(T, N), MIN_SMALL_PIECE_ROWS) else 0
+
 
 def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
     """``(chunk_rows, piece_rows)`` for the gradient GEMMs of a pass over T steps of N sequences in
     ``nblocks`` row blocks (``kernels.passes.param_grads``): dW_hh summed in chunks of
     max(T, N) rows where ``chunked`` (the RNN's and GRU's, ``kernels.sums``), and the pieces
-    the three GEMMs walk the rows in (see ``PIECE_ROWS``, ``MIN_PIECE_ROWS``); ``piece_rows`` = T·N:
-    no pieces.
+    the three GEMMs walk the rows in (see ``PIECE_ROWS``, ``MIN_PIECE_ROWS``, and for the LSTM
+    first ``MIN_SMALL_PIECE_ROWS``); ``piece_rows`` = T·N: no pieces.
     The LSTM's weight gradients (not ``chunked``) are one GEMM per piece."""
     R = T * N
     GH, P = w_hh.shape
     I = w_ih.shape[1]
+    small = 0 if chunked else _small_pieces(T, N, GH, max(I, P))
+    if 0 < small < -(-R // nblocks):
+        return small, small
     chunk = max(T, N) if chunked else R
     whole = math.lcm(chunk, max(chunk, sums.INPUT_CHUNK)) if chunked else 1   # rows of whole chunks
     itemsize = w_hh.dtype.itemsize

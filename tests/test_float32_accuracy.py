@@ -19,6 +19,7 @@ import pytest
 import scratchrnn as sr
 from scratchrnn import functional as F
 from scratchrnn import layout
+from scratchrnn.kernels import team
 
 T, N, H = 64, 32, 32     # T·N = 2048 rows in every weight and bias gradient's sum
 SEEDS = 8
@@ -106,8 +107,20 @@ def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, mon
     here forced at T·N = 2048, whose data is below the rule's limit): sums over 256 rows, added
     piece after piece, in place of one GEMM over all rows."""
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
+    monkeypatch.setattr(layout, "_small_pieces", lambda T, N, GH, K: 0)   # these pieces alone
     w = np.zeros((4 * H, H), np.float32)
     assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (256, 256)
+    ratios = layer_ratios(torch, "lstm")
+    assert all(r <= RATIO for r in ratios.values()), ratios
+
+
+def test_lstm_weight_gradients_in_small_pieces_as_close_to_float64_as_torch(torch, monkeypatch):
+    """The LSTM's weight gradients over pieces of 64 rows, what BLAS's small-matrix kernels
+    get here (``layout.MIN_SMALL_PIECE_ROWS``; forced, for a BLAS without them): sums over
+    64 rows, added piece after piece, 64 + 2048 / 64 − 2 = 94 additions at most."""
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
+    w = np.zeros((4 * H, H), np.float32)
+    assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (64, 64)
     ratios = layer_ratios(torch, "lstm")
     assert all(r <= RATIO for r in ratios.values()), ratios
 

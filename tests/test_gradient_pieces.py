@@ -6,7 +6,7 @@ import pytest
 
 from scratchrnn import layout
 from scratchrnn.bench import pieces
-from scratchrnn.kernels import sums
+from scratchrnn.kernels import sums, team
 from layer_cases import KINDS, layer_params, run_layer
 from quick_settings import QUICK
 
@@ -18,7 +18,8 @@ def rows(T, N, H, G, chunked, nblocks=2, dtype=np.float32, I=None):
     return layout.gradient_rows(T, N, nblocks, chunked, w_ih, np.zeros((G * H, H), dtype))
 
 
-def test_the_rule():
+def test_the_rule(monkeypatch):
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)       # the pieces for the caches alone
     # little data: no pieces, the LSTM's weight gradients one GEMM over all rows
     assert rows(7, 3, 16, 4, False) == (21, 21)
     assert rows(128, 32, 128, 4, False) == (4096, 4096)              # 14 MiB: below the limit
@@ -41,6 +42,26 @@ def test_the_rule():
     assert rows(128, 64, 512, 1, True, dtype=np.float64) == (128, 128)   # the RNN's chunks of 128
     assert rows(128, 64, 128, 3, True, dtype=np.float64) == (128, 8192)  # 170 rows fit; chunks make 256
     assert rows(128, 64, 512, 4, False, dtype=np.float32) == (8192, 8192)   # 64 rows fit: none
+
+
+def test_the_lstms_pieces_for_small_matrix_kernels(monkeypatch):
+    """With BLAS's small-matrix kernels (products of at most 10^6 multiply-adds), the LSTM's
+    GEMMs walk pieces of as many rows as they take, kept within min(T, N) … max(T, N), at
+    least MIN_SMALL_PIECE_ROWS, and for more than one sequence."""
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
+    assert rows(128, 256, 32, 4, False) == (244, 244)                # 244 × 128 × 32 ≤ 10^6
+    assert rows(128, 16, 32, 4, False) == (128, 128)                 # at most max(T, N)
+    assert rows(32, 16, 32, 4, False) == (32, 32)
+    assert rows(128, 16, 64, 4, False) == (61, 61)                   # 61 × 256 × 64
+    assert rows(128, 16, 32, 4, False, I=64) == (122, 122)           # the wider of dW_ih, dW_hh
+    assert rows(128, 16, 128, 4, False) == (2048, 2048)              # 15 rows: too few
+    assert rows(64, 64, 64, 4, False) == (4096, 4096)                # 61 < min(T, N) = 64
+    assert rows(128, 1, 64, 4, False, nblocks=1) == (128, 128)       # one sequence
+    assert rows(128, 2, 32, 4, False, nblocks=2) == (256, 256)       # a block is no more than a piece
+    assert rows(128, 2, 32, 4, False, nblocks=1) == (128, 128)
+    assert rows(128, 256, 32, 1, True) == (256, 256)                 # the RNN's and GRU's: their chunks
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)
+    assert rows(128, 16, 32, 4, False) == (2048, 2048)               # no such kernels: one GEMM
 
 
 @pytest.mark.parametrize("T, N", [(32, 16), (128, 64), (35, 300), (1000, 3), (64, 128), (256, 256)])
@@ -66,6 +87,7 @@ def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
     x = rng.standard_normal((T, N, I))
     monkeypatch.setattr(layout, "PIECE_ROWS", 128)
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
+    monkeypatch.setattr(layout, "_small_pieces", lambda T, N, GH, K: 0)   # these pieces alone
     nblocks = layout.blocks(T, N, p["w_hh"])
     assert layout.gradient_rows(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1] == 128
     pieces = run_layer(kind, x, p, None, proj)
@@ -81,10 +103,14 @@ def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
         assert any(not np.array_equal(a, b) for a, b in zip(pieces, whole))   # the pieces did run
 
 
-def test_the_benchmark_times_both_ways_and_lists_points_without_pieces():
-    timed = pieces.measure_point("lstm", 32, 16, 20, QUICK)          # 512 rows: pieces of 256
-    assert timed["piece_rows"] == 256 and not timed["rule"] and timed["ratio"] > 0
+@pytest.mark.parametrize("limit, piece, rule", [(0, 256, False), (1_000_000, 32, True)])
+def test_the_benchmark_times_both_ways_and_lists_points_without_pieces(monkeypatch, limit, piece, rule):
+    """512 rows of the LSTM: pieces of 256 for the caches (not by the rule: too little data),
+    or, with BLAS's small-matrix kernels, of 32 (max(T, N)), which the rule picks."""
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: limit)
+    timed = pieces.measure_point("lstm", 32, 16, 20, QUICK)
+    assert timed["piece_rows"] == piece and timed["rule"] == rule and timed["ratio"] > 0
     untimed = pieces.measure_point("rnn", 4, 2, 8, QUICK)            # 8 rows: no piece possible
     assert "ratio" not in untimed
     table = pieces.to_markdown([timed, untimed], "a test machine")
-    assert "| lstm | 32 | 16 | 20 | 1 | 256 |" in table and "no pieces possible" in table
+    assert f"| lstm | 32 | 16 | 20 | 1 | {piece} |" in table and "no pieces possible" in table

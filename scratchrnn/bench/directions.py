@@ -35,7 +35,7 @@ WAYS = ("one_after_other", "side_by_side")
 
 # The models run their directions ``name``'s way inside ``_way(name)``: the rule's threshold 0
 # for side by side, infinity for one after the other.
-_way = ways.threshold_way(layout, "DIRECTIONS_MIN_WORK", "side_by_side")
+_way = ways.threshold_way(layout, ("DIRECTIONS_MIN_WORK",), "side_by_side")
 
 
 def measure_point(model, T, N, H, settings):

@@ -4,7 +4,8 @@
         [--H 32 128] [--out benchmarks/results/MACHINE/pieces_cpu.md]
 
 A backward pass takes dx, dW_ih and dW_hh from every step's ``da`` in three GEMMs, each reading
-all of it; in pieces, all three run on a few hundred rows at a time, still in the core's cache
+all of it; in pieces, all three run on a few hundred rows at a time, still in the core's cache,
+or, for the LSTM, on as many rows as BLAS's small-matrix kernels take
 (``scratchrnn.layout.gradient_rows``). This times a one-layer model's forward+backward (float32,
 I = H) both ways at every point, in interleaved guarded samples (``scratchrnn.bench.measure``),
 checks that both give the same output and input gradient (``AGREE``), and prints a Markdown table
@@ -33,9 +34,10 @@ from scratchrnn.bench import ways
 WAYS = ("whole", "pieces")
 
 
-# The backward passes inside ``_way(name)`` walk their rows ``name``'s way: the rule's byte limit
-# 0 for pieces, infinity for whole.
-_way = ways.threshold_way(layout, "PIECES_MIN_BYTES", "pieces")
+# The backward passes inside ``_way(name)`` walk their rows ``name``'s way: the rules' byte limit
+# and the LSTM's fewest rows for pieces of BLAS's small-matrix kernels 0 for pieces, infinity for
+# whole.
+_way = ways.threshold_way(layout, ("PIECES_MIN_BYTES", "MIN_SMALL_PIECE_ROWS"), "pieces")
 
 
 def measure_point(model, T, N, H, settings):
@@ -63,7 +65,8 @@ def to_markdown(rows, machine):
              "forward+backward of the module; medians of interleaved guarded samples; ratio = in "
              "pieces over all rows at once (below 1: pieces are faster); piece rows: the rows of a "
              "piece where pieces may run; rule: what `layout.gradient_rows` picks "
-             f"(pieces from {layout.PIECES_MIN_BYTES / 2**20:g} MiB of da, x, h and dx).", "",
+             f"(pieces from {layout.PIECES_MIN_BYTES / 2**20:g} MiB of da, x, h and dx; the LSTM's "
+             f"for BLAS's small-matrix kernels from {layout.MIN_SMALL_PIECE_ROWS} rows).", "",
              "| model | T | N | H | row blocks | piece rows | whole ms | pieces ms | ratio | rule |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

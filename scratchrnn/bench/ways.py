@@ -20,18 +20,20 @@ from scratchrnn.bench import environment, impls, measure, report, timing
 FLAG_NOTE = f"{report.FLAG} flagged: spread over 10 %, or samples kept while the machine was busy."
 
 
-def threshold_way(module, attr, on):
-    """``way(name)`` for a rule that picks a way from a threshold, ``module.attr``: inside
-    ``way(on)`` the threshold is 0, inside the other way infinity (the rule's other conditions
-    still hold); restored after."""
+def threshold_way(module, attrs, on):
+    """``way(name)`` for a rule that picks a way from thresholds, ``module``'s attributes named
+    in ``attrs``: inside ``way(on)`` each is 0, inside the other way infinity (the rule's other
+    conditions still hold); restored after."""
     @contextmanager
     def way(name):
-        saved = getattr(module, attr)
-        setattr(module, attr, 0 if name == on else float("inf"))
+        saved = {a: getattr(module, a) for a in attrs}
+        for a in attrs:
+            setattr(module, a, 0 if name == on else float("inf"))
         try:
             yield
         finally:
-            setattr(module, attr, saved)
+            for a, v in saved.items():
+                setattr(module, a, v)
     return way
 
 
