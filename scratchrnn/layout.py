@@ -155,19 +155,21 @@ PIECES_MIN_BYTES = 16 << 20
 PIECE_MAX_BYTES = 512 << 10
 
 # Where BLAS has small-matrix kernels (``kernels.team.small_matrix_limit``: OpenBLAS's AVX-512
-# builds, products of at most 10^6 multiply-adds), the LSTM's three GEMMs walk pieces those
-# kernels take instead: r rows with r · G·H · max(I, P) within the limit. Alone, on one thread, a
-# weight gradient (G·H, K) += daᵀ x over pieces of r rows ran at 93–107 GFLOP/s in float32 against
-# 58–80 as one GEMM over 1024–1400 rows where r ≥ 61 (G·H × K = 128 × 32 … 512 × 32, 512 × 28),
-# and 45–55 against 32–40 in float64 (AMD EPYC Zen 4). A term of a weight gradient then passes
-# through r + ⌈T·N / r⌉ − 2 additions, at most T + N − 2 (torch's bound for its per-step sums,
-# ``kernels.sums``) while min(T, N) ≤ r ≤ max(T, N): r is kept within them, and at least
-# ``MIN_SMALL_PIECE_ROWS``; in float32 (T·N = 2048, pieces of 64 rows) dW_ih and dW_hh came
-# 0.62–0.68x torch's RMS distance from the float64 truth, against 0.99–1.07x as one GEMM
-# (tests/test_float32_accuracy.py, Zen 4). Whole forward+backward passes, in-process, alternating
-# with the GEMMs without these pieces (same machine): LSTM H = 32, 64 with 2–256 sequences
-# 0.78–0.95x the time in float32, 0.93–0.95x in float64; pieces of 15 rows (H = 128) 0.98–1.13x,
-# and one sequence (T = 128, H = 64: pieces of 61 of its 128 rows) 1.05x, so neither takes them.
+# builds, products of at most 10^6 multiply-adds, which skip packing), the LSTM's three GEMMs walk
+# pieces those kernels take instead: r rows with r · G·H · max(I, P) within the limit. A term of a
+# weight gradient then passes through r + ⌈T·N / r⌉ − 2 additions, at most T + N − 2 (torch's
+# bound for its per-step sums, ``kernels.sums``) while min(T, N) ≤ r ≤ max(T, N): r is kept within
+# them, and at least ``MIN_SMALL_PIECE_ROWS``; in float32 (T·N = 2048, pieces of 64 rows) dW_ih
+# and dW_hh came 0.62–0.68x torch's RMS distance from the float64 truth, against 0.99–1.07x as one
+# GEMM (tests/test_float32_accuracy.py). Measured on a 2-core AMD EPYC Zen 4: a weight gradient
+# (G·H, K) += daᵀ x alone, one thread, through SciPy's BLAS (a throwaway script): 93–107 GFLOP/s
+# in float32 over pieces of r ≥ 61 rows against 58–80 as one GEMM over 1024–1400 rows (G·H × K =
+# 128 × 32 … 512 × 32, 512 × 28), 45–55 against 32–40 in float64. Whole forward+backward passes
+# against the same without any pieces (``python -m scratchrnn.bench.pieces``,
+# benchmarks/results/zen4-avx512-2026-12-05-small-pieces/small_pieces_cpu.md, float32): 0.83–0.93x
+# the time at H = 32 and 64 with 16–256 sequences, 0.69–0.99x with 2; pieces of 15 rows (H = 128,
+# where the rule keeps one GEMM) 0.92–1.07x, and one sequence (T = 128, H = 64: pieces of 61 of
+# its 128 rows; in-process, alternating) 1.05x, so neither takes them.
 MIN_SMALL_PIECE_ROWS = 32
 
 
