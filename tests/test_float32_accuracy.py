@@ -115,9 +115,9 @@ def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, mon
 
 
 def test_lstm_weight_gradients_in_small_pieces_as_close_to_float64_as_torch(torch, monkeypatch):
-    """The LSTM's weight gradients over pieces of 64 rows, what BLAS's small-matrix kernels
-    get here (``layout.MIN_SMALL_PIECE_ROWS``; forced, for a BLAS without them): sums over
-    64 rows, added piece after piece, 64 + 2048 / 64 − 2 = 94 additions at most."""
+    """The LSTM's weight gradients over pieces of 64 rows, what the rule gives at this size
+    with BLAS's small-matrix kernels (``layout._small_pieces``; their limit set here, for a
+    BLAS without them): sums over 64 rows, added piece after piece, in place of one GEMM."""
     monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
     w = np.zeros((4 * H, H), np.float32)
     assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (64, 64)

@@ -34,9 +34,9 @@ from scratchrnn.bench import ways
 WAYS = ("whole", "pieces")
 
 
-# The backward passes inside ``_way(name)`` walk their rows ``name``'s way: the rules' byte limit
-# and the LSTM's fewest rows for pieces of BLAS's small-matrix kernels 0 for pieces, infinity for
-# whole.
+# The backward passes inside ``_way(name)`` walk their rows ``name``'s way: both rules' thresholds
+# (the byte limit, and the fewest rows of the LSTM's pieces for BLAS's small-matrix kernels) 0 for
+# pieces, infinity for whole.
 _way = ways.threshold_way(layout, ("PIECES_MIN_BYTES", "MIN_SMALL_PIECE_ROWS"), "pieces")
 
 
