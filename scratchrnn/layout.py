@@ -155,26 +155,32 @@ PIECES_MIN_BYTES = 16 << 20
 PIECE_MAX_BYTES = 512 << 10
 
 # Where BLAS has small-matrix kernels (``kernels.team.small_matrix_limit``: OpenBLAS's AVX-512
-# builds, products of at most 10^6 multiply-adds, which skip packing), the LSTM's three GEMMs walk
-# pieces those kernels take instead: r rows with r · G·H · max(I, P) within the limit. A term of a
-# weight gradient then passes through r + ⌈T·N / r⌉ − 2 additions, at most T + N − 2 (torch's
-# bound for its per-step sums, ``kernels.sums``) while min(T, N) ≤ r ≤ max(T, N): r is kept within
-# them, and at least ``MIN_SMALL_PIECE_ROWS``; in float32 (T·N = 2048, pieces of 64 rows) dW_ih
-# and dW_hh came 0.62–0.68x torch's RMS distance from the float64 truth, against 0.99–1.07x as one
-# GEMM (tests/test_float32_accuracy.py). Measured on a 2-core AMD EPYC Zen 4: a weight gradient
-# (G·H, K) += daᵀ x alone, one thread, through SciPy's BLAS (a throwaway script): 93–107 GFLOP/s
-# in float32 over pieces of r ≥ 61 rows against 58–80 as one GEMM over 1024–1400 rows (G·H × K =
-# 128 × 32 … 512 × 32, 512 × 28), 45–55 against 32–40 in float64. Whole forward+backward passes
-# against the same without any pieces (``python -m scratchrnn.bench.pieces``,
-# benchmarks/results/zen4-avx512-2026-12-05-small-pieces/small_pieces_cpu.md, float32): 0.83–0.93x
-# the time at H = 32 and 64 with 16–256 sequences, 0.69–0.99x with 2; pieces of 15 rows (H = 128,
-# where the rule keeps one GEMM) 0.92–1.07x, and one sequence (T = 128, H = 64: pieces of 61 of
-# its 128 rows; in-process, alternating) 1.05x, so neither takes them.
+# builds, products of at most 10^6 multiply-adds, which skip packing), a pass's three GEMMs walk
+# pieces those kernels take instead: r rows with r · G·H · max(I, P) within the limit, each weight
+# gradient one GEMM per piece (the RNN's and GRU's chunks are then the pieces). A term of a weight
+# gradient passes through r + ⌈T·N / r⌉ − 2 additions, at most T + N − 2 (torch's bound for its
+# per-step sums, which the RNN's and GRU's chunks of max(T, N) rows keep, ``kernels.sums``) while
+# min(T, N) ≤ r ≤ max(T, N): r is kept within them, and at least ``MIN_SMALL_PIECE_ROWS``. In
+# float32 (T·N = 2048, pieces of 64 rows; tests/test_float32_accuracy.py) the LSTM's dW_ih and
+# dW_hh came 0.62–0.68x torch's RMS distance from the float64 truth, against 0.99–1.07x as one
+# GEMM; the RNN's and GRU's dW_ih 0.74–0.79x, against 0.87–0.90x in chunks of 128, their dW_hh the
+# same (chunks of 64 either way). Measured on a 2-core AMD EPYC Zen 4: a weight gradient (G·H, K)
+# += daᵀ x alone, one thread, through SciPy's BLAS (a throwaway script): 90–107 GFLOP/s in float32
+# over pieces of the most rows the kernels take against 58–85 as one GEMM or in chunks of 128–256
+# rows (G·H × K = 64 × 64 … 512 × 32, 512 × 28, 384 × 128), 45–55 against 32–46 in float64. Whole
+# forward+backward passes against the same without any pieces (``python -m
+# scratchrnn.bench.pieces``, float32, benchmarks/results/zen4-avx512-2026-12-05-small-pieces/,
+# small_pieces_cpu.md and small_pieces_rnn_gru_cpu.md): the LSTM at H = 32 and 64 with 16–256
+# sequences 0.83–0.93x the time, 0.69–0.99x with 2; the RNN and GRU 0.77–0.91x where the pieces
+# have fewer rows than max(T, N) (H = 64 and 128), 0.92–1.03x where they have max(T, N) (one point
+# with its baseline's spread at 94 %: 0.84x); pieces of 15 rows (the LSTM at H = 128, where the
+# rule keeps one GEMM) 0.92–1.07x, and one sequence (T = 128, H = 64: pieces of 61 of its 128
+# rows; in-process, alternating) 1.05x, so neither takes them.
 MIN_SMALL_PIECE_ROWS = 32
 
 
 def _small_pieces(T, N, GH, K):
-    """Rows per piece of the LSTM's gradient GEMMs that BLAS's small-matrix kernels take, for
+    """Rows per piece of a pass's gradient GEMMs that BLAS's small-matrix kernels take, for
     weight gradients (G·H, K) over T steps of N sequences (see above); 0 where none."""
     rows = min(team.small_matrix_limit() // (GH * K), max(T, N))
     return rows if N > 1 and rows >= max(min(T, N), MIN_SMALL_PIECE_ROWS) else 0
@@ -184,13 +190,14 @@ def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
     """``(chunk_rows, piece_rows)`` for the gradient GEMMs of a pass over T steps of N sequences in
     ``nblocks`` row blocks (``kernels.passes.param_grads``): dW_hh summed in chunks of
     max(T, N) rows where ``chunked`` (the RNN's and GRU's, ``kernels.sums``), and the pieces
-    the three GEMMs walk the rows in (see ``PIECE_ROWS``, ``MIN_PIECE_ROWS``, and for the LSTM
-    first ``MIN_SMALL_PIECE_ROWS``); ``piece_rows`` = T·N: no pieces.
-    The LSTM's weight gradients (not ``chunked``) are one GEMM per piece."""
+    the three GEMMs walk the rows in (see ``MIN_SMALL_PIECE_ROWS`` first, then ``PIECE_ROWS``,
+    ``MIN_PIECE_ROWS``); ``piece_rows`` = T·N: no pieces.
+    The LSTM's weight gradients (not ``chunked``) are one GEMM per piece, and so are every
+    model's in the pieces for BLAS's small-matrix kernels."""
     R = T * N
     GH, P = w_hh.shape
     I = w_ih.shape[1]
-    small = 0 if chunked else _small_pieces(T, N, GH, max(I, P))
+    small = _small_pieces(T, N, GH, max(I, P))
     if 0 < small < -(-R // nblocks):
         return small, small
     chunk = max(T, N) if chunked else R

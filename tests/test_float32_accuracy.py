@@ -114,14 +114,17 @@ def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, mon
     assert all(r <= RATIO for r in ratios.values()), ratios
 
 
-def test_lstm_weight_gradients_in_small_pieces_as_close_to_float64_as_torch(torch, monkeypatch):
-    """The LSTM's weight gradients over pieces of 64 rows, what the rule gives at this size
-    with BLAS's small-matrix kernels (``layout._small_pieces``; their limit set here, for a
-    BLAS without them): sums over 64 rows, added piece after piece, in place of one GEMM."""
+@pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
+def test_weight_gradients_in_small_pieces_as_close_to_float64_as_torch(torch, monkeypatch, kind):
+    """Every weight gradient over pieces of 64 rows, what the rule gives at this size with
+    BLAS's small-matrix kernels (``layout._small_pieces``; their limit set here, for a BLAS
+    without them): sums over 64 rows, added piece after piece, in place of one GEMM (the
+    LSTM's) or of chunks of 64 and 128 rows (the RNN's and GRU's dW_hh and dW_ih)."""
     monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
-    w = np.zeros((4 * H, H), np.float32)
-    assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (64, 64)
-    ratios = layer_ratios(torch, "lstm")
+    G = {"lstm": 4, "gru": 3}.get(kind, 1)
+    w = np.zeros((G * H, H), np.float32)
+    assert layout.gradient_rows(T, N, layout.blocks(T, N, w), kind != "lstm", w, w) == (64, 64)
+    ratios = layer_ratios(torch, kind)
     assert all(r <= RATIO for r in ratios.values()), ratios
 
 

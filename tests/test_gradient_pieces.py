@@ -44,10 +44,11 @@ def test_the_rule(monkeypatch):
     assert rows(128, 64, 512, 4, False, dtype=np.float32) == (8192, 8192)   # 64 rows fit: none
 
 
-def test_the_lstms_pieces_for_small_matrix_kernels(monkeypatch):
-    """With BLAS's small-matrix kernels (products of at most 10^6 multiply-adds), the LSTM's
+def test_the_pieces_for_small_matrix_kernels(monkeypatch):
+    """With BLAS's small-matrix kernels (products of at most 10^6 multiply-adds), a pass's
     GEMMs walk pieces of as many rows as they take, kept within min(T, N) … max(T, N), at
-    least MIN_SMALL_PIECE_ROWS, and for more than one sequence."""
+    least MIN_SMALL_PIECE_ROWS, and for more than one sequence; the RNN's and GRU's chunks
+    are then the pieces."""
     monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
     assert rows(128, 256, 32, 4, False) == (244, 244)                # 244 × 128 × 32 ≤ 10^6
     assert rows(128, 16, 32, 4, False) == (128, 128)                 # at most max(T, N)
@@ -59,15 +60,20 @@ def test_the_lstms_pieces_for_small_matrix_kernels(monkeypatch):
     assert rows(128, 1, 64, 4, False, nblocks=1) == (128, 128)       # one sequence
     assert rows(128, 2, 32, 4, False, nblocks=2) == (256, 256)       # a block is no more than a piece
     assert rows(128, 2, 32, 4, False, nblocks=1) == (128, 128)
-    assert rows(128, 256, 32, 1, True) == (256, 256)                 # the RNN's and GRU's: their chunks
+    assert rows(128, 256, 32, 1, True) == (256, 256)                 # the RNN's: 976 rows fit
+    assert rows(32, 256, 128, 1, True) == (61, 61)                   # 61 × 128 × 128
+    assert rows(128, 16, 64, 3, True) == (81, 81)                    # the GRU's: 81 × 192 × 64
+    assert rows(128, 16, 128, 3, True) == (128, 2048)                # 20 rows: their chunks as before
     monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)
     assert rows(128, 16, 32, 4, False) == (2048, 2048)               # no such kernels: one GEMM
 
 
 @pytest.mark.parametrize("T, N", [(32, 16), (128, 64), (35, 300), (1000, 3), (64, 128), (256, 256)])
-def test_a_piece_is_whole_chunks_of_both_sums(T, N):
-    """Wherever the RNN and GRU walk in pieces, each piece holds whole chunks of dW_hh
-    (max(T, N) rows) and of dW_ih (at least sums.INPUT_CHUNK): the sums are those without pieces."""
+def test_a_piece_is_whole_chunks_of_both_sums(monkeypatch, T, N):
+    """Wherever the RNN and GRU walk in pieces for the caches, each piece holds whole chunks of
+    dW_hh (max(T, N) rows) and of dW_ih (at least sums.INPUT_CHUNK): the sums are those without
+    pieces."""
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)       # the pieces for the caches alone
     for H, G in ((32, 1), (64, 3), (128, 1)):
         chunk, piece = rows(T, N, H, G, True, I=4 * H)
         assert chunk == max(T, N)
@@ -110,7 +116,7 @@ def test_the_benchmark_times_both_ways_and_lists_points_without_pieces(monkeypat
     monkeypatch.setattr(team, "small_matrix_limit", lambda: limit)
     timed = pieces.measure_point("lstm", 32, 16, 20, QUICK)
     assert timed["piece_rows"] == piece and timed["rule"] == rule and timed["ratio"] > 0
-    untimed = pieces.measure_point("rnn", 4, 2, 8, QUICK)            # 8 rows: no piece possible
+    untimed = pieces.measure_point("rnn", 8, 1, 8, QUICK)            # 8 rows of one sequence: no piece possible
     assert "ratio" not in untimed
     table = pieces.to_markdown([timed, untimed], "a test machine")
     assert f"| lstm | 32 | 16 | 20 | 1 | {piece} |" in table and "no pieces possible" in table

@@ -5,8 +5,7 @@
 
 A backward pass takes dx, dW_ih and dW_hh from every step's ``da`` in three GEMMs, each reading
 all of it; in pieces, all three run on a few hundred rows at a time, still in the core's cache,
-or, for the LSTM, on as many rows as BLAS's small-matrix kernels take
-(``scratchrnn.layout.gradient_rows``). This times a one-layer model's forward+backward (float32,
+or on as many rows as BLAS's small-matrix kernels take (``scratchrnn.layout.gradient_rows``). This times a one-layer model's forward+backward (float32,
 I = H) both ways at every point, in interleaved guarded samples (``scratchrnn.bench.measure``),
 checks that both give the same output and input gradient (``AGREE``), and prints a Markdown table
 with the time in pieces over the time without, and what the rule picks there.
@@ -35,8 +34,8 @@ WAYS = ("whole", "pieces")
 
 
 # The backward passes inside ``_way(name)`` walk their rows ``name``'s way: both rules' thresholds
-# (the byte limit, and the fewest rows of the LSTM's pieces for BLAS's small-matrix kernels) 0 for
-# pieces, infinity for whole.
+# (the byte limit, and the fewest rows of the pieces for BLAS's small-matrix kernels) 0 for pieces,
+# infinity for whole.
 _way = ways.threshold_way(layout, ("PIECES_MIN_BYTES", "MIN_SMALL_PIECE_ROWS"), "pieces")
 
 
@@ -65,7 +64,7 @@ def to_markdown(rows, machine):
              "forward+backward of the module; medians of interleaved guarded samples; ratio = in "
              "pieces over all rows at once (below 1: pieces are faster); piece rows: the rows of a "
              "piece where pieces may run; rule: what `layout.gradient_rows` picks "
-             f"(pieces from {layout.PIECES_MIN_BYTES / 2**20:g} MiB of da, x, h and dx; the LSTM's "
+             f"(pieces from {layout.PIECES_MIN_BYTES / 2**20:g} MiB of da, x, h and dx; pieces "
              f"for BLAS's small-matrix kernels from {layout.MIN_SMALL_PIECE_ROWS} rows).", "",
              "| model | T | N | H | row blocks | piece rows | whole ms | pieces ms | ratio | rule |",
              "|---|---|---|---|---|---|---|---|---|---|"]

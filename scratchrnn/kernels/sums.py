@@ -26,7 +26,9 @@ further from the float64 truth than torch's. BLAS adds each chunk's product into
 it stores it (``blas.add_product_t``), so a chunk costs its GEMM and no pass of its own; a
 GEMM over few rows still runs slower than one over many, so the LSTM, whose ``dW_hh`` torch
 (oneDNN) takes in one GEMM too, keeps one (one per piece where the backward's GEMMs walk the
-rows in pieces, ``scratchrnn.layout.gradient_rows``).
+rows in pieces, ``scratchrnn.layout.gradient_rows``). The exception is a product small enough
+for BLAS's small-matrix kernels: there every model's backward walks pieces of C rows with
+min(T, N) ≤ C ≤ max(T, N), as those kernels take them, within the same bound (``layout``).
 
 The RNN's and GRU's ``dW_ih`` and ``Linear``'s ``dW`` are taken over chunks of at least
 ``INPUT_CHUNK`` rows: with OpenBLAS's AVX-512 (SkylakeX) kernels, one GEMM over T·N = 2048
