@@ -178,7 +178,7 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
     ``chunked``: dw_hh over chunks of max(T, N) rows, dw_ih of max(T, N, 128) (``kernels.sums``), as
-    the RNN and GRU do, else one GEMM each (per piece: ``layout.gradient_rows``). ``accumulate``:
+    the RNN and GRU do, else one GEMM each; or per piece (``layout.gradient_rows``). ``accumulate``:
     the arrays to add the gradients into, or None: fresh zeros. dx is fresh; row blocks keep partial sums.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
