@@ -116,7 +116,7 @@ def test_the_benchmark_times_both_ways_and_lists_points_without_pieces(monkeypat
     monkeypatch.setattr(team, "small_matrix_limit", lambda: limit)
     timed = pieces.measure_point("lstm", 32, 16, 20, QUICK)
     assert timed["piece_rows"] == piece and timed["rule"] == rule and timed["ratio"] > 0
-    untimed = pieces.measure_point("rnn", 8, 1, 8, QUICK)            # 8 rows of one sequence: no piece possible
+    untimed = pieces.measure_point("rnn", 8, 1, 8, QUICK)            # one sequence of 8: no piece possible
     assert "ratio" not in untimed
     table = pieces.to_markdown([timed, untimed], "a test machine")
     assert f"| lstm | 32 | 16 | 20 | 1 | {piece} |" in table and "no pieces possible" in table

@@ -5,10 +5,11 @@
 
 A backward pass takes dx, dW_ih and dW_hh from every step's ``da`` in three GEMMs, each reading
 all of it; in pieces, all three run on a few hundred rows at a time, still in the core's cache,
-or on as many rows as BLAS's small-matrix kernels take (``scratchrnn.layout.gradient_rows``). This times a one-layer model's forward+backward (float32,
-I = H) both ways at every point, in interleaved guarded samples (``scratchrnn.bench.measure``),
-checks that both give the same output and input gradient (``AGREE``), and prints a Markdown table
-with the time in pieces over the time without, and what the rule picks there.
+or on as many rows as BLAS's small-matrix kernels take (``scratchrnn.layout.gradient_rows``).
+This times a one-layer model's forward+backward (float32, I = H) both ways at every point, in
+interleaved guarded samples (``scratchrnn.bench.measure``), checks that both give the same
+output and input gradient (``AGREE``), and prints a Markdown table with the time in pieces over
+the time without, and what the rule picks there.
 """
 
 # -- configuration -----------------------------------------------------------
