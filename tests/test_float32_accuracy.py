@@ -107,7 +107,7 @@ def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, mon
     here forced at T·N = 2048, whose data is below the rule's limit): sums over 256 rows, added
     piece after piece, in place of one GEMM over all rows."""
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
-    monkeypatch.setattr(layout, "_small_pieces", lambda T, N, GH, K: 0)   # these pieces alone
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_ROWS", float("inf"))   # the cache pieces alone
     w = np.zeros((4 * H, H), np.float32)
     assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (256, 256)
     ratios = layer_ratios(torch, "lstm")

@@ -19,7 +19,7 @@ def rows(T, N, H, G, chunked, nblocks=2, dtype=np.float32, I=None):
 
 
 def test_the_rule(monkeypatch):
-    monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)       # the pieces for the caches alone
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_ROWS", float("inf"))   # the cache pieces alone
     # little data: no pieces, the LSTM's weight gradients one GEMM over all rows
     assert rows(7, 3, 16, 4, False) == (21, 21)
     assert rows(128, 32, 128, 4, False) == (4096, 4096)              # 14 MiB: below the limit
@@ -73,7 +73,7 @@ def test_a_piece_is_whole_chunks_of_both_sums(monkeypatch, T, N):
     """Wherever the RNN and GRU walk in pieces for the caches, each piece holds whole chunks of
     dW_hh (max(T, N) rows) and of dW_ih (at least sums.INPUT_CHUNK): the sums are those without
     pieces."""
-    monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)       # the pieces for the caches alone
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_ROWS", float("inf"))   # the cache pieces alone
     for H, G in ((32, 1), (64, 3), (128, 1)):
         chunk, piece = rows(T, N, H, G, True, I=4 * H)
         assert chunk == max(T, N)
@@ -93,7 +93,7 @@ def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
     x = rng.standard_normal((T, N, I))
     monkeypatch.setattr(layout, "PIECE_ROWS", 128)
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
-    monkeypatch.setattr(layout, "_small_pieces", lambda T, N, GH, K: 0)   # these pieces alone
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_ROWS", float("inf"))   # the cache pieces alone
     nblocks = layout.blocks(T, N, p["w_hh"])
     assert layout.gradient_rows(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1] == 128
     pieces = run_layer(kind, x, p, None, proj)
