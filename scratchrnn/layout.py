@@ -197,8 +197,9 @@ def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
     R = T * N
     GH, P = w_hh.shape
     I = w_ih.shape[1]
+    block = -(-R // nblocks)                         # rows of the largest block
     small = _small_pieces(T, N, GH, max(I, P))
-    if 0 < small < -(-R // nblocks):
+    if 0 < small < block:
         return small, small
     chunk = max(T, N) if chunked else R
     whole = math.lcm(chunk, max(chunk, sums.INPUT_CHUNK)) if chunked else 1   # rows of whole chunks
@@ -206,6 +207,6 @@ def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
     fit = max(MIN_PIECE_ROWS, min(PIECE_ROWS, PIECE_MAX_BYTES // (GH * itemsize)))
     piece = whole * -(-fit // whole)
     if (R * (GH + 2 * I + P) * itemsize < PIECES_MIN_BYTES or piece * GH * itemsize > PIECE_MAX_BYTES
-            or piece >= -(-R // nblocks)):
+            or piece >= block):
         return chunk, R
     return (chunk if chunked else piece), piece
