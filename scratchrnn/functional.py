@@ -178,7 +178,7 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     that of the input part (the GRU's n gate), else None (passed on as an empty array).
     Without ``input_grad`` dx is None and the pass gets an empty array: it skips the product.
     ``chunked``: dw_hh over chunks of max(T, N) rows, dw_ih of max(T, N, 128) (``kernels.sums``), as
-    the RNN and GRU do, else one GEMM each; or per piece (``layout.gradient_rows``). ``accumulate``:
+    the RNN and GRU do, else one GEMM each; or per piece (``layout.gradient_pieces``). ``accumulate``:
     the arrays to add the gradients into, or None: fresh zeros. dx is fresh; row blocks keep partial sums.
     """
     x, w_ih, w_hh = cache.x, cache.w_ih, cache.w_hh
@@ -199,7 +199,7 @@ def _grads_args(cache, d_a, d_ah, nblocks, input_grad, chunked, accumulate):
     partial_hh = take(ws, "dw_hh", (nblocks - 1, GH, P), dt)
     args = (x.reshape(T * N, I), cache.h[:-1].reshape(T * N, P), w_ih, d_a2, d_ah2, dx.reshape(-1, I),
             dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-            *layout.gradient_rows(T, N, nblocks, chunked, w_ih, cache.w_hh))
+            *layout.gradient_pieces(T, N, nblocks, chunked, w_ih, cache.w_hh))
     bias_grads = (db_ih, db_hh) if cache.has_bias else (None, None)
     grads = (dx if input_grad else None, dw_ih, dw_hh, *bias_grads)
     return args, grads

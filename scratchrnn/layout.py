@@ -173,34 +173,60 @@ PIECE_MAX_BYTES = 512 << 10
 # small_pieces_cpu.md and small_pieces_rnn_gru_cpu.md): the LSTM at H = 32 and 64 with 16–256
 # sequences 0.83–0.93x the time, 0.69–0.99x with 2; the RNN and GRU 0.77–0.91x where the pieces
 # have fewer rows than max(T, N) (H = 64 and 128), 0.92–1.03x where they have max(T, N) (one point
-# with its baseline's spread at 94 %: 0.84x); pieces of 15 rows (the LSTM at H = 128, where the
-# rule keeps one GEMM) 0.92–1.07x, and one sequence (T = 128, H = 64: pieces of 61 of its 128
+# with its baseline's spread at 94 %: 0.84x); pieces of 15 rows (the LSTM at H = 128 with all
+# columns, which takes groups of columns below instead) 0.92–1.07x, and one sequence (T = 128, H = 64: pieces of 61 of its 128
 # rows; in-process, alternating) 1.05x, so neither takes them.
 MIN_SMALL_PIECE_ROWS = 32
 
+# Where fewer rows than that, or than min(T, N), fit with all G·H columns of da (the LSTM at
+# H = 128: 15 rows), each weight gradient of a piece is one GEMM per group of da's columns
+# (rows of the gradient), half of them, a quarter …, with as many rows as then fit, and dx one
+# GEMM over the block after the pieces (``kernels.sums.gemms_in_pieces``); each element's sum
+# runs over the same rows as with all columns. Groups of at least ``MIN_SMALL_PIECE_COLS``.
+# Measured on a 2-core AMD EPYC Zen 4: the three gradient GEMMs of 256–2048 rows alone (one
+# thread, a throwaway script) at 97–107 GFLOP/s in groups (G·H × K = 512 × 128 in groups of 128
+# or 64; 1024 × 256 and 768 × 256 in groups of 64) against 92–97 without; whole forward+backward
+# passes, in groups against without (``python -m scratchrnn.bench.groups``, float32, interleaved,
+# benchmarks/results/zen4-avx512-2026-12-05-groups/): 0.82–0.99x the time at 17 of 19 points
+# with groups of 64–192 columns (H = 128 and 256, T = 32 and 128, N = 16 and 64; MNIST's layer,
+# T = 28, N = 100, H = 128), 1.01–1.03x at the other two (32 rows of 64 and 96 columns); groups
+# of 32 and 48 columns (H = 256) 0.93–0.98x at three points, but at H = 512 (16–48 columns,
+# I = 512) 0.94–1.25x, a loss at 9 of 12.
+MIN_SMALL_PIECE_COLS = 64
+
 
 def _small_pieces(T, N, GH, K):
-    """Rows per piece of a pass's gradient GEMMs that BLAS's small-matrix kernels take, for
-    weight gradients (G·H, K) over T steps of N sequences (see above); 0 where none."""
-    rows = min(team.small_matrix_limit() // (GH * K), max(T, N))
-    return rows if N > 1 and rows >= max(min(T, N), MIN_SMALL_PIECE_ROWS) else 0
+    """``(rows, columns)`` of the pieces of a pass's gradient GEMMs that BLAS's small-matrix
+    kernels take, for weight gradients (G·H, K) over T steps of N sequences (see above): all G·H
+    columns of da, else half of them, a quarter …, down to ``MIN_SMALL_PIECE_COLS``; ``(0, G·H)``
+    where none fit."""
+    limit, cols = team.small_matrix_limit(), GH
+    while N > 1 and limit > 0:
+        rows = min(limit // (cols * K), max(T, N))
+        if rows >= max(min(T, N), MIN_SMALL_PIECE_ROWS):
+            return rows, cols
+        if cols < 2 * MIN_SMALL_PIECE_COLS or cols == 1:
+            break
+        cols = -(-cols // 2)
+    return 0, GH
 
 
-def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
-    """``(chunk_rows, piece_rows)`` for the gradient GEMMs of a pass over T steps of N sequences in
-    ``nblocks`` row blocks (``kernels.passes.param_grads``): dW_hh summed in chunks of
-    max(T, N) rows where ``chunked`` (the RNN's and GRU's, ``kernels.sums``), and the pieces
+def gradient_pieces(T, N, nblocks, chunked, w_ih, w_hh):
+    """``(chunk_rows, piece_rows, piece_cols)`` for the gradient GEMMs of a pass over T steps of N
+    sequences in ``nblocks`` row blocks (``kernels.passes.param_grads``): dW_hh summed in chunks
+    of max(T, N) rows where ``chunked`` (the RNN's and GRU's, ``kernels.sums``), and the pieces
     the three GEMMs walk the rows in (see ``MIN_SMALL_PIECE_ROWS`` first, then ``PIECE_ROWS``,
-    ``MIN_PIECE_ROWS``); ``piece_rows`` = T·N: no pieces.
+    ``MIN_PIECE_ROWS``); ``piece_rows`` = T·N: no pieces. ``piece_cols``: the columns of da each
+    weight gradient's GEMM takes, all G·H but in some of the pieces for BLAS's small-matrix kernels.
     The LSTM's weight gradients (not ``chunked``) are one GEMM per piece, and so are every
-    model's in the pieces for BLAS's small-matrix kernels."""
+    model's in the pieces for BLAS's small-matrix kernels (one per group of columns)."""
     R = T * N
     GH, P = w_hh.shape
     I = w_ih.shape[1]
     block = -(-R // nblocks)                         # rows of the largest block
-    small = _small_pieces(T, N, GH, max(I, P))
+    small, cols = _small_pieces(T, N, GH, max(I, P))
     if 0 < small < block:
-        return small, small
+        return small, small, cols
     chunk = max(T, N) if chunked else R
     whole = math.lcm(chunk, max(chunk, sums.INPUT_CHUNK)) if chunked else 1   # rows of whole chunks
     itemsize = w_hh.dtype.itemsize
@@ -208,5 +234,5 @@ def gradient_rows(T, N, nblocks, chunked, w_ih, w_hh):
     piece = whole * -(-fit // whole)
     if (R * (GH + 2 * I + P) * itemsize < PIECES_MIN_BYTES or piece * GH * itemsize > PIECE_MAX_BYTES
             or piece >= block):
-        return chunk, R
-    return (chunk if chunked else piece), piece
+        return chunk, R, GH
+    return (chunk if chunked else piece), piece, GH

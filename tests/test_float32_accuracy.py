@@ -103,27 +103,33 @@ def test_layer_gradients_as_close_to_float64_as_torch(torch, kind):
 
 
 def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, monkeypatch):
-    """The LSTM's weight gradients as one GEMM per piece of 256 rows (``layout.gradient_rows``;
+    """The LSTM's weight gradients as one GEMM per piece of 256 rows (``layout.gradient_pieces``;
     here forced at T·N = 2048, whose data is below the rule's limit): sums over 256 rows, added
     piece after piece, in place of one GEMM over all rows."""
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
     monkeypatch.setattr(layout, "MIN_SMALL_PIECE_ROWS", float("inf"))   # the cache pieces alone
     w = np.zeros((4 * H, H), np.float32)
-    assert layout.gradient_rows(T, N, layout.blocks(T, N, w), False, w, w) == (256, 256)
+    assert layout.gradient_pieces(T, N, layout.blocks(T, N, w), False, w, w) == (256, 256, w.shape[0])
     ratios = layer_ratios(torch, "lstm")
     assert all(r <= RATIO for r in ratios.values()), ratios
 
 
+@pytest.mark.parametrize("groups", [False, True])
 @pytest.mark.parametrize("kind", ["tanh", "relu", "lstm", "gru"])
-def test_weight_gradients_in_small_pieces_as_close_to_float64_as_torch(torch, monkeypatch, kind):
+def test_weight_gradients_in_small_pieces_as_close_to_float64_as_torch(torch, monkeypatch, kind, groups):
     """Every weight gradient over pieces of 64 rows, what the rule gives at this size with
     BLAS's small-matrix kernels (``layout._small_pieces``; their limit set here, for a BLAS
     without them): sums over 64 rows, added piece after piece, in place of one GEMM (the
-    LSTM's) or of chunks of 64 and 128 rows (the RNN's and GRU's dW_hh and dW_ih)."""
-    monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
+    LSTM's) or of chunks of 64 and 128 rows (the RNN's and GRU's dW_hh and dW_ih). ``groups``:
+    a limit that takes 48 rows of half of da's columns and 24 of all, so each piece's weight
+    gradients are one GEMM per half (the same sums, over 48 rows)."""
     G = {"lstm": 4, "gru": 3}.get(kind, 1)
+    half = -(-G * H // 2)
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 48 * half * H if groups else 1_000_000)
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_COLS", 1)
     w = np.zeros((G * H, H), np.float32)
-    assert layout.gradient_rows(T, N, layout.blocks(T, N, w), kind != "lstm", w, w) == (64, 64)
+    expected = (48, 48, half) if groups else (64, 64, G * H)
+    assert layout.gradient_pieces(T, N, layout.blocks(T, N, w), kind != "lstm", w, w) == expected
     ratios = layer_ratios(torch, kind)
     assert all(r <= RATIO for r in ratios.values()), ratios
 

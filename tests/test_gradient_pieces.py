@@ -1,11 +1,11 @@
-"""The backward's gradient GEMMs in pieces of rows (``layout.gradient_rows``,
-``kernels.passes._gemms_in_pieces``): the rule, and that pieces change no sum but the LSTM's."""
+"""The backward's gradient GEMMs in pieces of rows (``layout.gradient_pieces``,
+``kernels.sums.gemms_in_pieces``): the rule, and that pieces change no sum but the LSTM's."""
 
 import numpy as np
 import pytest
 
 from scratchrnn import layout
-from scratchrnn.bench import pieces
+from scratchrnn.bench import groups, pieces
 from scratchrnn.kernels import sums, team
 from layer_cases import KINDS, layer_params, run_layer
 from quick_settings import QUICK
@@ -13,9 +13,14 @@ from quick_settings import QUICK
 pytestmark = pytest.mark.kernel
 
 
-def rows(T, N, H, G, chunked, nblocks=2, dtype=np.float32, I=None):
+def pieces_of(T, N, H, G, chunked, nblocks=2, dtype=np.float32, I=None):
     w_ih = np.zeros((G * H, H if I is None else I), dtype)
-    return layout.gradient_rows(T, N, nblocks, chunked, w_ih, np.zeros((G * H, H), dtype))
+    return layout.gradient_pieces(T, N, nblocks, chunked, w_ih, np.zeros((G * H, H), dtype))
+
+
+def rows(*args, **kwargs):
+    """(chunk_rows, piece_rows) of ``pieces_of``."""
+    return pieces_of(*args, **kwargs)[:2]
 
 
 def test_the_rule(monkeypatch):
@@ -55,17 +60,33 @@ def test_the_pieces_for_small_matrix_kernels(monkeypatch):
     assert rows(32, 16, 32, 4, False) == (32, 32)
     assert rows(128, 16, 64, 4, False) == (61, 61)                   # 61 × 256 × 64
     assert rows(128, 16, 32, 4, False, I=64) == (122, 122)           # the wider of dW_ih, dW_hh
-    assert rows(128, 16, 128, 4, False) == (2048, 2048)              # 15 rows: too few
-    assert rows(64, 64, 64, 4, False) == (4096, 4096)                # 61 < min(T, N) = 64
+    assert rows(128, 16, 128, 4, False, I=8) == (61, 61)             # 61 × 512 × 32: I and P count
     assert rows(128, 1, 64, 4, False, nblocks=1) == (128, 128)       # one sequence
     assert rows(128, 2, 32, 4, False, nblocks=2) == (256, 256)       # a block is no more than a piece
     assert rows(128, 2, 32, 4, False, nblocks=1) == (128, 128)
     assert rows(128, 256, 32, 1, True) == (256, 256)                 # the RNN's: 976 rows fit
     assert rows(32, 256, 128, 1, True) == (61, 61)                   # 61 × 128 × 128
     assert rows(128, 16, 64, 3, True) == (81, 81)                    # the GRU's: 81 × 192 × 64
-    assert rows(128, 16, 128, 3, True) == (128, 2048)                # 20 rows: their chunks as before
     monkeypatch.setattr(team, "small_matrix_limit", lambda: 0)
     assert rows(128, 16, 32, 4, False) == (2048, 2048)               # no such kernels: one GEMM
+
+
+def test_the_small_pieces_in_groups_of_columns(monkeypatch):
+    """Where fewer rows than min(T, N) or MIN_SMALL_PIECE_ROWS fit with all G·H columns of da,
+    each weight gradient's GEMM takes half of them, a quarter …, down to MIN_SMALL_PIECE_COLS
+    (64), with as many rows as then fit."""
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 1_000_000)
+    assert pieces_of(128, 16, 64, 4, False) == (61, 61, 256)          # all columns fit
+    assert pieces_of(128, 16, 128, 4, False) == (61, 61, 128)         # 15, then 30 rows: too few
+    assert pieces_of(28, 100, 128, 4, False, I=28) == (61, 61, 128)   # MNIST's first layer
+    assert pieces_of(128, 16, 128, 3, True) == (40, 40, 192)          # the GRU's 384 columns
+    assert pieces_of(64, 64, 64, 4, False) == (64, 64, 128)           # 61 < min(T, N) = 64, then 122
+    assert pieces_of(128, 32, 256, 4, False) == (61, 61, 64)          # 1024 … 64 columns
+    assert pieces_of(128, 32, 256, 3, True) == (40, 40, 96)           # 768, 384, 192, 96 columns
+    assert pieces_of(128, 64, 256, 3, True)[1:] == (8192, 768)        # 40 < min(T, N): none
+    assert pieces_of(32, 16, 512, 1, True)[1:] == (512, 512)          # 64 columns: 30 rows, none
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_COLS", 256)
+    assert pieces_of(128, 16, 128, 4, False)[1:] == (2048, 512)       # no groups of 128
 
 
 @pytest.mark.parametrize("T, N", [(32, 16), (128, 64), (35, 300), (1000, 3), (64, 128), (256, 256)])
@@ -95,7 +116,7 @@ def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 0)
     monkeypatch.setattr(layout, "MIN_SMALL_PIECE_ROWS", float("inf"))   # the cache pieces alone
     nblocks = layout.blocks(T, N, p["w_hh"])
-    assert layout.gradient_rows(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1] == 128
+    assert layout.gradient_pieces(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1] == 128
     pieces = run_layer(kind, x, p, None, proj)
     monkeypatch.setattr(layout, "PIECES_MIN_BYTES", 1 << 60)
     whole = run_layer(kind, x, p, None, proj)
@@ -107,6 +128,52 @@ def test_pieces_change_no_sum_but_the_lstms(monkeypatch, kind, proj):
             np.testing.assert_array_equal(a, b)
     if kind == "lstm":
         assert any(not np.array_equal(a, b) for a, b in zip(pieces, whole))   # the pieces did run
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+@pytest.mark.parametrize("kind,proj", KINDS)
+def test_groups_of_columns_change_only_rounding(monkeypatch, request, kind, proj, blocked):
+    """float64, T·N = 512 rows, a small-matrix limit that takes 32 rows of half of da's G·H
+    columns and 16 of all of them: each weight gradient one GEMM per group of columns per piece
+    of 32 rows, against no small pieces (one GEMM, or the RNN's and GRU's chunks): every output
+    and gradient within rounding, ≤ 512 terms of O(1), 1e-13 of each array's largest value (as
+    the pieces above). ``blocked``: in two row blocks, the second's groups set, not added to."""
+    T, N, I, H, P = 32, 16, 12, 20, 10
+    rng = np.random.default_rng(4)
+    p = layer_params(kind, proj, N, I, H, P, rng)
+    x = rng.standard_normal((T, N, I))
+    GH, K = p["w_hh"].shape[0], max(I, P if proj else H)
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 32 * -(-GH // 2) * K)
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_COLS", 1)
+    if blocked:
+        request.getfixturevalue("two_threads")
+        monkeypatch.setattr(team, "MIN_WORK", 0)                    # enough work for blocks at this size
+    nblocks = layout.blocks(T, N, p["w_hh"])
+    assert nblocks == (2 if blocked else 1)
+    assert layout.gradient_pieces(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1:] == (32, -(-GH // 2))
+    groups = run_layer(kind, x, p, None, proj)
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_COLS", float("inf"))
+    assert layout.gradient_pieces(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1:] == (T * N, GH)
+    whole = run_layer(kind, x, p, None, proj)
+    assert len(groups) == len(whole)
+    for a, b in zip(groups, whole):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))
+
+
+def test_the_groups_benchmark_times_both_ways(monkeypatch):
+    """The LSTM at T=32 N=16 H=20 (80 columns of da) with a limit that takes 32 rows of 40
+    columns: timed in groups of 40 and without; the rule picks them once the narrowest group may
+    be 40 columns wide."""
+    monkeypatch.setattr(team, "small_matrix_limit", lambda: 32 * 40 * 20)
+    timed = groups.measure_point("lstm", 32, 16, 20, QUICK)
+    assert timed["pieces"][1:] == (32, 40) and not timed["rule"] and timed["ratio"] > 0
+    monkeypatch.setattr(layout, "MIN_SMALL_PIECE_COLS", 20)
+    assert groups.measure_point("lstm", 32, 16, 20, QUICK)["rule"]
+    untimed = groups.measure_point("rnn", 8, 1, 8, QUICK)            # one sequence: no pieces at all
+    assert "ratio" not in untimed
+    table = groups.to_markdown([timed, untimed], "a test machine")
+    assert "| lstm | 32 | 16 | 20 | 1 | 32 × 40 |" in table and "| all columns |" in table
+    assert "no groups" in table
 
 
 @pytest.mark.parametrize("limit, piece, rule", [(0, 256, False), (1_000_000, 32, True)])

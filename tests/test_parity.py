@@ -60,7 +60,7 @@ def test_harness_catches_a_wrong_gradient(monkeypatch):
     output), then take the weight and input gradients from it: the check must fail."""
     def wrong(real, blocked):
         def run(*args):
-            grads = args[2:16] if blocked else args[:14]      # param_grads's arguments
+            grads = args[2:17] if blocked else args[:15]      # param_grads's arguments
             held = [a.copy() for a in grads[6:10]]            # dw_ih, dw_hh, db_ih, db_hh, which it adds into
             real(*args)
             for a, before in zip(grads[6:10], held):

@@ -89,13 +89,14 @@ def test_projection_in_row_blocks(nblocks, bias):
     np.testing.assert_allclose(out, want, rtol=1e-13, atol=1e-13)    # 11 terms of O(1): rounding only
 
 
-@pytest.mark.parametrize("pieces", [False, True])
+@pytest.mark.parametrize("pieces", [False, True, "groups"])
 @pytest.mark.parametrize("chunked", [False, True])
 @pytest.mark.parametrize("nblocks", [1, 2, 3])
 def test_gradient_gemms_in_row_blocks(nblocks, chunked, pieces):
     """``passes.param_grads``: dx, dW_ih, dW_hh and both bias sums, the T·N rows in blocks
     (partial sums added after) or in one GEMM each, dW_hh in chunks of rows or not, the GEMMs
-    in pieces of rows or not (pieces of 10 rows: a block's last one shorter), against NumPy. dx is overwritten; the weight and bias gradients are added into what their arrays
+    in pieces of rows or not (pieces of 10 rows: a block's last one shorter), the weight
+    gradients of each piece in groups of 5 of da's 12 columns or not, against NumPy. dx is overwritten; the weight and bias gradients are added into what their arrays
     held (a module's accumulating grads), the partial sums' scratch overwritten."""
     rng = np.random.default_rng(0)
     R, I, P, GH = 37, 11, 7, 12
@@ -107,7 +108,7 @@ def test_gradient_gemms_in_row_blocks(nblocks, chunked, pieces):
     partial_ih, partial_hh = np.full((nblocks - 1, GH, I), np.nan), np.full((nblocks - 1, GH, P), np.nan)
     chunk_rows = 5 if chunked else R
     args = (x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh, chunk_rows,
-            10 if pieces else R)
+            10 if pieces else R, 5 if pieces == "groups" else GH)
     passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
     np.testing.assert_allclose(dx2, d_a2 @ w_ih, rtol=1e-13, atol=1e-13)   # ≤ 37 terms of O(1): rounding only
     for got, before, want in ((dw_ih, held[0], d_a2.T @ x2), (dw_hh, held[1], d_ah2.T @ h2),
@@ -126,7 +127,7 @@ def test_gradient_gemms_without_the_input_gradient(nblocks):
     for dx2 in (np.empty((R, I)), np.empty((0, I))):
         out = [np.zeros((GH, I)), np.zeros((GH, P)), np.zeros(GH), np.zeros(GH)]   # the sums are added in
         args = (x2, h2, w_ih, d_a2, np.empty((0, GH)), dx2, *out,
-                np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)), 4, 8)
+                np.empty((nblocks - 1, GH, I)), np.empty((nblocks - 1, GH, P)), 4, 8, GH)
         passes.param_grads(*args) if nblocks == 1 else passes.param_grads_blocks(*args, nblocks)
         results.append(out)
     dw_ih, dw_hh, db_ih, db_hh = results[0]

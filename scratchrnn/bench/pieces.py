@@ -5,7 +5,7 @@
 
 A backward pass takes dx, dW_ih and dW_hh from every step's ``da`` in three GEMMs, each reading
 all of it; in pieces, all three run on a few hundred rows at a time, still in the core's cache,
-or on as many rows as BLAS's small-matrix kernels take (``scratchrnn.layout.gradient_rows``).
+or on as many rows as BLAS's small-matrix kernels take (``scratchrnn.layout.gradient_pieces``).
 This times a one-layer model's forward+backward (float32, I = H) both ways at every point, in
 interleaved guarded samples (``scratchrnn.bench.measure``), checks that both give the same
 output and input gradient (``AGREE``), and prints a Markdown table with the time in pieces over
@@ -42,21 +42,34 @@ _way = ways.threshold_way(layout, ("PIECES_MIN_BYTES", "MIN_SMALL_PIECE_ROWS"), 
 
 def measure_point(model, T, N, H, settings):
     """One row: the point, the piece rows the rule picks (T·N: none), and per way the timing summary."""
+    return measure_ways(model, T, N, H, settings, _way, WAYS)
+
+
+def measure_ways(model, T, N, H, settings, way, names):
+    """One row of a one-layer model's forward+backward timed the two ways ``names`` of ``way``
+    (the first is the baseline): the point, row blocks, "pieces" (``layout.gradient_pieces``
+    inside the second way: chunk rows, piece rows, piece columns), "piece_rows" (its piece
+    rows), "rule" (whether the rule, outside both ways, picks other pieces than the first way)
+    and, where the two ways' pieces differ, each way's timing summary and the ratio
+    (``ways.time_both``)."""
     m = registry.model_class(model)(H, H, dtype="float32", seed=SEED)
     params = dict(m.named_parameters())
     w_ih, w_hh = params["weight_ih_l0"], params["weight_hh_l0"]
     nblocks = layout.blocks(T, N, w_hh)
-    rows = functools.partial(layout.gradient_rows, T, N, nblocks, model != "lstm", w_ih, w_hh)
-    with _way("pieces"):
-        possible = rows()[1]                             # the pieces where the byte limit allows any
-    row = {"model": model, "T": T, "N": N, "H": H, "blocks": nblocks, "piece_rows": possible,
-           "rule": rows()[1] < T * N}
-    if possible >= T * N:
-        return row                                       # no pieces possible here: nothing to time
+    rule = functools.partial(layout.gradient_pieces, T, N, nblocks, model != "lstm", w_ih, w_hh)
+    picked = {}
+    for name in names:
+        with way(name):
+            picked[name] = rule()
+    possible = picked[names[1]]
+    row = {"model": model, "T": T, "N": N, "H": H, "blocks": nblocks, "pieces": possible,
+           "piece_rows": possible[1], "rule": rule() != picked[names[0]]}
+    if possible == picked[names[0]]:
+        return row                                       # both ways walk the same pieces: nothing to time
     rng = np.random.default_rng(SEED + 1)
     x = rng.standard_normal((T, N, H)).astype(np.float32)              # (T, N, I)
     d_out = rng.standard_normal((T, N, H)).astype(np.float32)          # (T, N, H)
-    return ways.time_both(row, m, x, d_out, _way, WAYS, AGREE, settings)
+    return ways.time_both(row, m, x, d_out, way, names, AGREE, settings)
 
 
 def to_markdown(rows, machine):
@@ -64,7 +77,7 @@ def to_markdown(rows, machine):
              f"Measured on {machine}. `python -m scratchrnn.bench.pieces`: one layer, float32, I = H, "
              "forward+backward of the module; medians of interleaved guarded samples; ratio = in "
              "pieces over all rows at once (below 1: pieces are faster); piece rows: the rows of a "
-             "piece where pieces may run; rule: what `layout.gradient_rows` picks "
+             "piece where pieces may run; rule: what `layout.gradient_pieces` picks "
              f"(pieces from {layout.PIECES_MIN_BYTES / 2**20:g} MiB of da, x, h and dx; pieces "
              f"for BLAS's small-matrix kernels from {layout.MIN_SMALL_PIECE_ROWS} rows).", "",
              "| model | T | N | H | row blocks | piece rows | whole ms | pieces ms | ratio | rule |",

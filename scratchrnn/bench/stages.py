@@ -82,15 +82,15 @@ def _timed_passes(model, log):
             passes.project_blocks(*args[:5], nblocks)
 
     def backward_stages(args, nblocks):              # args: param_grads's, (projection_grad's), the kernel's
-        projected = model == "lstm" and args[18].size > 0   # dw_hr not empty
+        projected = model == "lstm" and args[19].size > 0   # dw_hr not empty
         if nblocks == 1:
-            passes.param_grads(*args[:14])
+            passes.param_grads(*args[:15])
             if projected:
-                passes.projection_grad(*args[14:20])
+                passes.projection_grad(*args[15:21])
         else:
-            passes.param_grads_blocks(*args[:14], nblocks)
+            passes.param_grads_blocks(*args[:15], nblocks)
             if projected:
-                passes.projection_grad_blocks(*args[14:20], nblocks)
+                passes.projection_grad_blocks(*args[15:21], nblocks)
 
     def timed(run, stages, pass_name, stage_name, blocked):
         def wrapper(*args):

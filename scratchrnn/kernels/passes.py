@@ -35,7 +35,7 @@ from scratchrnn.kernels.blas import add_product_bt, add_product_t
 from scratchrnn.kernels.jit import jit, jit_parallel
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
-from scratchrnn.kernels.sums import INPUT_CHUNK, add_into, column_sums, product_in_chunks
+from scratchrnn.kernels.sums import add_into, column_sums, gemms_in_pieces
 
 
 # -- the serial passes -----------------------------------------------------------------------
@@ -49,12 +49,12 @@ def rnn_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, h, relu, lengths, bl
 
 @jit
 def rnn_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                      chunk_rows, piece_rows,
+                      chunk_rows, piece_rows, piece_cols,
                       d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small):
     """(R3)–(R5) back through time, then (R6)–(R8) over all steps at once."""
     rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small, *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, piece_rows)
+                chunk_rows, piece_rows, piece_cols)
 
 
 @jit
@@ -67,7 +67,7 @@ def lstm_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, w_hr_t, h, c, m, ga
 
 @jit
 def lstm_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, piece_rows,
+                       chunk_rows, piece_rows, piece_cols,
                        dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
                        d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                        blas_small):
@@ -76,7 +76,7 @@ def lstm_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
     lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                          blas_small, *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, piece_rows)
+                chunk_rows, piece_rows, piece_cols)
     if dw_hr.size:
         projection_grad(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr)
 
@@ -91,13 +91,13 @@ def gru_forward_pass(x2, w_ih, b_ih, b_hh, xw2, xw, w_hh_t, b_hh_n, h, gates, a_
 
 @jit
 def gru_backward_pass(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                      chunk_rows, piece_rows,
+                      chunk_rows, piece_rows, piece_cols,
                       d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small):
     """(G5)–(G9) back through time, then (G10) over all steps at once."""
     gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small,
                         *_all_rows(d_out))
     param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, piece_rows)
+                chunk_rows, piece_rows, piece_cols)
 
 
 # -- the same passes in row blocks -----------------------------------------------------------
@@ -114,7 +114,7 @@ def rnn_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_h
 
 @jit_parallel
 def rnn_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                        partial_ih, partial_hh, chunk_rows, piece_rows,
+                        partial_ih, partial_hh, chunk_rows, piece_rows, piece_cols,
                         d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small):
     N = d_out.shape[1]
     rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small, *_no_rows())
@@ -122,7 +122,7 @@ def rnn_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, d
         rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh, dh0, blas_small,
                             *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, piece_rows, nblocks)
+                       chunk_rows, piece_rows, piece_cols, nblocks)
 
 
 @jit_parallel
@@ -138,7 +138,7 @@ def lstm_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_
 
 @jit_parallel
 def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                         partial_ih, partial_hh, chunk_rows, piece_rows,
+                         partial_ih, partial_hh, chunk_rows, piece_rows, piece_cols,
                          dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr,
                          d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                          blas_small):
@@ -149,7 +149,7 @@ def lstm_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, 
         lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh, dh0, dc0,
                              blas_small, *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, piece_rows, nblocks)
+                       chunk_rows, piece_rows, piece_cols, nblocks)
     if dw_hr.size:
         projection_grad_blocks(dh_p, m, lengths_p, dh_valid, dw_hr, partial_hr, nblocks)
 
@@ -166,7 +166,7 @@ def gru_forward_blocks(nblocks, loop_nblocks, x2, w_ih, b_ih, b_hh, xw2, xw, w_h
 
 @jit_parallel
 def gru_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh,
-                        partial_ih, partial_hh, chunk_rows, piece_rows,
+                        partial_ih, partial_hh, chunk_rows, piece_rows, piece_cols,
                         d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small):
     N = d_out.shape[1]
     gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0, blas_small,
@@ -175,7 +175,7 @@ def gru_backward_blocks(nblocks, loop_nblocks, x2, h2, w_ih, d_a2, d_ah2, dx2, d
         gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh, dh0,
                             blas_small, *_rows(N, k, loop_nblocks))
     param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, piece_rows, nblocks)
+                       chunk_rows, piece_rows, piece_cols, nblocks)
 
 
 # Row ranges as functions, not ``0`` written at the call: Numba would compile each kernel
@@ -235,7 +235,7 @@ def _project_rows(x2, w_ih, b_ih, b_hh, out, r0, r1):
 
 @jit
 def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                chunk_rows, piece_rows):
+                chunk_rows, piece_rows, piece_cols):
     """Input, weight and bias gradients from every step's ``da`` at once:
 
     dx2 = d_a2 W_ih (T·N, I), skipped where dx2 is empty (0, I): no input gradient wanted;
@@ -249,9 +249,10 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     ``param_grads_blocks`` (unused here).
     ``chunk_rows``: dw_hh is summed over chunks of so many rows (``sums.product_in_chunks``, the
     RNN's and GRU's), one GEMM where they are all its rows or more; dw_ih over chunks of at
-    least ``sums.INPUT_CHUNK`` rows. ``piece_rows``: the three GEMMs walk the rows in pieces of
-    so many (``_gemms_in_pieces``; ``scratchrnn.layout.gradient_rows`` says where that pays), a
-    whole number of both chunks, so the sums are the same as without pieces.
+    least ``sums.INPUT_CHUNK`` rows. ``piece_rows``, ``piece_cols``: the three GEMMs walk the
+    rows in pieces of so many, each weight gradient in groups of so many columns of da
+    (``sums.gemms_in_pieces``; ``scratchrnn.layout.gradient_pieces`` says where that pays); a
+    piece is a whole number of both chunks, so the sums are the same as without pieces.
 
     The weight and bias gradients are *added* into the arrays given, as a module's ``grads``
     accumulate (zeros for the gradients of this pass alone): BLAS adds each product into its
@@ -267,7 +268,8 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
     than 4 % slower, and up to 12× faster where T·N is small and the copy dominates.
     """
     d_rec = d_a2 if d_ah2.shape[0] == 0 else d_ah2   # (T·N, G·H) the recurrent part's gradient
-    _gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, dw_ih, dw_hh, chunk_rows, piece_rows, 0, x2.shape[0], True)
+    gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, dw_ih, dw_hh, chunk_rows, piece_rows, piece_cols,
+                    0, x2.shape[0], True)
     if db_ih.size:
         sums = np.empty((2, db_ih.size), dtype=db_ih.dtype)   # this pass's bias sums
         column_sums(d_a2, sums[0], 0, d_a2.shape[0])
@@ -278,7 +280,7 @@ def param_grads(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, part
 
 @jit_parallel
 def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_hh, partial_ih, partial_hh,
-                       chunk_rows, piece_rows, nblocks):
+                       chunk_rows, piece_rows, piece_cols, nblocks):
     """``param_grads`` with the T·N rows in ``nblocks`` blocks side by side.
 
     Block 0 adds its share into the gradients, blocks 1… their shares of the sums over rows
@@ -293,7 +295,8 @@ def param_grads_blocks(x2, h2, w_ih, d_a2, d_ah2, dx2, dw_ih, dw_hh, db_ih, db_h
         r0, r1 = _rows(R, k, nblocks)
         out_ih = dw_ih if k == 0 else partial_ih[k - 1]
         out_hh = dw_hh if k == 0 or dw_hh.shape[0] == 0 else partial_hh[k - 1]
-        _gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, out_ih, out_hh, chunk_rows, piece_rows, r0, r1, k == 0)
+        gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, out_ih, out_hh, chunk_rows, piece_rows, piece_cols,
+                        r0, r1, k == 0)
         if db_ih.size:
             column_sums(d_a2, partial_b[k, 0], r0, r1)
             if separate:
@@ -316,43 +319,6 @@ def _add_bias_sums(db_ih, db_hh, sums, separate):
     (``separate``), else sums[0] too (the RNN's and LSTM's b_hh gets the same gradient)."""
     add_into(db_ih, sums[0])
     add_into(db_hh, sums[1] if separate else sums[0])
-
-
-@jit
-def _gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, out_ih, out_hh, chunk_rows, piece_rows, r0, r1, add):
-    """Rows r0:r1 of ``param_grads``'s three GEMMs: dx2 = d_a2 W_ih (where dx2 is not empty),
-    out_ih (+)= d_a2ᵀ x2, out_hh (+)= d_recᵀ h2 (where out_hh is not empty), added with ``add``.
-
-    Each GEMM reads every row of d_a2 once. Where d_a2 is too big for the caches, all three
-    run on ``piece_rows`` rows at a time, which are still in the core's cache for the second
-    and third; the weight gradients add the pieces' products in order. A piece is a whole
-    number of dw_hh's chunks (``chunk_rows``) and dw_ih's (``INPUT_CHUNK`` or more), so each
-    sum is the one the chunks give without pieces.
-    """
-    ih_chunk = max(chunk_rows, INPUT_CHUNK)          # see param_grads
-    p0 = r0
-    while True:                                      # at least once: no rows still set the sums (to 0)
-        p1 = min(p0 + max(piece_rows, 1), r1)
-        if dx2.shape[0]:
-            np.dot(d_a2[p0:p1], w_ih, dx2[p0:p1])
-        _weight_grad(d_a2, x2, out_ih, ih_chunk, p0, p1, add or p0 > r0)
-        if out_hh.shape[0]:
-            _weight_grad(d_rec, h2, out_hh, chunk_rows, p0, p1, add or p0 > r0)
-        if p1 >= r1:
-            return
-        p0 = p1
-
-
-@jit
-def _weight_grad(d_a, inputs, out, chunk_rows, r0, r1, add):
-    """``out += d_a[r0:r1]ᵀ inputs[r0:r1]`` (``add``), else ``out[...] = …``: one GEMM, or in
-    chunks of ``chunk_rows`` where the rows are more (see ``param_grads``)."""
-    if chunk_rows < r1 - r0:
-        product_in_chunks(d_a, inputs, out, r0, r1, chunk_rows, add)
-    elif add:
-        add_product_t(out, d_a[r0:r1], inputs[r0:r1])
-    else:
-        np.dot(d_a[r0:r1].T, inputs[r0:r1], out)
 
 
 @jit

@@ -26,7 +26,7 @@ further from the float64 truth than torch's. BLAS adds each chunk's product into
 it stores it (``blas.add_product_t``), so a chunk costs its GEMM and no pass of its own; a
 GEMM over few rows still runs slower than one over many, so the LSTM, whose ``dW_hh`` torch
 (oneDNN) takes in one GEMM too, keeps one (one per piece where the backward's GEMMs walk the
-rows in pieces, ``scratchrnn.layout.gradient_rows``). The exception is a product small enough
+rows in pieces, ``scratchrnn.layout.gradient_pieces``). The exception is a product small enough
 for BLAS's small-matrix kernels: there every model's backward walks pieces of C rows with
 min(T, N) ≤ C ≤ max(T, N), as those kernels take them, within the same bound (``layout``).
 
@@ -34,6 +34,9 @@ The RNN's and GRU's ``dW_ih`` and ``Linear``'s ``dW`` are taken over chunks of a
 ``INPUT_CHUNK`` rows: with OpenBLAS's AVX-512 (SkylakeX) kernels, one GEMM over T·N = 2048
 rows left them 1.24–1.35x (RMS) further from the float64 truth than torch's, with its AVX2
 kernels 1.01–1.08x (a 2-core AMD EPYC Zen 4).
+
+``gemms_in_pieces`` runs a backward's three gradient GEMMs over a block's rows with these chunks,
+in the pieces of rows (and groups of columns) that ``scratchrnn.layout.gradient_pieces`` gives.
 """
 
 import numpy as np
@@ -132,3 +135,64 @@ def add_into(out, a):
     o, b = out.reshape(out.size), a.reshape(a.size)
     for j in range(o.size):
         o[j] += b[j]
+
+
+@jit
+def gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, out_ih, out_hh, chunk_rows, piece_rows, piece_cols,
+                    r0, r1, add):
+    """Rows r0:r1 of a backward's three gradient GEMMs (``passes.param_grads``): dx2 = d_a2 W_ih
+    (where dx2 is not empty), out_ih (+)= d_a2ᵀ x2, out_hh (+)= d_recᵀ h2 (where out_hh is not
+    empty), added with ``add``.
+
+    Each GEMM reads every row of d_a2 once. Where d_a2 is too big for the caches, all three
+    run on ``piece_rows`` rows at a time, which are still in the core's cache for the second
+    and third; the weight gradients add the pieces' products in order. A piece is a whole
+    number of dw_hh's chunks (``chunk_rows``) and dw_ih's (``INPUT_CHUNK`` or more), so each
+    sum is the one the chunks give without pieces. Where ``piece_cols`` is less than d_a2's G·H
+    columns, a piece's weight gradients are one GEMM per group of so many columns of d_a2 (rows
+    of the gradient; such a piece is one chunk), products BLAS's small-matrix kernels take, and
+    dx2, whose product per piece would be too big for them, is one GEMM over rows r0:r1 after.
+    """
+    ih_chunk = max(chunk_rows, INPUT_CHUNK)          # see passes.param_grads
+    groups = piece_cols < d_a2.shape[1]
+    p0 = r0
+    while True:                                      # at least once: no rows still set the sums (to 0)
+        p1 = min(p0 + max(piece_rows, 1), r1)
+        if dx2.shape[0] and not groups:
+            np.dot(d_a2[p0:p1], w_ih, dx2[p0:p1])
+        if groups:
+            _weight_grad_in_groups(d_a2, x2, out_ih, piece_cols, p0, p1, add or p0 > r0)
+            if out_hh.shape[0]:
+                _weight_grad_in_groups(d_rec, h2, out_hh, piece_cols, p0, p1, add or p0 > r0)
+        else:
+            _weight_grad(d_a2, x2, out_ih, ih_chunk, p0, p1, add or p0 > r0)
+            if out_hh.shape[0]:
+                _weight_grad(d_rec, h2, out_hh, chunk_rows, p0, p1, add or p0 > r0)
+        if p1 >= r1:
+            break
+        p0 = p1
+    if dx2.shape[0] and groups:
+        np.dot(d_a2[r0:r1], w_ih, dx2[r0:r1])
+
+
+@jit
+def _weight_grad(d_a, inputs, out, chunk_rows, r0, r1, add):
+    """``out += d_a[r0:r1]ᵀ inputs[r0:r1]`` (``add``), else ``out[...] = …``: one GEMM, or in
+    chunks of ``chunk_rows`` where the rows are more (see ``passes.param_grads``)."""
+    if chunk_rows < r1 - r0:
+        product_in_chunks(d_a, inputs, out, r0, r1, chunk_rows, add)
+    elif add:
+        add_product_t(out, d_a[r0:r1], inputs[r0:r1])
+    else:
+        np.dot(d_a[r0:r1].T, inputs[r0:r1], out)
+
+
+@jit
+def _weight_grad_in_groups(d_a, inputs, out, cols, r0, r1, add):
+    """``out += d_a[r0:r1]ᵀ inputs[r0:r1]`` (``add``), else ``out[...] = …``: one GEMM per group
+    of ``cols`` columns of d_a, the rows of out they give."""
+    for c0 in range(0, out.shape[0], cols):
+        c1 = min(c0 + cols, out.shape[0])
+        if not add:
+            out[c0:c1] = 0
+        add_product_t(out[c0:c1], d_a[r0:r1, c0:c1], inputs[r0:r1])

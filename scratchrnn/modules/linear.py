@@ -67,7 +67,7 @@ class Linear(Module):
         # dx = dy W, dW += dyᵀ x: the input half of a layer's gradients, no recurrent half
         args = (x2, empty2, self._params["weight"], d_y2, np.empty((0, O), self.dtype), dx2, dw,
                 empty2, empty1, empty1, partial, np.empty((0, 0, 0), self.dtype),
-                sums.INPUT_CHUNK, d_y2.shape[0])                         # dW over chunks of rows, one piece
+                sums.INPUT_CHUNK, d_y2.shape[0], O)                      # dW over chunks of rows, one piece
         _in_blocks(passes.param_grads, passes.param_grads_blocks, nb, *args)
         if not in_place:
             self._accumulate("weight", dw)
