@@ -174,8 +174,8 @@ PIECE_MAX_BYTES = 512 << 10
 # sequences 0.83–0.93x the time, 0.69–0.99x with 2; the RNN and GRU 0.77–0.91x where the pieces
 # have fewer rows than max(T, N) (H = 64 and 128), 0.92–1.03x where they have max(T, N) (one point
 # with its baseline's spread at 94 %: 0.84x); pieces of 15 rows (the LSTM at H = 128 with all
-# columns, which takes groups of columns below instead) 0.92–1.07x, and one sequence (T = 128, H = 64: pieces of 61 of its 128
-# rows; in-process, alternating) 1.05x, so neither takes them.
+# columns; it takes groups of columns instead, below) 0.92–1.07x, and one sequence (T = 128,
+# H = 64: pieces of 61 of its 128 rows; in-process, alternating) 1.05x, so neither takes them.
 MIN_SMALL_PIECE_ROWS = 32
 
 # Where fewer rows than that, or than min(T, N), fit with all G·H columns of da (the LSTM at
