@@ -151,12 +151,12 @@ def test_groups_of_columns_change_only_rounding(monkeypatch, request, kind, proj
     nblocks = layout.blocks(T, N, p["w_hh"])
     assert nblocks == (2 if blocked else 1)
     assert layout.gradient_pieces(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1:] == (32, -(-GH // 2))
-    groups = run_layer(kind, x, p, None, proj)
+    in_groups = run_layer(kind, x, p, None, proj)
     monkeypatch.setattr(layout, "MIN_SMALL_PIECE_COLS", float("inf"))
     assert layout.gradient_pieces(T, N, nblocks, kind != "lstm", p["w_ih"], p["w_hh"])[1:] == (T * N, GH)
     whole = run_layer(kind, x, p, None, proj)
-    assert len(groups) == len(whole)
-    for a, b in zip(groups, whole):
+    assert len(in_groups) == len(whole)
+    for a, b in zip(in_groups, whole):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))
 
 

@@ -150,21 +150,22 @@ def gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, out_ih, out_hh, chunk_rows, 
     number of dw_hh's chunks (``chunk_rows``) and dw_ih's (``INPUT_CHUNK`` or more), so each
     sum is the one the chunks give without pieces. Where ``piece_cols`` is less than d_a2's G·H
     columns, a piece's weight gradients are one GEMM per group of so many columns of d_a2 (rows
-    of the gradient; such a piece is one chunk), products BLAS's small-matrix kernels take, and
-    dx2, whose product per piece would be too big for them, is one GEMM over rows r0:r1 after.
+    of the gradient), products BLAS's small-matrix kernels take; there a piece is one chunk
+    (``layout.gradient_pieces`` makes it so, and ``chunk_rows`` plays no part), and dx2, whose
+    product per piece would be too big for those kernels, is one GEMM over rows r0:r1 after.
     """
     ih_chunk = max(chunk_rows, INPUT_CHUNK)          # see passes.param_grads
     groups = piece_cols < d_a2.shape[1]
     p0 = r0
     while True:                                      # at least once: no rows still set the sums (to 0)
         p1 = min(p0 + max(piece_rows, 1), r1)
-        if dx2.shape[0] and not groups:
-            np.dot(d_a2[p0:p1], w_ih, dx2[p0:p1])
         if groups:
             _weight_grad_in_groups(d_a2, x2, out_ih, piece_cols, p0, p1, add or p0 > r0)
             if out_hh.shape[0]:
                 _weight_grad_in_groups(d_rec, h2, out_hh, piece_cols, p0, p1, add or p0 > r0)
         else:
+            if dx2.shape[0]:
+                np.dot(d_a2[p0:p1], w_ih, dx2[p0:p1])
             _weight_grad(d_a2, x2, out_ih, ih_chunk, p0, p1, add or p0 > r0)
             if out_hh.shape[0]:
                 _weight_grad(d_rec, h2, out_hh, chunk_rows, p0, p1, add or p0 > r0)
