@@ -1,5 +1,5 @@
-"""Two ways of running one model, timed side by side: what ``scratchrnn.bench.directions`` and
-``scratchrnn.bench.pieces`` share.
+"""Two ways of running one model, timed side by side: what ``scratchrnn.bench.directions``,
+``scratchrnn.bench.pieces`` and ``scratchrnn.bench.groups`` share.
 
 Each of them picks a way with a context manager (``way(name)``, made by ``threshold_way`` for
 a rule with a threshold) and times a one-layer model's forward+backward both ways at every
