@@ -1,11 +1,12 @@
 """Two ways of running one model, timed side by side: what ``scratchrnn.bench.directions``,
-``scratchrnn.bench.pieces`` and ``scratchrnn.bench.groups`` share.
+``scratchrnn.bench.pieces``, ``scratchrnn.bench.groups`` and ``scratchrnn.bench.one_hot`` share.
 
 Each of them picks a way with a context manager (``way(name)``, made by ``threshold_way`` for
-a rule with a threshold) and times a one-layer model's forward+backward both ways at every
-point of a grid; ``way_impl`` builds one way as an ``Impl``, ``time_both`` times them and
-checks that they agree, ``cell`` and ``FLAG_NOTE`` write their times in a table, ``main`` runs
-the grid from the command line and writes the Markdown table and JSON rows.
+a rule with a threshold), or with the input (``one_hot``), and times a one-layer model's
+forward+backward both ways at every point of a grid; ``way_impl`` builds one way as an
+``Impl``, ``time_both`` times them and checks that they agree (``time_impls`` for two ways
+built already), ``cell`` and ``FLAG_NOTE`` write their times in a table, ``main`` runs the grid
+from the command line and writes the Markdown table and JSON rows.
 """
 
 import argparse
@@ -59,8 +60,13 @@ def time_both(row, m, x, d_out, way, names, agree, settings):
     guarded samples; check that their out and dx agree to ``agree`` of their largest value; add
     to ``row`` (which names the point: model, T, N, H) the largest difference ("max_diff"), each
     way's timing summary and "ratio", the second's median time over the first's. Returns row."""
+    return time_impls(row, {w: way_impl(w, way, m, x, d_out) for w in names}, names, agree, settings)
+
+
+def time_impls(row, built, names, agree, settings):
+    """``time_both`` for two ``Impl``s built already (``built``: name -> Impl), whose outputs are
+    compared."""
     where = f"{row['model']} T={row['T']} N={row['N']} H={row['H']}"
-    built = {w: way_impl(w, way, m, x, d_out) for w in names}
     timing.wait_quiet(settings.guard)
     res = measure.measure(built, settings)
     for w in names:

@@ -2,8 +2,9 @@
 (``products``, and ``panels`` for weights packed once per pass; ``transpose`` for the
 transposed copies of the weights), each layer pass as one
 compiled call (``passes``), the sums that keep float32's digits (``sums``, with ``blas``'s
-GEMM that adds into its output), the cross-entropy (``softmax``) and the scan for NaN and
-inf behind the input checks (``finite``).
+GEMM that adds into its output), one-hot input looked up instead of multiplied
+(``one_hot``), the cross-entropy (``softmax``) and the scan for NaN and inf behind the input
+checks (``finite``).
 
 The time loops hold only the inherently sequential part of each recurrence; everything that
 does not depend on the previous state is one GEMM around them in ``passes``, and ``team``

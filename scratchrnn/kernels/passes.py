@@ -35,6 +35,7 @@ from scratchrnn.kernels.blas import add_product_bt, add_product_t
 from scratchrnn.kernels.jit import jit, jit_parallel
 from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, lstm_backward_kernel,
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
+from scratchrnn.kernels.one_hot import add_columns, one_hot_columns
 from scratchrnn.kernels.sums import add_into, column_sums, gemms_in_pieces
 
 
@@ -208,7 +209,8 @@ def project(x2, w_ih, b_ih, b_hh, out):
     as it stores it (``blas.add_product_bt``; beta = 0 cleared ``out`` and the biases were a
     pass of their own). Where BLAS takes x2 W_ihᵀ in one inner block (I up to a few hundred)
     the bits are those of the product rounded and then added to the biases; past it, the
-    biases join the first block's sum. Empty b_hh: b_ih alone; empty b_ih: no bias.
+    biases join the first block's sum. Empty b_hh: b_ih alone; empty b_ih: no bias. Rows that
+    are all one-hot (or zero) take W_ih's columns instead, the same bits (``one_hot``).
     """
     _project_rows(x2, w_ih, b_ih, b_hh, out, 0, out.shape[0])
 
@@ -223,14 +225,21 @@ def project_blocks(x2, w_ih, b_ih, b_hh, out, nblocks):
 
 @jit
 def _project_rows(x2, w_ih, b_ih, b_hh, out, r0, r1):
-    """Rows r0:r1 of ``project``."""
-    if b_ih.size == 0:
+    """Rows r0:r1 of ``project``; where they are all one-hot (or zero), W_ih's columns are
+    looked up instead of multiplied (``one_hot``), with the same bits."""
+    columns = np.empty(r1 - r0, np.int64)
+    one_hot = one_hot_columns(x2, columns, r0, r1)
+    if b_ih.size == 0 and not one_hot:
         np.dot(x2[r0:r1], w_ih.T, out[r0:r1])
         return
+    zero = out.dtype.type(0)
     for r in range(r0, r1):
         for j in range(out.shape[1]):
-            out[r, j] = b_ih[j] + b_hh[j] if b_hh.size else b_ih[j]
-    add_product_bt(out[r0:r1], x2[r0:r1], w_ih)
+            out[r, j] = (b_ih[j] + b_hh[j] if b_hh.size else b_ih[j]) if b_ih.size else zero
+    if one_hot:
+        add_columns(columns, w_ih, out, r0, r1)
+    else:
+        add_product_bt(out[r0:r1], x2[r0:r1], w_ih)
 
 
 @jit

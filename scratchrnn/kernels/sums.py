@@ -37,12 +37,15 @@ kernels 1.01–1.08x (a 2-core AMD EPYC Zen 4).
 
 ``gemms_in_pieces`` runs a backward's three gradient GEMMs over a block's rows with these chunks,
 in the pieces of rows (and groups of columns) that ``scratchrnn.layout.gradient_pieces`` gives.
+Where the block's input rows are one-hot, ``dW_ih`` is no GEMM: ``weight_grad_one_hot`` sums
+each column's rows of ``da`` pairwise, as ``column_sums`` sums a bias gradient's.
 """
 
 import numpy as np
 
 from scratchrnn.kernels.blas import add_product_t
 from scratchrnn.kernels.jit import jit
+from scratchrnn.kernels.one_hot import one_hot_columns
 
 BLOCK = 8          # rows added in sequence before the pairwise stage: one row stays in L1 for them
 # The fewest rows per chunk of the RNN's and GRU's dW_ih and Linear's dW (the LSTM's dW_ih
@@ -60,11 +63,18 @@ def column_sums(a, out, r0, r1):
 
     a (R, W), out (W,); rows r0:r1 of a. No rows: zeros.
     """
-    nblocks = (r1 - r0 + BLOCK - 1) // BLOCK
+    sum_of_rows(a, np.empty(0, np.int64), out, r0, r1)
+
+
+@jit
+def sum_of_rows(a, rows, out, i0, i1):
+    """``out[...] = Σ_{i0 ≤ i < i1} a[rows[i]]`` (``a[i]`` where ``rows`` is empty), in blocks of
+    ``BLOCK`` rows added pairwise (``column_sums``)."""
+    nblocks = (i1 - i0 + BLOCK - 1) // BLOCK
     stack = np.empty((_levels(nblocks), out.size), dtype=out.dtype)   # one sum per set bit of blocks done
     depth = 0
     for b in range(nblocks):
-        _block_sum(a, stack[depth], r0 + b * BLOCK, min(r0 + (b + 1) * BLOCK, r1))
+        _block_sum(a, rows, stack[depth], i0 + b * BLOCK, min(i0 + (b + 1) * BLOCK, i1))
         depth += 1
         done = b + 1
         while done % 2 == 0:                  # the two newest sums cover as many rows: merge them
@@ -114,17 +124,20 @@ def _levels(nblocks):
 
 
 @jit
-def _block_sum(a, out, r0, r1):
-    """``out[...] = Σ_{r0 ≤ r < r1} a[r]`` row after row, r1 > r0.
+def _block_sum(a, rows, out, i0, i1):
+    """``out[...] = Σ_{i0 ≤ i < i1} a[rows[i]]`` (``a[i]`` where ``rows`` is empty) row after
+    row, i1 > i0.
 
     Elements indexed in place, not by handing a view of each row to ``add_into``: the views
     made for each such call (the row and its reshaped forms, each updating the array's
     reference count) cost more than a row's additions: this took 0.34x the time at 128 columns
     (benchmarks/results/zen4-avx512-2026-12-05/bias_sums_ab.md).
     """
+    r = rows[i0] if rows.size else i0
     for j in range(out.size):
-        out[j] = a[r0, j]
-    for r in range(r0 + 1, r1):
+        out[j] = a[r, j]
+    for i in range(i0 + 1, i1):
+        r = rows[i] if rows.size else i
         for j in range(out.size):
             out[j] += a[r, j]
 
@@ -153,20 +166,28 @@ def gemms_in_pieces(x2, h2, w_ih, d_a2, d_rec, dx2, out_ih, out_hh, chunk_rows, 
     of the gradient), products BLAS's small-matrix kernels take; there a piece is one chunk
     (``layout.gradient_pieces`` makes it so, and ``chunk_rows`` plays no part), and dx2, whose
     product per piece would be too big for those kernels, is one GEMM over rows r0:r1 after.
+    Where rows r0:r1 of x2 are one-hot (or zero), out_ih is sums of rows of d_a2 instead
+    (``weight_grad_one_hot``).
     """
     ih_chunk = max(chunk_rows, INPUT_CHUNK)          # see passes.param_grads
+    columns = np.empty(r1 - r0, np.int64)
+    one_hot = one_hot_columns(x2, columns, r0, r1)
+    if one_hot:                                      # out_ih as sums of rows, no GEMM (``one_hot``)
+        weight_grad_one_hot(d_a2, columns, out_ih, r0, r1, add)
     groups = piece_cols < d_a2.shape[1]
     p0 = r0
     while True:                                      # at least once: no rows still set the sums (to 0)
         p1 = min(p0 + max(piece_rows, 1), r1)
         if groups:
-            _weight_grad_in_groups(d_a2, x2, out_ih, piece_cols, p0, p1, add or p0 > r0)
+            if not one_hot:
+                _weight_grad_in_groups(d_a2, x2, out_ih, piece_cols, p0, p1, add or p0 > r0)
             if out_hh.shape[0]:
                 _weight_grad_in_groups(d_rec, h2, out_hh, piece_cols, p0, p1, add or p0 > r0)
         else:
             if dx2.shape[0]:
                 np.dot(d_a2[p0:p1], w_ih, dx2[p0:p1])
-            _weight_grad(d_a2, x2, out_ih, ih_chunk, p0, p1, add or p0 > r0)
+            if not one_hot:
+                _weight_grad(d_a2, x2, out_ih, ih_chunk, p0, p1, add or p0 > r0)
             if out_hh.shape[0]:
                 _weight_grad(d_rec, h2, out_hh, chunk_rows, p0, p1, add or p0 > r0)
         if p1 >= r1:
@@ -197,3 +218,37 @@ def _weight_grad_in_groups(d_a, inputs, out, cols, r0, r1, add):
         if not add:
             out[c0:c1] = 0
         add_product_t(out[c0:c1], d_a[r0:r1, c0:c1], inputs[r0:r1])
+
+
+@jit
+def weight_grad_one_hot(d_a, columns, out, r0, r1, add):
+    """``out (+)= d_a[r0:r1]ᵀ x2[r0:r1]`` for rows of x2 that are one-hot or zero (``columns``:
+    the column of row r's 1 at r − r0, or -1; ``one_hot.one_hot_columns``), out (G·H, I): column
+    k of out gains the sum of the rows of d_a whose 1 is in column k, summed pairwise
+    (``sum_of_rows``) and then added once. Set, not added, without ``add``.
+
+    The rows are first put in order of their column (a counting sort, row order kept within a
+    column), so each column's rows are one run of ``order``.
+    """
+    GH, I = out.shape
+    if not add:
+        out[...] = 0
+    start = np.zeros(I + 1, np.int64)                # the run of column k: order[start[k]:start[k + 1]]
+    for i in range(r1 - r0):
+        if columns[i] >= 0:
+            start[columns[i] + 1] += 1
+    for k in range(I):
+        start[k + 1] += start[k]
+    order = np.empty(start[I], np.int64)
+    filled = start[:I].copy()
+    for i in range(r1 - r0):
+        k = columns[i]
+        if k >= 0:
+            order[filled[k]] = r0 + i
+            filled[k] += 1
+    column = np.empty(GH, dtype=out.dtype)
+    for k in range(I):
+        if start[k + 1] > start[k]:
+            sum_of_rows(d_a, order, column, start[k], start[k + 1])
+            for j in range(GH):
+                out[j, k] += column[j]
