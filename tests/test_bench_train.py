@@ -3,6 +3,7 @@ turns, with the defaults of ``scratchrnn train TASK``."""
 
 import json
 import os
+import time
 import zipfile
 
 import pytest
@@ -11,7 +12,7 @@ from scratchrnn.bench import cli, timing, train
 
 pytest.importorskip("torch", reason="needs torch (not installed): every test times the torch backend too")
 pytest.importorskip("matplotlib", reason="needs matplotlib (the [plots] extra)")
-FAST = ["--pause", "0", "--max-other", "100", "--chunks", "5"]   # guard tested elsewhere
+FAST = ["--pause", "0", "--max-other", "100", "--chunks", "5", "--min-seconds", "0"]   # guard tested elsewhere
 
 
 @pytest.fixture
@@ -44,13 +45,40 @@ def test_charlm_without_the_lyrics_is_a_clear_error(monkeypatch, capsys, tmp_pat
 def test_chunks_take_turns_and_add_up_to_the_epoch():
     order = []
     steps = {b: [lambda b=b, i=i: order.append((b, i)) for i in range(10)] for b in ("a", "b")}
-    stats = train.time_epoch(steps, timing.Guard(100.0), chunks=5, pause=0, warmup=1)
+    stats = train.time_epoch(steps, timing.Guard(100.0), chunks=5, pause=0, warmup=1, min_s=0)
     # warm-up a0, b0; then chunk by chunk: a0 a1, b0 b1, a2 a3, b2 b3, ...
     assert order[:2] == [("a", 0), ("b", 0)]
     assert order[2:6] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     for s in stats.values():
-        assert s["n_samples"] == 5 and s["batches"] == 10
+        assert s["n_samples"] == 5 and s["batches"] == 10 and s["epochs"] == 1
         assert s["epoch_s"] == pytest.approx(sum(x * 2 for x in s["samples_s"]))
+
+
+def test_a_short_epoch_is_timed_several_times_back_to_back():
+    """Epochs of 4 batches of ~2 ms, ``min_s`` 0.05 s: ceil(0.05 / 0.008) = 7 epochs, or fewer
+    where the last warm-up batch took longer; the chunks run the batches in order, round and
+    round, and the seconds per epoch are the timed seconds over the epochs."""
+    order = []
+
+    def batch(b, i):
+        order.append((b, i))
+        time.sleep(0.002)
+    steps = {b: [lambda b=b, i=i: batch(b, i) for i in range(4)] for b in ("a", "b")}
+    stats = train.time_epoch(steps, timing.Guard(100.0), chunks=5, pause=0, warmup=1, min_s=0.05)
+    epochs = stats["a"]["epochs"]
+    assert 2 <= epochs <= 7 and stats["b"]["epochs"] == epochs
+    timed = [i for b, i in order[2:] if b == "a"]
+    assert timed == [0, 1, 2, 3] * epochs
+    for s in stats.values():
+        assert s["batches"] == 4 and s["n_samples"] == 5
+        timed_s = sum(x * c for x, c in zip(s["samples_s"], s["calls_per_sample"]))
+        assert s["epoch_s"] == pytest.approx(timed_s / epochs)
+
+
+def test_epochs_to_time():
+    assert train.epochs_to_time(0.2, 3.0) == 15
+    assert train.epochs_to_time(0.01, 3.0) == train.MAX_EPOCHS
+    assert train.epochs_to_time(5.0, 3.0) == train.epochs_to_time(0.0, 3.0) == train.epochs_to_time(0.2, 0) == 1
 
 
 def test_bench_train_times_both_backends(lyrics_root, tmp_path, capsys):

@@ -96,6 +96,9 @@ def train_parser():
     p.add_argument("--limit", type=int,
                    help="only this many batches (charlm, sine) or images (MNIST): quick checks, "
                         "not an epoch")
+    p.add_argument("--min-seconds", type=float, default=train.MIN_TIMED_S,
+                   help="time an epoch shorter than this several times back to back, at most "
+                        f"{train.MAX_EPOCHS} (default {train.MIN_TIMED_S:g}; 0: once)")
     _guard_arguments(p)
     return p
 
@@ -131,7 +134,8 @@ def run_train(argv):
     env = environment.environment()
     grid.announce(env, guard)
     try:
-        rows = train.run(args.tasks, guard, args.data_dir, args.chunks, args.pause, args.limit)
+        rows = train.run(args.tasks, guard, args.data_dir, args.chunks, args.pause, args.limit,
+                         min_s=args.min_seconds)
     except (FileNotFoundError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

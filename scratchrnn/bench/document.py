@@ -147,14 +147,15 @@ def train_markdown(result):
 
 
 def train_table(rows):
-    """| task | settings | batches | scratchrnn s/epoch | torch CPU s/epoch | ratio |."""
-    lines = [f"| task | settings | batches per epoch | scratchrnn s/epoch | torch CPU s/epoch | "
-             f"{RATIO} |", "|---|---|---|---|---|---|"]
+    """| task | settings | batches | epochs timed | scratchrnn s/epoch | torch CPU s/epoch | ratio |."""
+    lines = [f"| task | settings | batches per epoch | epochs timed | scratchrnn s/epoch | "
+             f"torch CPU s/epoch | {RATIO} |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         s, t = r["scratchrnn"], r["torch_cpu"]
         cell = lambda x: (f"{x['epoch_s']:.2f} ±{x['spread']:.0%}"          # noqa: E731
                           + (f", {x['n_rejected']} rejected" if x["n_rejected"] else "")
                           + (report.FLAG if x["flagged"] else ""))
-        lines.append(f"| {r['task']} | {r['settings']} | {s['batches']} | {cell(s)} | {cell(t)} | "
+        lines.append(f"| {r['task']} | {r['settings']} | {s['batches']} | {s.get('epochs', 1)} | {cell(s)} | "
+                     f"{cell(t)} | "
                      f"**{fmt_ratio(r['time_over_torch_cpu'])}** |")
     return lines + [""]
