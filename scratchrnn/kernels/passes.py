@@ -1,9 +1,10 @@
 """One compiled call per layer pass: the GEMMs around a time loop and the loop itself.
 
-A forward pass of one layer is the input projection for all steps (one GEMM) and then the
-time loop; a backward pass is the loop going back and then the gradient GEMMs over all
-steps. Each runs as a single call into compiled code, so a module call pays Python's
-dispatch once per pass instead of once per stage:
+A forward pass of one layer is the input projection for all steps (one GEMM, or a look-up
+where the input is one-hot: ``one_hot``) and then the time loop; a backward pass is the loop
+going back and then the gradient GEMMs over all steps. Each runs as a single call into
+compiled code, so a module call pays Python's dispatch once per pass instead of once per
+stage:
 
 - ``rnn_forward_pass`` … ``gru_backward_pass``: the serial pass, on one thread but for
   BLAS's own threads in the GEMMs;
