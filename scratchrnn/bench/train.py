@@ -16,10 +16,11 @@ Both backends get the same batches, seed and initial weights. The epoch is cut i
 batches once more, which changes nothing that is timed). Seconds per epoch = the sum of the
 accepted chunks; the spread is that of the chunks' seconds per batch. Two untimed batches
 per backend warm up first (Numba's cache, torch's first calls). An epoch shorter than
-``MIN_TIMED_S`` (the slower backend's last warm-up batch times the batches) runs as many
-times back to back as take that long, at most ``MAX_EPOCHS``, cut into the same number of
-chunks, and seconds per epoch are their sum over the epochs: the char-LM's 8 batches at the
-tutorial's settings take about 0.2 s, and one batch per chunk left its spread at 26–73 %.
+``MIN_TIMED_S`` (estimated as the slower backend's last warm-up batch times the number of
+batches) runs as many times back to back as take that long, at most ``MAX_EPOCHS``, cut into
+the same number of chunks, and seconds per epoch are their sum over the epochs: the char-LM's
+8 batches at the tutorial's settings take about 0.2 s, and one batch per chunk left its
+spread at 26–73 %.
 """
 
 import argparse

@@ -5,7 +5,7 @@ and zeros. Its input projection ``x W_ihᵀ`` is then column k of ``W_ih`` for a
 in column k, and ``dW_ih = daᵀ x`` adds each row of ``da`` into the column of its row's 1.
 As GEMMs both cost T·N·I·G·H multiply-adds, almost all of them by zero: at the character
 model's T·N = 1120, I = 1027, G·H = 256 they took 12.5 ms on one core, the look-up, the sums
-and the scans below 0.6 ms (a 2-core AMD EPYC Zen 4, float32). Nothing is asked of the
+and the two scans about 0.6 ms (a 2-core AMD EPYC Zen 4, float32). Nothing is asked of the
 caller: ``passes.project`` and ``sums.gemms_in_pieces`` scan their rows of x
 (``one_hot_columns``) and take this path where all of them are one-hot or all zero.
 
