@@ -61,3 +61,52 @@ def test_torch_flag_without_torch_is_a_clear_error(monkeypatch, capsys):
                         lambda name, *a: None if name == "torch" else real(name, *a))
     assert stages.main(["--model", "rnn", "--T", "2", "--N", "1", "--H", "2", "--torch"]) == 2
     assert "--torch needs torch, which is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("parts, split", [(1, False), (2, False), (2, True), (3, True)])
+def test_read_reads_every_element_as_often_as_asked(parts, split):
+    """``_read``'s sum: each of ``parts`` threads reads all of the array, or with ``split`` a share
+    of it, ``times`` times. Small integers in float64: every order of the sum is exact, so one
+    element left out or read once too often changes it."""
+    flat = np.arange(1.0, 1002.0)                            # 1001 elements: the shares are uneven
+    times = 5
+    expected = times * flat.sum() * (1 if split else parts)
+    assert stages._read(flat, times, parts, split) == expected
+
+
+def test_read_floor_times_the_weights_as_the_loops_read_them():
+    """The floor is a time, the same for a matrix and its transposed view (the same bytes)."""
+    w = np.random.default_rng(0).standard_normal((64, 16)).astype(np.float32)
+    for nblocks in (1, 2, 3):
+        assert 0 < stages.read_floor(w, 4, nblocks, repeats=2) < 1
+        assert 0 < stages.read_floor(w.T, 4, nblocks, repeats=2) < 1
+
+
+@pytest.mark.parametrize("model, N", [("lstm", 1), ("gru", 16)])
+def test_weight_reads_count_the_bytes_every_row_block_reads(model, N):
+    """Per step, each of the loops' row blocks reads all of W_hh (G·H × H) once each way."""
+    from scratchrnn import layout
+    T, H = 8, 16
+    r = stages.weight_reads(model, T, N, H, "float32", repeats=2)
+    w_hh = np.zeros((stages.gates(model) * H, H), np.float32)
+    nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
+    for direction in ("forward", "backward"):
+        nbytes, seconds = r[direction]
+        assert nbytes == w_hh.nbytes * nb
+        assert seconds > 0
+
+
+def test_the_reads_line_compares_the_products_with_reading_alone(capsys):
+    """With ``reads``, a line under the table gives each direction's bytes, its rate in the
+    products and alone, and their ratio; without, no line. ``main`` adds it, not with --fixed."""
+    s = stages.profile("rnn", T=3, N=2, H=4, dtype="float64", repeats=2)
+    reads = {"forward": (2 ** 20, s["forward: per-step products"] / 2),
+             "backward": (2 ** 20, s["backward: per-step products"] / 4)}
+    table = stages.markdown("rnn", 3, 2, 4, "float64", s, reads=reads)
+    assert "forward 1 MiB" in table and "backward 1 MiB" in table
+    assert "the products 2.00x that" in table and "the products 4.00x that" in table
+    assert "read alone" not in stages.markdown("rnn", 3, 2, 4, "float64", s)
+    assert stages.main(["--model", "rnn", "--T", "3", "--N", "2", "--H", "4", "--repeats", "2"]) == 0
+    assert "read alone" in capsys.readouterr().out
+    assert stages.main(["--model", "rnn", "--fixed", "--repeats", "3"]) == 0
+    assert "read alone" not in capsys.readouterr().out

@@ -26,6 +26,13 @@ same shapes, T times with a new ``xw_t`` each, in the same row blocks on the sam
 each kernel splits into "per-step products" and "gate maths" (forward) or "elementwise"
 (backward) by difference. Medians over ``--repeats`` calls.
 
+Under the table, the weights the per-step products read: each step, each row block reads all of
+``W_hhᵀ`` forward and ``W_hh`` back (as the loops get them: a matrix, a transposed view, or
+panels), which for a few rows is most of what a product does. The line gives their rate in the
+products and the time of reading the same bytes alone, as often, on as many threads
+(``read_floor``: a compiled sum, the fastest way found): no product that reads its weights every
+step can take less, so the ratio of the two says how far the products are from that floor.
+
 ``--fixed`` profiles the same stages at T = N = H = I = 1, where the work itself is nil, in µs:
 the fixed cost every module call pays (Python validation, bookkeeping, the compiled calls'
 dispatch), stage by stage.
@@ -54,6 +61,7 @@ import sys
 import time
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -148,6 +156,52 @@ def _steps_in_blocks(c, a, b, T, nblocks, blas_small):
         _steps(c, a, b, T, blas_small, N * k // nblocks, N * (k + 1) // nblocks)
 
 
+# fastmath: the sum may be taken in any order, so that it runs in vectors; it only has to read
+# every element (the result is returned so that the reads cannot be left out)
+@njit(parallel=True, fastmath=True)
+def _read(flat, times, parts, split):
+    """Read the 1-D ``flat`` ``times`` times on ``parts`` threads side by side: each thread all of
+    it, or with ``split`` a ``1/parts`` share. Returns the sum of all the elements read."""
+    sums = np.zeros(parts, dtype=flat.dtype)
+    for k in prange(parts):
+        # a slice, read from its start: with the bounds of a range instead, the loop ran as
+        # scalar adds, 6-13x slower (Zen 4)
+        share = flat[flat.size * k // parts:flat.size * (k + 1) // parts] if split else flat
+        s = sums[k]
+        for _ in range(times):
+            for i in range(share.size):
+                s += share[i]
+        sums[k] = s
+    return sums.sum()
+
+
+def read_floor(w, T, nblocks, repeats=REPEATS):
+    """The least time found for reading a per-step product's weights ``w`` (as the time loop gets
+    them: a matrix, its transposed view, or panels) as often as a pass over T steps in
+    ``nblocks`` row blocks reads them: every step, every block all of them.
+
+    Blocks run on Numba's threads, each reading all of ``w`` per step and block (``_read`` on as
+    many threads as run blocks, each its blocks' share of the reads). A serial pass may split a
+    product among BLAS's threads, so there the floor is the faster of one thread reading all of
+    ``w`` and every thread a share of it. The fastest of ``repeats`` timings; no product that reads
+    its weights from memory every step can take less, whatever its arithmetic."""
+    flat = w.ravel(order="K")                        # the bytes as stored: a view of any of the three
+    threads = numba.get_num_threads()
+    if nblocks > 1:
+        parts = min(nblocks, threads)
+        ways = [(parts, False, T * -(-nblocks // parts))]
+    else:
+        ways = [(1, False, T), (threads, True, T)]
+    best = float("inf")
+    for parts, split, times in ways:
+        _read(flat[:parts], 1, parts, split)         # compile, outside the timing
+        for _ in range(repeats):
+            t = time.perf_counter()
+            _read(flat, times, parts, split)
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
 def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
     """Median seconds per stage of one forward+backward; a dict, stage -> seconds. With
     ``torch_side``, also "torch CPU": the median of torch's forward+backward, timed between
@@ -195,8 +249,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
     h = rng.standard_normal((N, H)).astype(dtype)
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((T, N, G * H)).astype(dtype)
-    nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
-    w_t, w = layout.forward_weights(w_hh, N, nb), layout.backward_weights(w_hh, T, N, nb)
+    nb, w_t, w = _product_weights(w_hh, T, N)
     fwd_products, bwd_products = [], []
     for i in range(repeats + 1):
         with team.serial_blas(nb):
@@ -227,6 +280,23 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
 TORCH = "torch CPU"        # profile's key for torch's forward+backward (--torch)
 
 
+def _product_weights(w_hh, T, N):
+    """(row blocks of the time loops, W_hhᵀ as the forward's products read it, W_hh as the
+    backward's read it) for a pass over T steps of N sequences (``scratchrnn.layout``)."""
+    nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
+    return nb, layout.forward_weights(w_hh, N, nb), layout.backward_weights(w_hh, T, N, nb)
+
+
+def weight_reads(model, T, N, H, dtype="float32", repeats=REPEATS):
+    """What the per-step products read at the point: {"forward": (bytes, seconds), "backward":
+    (bytes, seconds)}, the bytes of weights all row blocks read per step and the ``read_floor``
+    of reading them over the T steps."""
+    w_hh = np.random.default_rng(SEED).standard_normal((gates(model) * H, H)).astype(dtype)
+    nb, w_t, w = _product_weights(w_hh, T, N)
+    return {"forward": (w_t.nbytes * nb, read_floor(w_t, T, nb, repeats)),
+            "backward": (w.nbytes * nb, read_floor(w, T, nb, repeats))}
+
+
 def _torch_call(model, T, N, H, dtype, m, x, d_out):
     """One forward+backward of torch's module at the point, with m's weights and the same x
     (requiring grad) and d_out: the grid's ``torch_cpu`` (``impls.torch_impl``)."""
@@ -244,8 +314,9 @@ def gemm_gflops(model, T, N, H):
             "backward: per-step products": one, "weight/input gradients (3 GEMMs + bias sums)": 3 * one}
 
 
-def markdown(model, T, N, H, dtype, stages, fixed=False):
-    """The profile as a Markdown table: ms and GFLOP/s, or µs for the fixed cost (``fixed``)."""
+def markdown(model, T, N, H, dtype, stages, fixed=False, reads=None):
+    """The profile as a Markdown table: ms and GFLOP/s, or µs for the fixed cost (``fixed``);
+    with ``reads`` (``weight_reads``) a line on the per-step products' rate of reading weights."""
     flop = gemm_gflops(model, T, N, H)
     total = stages["total"]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", f"unset ({os.cpu_count()} cores)")
@@ -266,7 +337,23 @@ def markdown(model, T, N, H, dtype, stages, fixed=False):
         lines += ["", f"torch CPU forward+backward, interleaved with these: {torch_s * scale:.2f} {unit}. "
                       f"Total over torch's: {total / torch_s:.3g}x; the GEMM stages alone "
                       f"({gemms * scale:.2f} {unit}) over torch's: {gemms / torch_s:.3g}x."]
+    if reads is not None:
+        lines += ["", _reads_line(T, stages, reads)]
     return "\n".join(lines) + "\n"
+
+
+def _reads_line(T, stages, reads):
+    """The per-step products against reading their weights alone (``weight_reads``)."""
+    parts = []
+    for direction, name in (("forward", "forward: per-step products"), ("backward", "backward: per-step products")):
+        nbytes, floor = reads[direction]
+        took = stages[name]
+        parts.append(f"{direction} {nbytes / 2**20:.3g} MiB, {T * nbytes / took / 1e9:.0f} GB/s in the products, "
+                     f"{floor * 1e3:.2f} ms ({T * nbytes / floor / 1e9:.0f} GB/s) read alone, the products "
+                     f"{took / floor:.2f}x that")
+    return ("Weights the per-step products read every step (all row blocks), and the same bytes read alone "
+            "T times (a compiled sum, the fastest way found; no product that reads its weights from "
+            "memory every step takes less): " + "; ".join(parts) + ".")
 
 
 def main(argv=None):
@@ -294,7 +381,8 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     stages = profile(args.model, T, N, H, args.dtype, repeats, torch_side=args.torch)
-    table = markdown(args.model, T, N, H, args.dtype, stages, fixed=args.fixed)
+    reads = None if args.fixed else weight_reads(args.model, T, N, H, args.dtype, repeats)
+    table = markdown(args.model, T, N, H, args.dtype, stages, fixed=args.fixed, reads=reads)
     print(table)
     if args.out:
         with open(args.out, "a" if args.append else "w") as f:
