@@ -106,16 +106,18 @@ def test_panels_in_a_strided_view_give_the_same_product(dtype):
 @pytest.mark.skipif(not panels.wide_registers(), reason="the CPU has no AVX-512: 512-bit vectors would be split")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("add", [False, True])
-def test_the_tile_is_summed_in_512_bit_vectors(dtype, add):
-    """The compiled group of rows multiplies in zmm registers, as ``_fma_wide`` writes it
-    (Numba's own loops get 256-bit vectors on CPUs that prefer them), and adds its sums into
-    the output as ``_store_wide`` does, a vector at a time: no scalar add. Compiled here
-    without the disk cache, whose code Numba cannot show."""
-    group = numba.njit(cache=False, error_model="numpy", fastmath={"contract"})(panels._row_group.py_func)
-    a, b = np.ones((8, 16), dtype), np.ones((16, panels.panel_width(dtype)), dtype)
-    out = np.full((8, b.shape[1]), 3, dtype)
-    group(out, add, a, _packed(b)[0], 0, 0, 7)
-    assert np.all(out == (19 if add else 16))
+@pytest.mark.parametrize("name, rows", [("_row_group", panels.ROWS), ("_row_pair", panels.PAIR)])
+def test_the_tile_is_summed_in_512_bit_vectors(dtype, add, name, rows):
+    """The compiled group of rows (eight, or a pair) multiplies in zmm registers, as
+    ``_fma_wide`` writes it (Numba's own loops get 256-bit vectors on CPUs that prefer them),
+    and adds its sums into the output as ``_store_wide`` does, a vector at a time: no scalar
+    add. Compiled here without the disk cache, whose code Numba cannot show."""
+    group = numba.njit(cache=False, error_model="numpy", fastmath={"contract"})(getattr(panels, name).py_func)
+    a, b = np.ones((rows, 16), dtype), np.ones((16, panels.panel_width(dtype)), dtype)
+    out = np.full((rows + 1, b.shape[1]), 3, dtype)
+    group(out, add, a, _packed(b)[0], 0, 0, rows - 1)
+    assert np.all(out[:rows] == (19 if add else 16))
+    assert np.all(out[rows] == 3)                           # a group writes its own rows only
     asm = group.inspect_asm(group.signatures[0])
     assert re.search(r"vfmadd\w+\s[^\n]*%zmm", asm)
     assert re.search(r"vaddp[sd]\s[^\n]*%zmm", asm)   # the compiled code holds both branches of add
