@@ -6,7 +6,8 @@ time loop computes. Read row by row, ``b`` is streamed from memory once per few 
 into panels of ``NR`` columns, ``panels[p, k, j] = b[k, p·NR + j]`` (``pack_into``), and each
 step multiplies panel by panel: a panel (K × NR) stays in L2 while every group of eight
 rows of ``a`` passes over it, and the 8 × NR sums of a group stay in registers for all K
-(``_row_group``). So ``b`` is read from memory once per step, whatever the number of rows.
+(``_row_group``; the rows past the last group of eight go in pairs, ``_row_pair``). So ``b`` is
+read from memory once per step, whatever the number of rows.
 
 The sums live in a tile on the stack (``_tile``): with a fixed size and no other pointer
 to it, LLVM keeps it in vector registers. Each step of the sums is a multiply-add of one
