@@ -108,9 +108,17 @@ def forward_weights(w_hh, N, loop_nblocks, workspace=None):
 # float32 and 0.8 ms in float64 (benchmarks/results/xeon-avx512-2026-12-03-chunks/
 # transpose_ab_cpu.md), and shorter sequences were not measured again. Whole passes,
 # forward+backward at T=128 N=1: float32 LSTM H=512 0.79x the time on W_hh, GRU H=512 0.67x,
-# RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured on other CPUs or BLAS builds, nor
-# between 2 and 3 MB.
+# RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured between 2 and 3 MB.
+# On an AMD EPYC Zen 4 (same BLAS, 2 threads; forward+backward at T=128 N=1, the two rules
+# interleaved, medians, benchmarks/results/zen4-avx512-2026-12-05-reads/README.md) the copy paid
+# further for a tall W_hh (the LSTM's 4H × H, the GRU's 3H × H), whose product BLAS ran slowly
+# on W_hh itself: float32 LSTM H=1024 (16 MiB) 0.84–0.96x the time without it in three runs,
+# GRU H=1024 (12 MiB) 0.97–0.98x, float64 LSTM H=512 (8 MiB) 0.88–0.96x; not for a square one
+# (RNN H=2048, 16 MiB: 1.03x; H=1024, 4 MiB: 1.02x, kept as the Xeon had it). At T=64 the
+# LSTM's 16 MiB did not pay (1.02x). On the Xeon the products alone above say 16 MiB would
+# cost about 2 % there and its float64 LSTM H=512 lost 3 %; the Zen 4 gained 4–16 %.
 ONE_ROW_COPY_BYTES = (2 << 20, 6 << 20)   # W_hh's size: more than the first, at most the second
+ONE_ROW_COPY_TALL_MAX = 16 << 20          # ... at most this for a tall W_hh (G·H ≥ 3P)
 ONE_ROW_COPY_MIN_T = 64
 
 
@@ -119,19 +127,26 @@ def backward_weights(w_hh, T, N, loop_nblocks, workspace=None):
     ``δ_{t-1} = da_t W_hh``:
 
     - packed in panels where a block's rows pick them (made once per pass);
-    - for one sequence, with W_hh of the sizes above and T long enough: the transposed view
-      of a copy of ``W_hhᵀ`` (made once per pass), which BLAS multiplies as it does the
-      forward's product;
+    - for one sequence, with W_hh of the sizes above (``_one_row_copy_pays``) and T long
+      enough: the transposed view of a copy of ``W_hhᵀ`` (made once per pass), which BLAS
+      multiplies as it does the forward's product;
     - otherwise ``w_hh`` itself.
     """
     GH, P = w_hh.shape
     if _panels(loop_nblocks, N, GH, P, w_hh.dtype):
         shape = panels.panels_shape(GH, P, w_hh.dtype)
         return panels.pack_into(w_hh, take(workspace, "w_hh_panels", shape, w_hh.dtype))
-    lo, hi = ONE_ROW_COPY_BYTES
-    if N == 1 and T >= ONE_ROW_COPY_MIN_T and lo < w_hh.nbytes <= hi:   # past products.SINGLE_ROW_MAX: BLAS
+    if N == 1 and T >= ONE_ROW_COPY_MIN_T and _one_row_copy_pays(w_hh):   # past products.SINGLE_ROW_MAX: BLAS
         return kernels.transpose_into(w_hh, take(workspace, "w_hh_t", (P, GH), w_hh.dtype)).T   # (G·H, P), F order
     return w_hh
+
+
+def _one_row_copy_pays(w_hh):
+    """Whether W_hh (G·H, P) has a size where one row's product pays for the copy of ``W_hhᵀ``:
+    more than 2 MiB and at most 6 MiB, or at most 16 MiB where W_hh is tall (G·H ≥ 3P)."""
+    GH, P = w_hh.shape
+    lo, hi = ONE_ROW_COPY_BYTES
+    return lo < w_hh.nbytes <= (ONE_ROW_COPY_TALL_MAX if GH >= 3 * P else hi)
 
 
 # The backward's GEMMs over all T·N rows (dx, dW_ih, dW_hh) each read every row of da. Where

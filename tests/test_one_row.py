@@ -10,8 +10,9 @@ from layer_cases import KINDS, layer_params, run_layer
 
 
 def test_one_row_backward_rule():
-    """The copy for one row, T ≥ ONE_ROW_COPY_MIN_T and W_hh of more than 2 MB, at most 6 MB;
-    W_hh itself otherwise. The copy is W_hh's values, F-ordered (a view of W_hhᵀ's copy)."""
+    """The copy for one row, T ≥ ONE_ROW_COPY_MIN_T and W_hh of more than 2 MiB, at most 6 MiB,
+    or 16 MiB for a tall W_hh (G·H ≥ 3P: the LSTM's and GRU's); W_hh itself otherwise. The copy
+    is W_hh's values, F-ordered (a view of W_hhᵀ's copy)."""
     lo, hi = layout.ONE_ROW_COPY_BYTES
     T = layout.ONE_ROW_COPY_MIN_T
     rng = np.random.default_rng(0)
@@ -24,8 +25,15 @@ def test_one_row_backward_rule():
     assert layout.backward_weights(w, T, 2, 1) is w                   # two rows: not a matrix-vector product
     small = np.ascontiguousarray(w[:1024])                            # 2 MB: fits in cache either way
     assert layout.backward_weights(small, T, 1, 1) is small
-    big = w.astype(np.float64)                                        # 8 MB: no faster
-    assert layout.backward_weights(big, T, 1, 1) is big
+    square = rng.standard_normal((1024, 1024))                         # float64, 8 MiB, square: no faster
+    assert layout.backward_weights(square, T, 1, 1) is square
+    for tall in (w.astype(np.float64),                                # float64 LSTM H=512: 8 MiB
+                 rng.standard_normal((4096, 1024)).astype(np.float32)):   # LSTM H=1024: 16 MiB
+        assert tall.nbytes <= layout.ONE_ROW_COPY_TALL_MAX
+        np.testing.assert_array_equal(layout.backward_weights(tall, T, 1, 1), tall)
+        assert layout.backward_weights(tall, T, 1, 1).flags.f_contiguous
+    taller = rng.standard_normal((4096, 1024))                        # float64, 32 MiB: not measured
+    assert layout.backward_weights(taller, T, 1, 1) is taller
 
 
 @pytest.mark.kernel
