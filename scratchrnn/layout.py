@@ -108,15 +108,17 @@ def forward_weights(w_hh, N, loop_nblocks, workspace=None):
 # float32 and 0.8 ms in float64 (benchmarks/results/xeon-avx512-2026-12-03-chunks/
 # transpose_ab_cpu.md), and shorter sequences were not measured again. Whole passes,
 # forward+backward at T=128 N=1: float32 LSTM H=512 0.79x the time on W_hh, GRU H=512 0.67x,
-# RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured between 2 and 3 MB.
+# RNN H=1024 0.80x; float64 GRU H=512 0.91x. Not measured on other BLAS builds, nor between
+# 2 and 3 MB.
 # On an AMD EPYC Zen 4 (same BLAS, 2 threads; forward+backward at T=128 N=1, the two rules
 # interleaved, medians, benchmarks/results/zen4-avx512-2026-12-05-reads/README.md) the copy paid
 # further for a tall W_hh (the LSTM's 4H × H, the GRU's 3H × H), whose product BLAS ran slowly
 # on W_hh itself: float32 LSTM H=1024 (16 MiB) 0.84–0.96x the time without it in three runs,
 # GRU H=1024 (12 MiB) 0.97–0.98x, float64 LSTM H=512 (8 MiB) 0.88–0.96x; not for a square one
 # (RNN H=2048, 16 MiB: 1.03x; H=1024, 4 MiB: 1.02x, kept as the Xeon had it). At T=64 the
-# LSTM's 16 MiB did not pay (1.02x). On the Xeon the products alone above say 16 MiB would
-# cost about 2 % there and its float64 LSTM H=512 lost 3 %; the Zen 4 gained 4–16 %.
+# LSTM's 16 MiB did not pay (1.02x). On the Xeon, the products alone above (0.9 ms saved at
+# 16 MB) against the copy's 2.2 ms there (``kernels.transpose``) put 16 MiB at a loss of about
+# 1.3 ms a pass, and its float64 LSTM H=512 lost 3 %; the Zen 4 gained 4–16 %.
 ONE_ROW_COPY_BYTES = (2 << 20, 6 << 20)   # W_hh's size: more than the first, at most the second
 ONE_ROW_COPY_TALL_MAX = 16 << 20          # ... at most this for a tall W_hh (G·H ≥ 3P)
 ONE_ROW_COPY_MIN_T = 64
