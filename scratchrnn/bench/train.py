@@ -140,14 +140,14 @@ def time_epoch(steps_by_backend, guard, chunks=CHUNKS, pause=PAUSE_S, max_spread
     """Times one epoch per backend, chunk by chunk in turns, a short one several times (module
     docstring). ``steps_by_backend``: {backend: [callables]}, the same count each. Returns
     {backend: stats}, with "epoch_s", "batches" (per epoch) and "epochs" (timed)."""
-    last_warmup_s = 0.0
+    last_warmup_s = 0.0                              # the slower backend's last warm-up batch
     for steps in steps_by_backend.values():
+        took = 0.0
         for s in steps[:warmup]:
             t0 = time.perf_counter()
             s()
             took = time.perf_counter() - t0
-        if warmup and steps:
-            last_warmup_s = max(last_warmup_s, took)
+        last_warmup_s = max(last_warmup_s, took)
     n = len(next(iter(steps_by_backend.values())))
     epochs = epochs_to_time(last_warmup_s * n, min_s)
     bounds = np.linspace(0, n * epochs, min(chunks, n * epochs) + 1).astype(int)
