@@ -1,6 +1,7 @@
 """The gate functions the time loops call (``scratchrnn.kernels.gates``): float64 data on
 libm, bit for bit; float32 data in float32 without libm, within their ulp bounds of the
-float64 truth over a sweep, and their special values (NaN, ±inf, signed zeros, subnormals).
+float64 truth over a sweep and, compiled, over every float32 input; their special values
+(NaN, ±inf, signed zeros, subnormals); and the fused multiply-add their polynomials use.
 
 CI runs this file twice, as ``test_kernels.py``: jitted, and again with
 ``NUMBA_DISABLE_JIT=1`` so the very same lines run as plain Python (``-m kernel``).
@@ -8,10 +9,11 @@ CI runs this file twice, as ``test_kernels.py``: jitted, and again with
 
 import math
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from numba import njit
+from numba import njit, prange
 
 from scratchrnn import kernels
 from tolerances import F32_EXP_ULP, F32_SIGMOID_ULP, F32_TANH_ULP, SIGMOID_RTOL
@@ -150,6 +152,43 @@ def test_float32_gates_python_bodies_agree_with_compiled():
     assert np.array_equal(_map_tanh(x / 10), [kernels.tanh.py_func(v, True) for v in x / 10])
 
 
+def _fma_exact(a, b, c):
+    """a·b + c rounded once to float32, from the exact rational value: the nearest of the
+    float32 around float64's rounding of it, ties to the even significand."""
+    q = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    f = np.float32(float(q))
+    near = [f, np.nextafter(f, np.float32(np.inf)), np.nextafter(f, np.float32(-np.inf))]
+    return min(near, key=lambda v: (abs(Fraction(float(v)) - q), int(np.float32(v).view(np.int32)) & 1))
+
+
+@njit(error_model="numpy")
+def _map_fma(a, b, c):
+    out = np.empty_like(a)
+    for i in range(a.size):
+        out[i] = kernels.gates.fma(a[i], b[i], c[i])
+    return out
+
+
+def test_fma_rounds_once():
+    """``gates.fma`` compiled (LLVM's fma) and as Python (float64 rounded to odd) give a·b + c
+    rounded once. The first case rounds twice through float64: (1 + 2⁻¹²)² = 1 + 2⁻¹¹ + 2⁻²⁴
+    is a float32 midpoint, and + 2⁻⁵⁴ falls below float64's half ulp, so float64 rounds back
+    to the midpoint and float32's ties-to-even then rounds down; once, it rounds up."""
+    f32 = np.float32
+    u = f32(1 + 2.0 ** -12)
+    hard = [(u, u, f32(2.0 ** -54)), (u, u, f32(-2.0 ** -54)), (-u, u, f32(2.0 ** -54))]
+    fma = kernels.gates.fma                      # the Python body: the compiled one is its overload
+    assert fma(*hard[0]) == f32(1 + 2.0 ** -11 + 2.0 ** -23)
+    rng = np.random.default_rng(3)
+    a, b, c = (rng.standard_normal(2000).astype(f32) * f32(2.0) ** rng.integers(-30, 30, 2000).astype(f32)
+               for _ in range(3))
+    a, b, c = (np.concatenate([v, [h[i] for h in hard]]).astype(f32) for i, v in enumerate((a, b, c)))
+    want = np.array([_fma_exact(*t) for t in zip(a, b, c)], dtype=f32)
+    assert np.array_equal(_map_fma(a, b, c), want)
+    assert np.array_equal(np.array([fma(*t) for t in zip(a, b, c)], dtype=f32), want)
+    assert np.isnan(fma(f32("nan"), f32(1), f32(1))) and fma(f32("inf"), f32(1), f32(1)) == np.inf
+
+
 _TINY = np.float32(1e-45)                                      # the smallest subnormal, 2⁻¹⁴⁹
 
 
@@ -173,3 +212,53 @@ def test_float32_gates_special_values(run):
     for v in (0.0, -0.0, _TINY, -_TINY, f32(2.0 ** -127), f32(-1e-30)):
         t = tanh(f32(v), True)
         assert t == v and math.copysign(1, t) == math.copysign(1, v)
+
+
+# --- every float32 input: the bounds as measured, not sampled -------------------------------
+
+@njit(inline="always")
+def _spacing32(y):
+    """The float32 ulp at |y| (a float64): 2^(e − 24) for |y| in [2^(e−1), 2^e), 2⁻¹⁴⁹ below 2⁻¹²⁶."""
+    _, e = math.frexp(abs(y))
+    return math.ldexp(1.0, max(e - 24, -149))
+
+
+@njit(parallel=True, error_model="numpy")
+def _largest_ulps(lo_bits, hi_bits, sign, which, nchunks):
+    """The largest error, in float32 ulps at the float64 truth, of exp_nonpositive (which 0),
+    sigmoid (1) or tanh (2) over every float32 ``sign · v``, v from the bit pattern lo_bits to
+    hi_bits; and the input where it occurs."""
+    n = hi_bits - lo_bits + 1
+    worst, where = np.zeros(nchunks), np.zeros(nchunks, np.float32)
+    for chunk in prange(nchunks):
+        bits = np.empty(1, np.int32)
+        value = bits.view(np.float32)
+        for i in range(lo_bits + chunk * n // nchunks, lo_bits + (chunk + 1) * n // nchunks):
+            bits[0] = i
+            x = value[0] * np.float32(sign)
+            xd = np.float64(x)
+            if which == 0:
+                got, exact = np.float64(kernels.exp_nonpositive(x)), math.exp(xd)
+            elif which == 1:
+                e = math.exp(-abs(xd))
+                got, exact = np.float64(np.float32(kernels.sigmoid(x, True))), (1.0 if xd >= 0 else e) / (1.0 + e)
+            else:
+                got, exact = np.float64(np.float32(kernels.tanh(x, True))), math.tanh(xd)
+            ulps = abs(got - exact) / _spacing32(exact)
+            if ulps > worst[chunk]:
+                worst[chunk], where[chunk] = ulps, x
+    k = np.argmax(worst)
+    return worst[k], where[k]
+
+
+@pytest.mark.skipif(not JIT, reason="3.2e8 inputs per range: minutes compiled, days as Python")
+@pytest.mark.parametrize("name, which, sign, hi, bound", [
+    ("exp", 0, -1, 104.5, F32_EXP_ULP), ("sigmoid", 1, -1, 104.5, F32_SIGMOID_ULP),
+    ("sigmoid", 1, 1, 18.0, F32_SIGMOID_ULP), ("tanh", 2, 1, 9.5, F32_TANH_ULP)])
+def test_float32_gates_within_their_bounds_for_every_input(name, which, sign, hi, bound):
+    """Every float32 input from ±2⁻³⁰ to ±hi (2.8e8 to 3.1e8 of them): outside these ranges the
+    results are exactly 0, 1, ±1 or x (the special-value test above). tanh is odd (its sign
+    is copied), so its positive half covers both. Takes a few seconds per range on 2 cores."""
+    lo_bits, hi_bits = (int(np.float32(v).view(np.int32)) for v in (2.0 ** -30, hi))
+    worst, where = _largest_ulps(lo_bits, hi_bits, sign, which, 64)
+    assert worst <= bound, f"{name}({where!r}) errs by {worst:.4f} ulp > {bound}"

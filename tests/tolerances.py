@@ -72,12 +72,13 @@ SIGMOID_RTOL = 4 * EPS64
 
 # The float32 gate functions (float32 data: scratchrnn/kernels/gates.py), in float32 ulps
 # at the exact value (the float64 function of the float32 input; subnormal spacing below
-# 2⁻¹²⁶). Measured once over every float32 input that is not trivially exact: the 3.1e8
-# in [-104.5, -2⁻³⁰] for exp and sigmoid, the 2.9e8 in [2⁻³⁰, 18] for sigmoid, the 2.8e8 in
-# [2⁻³⁰, 9.5] for tanh (odd; its sign is copied). Outside these the results are exactly
-# 0, 1, ±1 or x. Largest errors: exp 0.989, sigmoid 2.402, tanh 1.280 ulp; the bounds round
-# them up to one decimal, as gates.py states them. IEEE float32 operations without fused
-# multiply-adds are deterministic, so a sample of inputs stays within them.
+# 2⁻¹²⁶). test_gates.py checks them over every float32 input that is not trivially exact:
+# the 3.1e8 in [-104.5, -2⁻³⁰] for exp and sigmoid, the 2.9e8 in [2⁻³⁰, 18] for sigmoid, the
+# 2.8e8 in [2⁻³⁰, 9.5] for tanh (odd; its sign is copied). Outside these the results are
+# exactly 0, 1, ±1 or x. Largest errors: exp 0.989, sigmoid 2.402, tanh 1.280 ulp; the bounds
+# round them up to one decimal, as gates.py states them. IEEE float32 operations, fused
+# multiply-adds included (``gates.fma``, rounded once), are deterministic, so a sample of
+# inputs stays within them too (with the JIT off, the every-input check would take days).
 F32_EXP_ULP = 1.0
 F32_SIGMOID_ULP = 2.5
 F32_TANH_ULP = 1.3
