@@ -4,8 +4,9 @@ import numba
 import numpy as np
 import pytest
 
-from scratchrnn.bench import stages
-from scratchrnn.kernels import passes
+from scratchrnn import checks
+from scratchrnn.bench import stage_timers, stages
+from scratchrnn.kernels import passes, team
 
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
@@ -19,8 +20,25 @@ def test_stages_add_up_to_the_total_and_unwrap(model):
               "forward: per-step products", "backward: per-step products"):
         assert s[k] > 0, k                                  # each wrapped stage really ran
     assert originals == [getattr(passes, name) for name in names]
+    assert s["rest: NaN and inf scans"] > 0 and s["rest: weights laid out (transposes, panels)"] > 0
+    assert s["rest: BLAS held on one thread"] >= 0          # 0 where no pass ran in row blocks
     table = stages.markdown(model, 3, 2, 4, "float64", s)
     assert table.count("\n| ") == len(s) + 1                # header + one row per stage
+
+
+def test_the_rest_is_timed_in_its_pieces_and_unwrapped():
+    """``rest_timed`` adds each piece's time under its key while a call runs (the BLAS hold
+    where the pass runs in row blocks), then puts the originals back."""
+    originals = {(owner, name): getattr(owner, name)
+                 for owner, names in stage_timers.REST_PIECES.values() for name in names}
+    log = {}
+    with stage_timers.rest_timed(log):
+        assert all(getattr(owner, name) is not f for (owner, name), f in originals.items())
+        with team.serial_blas(2):
+            pass
+        checks.all_finite(np.ones(3))
+    assert log["blas hold"] > 0 and log["scans"] > 0 and log["layout"] == 0
+    assert all(getattr(owner, name) is f for (owner, name), f in originals.items())
 
 
 def test_gemm_flop_counts():

@@ -6,8 +6,9 @@
 The profile behind the benchmark's misses: where a target is missed, it says where the
 time goes. One call of the module's forward and backward
 runs with each compiled pass (``scratchrnn.kernels.passes``: one call per layer and pass)
-wrapped in a timer; the wrappers replace the module attributes that ``scratchrnn.functional``
-looks up at call time, so the code measured is the code the benchmark runs. Right after each
+wrapped in a timer, and the costlier pieces outside them too (``scratchrnn.bench.stage_timers``);
+the wrappers replace the module attributes that the library looks up at call time, so the code
+measured is the code the benchmark runs. Right after each
 pass, its GEMM stages run again alone, timed, on the same arrays (they recompute what the pass
 wrote, and add the weight gradients into the profiled model's ``grads`` a second time), and
 the time loop is the pass's time less theirs:
@@ -18,8 +19,11 @@ the time loop is the pass's time less theirs:
 - backward loop: the time loop going back (per-step product + elementwise);
 - weight/input gradients: ``dW_ih``, ``dW_hh``, ``dx`` (three GEMMs) and the bias sums
   (``passes.param_grads``; and ``passes.projection_grad`` for a projected LSTM);
-- rest: everything in the module call outside the two compiled passes (validation,
-  allocation, layout).
+- rest: everything in the module call outside the two compiled passes, in four parts: the
+  scans of the input, the output's gradient and the states for NaN and inf; the weights laid
+  out for the per-step products (transposed copies, panels: ``scratchrnn.layout``); BLAS held
+  on one thread around each pass in row blocks (``team.serial_blas``); and the remainder:
+  Python (argument checks, the workspace, bookkeeping) and the output's copy.
 
 The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
 same shapes, T times with a new ``xw_t`` each, in the same row blocks on the same threads), so
@@ -59,7 +63,6 @@ import importlib.util
 import os
 import sys
 import time
-from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -67,64 +70,12 @@ from numba import njit, prange
 
 from scratchrnn import registry
 from scratchrnn.bench import environment, measure
+from scratchrnn.bench.stage_timers import passes_timed, rest_timed
 from scratchrnn.bench.spec import gates
 from scratchrnn import kernels, layout
-from scratchrnn.kernels import passes, team
+from scratchrnn.kernels import team
 
 MODELS = {name: registry.model_class(name) for name in registry.NAMES}
-
-
-@contextmanager
-def _timed_passes(model, log):
-    """Replace the model's compiled passes (``passes.<model>_forward_pass``, ``_backward_pass``
-    and their ``_blocks`` forms) by wrappers that time each pass into ``log`` and then its GEMM
-    stages alone (see the module docstring); the stages' second run is logged as "rerun",
-    which the caller takes off the module call's time."""
-    def add(name, seconds):
-        log[name] = log.get(name, 0.0) + seconds
-
-    def forward_stages(args, nblocks):                # args: project's, then the kernel's
-        if nblocks == 1:
-            passes.project(*args[:5])
-        else:
-            passes.project_blocks(*args[:5], nblocks)
-
-    def backward_stages(args, nblocks):              # args: param_grads's, (projection_grad's), the kernel's
-        projected = model == "lstm" and args[19].size > 0   # dw_hr not empty
-        if nblocks == 1:
-            passes.param_grads(*args[:15])
-            if projected:
-                passes.projection_grad(*args[15:21])
-        else:
-            passes.param_grads_blocks(*args[:15], nblocks)
-            if projected:
-                passes.projection_grad_blocks(*args[15:21], nblocks)
-
-    def timed(run, stages, pass_name, stage_name, blocked):
-        def wrapper(*args):
-            nblocks = args[0] if blocked else 1
-            t0 = time.perf_counter()
-            run(*args)
-            t1 = time.perf_counter()
-            stages(args[2:] if blocked else args, nblocks)
-            t2 = time.perf_counter()
-            add(pass_name, t1 - t0)
-            add(stage_name, t2 - t1)
-            add("rerun", t2 - t1)
-        return wrapper
-
-    names = {}
-    for direction, stages, stage_name in (("forward", forward_stages, "projection"),
-                                          ("backward", backward_stages, "gradients")):
-        for form in ("pass", "blocks"):
-            name = f"{model}_{direction}_{form}"
-            names[name] = getattr(passes, name)
-            setattr(passes, name, timed(names[name], stages, f"{direction} pass", stage_name, form == "blocks"))
-    try:
-        yield
-    finally:
-        for name, original in names.items():
-            setattr(passes, name, original)
 
 
 def _per_step_products(c, a, b, T, nblocks, blas_small):
@@ -229,7 +180,7 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
             m(x)
             m.backward(d_out)
         log = {}
-        with _timed_passes(model, log):
+        with passes_timed(model, log), rest_timed(log):
             t = time.perf_counter()
             m(x)
             m.backward(d_out)
@@ -269,7 +220,11 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
         "backward: per-step products": bp,
         "backward: elementwise": med["backward pass"] - med["gradients"] - bp,
         "weight/input gradients (3 GEMMs + bias sums)": med["gradients"],
-        "rest (validation, allocation, layout)": med["total"] - med["forward pass"] - med["backward pass"],
+        "rest: NaN and inf scans": med["scans"],
+        "rest: weights laid out (transposes, panels)": med["layout"],
+        "rest: BLAS held on one thread": med["blas hold"],
+        "rest: Python, checks, copies": (med["total"] - med["forward pass"] - med["backward pass"]
+                                         - med["scans"] - med["layout"] - med["blas hold"]),
         "total": med["total"],
     }
     if torch_call is not None:
