@@ -12,8 +12,9 @@ forward+backward, where the products and the memory traffic take most of the tim
 The polynomials and the range reduction are written with ``fma`` (a·b + c rounded once,
 one instruction per vector where the CPU has FMA units, as most x86-64 CPUs since 2013
 (Intel's Haswell, AMD's Piledriver) and every 64-bit ARM CPU do; without them LLVM calls
-libm's ``fmaf``, exact but one value at a time): a separate multiply and add is two, and LLVM fuses them only where told it may. On a Zen 4 (AVX-512, 16 lanes) that took
-sigmoid from 0.41 to 0.32 ns a value and tanh from 0.60 to 0.49. The results are not
+libm's ``fmaf``, exact but one value at a time): a separate multiply and add is two, and
+LLVM fuses them only where told it may. On a Zen 4 (AVX-512, 16 lanes) that took sigmoid
+from 0.41 to 0.32 ns a value and tanh from 0.60 to 0.49. The results are not
 correctly rounded: over every float32 input they stay within 1.0 ulp (exp), 2.5 ulp (sigmoid)
 and 1.3 ulp (tanh) of the exact value, with the same largest errors as the unfused forms:
 0.989, 2.402, 1.280 (tests/test_gates.py checks every input compiled, a sweep with the JIT off).
@@ -84,7 +85,7 @@ def fma(a, b, c):
         return np.float32(s)
     v = s - p                                    # TwoSum: err is exactly (p + c) − s
     err = (p - (s - v)) + (np.float64(c) - v)
-    if err != 0 and not np.float64(s).view(np.int64) & 1:
+    if err != 0 and not s.view(np.int64) & 1:
         s = np.nextafter(s, np.inf if err > 0 else -np.inf)
     return np.float32(s)
 
@@ -151,7 +152,8 @@ def exp_nonpositive(x):
 
     Cody–Waite range reduction: x = k·ln2 + r with k = round(x / ln2) and |r| ≤ ln2/2;
     x − k·_LN2_HI is exact (both are close and k·_LN2_HI is exact), so r is rounded once, in
-    the outer ``fma`` that subtracts the small k·_LN2_LO. Then exp(x) = 2**k · exp(r), exp(r) by a polynomial.
+    the outer ``fma`` that subtracts the small k·_LN2_LO. Then exp(x) = 2**k · exp(r), exp(r)
+    by a polynomial.
     Below x ≈ -87.3 the result is subnormal: ``p · 2**(k+64)`` is exact and normal, and the
     final ``· 2**-64`` rounds once, so subnormal results round like any product. x is
     clamped at -104, where exp(x) rounds to 0 (so -inf gives 0). NaN stays NaN.
