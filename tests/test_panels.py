@@ -111,9 +111,9 @@ def test_the_tile_is_summed_in_512_bit_vectors(dtype, add, name, rows):
     """The compiled group of rows (eight, or a pair) multiplies in zmm registers, as
     ``_fma_wide`` writes it (Numba's own loops get 256-bit vectors on CPUs that prefer them),
     and adds its sums into the output as ``_store_wide`` does, a vector at a time: no scalar
-    add; and asks for the panel's rows ahead (``_prefetch_row``: ``prefetcht0``, locality 3),
-    here past the panel's end, which changes no result. Compiled here without the disk cache,
-    whose code Numba cannot show."""
+    add; and asks for the panel's rows ahead (``_prefetch_row``; x86's prefetch for the locality
+    asked), here past the panel's end, which changes no result. Compiled here without the disk
+    cache, whose code Numba cannot show."""
     group = numba.njit(cache=False, error_model="numpy", fastmath={"contract"})(getattr(panels, name).py_func)
     a, b = np.ones((rows, 16), dtype), np.ones((16, panels.panel_width(dtype)), dtype)
     out = np.full((rows + 1, b.shape[1]), 3, dtype)
@@ -124,7 +124,8 @@ def test_the_tile_is_summed_in_512_bit_vectors(dtype, add, name, rows):
     assert re.search(r"vfmadd\w+\s[^\n]*%zmm", asm)
     assert re.search(r"vaddp[sd]\s[^\n]*%zmm", asm)   # the compiled code holds both branches of add
     assert not re.search(r"vadds[sd]\s", asm)
-    assert re.search(r"prefetcht0\s", asm)
+    prefetch = {3: "prefetcht0", 2: "prefetcht1", 1: "prefetcht2", 0: "prefetchnta"}[panels.PREFETCH_LOCALITY]
+    assert re.search(rf"{prefetch}\s", asm)
 
 
 @pytest.mark.kernel

@@ -7,10 +7,10 @@ into panels of ``NR`` columns, ``panels[p, k, j] = b[k, p·NR + j]`` (``pack_int
 step multiplies panel by panel: a panel (K × NR) stays in L2 while every group of eight
 rows of ``a`` passes over it, and the 8 × NR sums of a group stay in registers for all K
 (``_row_group``; the rows past the last group of eight go in pairs, ``_row_pair``). So ``b`` is
-read from memory once per step, whatever the number of rows. Where ``b`` is too big for the
+read from memory once per step, whatever the number of rows. Where ``b`` does not stay in the
 caches (float64 ``W_hh`` of the LSTM and GRU at H = 1024), that read sets the pace: each step of
-a group's sums asks for the panel row ``PREFETCH_ROWS`` ahead (``_prefetch_row``), which the
-CPU's own prefetcher fetched too late (below).
+a group's sums asks for the panel row ``PREFETCH_ROWS`` ahead (``_prefetch_row``); left to
+itself, the CPU's prefetcher fetched the rows too late (numbers at ``PREFETCH_ROWS``).
 
 The sums live in a tile on the stack (``_tile``): with a fixed size and no other pointer
 to it, LLVM keeps it in vector registers. Each step of the sums is a multiply-add of one
@@ -37,14 +37,13 @@ from scratchrnn.kernels.transpose import transpose_into, wide_registers
 PANEL_BYTES = 128      # a panel row: 32 float32 or 16 float64, two 512-bit vectors either way
 ROWS = 8               # rows of a per group: 8 × NR sums, 16 of AVX-512's 32 vector registers
 PAIR = 2               # rows of a group past the last whole group of ROWS (``panels_add``)
-# The panel row each step of the sums asks the caches for, so many rows ahead (8 KiB), into every
-# level (``llvm.prefetch``'s locality 3: ``prefetcht0`` on x86). One core of an AMD EPYC Zen 4,
-# 8 rows by a ``b`` of 1024 × 4096 (benchmarks/results/zen4-avx512-2026-12-06-prefetch/): float64
-# (32 MiB, more than the L3 cache) 21.5 GFLOP/s without, 10.8 GB/s of panels, against 54 with b
-# in cache; 37.5 asking 16 rows ahead, 44.0 at 32, 46.7 at 64 (locality 2 and 0 the same within
-# the noise); float32 (16 MiB) 86.5 without, 107.5–111.8 with. With b in cache (128 × 512 to
-# 512 × 2048, 8 and 50 rows) no change beyond the noise. Whole forward+backward passes, float64,
-# T=32 N=16 H=1024: the LSTM 0.73–0.84x the time, the GRU 0.77–0.80x.
+# How far ahead of the row being read each step of the sums prefetches: 64 rows (8 KiB), into
+# every cache level (``PREFETCH_LOCALITY``, llvm.prefetch's locality: 3 is ``prefetcht0`` on x86).
+# One core of an AMD EPYC Zen 4, b of 1024 × 4096 (benchmarks/results/zen4-avx512-2026-12-06-
+# prefetch/prefetch_cpu.md): float64 (32 MiB, which the shared L3 of 32 MiB did not keep), 8 rows,
+# 22.5–23.2 GFLOP/s without, 43.5–45.6 with (54 with b in cache); 37.5 asking 16 rows ahead, 44.0
+# at 32 (one run each); float32 (16 MiB) 92.7–93.3 against 110.8–110.9. With b in cache, within
+# 2 %. Whole float64 forward+backward passes at T=32 N=16 H=1024: LSTM and GRU about 0.78x the time.
 PREFETCH_ROWS = 64
 PREFETCH_LOCALITY = 3
 
@@ -283,9 +282,9 @@ def _prefetch_row_compiled(panel, k):
 
 @intrinsic
 def _prefetch(typingctx, panel, k):
-    """``llvm.prefetch`` of each cache line of row k of ``panel`` (a C-contiguous (K, NR) array of
-    ``PANEL_BYTES`` rows): k may lie past the panel's last row (the next panel's rows, or none:
-    a prefetch never faults and changes no result)."""
+    """``llvm.prefetch`` every 64 bytes (a cache line) of row k of ``panel``, a C-contiguous (K, NR)
+    array of ``PANEL_BYTES`` rows: k may lie past the panel's last row (the next panel's rows, or
+    none: a prefetch never faults and changes no result)."""
     if not (isinstance(panel, types.Array) and panel.ndim == 2 and panel.layout == "C"
             and isinstance(k, types.Integer)):
         return None
@@ -293,14 +292,14 @@ def _prefetch(typingctx, panel, k):
 
     def codegen(context, builder, signature, args):
         ary = context.make_array(signature.args[0])(context, builder, args[0])
-        i8p, i32, i64 = ir.IntType(8).as_pointer(), ir.IntType(32), ir.IntType(64)
-        row = builder.mul(context.cast(builder, args[1], signature.args[1], types.int64),
+        i8p, i32, intp = ir.IntType(8).as_pointer(), ir.IntType(32), context.get_value_type(types.intp)
+        row = builder.mul(context.cast(builder, args[1], signature.args[1], types.intp),
                           builder.extract_value(ary.strides, 0))
-        start = builder.add(builder.ptrtoint(ary.data, i64), row)
+        start = builder.add(builder.ptrtoint(ary.data, intp), row)
         fetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                               "llvm.prefetch")   # LLVM names it for the pointer type
-        for line in range(0, PANEL_BYTES, 64):                   # 64-byte cache lines
-            address = builder.inttoptr(builder.add(start, ir.Constant(i64, line)), i8p)
+                                               "llvm.prefetch")   # LLVM renames it llvm.prefetch.p0 itself
+        for line in range(0, PANEL_BYTES, 64):
+            address = builder.inttoptr(builder.add(start, ir.Constant(intp, line)), i8p)
             # read, locality PREFETCH_LOCALITY (3: keep in all levels), data cache
             builder.call(fetch, [address, ir.Constant(i32, 0), ir.Constant(i32, PREFETCH_LOCALITY), ir.Constant(i32, 1)])
         return context.get_dummy_value()
