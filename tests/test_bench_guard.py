@@ -177,6 +177,31 @@ def test_cpu_peak_is_the_best_over_sizes_libraries_and_threads():
     assert all(v["n"] in (16, 32) and len(v["samples_s"]) == 2 for v in libs.values())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_peaks_panel_product_is_the_product(dtype):
+    from scratchrnn.kernels import panels
+    rng = np.random.default_rng(0)
+    n = 160                                       # three row blocks of at most 64 rows, the last short
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    out = np.full((n, n), np.nan, dtype)
+    peaks.panel_product(a, panels.pack_into(b, np.empty(panels.panels_shape(n, n, dtype), dtype)), out)
+    # each element a sum of n products in a's dtype: within n·u·Σ|a_k b_k| of the exact sum
+    # (Higham, Accuracy and Stability of Numerical Algorithms, §3.1; u = eps / 2)
+    exact, scale = a.astype(np.float64) @ b, np.abs(a).astype(np.float64) @ np.abs(b)
+    assert np.all(np.abs(out - exact) <= n * np.finfo(dtype).eps / 2 * scale)
+
+
+def test_cpu_peak_counts_the_time_loops_panel_product_where_they_use_it():
+    pytest.importorskip("threadpoolctl")
+    from scratchrnn.kernels import panels
+    guard = timing.Guard(100.0)
+    got = peaks.measure_cpu(guard, ["float32"], sizes=(128,), repeats=1, min_sample_s=0.001, pause=0)
+    libs = got["float32"]["by_library"]
+    used = panels.use_panels(panels.MAX_ROWS, 128, 128, "float32")   # AVX-512 only
+    assert ({"scratchrnn panels, 1 thread", "scratchrnn panels, all threads"} <= set(libs)) == used
+    assert got["float32"]["gflops"] == max(v["gflops"] for k, v in libs.items() if k.endswith("all threads"))
+
+
 AVX512 = {"model": "AMD EPYC 9B45", "isa": "AVX-512", "cpu_count": 2, "usable_cpus": 2}
 
 
