@@ -9,11 +9,13 @@ threads. The CPU peak of a dtype is the best of all of these at all threads (the
 with all threads); the one-thread peak is recorded beside it. A ceiling, so the best sample,
 not the median.
 
-The panels are in it because they are faster than the BLAS: on a 2-core AMD EPYC Zen 4
-(AVX-512, one thread, b packed once) the panel product ran 64 rows by 512 × 2048 at 113 GFLOP/s
-in float32 and 55 in float64, where OpenBLAS's n × n products peaked at 106 and 53. A peak
-measured without them was a ceiling the time loops' own products passed, and the bound
-"every GEMM FLOP at the peak" (``report``) was then no bound.
+The panel product can be the fastest of them: on a 2-core AMD EPYC Zen 4 (AVX-512) its n × n
+products, b packed beforehand, peaked at 112.8 GFLOP/s on one thread and 225.6 on two in
+float32, and 55.4 and 110.5 in float64, where OpenBLAS's peaked at 105.8, 211.8, 52.5 and 104.4
+(the grids' peak tables in benchmarks/results/zen4-avx512-2026-12-06-peak/). On an Intel Xeon
+torch's MKL reached 335–380 GFLOP/s on two cores in float32, more than the panels' products
+did in its passes (253–307). Without it the peak would sit below what the time loops' own
+products reach, and "every GEMM FLOP at the peak" (``report``) would be no bound.
 
 ``check`` holds every row to it: a row above 100 % of the peak means the peak was
 measured on a disturbed machine, so the run measures the peak again (``remeasure``) and
@@ -29,8 +31,8 @@ import numpy as np
 from numba import njit, prange
 
 from scratchrnn.bench import timing
-from scratchrnn.kernels.panels import MAX_ROWS, panels_add
 from scratchrnn.bench.spec import GPU_IMPLS
+from scratchrnn.kernels import panels
 
 # -- configuration -----------------------------------------------------------
 SIZES = (256, 512, 1024, 2048)
@@ -55,10 +57,10 @@ def threads(n):
         torch = None
     saved_numba = numba.get_num_threads()
     with threadpool_limits(n):
-        if torch:
-            torch.set_num_threads(n)
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
         try:
+            if torch:
+                torch.set_num_threads(n)
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
             yield
         finally:
             numba.set_num_threads(saved_numba)
@@ -68,15 +70,17 @@ def threads(n):
 
 # no cache=True: Numba's cache would not notice a change to kernels.panels
 @njit(parallel=True)
-def panel_product(a, panels, out):
+def panel_product(a, packed, out):
     """``out[...] = a @ b`` with b given as its panels (``kernels.panels.pack_into``), as the
     time loops multiply: ``panels_add`` on blocks of at most ``panels.MAX_ROWS`` rows of a, the
-    blocks shared among Numba's threads. a (n, K), out (n, M)."""
+    blocks shared among Numba's threads. a (n, K), out (n, M). Each block's product comes back
+    as a new array, as in the loops, and is copied into ``out`` (at n = 2048, 64 rows: 0.5 MiB
+    copied per 0.5 GFLOP)."""
     n = a.shape[0]
-    blocks = -(-n // MAX_ROWS)
+    blocks = -(-n // panels.MAX_ROWS)
     for k in prange(blocks):
         r0, r1 = n * k // blocks, n * (k + 1) // blocks
-        out[r0:r1] = panels_add(None, a[r0:r1], panels)
+        out[r0:r1] = panels.panels_add(None, a[r0:r1], packed)
 
 
 def _best(guard, matmul, a, b, timer, repeats, min_sample_s):
@@ -95,7 +99,7 @@ def _best(guard, matmul, a, b, timer, repeats, min_sample_s):
 
 def _library_peaks(guard, dtype, sizes, repeats, min_sample_s, rng, pause):
     """Per (library, threads): the best size's record, for one dtype on the CPU."""
-    from scratchrnn.kernels import matmul, panels
+    from scratchrnn.kernels import matmul
     try:
         import torch
     except ImportError:
@@ -110,6 +114,7 @@ def _library_peaks(guard, dtype, sizes, repeats, min_sample_s, rng, pause):
         if panels.use_panels(panels.MAX_ROWS, n, n, dtype):   # where the time loops take them
             packed = panels.pack_into(b, np.empty(panels.panels_shape(n, n, dtype), dtype))
             result = np.empty((n, n), dtype)
+            panel_product(a, packed, result)         # compiled here, not in the warm-up call
             libs.append(("scratchrnn panels", "scratchrnn.bench.peaks.panel_product (b packed once)",
                          lambda x, y, result=result: panel_product(x, y, result), a, packed))
         for lib, via, fn, x, y in libs:
