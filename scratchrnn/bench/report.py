@@ -103,10 +103,10 @@ def targets_section(rows):
     if any(t.get("floor") is not None for t in ts):
         lines += [f"\"At the GEMM peak\": the ratio if every GEMM FLOP ran at this run's measured GEMM "
                   f"peak (its table names the product that reached it) and nothing else took time, "
-                  f"a bound only products faster than any measured could beat. {len(beyond)} of the {len(ts) - passed} misses ask for less than that "
-                  f"bound. \"Needs\": the GEMM FLOPs over the time the target allows, as a share of "
-                  f"that peak: the whole call, gate maths and all, would have to run that fast (over "
-                  f"100 %: beyond the bound).", ""]
+                  f"a bound only products faster than any measured could beat. {len(beyond)} of the "
+                  f"{len(ts) - passed} misses ask for less than that bound. \"Needs\": the GEMM FLOPs "
+                  f"over the time the target allows, as a share of that peak: the whole call, gate "
+                  f"maths and all, would have to run that fast (over 100 %: beyond the bound).", ""]
     lines += [f"| target | model | dtype | T | N | H | measured ({RATIO} or % of peak) | at the GEMM peak "
               f"| needs | result |", "|---|---|---|---|---|---|---|---|---|---|"]
     for t in ts:
