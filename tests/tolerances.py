@@ -77,9 +77,9 @@ SIGMOID_RTOL = 4 * EPS64
 # 2.8e8 in [2⁻³⁰, 9.5] for tanh (odd; its sign is copied). Outside these the results are
 # exactly 0, ½, 1, ±1 or x (spot-checked by the special-value test). Largest errors: exp
 # 0.989, sigmoid 2.402, tanh 1.280 ulp; the bounds round them up to one decimal, as gates.py
-# states them. IEEE float32 operations, fused
-# multiply-adds included (``gates.fma``, rounded once), are deterministic, so a sample of
-# inputs stays within them too (with the JIT off, the every-input check would take days).
+# states them. IEEE float32 operations, fused multiply-adds included (``gates.fma``, rounded
+# once), are deterministic, so a sample of inputs stays within them too (with the JIT off, the
+# every-input check would take days).
 F32_EXP_ULP = 1.0
 F32_SIGMOID_ULP = 2.5
 F32_TANH_ULP = 1.3
