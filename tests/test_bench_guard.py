@@ -13,6 +13,7 @@ import pytest
 
 from scratchrnn.bench import cli, measure, peaks, report, spec, timing
 from scratchrnn.bench import environment as bench_env
+from scratchrnn.kernels import panels
 
 
 class FakeStat:
@@ -179,7 +180,6 @@ def test_cpu_peak_is_the_best_over_sizes_libraries_and_threads():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_peaks_panel_product_is_the_product(dtype):
-    from scratchrnn.kernels import panels
     rng = np.random.default_rng(0)
     n = 160                                       # blocks of 53, 53, 54 rows: groups of eight, then pairs
     a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
@@ -194,7 +194,6 @@ def test_the_peaks_panel_product_is_the_product(dtype):
 
 def test_cpu_peak_counts_the_time_loops_panel_product_where_they_use_it():
     pytest.importorskip("threadpoolctl")
-    from scratchrnn.kernels import panels
     guard = timing.Guard(100.0)
     got = peaks.measure_cpu(guard, ["float32"], sizes=(128,), repeats=1, min_sample_s=0.001, pause=0)
     libs = got["float32"]["by_library"]
