@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from scratchrnn.bench import cli, timing, train
+from scratchrnn.bench.spec import fmt_ratio
 
 pytest.importorskip("torch", reason="needs torch (not installed): every test times the torch backend too")
 pytest.importorskip("matplotlib", reason="needs matplotlib (the [plots] extra)")
@@ -98,6 +99,17 @@ def test_bench_train_times_both_backends(lyrics_root, tmp_path, capsys):
     md = (out / "train_cpu.md").read_text()
     assert "time over torch CPU" in md and "Shortened epochs" in md and "## Machine" in md
     assert "charlm: scratchrnn" in capsys.readouterr().out
+    # five chunks each: the paired column has its interval, from the least to the largest ratio
+    for r in rows.values():
+        ratios = timing.paired_ratios(r["scratchrnn"]["samples_s"], r["torch_cpu"]["samples_s"])
+        assert f"({fmt_ratio(min(ratios))} – {fmt_ratio(max(ratios))}) |" in md
+    # `render` writes the same report again from the JSON alone, and refuses what is not a run
+    (out / "train_cpu.md").write_text("stale")
+    assert cli.main(["render", str(out / "train_cpu.json")]) == 0
+    assert (out / "train_cpu.md").read_text() == md
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert cli.main(["render", str(tmp_path / "list.json")]) == 2
+    assert "is not a grid or training-time run" in capsys.readouterr().err
 
 
 def test_mnist_epoch_with_the_shared_data(tmp_path):

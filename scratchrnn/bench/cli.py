@@ -184,19 +184,21 @@ def run_summary(argv):
 
 def run_render(argv):
     p = argparse.ArgumentParser(prog="scratchrnn bench render",
-                                description="Write a saved grid run's Markdown report again from its "
-                                            "JSON, as this version of the report lays it out")
-    p.add_argument("runs", nargs="+", help="STEM.json files of grid runs; STEM.md is rewritten")
+                                description="Write a saved grid or training-time run's Markdown report "
+                                            "again from its JSON, as this version of the report lays it out")
+    p.add_argument("runs", nargs="+", help="STEM.json files of grid or training-time runs; STEM.md is "
+                                           "rewritten")
     args = p.parse_args(argv)
     for path in args.runs:
         res = _load_run(path)
         if res is None:
             return 2
-        if not res.get("rows") or "task" in res["rows"][0] or "meta" not in res:
-            print(f"error: {path} is not a grid run", file=sys.stderr)
+        if not isinstance(res, dict) or not res.get("rows") or "meta" not in res:
+            print(f"error: {path} is not a grid or training-time run", file=sys.stderr)
             return 2
+        training = "task" in res["rows"][0]
         stem = path[:-len(".json")] if path.endswith(".json") else path
-        grid.write_atomic(stem + ".md", document.markdown(res))
+        grid.write_atomic(stem + ".md", document.train_markdown(res) if training else document.markdown(res))
         print(f"wrote {stem}.md")
     return 0
 

@@ -1,6 +1,8 @@
 """The Markdown file of a run: machine, warnings, peaks, compile time, results, method."""
 
-from scratchrnn.bench import report
+import statistics
+
+from scratchrnn.bench import report, timing
 from scratchrnn.bench.spec import CONVENTION, IMPL_LABELS, RATIO, fmt_ratio
 
 
@@ -147,15 +149,22 @@ def train_markdown(result):
 
 
 def train_table(rows):
-    """| task | settings | batches | epochs timed | scratchrnn s/epoch | torch CPU s/epoch | ratio |."""
+    """| task | settings | batches | epochs timed | scratchrnn s/epoch | torch CPU s/epoch | ratio
+    | paired chunks |, and what the last column means."""
     lines = [f"| task | settings | batches per epoch | epochs timed | scratchrnn s/epoch | "
-             f"torch CPU s/epoch | {RATIO} |", "|---|---|---|---|---|---|---|"]
+             f"torch CPU s/epoch | {RATIO} | paired chunks |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s, t = r["scratchrnn"], r["torch_cpu"]
         cell = lambda x: (f"{x['epoch_s']:.2f} ±{x['spread']:.0%}"          # noqa: E731
                           + (f", {x['n_rejected']} rejected" if x["n_rejected"] else "")
                           + (report.FLAG if x["flagged"] else ""))
+        chunks = timing.paired_ratios(s["samples_s"], t["samples_s"])
+        interval = timing.median_interval(chunks)
+        paired = report.fmt_interval(statistics.median(chunks), *interval[:2]) if interval else ""
         lines.append(f"| {r['task']} | {r['settings']} | {s['batches']} | {s.get('epochs', 1)} | {cell(s)} | "
                      f"{cell(t)} | "
-                     f"**{fmt_ratio(r['time_over_torch_cpu'])}** |")
-    return lines + [""]
+                     f"**{fmt_ratio(r['time_over_torch_cpu'])}** | {paired} |")
+    return lines + ["", "\"Paired chunks\": the median, over the chunks, of scratchrnn's seconds per "
+                        "batch over torch CPU's on the same batches, timed one after the other, and "
+                        f"in brackets {report.INTERVAL}; empty where the chunks were too few. "
+                        + report.BETWEEN_RUNS, ""]

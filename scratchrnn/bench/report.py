@@ -6,13 +6,18 @@ samples kept on a busy machine) is marked ``†`` wherever it appears.
 """
 
 import math
+import statistics
 
-from scratchrnn.bench import environment, peaks as peaks_mod
+from scratchrnn.bench import environment, peaks as peaks_mod, timing
 from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, MODELS, PASS_LABELS, RATIO,
                                    TARGET_PEAK_POINT, TARGET_RATIO_FLOAT64, TARGET_SMALL_WORK,
                                    TARGETS_FLOAT32, combos, flops, fmt_ratio, impls_in, key)
 
 FLAG = "†"
+INTERVAL = (f"an interval that holds the median of such ratios with a probability of at least "
+            f"{timing.CONFIDENCE:.0%}, whatever their distribution (from the k-th least to the k-th "
+            f"largest ratio)")
+BETWEEN_RUNS = "This speaks for this run alone: between runs the host's speed can move further."
 FLAG_NOTE = (f"{FLAG}: flagged: the spread of its samples stayed wide, or samples were kept "
              "while other processes were busy (the row's flags in the JSON say which).")
 
@@ -49,7 +54,10 @@ def targets(rows):
     (target, point) with the measured value, the limit and ok. A ratio target also gets
     ``floor``, where the peak is known: the ratio scratchrnn would reach if all its GEMM
     FLOPs ran at the measured GEMM peak and nothing else took time. A target below its floor
-    asks for more than this machine's GEMMs can give."""
+    asks for more than this machine's GEMMs can give. And ``paired``, where the rows kept their
+    samples and the rounds were enough: the median of the two samples' ratios round by round and
+    the interval about it (``timing.median_interval``), with ``noise`` True where the interval
+    holds the limit."""
     ok = {(r["impl"], key(r)): r for r in rows if r["status"] == "ok"}
     out = []
     for (impl, k), r in ok.items():
@@ -64,8 +72,13 @@ def targets(rows):
             limit, label = ratio_limit(model, dtype, N, H)
             floor = (r["flops"] / (r["peak_gflops"] * 1e9) / theirs["median_s"]
                      if r.get("peak_gflops") else None)
+            rounds = timing.paired_ratios(r.get("samples_s", []), theirs.get("samples_s", []))
+            interval = timing.median_interval(rounds)
+            paired = None if interval is None else dict(
+                median=statistics.median(rounds), low=interval[0], high=interval[1],
+                coverage=interval[2], rounds=len(rounds), noise=interval[0] <= limit <= interval[1])
             out.append(dict(point, target=label, value=ratio, limit=limit, ok=ratio <= limit,
-                            floor=floor))
+                            floor=floor, paired=paired))
         if (dtype == "float32" and (T, N, H) == TARGET_PEAK_POINT
                 and r.get("peak_fraction") is not None):
             frac, limit = r["peak_fraction"], TARGETS_FLOAT32[model][2]
@@ -107,16 +120,52 @@ def targets_section(rows):
                   f"{len(ts) - passed} misses ask for less than that bound. \"Needs\": the GEMM FLOPs "
                   f"over the time the target allows, as a share of that peak: the whole call, gate "
                   f"maths and all, would have to run that fast (over 100 %: beyond the bound).", ""]
-    lines += [f"| target | model | dtype | T | N | H | measured ({RATIO} or % of peak) | at the GEMM peak "
-              f"| needs | result |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += _noise_note(ts)
+    lines += [f"| target | model | dtype | T | N | H | measured ({RATIO} or % of peak) | paired rounds "
+              f"| at the GEMM peak | needs | result |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in ts:
         value = f"{t['value']:.0%}" if "peak" in t["target"] else fmt_ratio(t["value"])
+        p = t.get("paired")
+        paired = fmt_interval(p["median"], p["low"], p["high"]) if p else ""
         floor = fmt_ratio(t["floor"]) if t.get("floor") is not None else ""
         needs = f"{t['floor'] / t['limit']:.0%}" if t.get("floor") is not None else ""
+        result = ("PASS" if t["ok"] else "**MISS**") + _paired_verdict(t)
         lines.append(f"| {t['target']} | {t['model']} | {t['dtype']} | {t['T']} | {t['N']} | {t['H']} | "
-                     f"{value}{FLAG if t['flagged'] else ''} | {floor} | {needs} | "
-                     f"{'PASS' if t['ok'] else '**MISS**'} |")
+                     f"{value}{FLAG if t['flagged'] else ''} | {paired} | {floor} | {needs} | {result} |")
     return lines + [""]
+
+
+def fmt_interval(median, low, high):
+    """A median ratio and the interval about it: ``0.85× (0.7× – 0.95×)``."""
+    return f"{fmt_ratio(median)} ({fmt_ratio(low)} – {fmt_ratio(high)})"
+
+
+def _paired_verdict(t):
+    """", within noise" where the paired interval holds the limit; where it lies wholly on the
+    other side of the limit than the ratio of the medians, what the paired rounds say."""
+    p = t.get("paired")
+    if not p:
+        return ""
+    if p["noise"]:
+        return ", within noise"
+    paired_ok = p["high"] < t["limit"]
+    return "" if paired_ok == t["ok"] else f", paired rounds: {'PASS' if paired_ok else 'MISS'}"
+
+
+def _noise_note(ts):
+    """What the "paired rounds" column means, and how many results are within its noise."""
+    paired = [t for t in ts if t.get("paired")]
+    if not paired:
+        return []
+    misses = [t for t in paired if not t["ok"]]
+    return [f"\"Paired rounds\": the median, over the rounds, of scratchrnn's sample over torch "
+            f"CPU's of the same round (taken one after the other, seconds apart: what moves both, "
+            f"as the host's speed does, cancels), and in brackets {INTERVAL}; the JSON gives each "
+            f"interval's probability. Where the interval holds the limit, the result is within "
+            f"the noise of the rounds, and another run may turn it: "
+            f"{sum(t['paired']['noise'] for t in misses)} of the {len(misses)} ratio targets "
+            f"missed and {sum(t['paired']['noise'] for t in paired if t['ok'])} of the "
+            f"{len(paired) - len(misses)} met here. {BETWEEN_RUNS}", ""]
 
 
 def results_tables(rows):

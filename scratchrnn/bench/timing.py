@@ -15,8 +15,14 @@ result says so.
 A point reports the median of its samples' per-call times, their spread
 ((p90 − p10) / median) and the rejected count; if the spread stays above
 ``max_spread`` after extra samples, the point is flagged.
+
+Where two implementations were timed in turn, round after round, the ratios of their samples
+of one round (``paired_ratios``) cancel what moves both within seconds, as the host's speed
+does; ``median_interval`` bounds the median of such ratios without assuming their
+distribution.
 """
 
+import math
 import os
 import time
 from typing import Callable, NamedTuple
@@ -32,6 +38,7 @@ EXTRA_SAMPLES = 5          # more samples when the spread is wide
 MAX_SPREAD = 0.10          # (p90 − p10) / median above this: the point is flagged
 QUIET_WINDOW_S = 0.2       # wait_quiet: length of one look at the machine
 QUIET_MAX_S = 10.0         # wait_quiet: give up after this long (and record it)
+CONFIDENCE = 0.9           # median_interval: the least probability that it holds the median
 # -----------------------------------------------------------------------------
 
 
@@ -200,3 +207,38 @@ class Timed(NamedTuple):
     """What ``interleave`` needs of one implementation: a call and its timer."""
     call: Callable[[], object]
     timer: Callable[[Callable], float]
+
+
+def paired_ratios(mine, theirs):
+    """``mine[i] / theirs[i]`` for the samples of two implementations timed in the same rounds.
+
+    ``scratchrnn.bench.measure`` times every implementation once per round, one after the
+    other, seconds apart; one that stops taking extra samples (``needs_more``) takes none
+    later, so the first ``min(len(mine), len(theirs))`` samples of each are the rounds both
+    took part in.
+    """
+    n = min(len(mine), len(theirs))
+    return [a / b for a, b in zip(mine[:n], theirs[:n])]
+
+
+def median_interval(values, confidence=CONFIDENCE):
+    """(low, high, coverage): the narrowest interval from the k-th smallest to the k-th largest
+    of ``values`` that holds the median of the distribution they came from with probability
+    ``coverage`` ≥ ``confidence``, whatever that distribution (values independent, drawn from
+    one continuous distribution); None where too few values give that confidence (fewer than 5
+    for 0.9).
+
+    The interval misses the median only where fewer than k of the n values lie below it, or
+    fewer than k above; each has probability P(Binomial(n, ½) ≤ k − 1), so
+    coverage = 1 − 2·P(Binomial(n, ½) ≤ k − 1): 15/16 for the least and largest of 5 values,
+    0.979 for the second least and second largest of 10 (the third: 0.891). A distribution-free
+    interval for a quantile (Conover, *Practical Nonparametric Statistics*, 3rd ed., ch. 3).
+    """
+    v = sorted(values)
+    n, best = len(v), None
+    for k in range(1, n // 2 + 1):
+        coverage = 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2 ** n
+        if coverage < confidence:
+            break
+        best = (v[k - 1], v[n - k], coverage)
+    return best
