@@ -1,7 +1,5 @@
 """The Markdown file of a run: machine, warnings, peaks, compile time, results, method."""
 
-import statistics
-
 from scratchrnn.bench import report, timing
 from scratchrnn.bench.spec import CONVENTION, IMPL_LABELS, RATIO, fmt_ratio
 
@@ -158,13 +156,12 @@ def train_table(rows):
         cell = lambda x: (f"{x['epoch_s']:.2f} ±{x['spread']:.0%}"          # noqa: E731
                           + (f", {x['n_rejected']} rejected" if x["n_rejected"] else "")
                           + (report.FLAG if x["flagged"] else ""))
-        chunks = timing.paired_ratios(s["samples_s"], t["samples_s"])
-        interval = timing.median_interval(chunks)
-        paired = report.fmt_interval(statistics.median(chunks), *interval[:2]) if interval else ""
+        p = timing.paired_summary(s.get("samples_s", []), t.get("samples_s", []))
+        paired = report.fmt_interval(p["median"], p["low"], p["high"]) if p else ""
         lines.append(f"| {r['task']} | {r['settings']} | {s['batches']} | {s.get('epochs', 1)} | {cell(s)} | "
                      f"{cell(t)} | "
                      f"**{fmt_ratio(r['time_over_torch_cpu'])}** | {paired} |")
     return lines + ["", "\"Paired chunks\": the median, over the chunks, of scratchrnn's seconds per "
                         "batch over torch CPU's on the same batches, timed one after the other, and "
-                        f"in brackets {report.INTERVAL}; empty where the chunks were too few. "
-                        + report.BETWEEN_RUNS, ""]
+                        f"in brackets {report.interval_text('chunks')} Empty where the chunks were too "
+                        "few. " + report.BETWEEN_RUNS, ""]

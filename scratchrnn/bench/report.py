@@ -6,7 +6,6 @@ samples kept on a busy machine) is marked ``†`` wherever it appears.
 """
 
 import math
-import statistics
 
 from scratchrnn.bench import environment, peaks as peaks_mod, timing
 from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, MODELS, PASS_LABELS, RATIO,
@@ -14,12 +13,19 @@ from scratchrnn.bench.spec import (CONVENTION, IMPL_LABELS, MODELS, PASS_LABELS,
                                    TARGETS_FLOAT32, combos, flops, fmt_ratio, impls_in, key)
 
 FLAG = "†"
-INTERVAL = (f"an interval that holds the median of such ratios with a probability of at least "
-            f"{timing.CONFIDENCE:.0%}, whatever their distribution (from the k-th least to the k-th "
-            f"largest ratio)")
-BETWEEN_RUNS = "This speaks for this run alone: between runs the host's speed can move further."
+BETWEEN_RUNS = "A run at another time can differ by more than this interval."
 FLAG_NOTE = (f"{FLAG}: flagged: the spread of its samples stayed wide, or samples were kept "
              "while other processes were busy (the row's flags in the JSON say which).")
+
+
+def interval_text(unit):
+    """What the interval about a median of paired ratios is, for pairs called ``unit``
+    (``rounds``, ``chunks``): a sentence's end, then a sentence."""
+    return (f"an interval that holds the median such a ratio would have over many {unit} with a "
+            f"probability of at least {timing.CONFIDENCE:.0%}, whatever the ratios' distribution, "
+            f"if the {unit} are independent of one another: with 5 {unit} it runs from the least "
+            f"ratio to the largest (probability 15/16), with 10 from the second least to the second "
+            f"largest (0.979). This median is not the ratio of the two medians, and the two can differ.")
 
 
 def annotate(rows, peaks):
@@ -54,10 +60,10 @@ def targets(rows):
     (target, point) with the measured value, the limit and ok. A ratio target also gets
     ``floor``, where the peak is known: the ratio scratchrnn would reach if all its GEMM
     FLOPs ran at the measured GEMM peak and nothing else took time. A target below its floor
-    asks for more than this machine's GEMMs can give. And ``paired``, where the rows kept their
-    samples and the rounds were enough: the median of the two samples' ratios round by round and
-    the interval about it (``timing.median_interval``), with ``noise`` True where the interval
-    holds the limit."""
+    asks for more than this machine's GEMMs can give. And ``paired``: ``timing.paired_summary`` of
+    the two rows' samples (the median of their ratios round by round and the interval about it)
+    with ``within_noise`` True where the interval holds the limit; None where the rows kept no
+    samples (older runs) or too few rounds."""
     ok = {(r["impl"], key(r)): r for r in rows if r["status"] == "ok"}
     out = []
     for (impl, k), r in ok.items():
@@ -72,11 +78,9 @@ def targets(rows):
             limit, label = ratio_limit(model, dtype, N, H)
             floor = (r["flops"] / (r["peak_gflops"] * 1e9) / theirs["median_s"]
                      if r.get("peak_gflops") else None)
-            rounds = timing.paired_ratios(r.get("samples_s", []), theirs.get("samples_s", []))
-            interval = timing.median_interval(rounds)
-            paired = None if interval is None else dict(
-                median=statistics.median(rounds), low=interval[0], high=interval[1],
-                coverage=interval[2], rounds=len(rounds), noise=interval[0] <= limit <= interval[1])
+            paired = timing.paired_summary(r.get("samples_s", []), theirs.get("samples_s", []))
+            if paired:
+                paired["within_noise"] = paired["low"] <= limit <= paired["high"]
             out.append(dict(point, target=label, value=ratio, limit=limit, ok=ratio <= limit,
                             floor=floor, paired=paired))
         if (dtype == "float32" and (T, N, H) == TARGET_PEAK_POINT
@@ -120,18 +124,21 @@ def targets_section(rows):
                   f"{len(ts) - passed} misses ask for less than that bound. \"Needs\": the GEMM FLOPs "
                   f"over the time the target allows, as a share of that peak: the whole call, gate "
                   f"maths and all, would have to run that fast (over 100 %: beyond the bound).", ""]
-    lines += _noise_note(ts)
-    lines += [f"| target | model | dtype | T | N | H | measured ({RATIO} or % of peak) | paired rounds "
-              f"| at the GEMM peak | needs | result |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    any_paired = any(t.get("paired") for t in ts)      # else no column: older runs kept no samples
+    lines += _noise_note(ts) if any_paired else []
+    lines += [f"| target | model | dtype | T | N | H | measured ({RATIO} or % of peak) | "
+              + ("paired rounds | " if any_paired else "") + "at the GEMM peak | needs | result |",
+              "|---" * (10 + any_paired) + "|"]
     for t in ts:
         value = f"{t['value']:.0%}" if "peak" in t["target"] else fmt_ratio(t["value"])
         p = t.get("paired")
-        paired = fmt_interval(p["median"], p["low"], p["high"]) if p else ""
+        paired = (fmt_interval(p["median"], p["low"], p["high"]) if p else "") + " | "
         floor = fmt_ratio(t["floor"]) if t.get("floor") is not None else ""
         needs = f"{t['floor'] / t['limit']:.0%}" if t.get("floor") is not None else ""
         result = ("PASS" if t["ok"] else "**MISS**") + _paired_verdict(t)
         lines.append(f"| {t['target']} | {t['model']} | {t['dtype']} | {t['T']} | {t['N']} | {t['H']} | "
-                     f"{value}{FLAG if t['flagged'] else ''} | {paired} | {floor} | {needs} | {result} |")
+                     f"{value}{FLAG if t['flagged'] else ''} | {paired if any_paired else ''}{floor} | "
+                     f"{needs} | {result} |")
     return lines + [""]
 
 
@@ -146,7 +153,7 @@ def _paired_verdict(t):
     p = t.get("paired")
     if not p:
         return ""
-    if p["noise"]:
+    if p["within_noise"]:
         return ", within noise"
     paired_ok = p["high"] < t["limit"]
     return "" if paired_ok == t["ok"] else f", paired rounds: {'PASS' if paired_ok else 'MISS'}"
@@ -155,17 +162,16 @@ def _paired_verdict(t):
 def _noise_note(ts):
     """What the "paired rounds" column means, and how many results are within its noise."""
     paired = [t for t in ts if t.get("paired")]
-    if not paired:
-        return []
-    misses = [t for t in paired if not t["ok"]]
-    return [f"\"Paired rounds\": the median, over the rounds, of scratchrnn's sample over torch "
-            f"CPU's of the same round (taken one after the other, seconds apart: what moves both, "
-            f"as the host's speed does, cancels), and in brackets {INTERVAL}; the JSON gives each "
-            f"interval's probability. Where the interval holds the limit, the result is within "
-            f"the noise of the rounds, and another run may turn it: "
-            f"{sum(t['paired']['noise'] for t in misses)} of the {len(misses)} ratio targets "
-            f"missed and {sum(t['paired']['noise'] for t in paired if t['ok'])} of the "
-            f"{len(paired) - len(misses)} met here. {BETWEEN_RUNS}", ""]
+    missed = [t for t in paired if not t["ok"]]
+    noisy_missed = sum(t["paired"]["within_noise"] for t in missed)
+    noisy_met = sum(t["paired"]["within_noise"] for t in paired) - noisy_missed
+    return [f"\"Paired rounds\" (ratio targets; none for the share of the peak): the median, over "
+            f"the rounds, of scratchrnn's sample over torch CPU's of the same round (taken one after "
+            f"the other, seconds apart: what moves both, as the host's speed does, cancels), and in "
+            f"brackets {interval_text('rounds')} Where the interval holds the limit, the result is "
+            f"\"within noise\": another run may give the other verdict. Within noise here: "
+            f"{noisy_missed} of the {len(missed)} missed ratio targets with paired rounds, "
+            f"{noisy_met} of the {len(paired) - len(missed)} met ones. {BETWEEN_RUNS}", ""]
 
 
 def results_tables(rows):

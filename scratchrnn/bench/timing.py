@@ -213,12 +213,23 @@ def paired_ratios(mine, theirs):
     """``mine[i] / theirs[i]`` for the samples of two implementations timed in the same rounds.
 
     ``scratchrnn.bench.measure`` times every implementation once per round, one after the
-    other, seconds apart; one that stops taking extra samples (``needs_more``) takes none
-    later, so the first ``min(len(mine), len(theirs))`` samples of each are the rounds both
-    took part in.
+    other in a fixed order, seconds apart; one that stops taking extra samples (``needs_more``)
+    takes none later, so the first ``min(len(mine), len(theirs))`` samples of each are the rounds
+    both took part in. What moves both within a round cancels; an effect of going first would not.
     """
     n = min(len(mine), len(theirs))
     return [a / b for a, b in zip(mine[:n], theirs[:n])]
+
+
+def paired_summary(mine, theirs, confidence=CONFIDENCE):
+    """{median, low, high, coverage, rounds} of ``paired_ratios(mine, theirs)``: their median and
+    ``median_interval``; None where the rounds are too few for the interval."""
+    ratios = paired_ratios(mine, theirs)
+    interval = median_interval(ratios, confidence)
+    if interval is None:
+        return None
+    low, high, coverage = interval
+    return dict(median=float(np.median(ratios)), low=low, high=high, coverage=coverage, rounds=len(ratios))
 
 
 def median_interval(values, confidence=CONFIDENCE):
