@@ -132,13 +132,13 @@ def targets_section(rows):
     for t in ts:
         value = f"{t['value']:.0%}" if "peak" in t["target"] else fmt_ratio(t["value"])
         p = t.get("paired")
-        paired = (fmt_interval(p["median"], p["low"], p["high"]) if p else "") + " | "
+        paired = [fmt_interval(p["median"], p["low"], p["high"]) if p else ""] if any_paired else []
         floor = fmt_ratio(t["floor"]) if t.get("floor") is not None else ""
         needs = f"{t['floor'] / t['limit']:.0%}" if t.get("floor") is not None else ""
         result = ("PASS" if t["ok"] else "**MISS**") + _paired_verdict(t)
-        lines.append(f"| {t['target']} | {t['model']} | {t['dtype']} | {t['T']} | {t['N']} | {t['H']} | "
-                     f"{value}{FLAG if t['flagged'] else ''} | {paired if any_paired else ''}{floor} | "
-                     f"{needs} | {result} |")
+        cells = [t["target"], t["model"], t["dtype"], t["T"], t["N"], t["H"],
+                 value + (FLAG if t["flagged"] else ""), *paired, floor, needs, result]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     return lines + [""]
 
 
