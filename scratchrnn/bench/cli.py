@@ -163,6 +163,11 @@ def _load_run(path):
         return None
 
 
+def _is_training(res):
+    """Whether a saved run is a training-time run (its rows are tasks), not a grid run."""
+    return bool(res["rows"]) and "task" in res["rows"][0]
+
+
 def run_summary(argv):
     p = argparse.ArgumentParser(prog="scratchrnn bench summary",
                                 description="Markdown summary tables (for the README) of saved "
@@ -173,7 +178,7 @@ def run_summary(argv):
         res = _load_run(path)
         if res is None:
             return 2
-        if res["rows"] and "task" in res["rows"][0]:
+        if _is_training(res):
             lines = [f"Training time, {environment.describe(res['environment'])}:", "",
                      *document.train_table(res["rows"])]
         else:
@@ -196,9 +201,9 @@ def run_render(argv):
         if not isinstance(res, dict) or not res.get("rows") or "meta" not in res:
             print(f"error: {path} is not a grid or training-time run", file=sys.stderr)
             return 2
-        training = "task" in res["rows"][0]
         stem = path[:-len(".json")] if path.endswith(".json") else path
-        grid.write_atomic(stem + ".md", document.train_markdown(res) if training else document.markdown(res))
+        markdown = document.train_markdown if _is_training(res) else document.markdown
+        grid.write_atomic(stem + ".md", markdown(res))
         print(f"wrote {stem}.md")
     return 0
 
