@@ -15,7 +15,13 @@ float64 target the grid missed gives:
   reads what the forward saved and calls none) at the times measured here, spread over the
   grid's Numba threads with no overhead, as a ratio to torch CPU's time at the point.
 
-Their sum is a lower bound on the ratio any kernel that keeps libm can reach on this machine.
+Their sum is a lower bound on the ratio that a kernel keeping libm reaches on this machine
+where each core runs the gate functions and the GEMMs one after the other, as the kernels here
+and torch's do (the GEMMs are calls of their own). A kernel that ran both in one instruction
+stream could overlap some of the one with the other on a core (libm's scalar calls leave the
+floating-point units idle part of the time; a GEMM at the peak leaves them none), so for any
+kernel the bound is only the larger of the two (``larger``): the page gives both and counts
+the misses beyond each.
 Run it on the machine that ran the grid: the libm times are this machine's.
 """
 
@@ -78,7 +84,8 @@ def cell_ns(model, ns):
 
 def bounds(grid, ns):
     """One dict per float64 ratio target the grid missed: the point, measured, the GEMM peak's
-    floor, libm's seconds and ratio, and their sum (``both``). ``grid``: a saved run (its JSON)."""
+    floor, libm's seconds and ratio, their sum (``both``) and the larger of the two (``larger``).
+    ``grid``: a saved run (its JSON)."""
     rows = grid["rows"]
     torch_s = {(r["model"], r["T"], r["N"], r["H"]): r["median_s"] for r in rows
                if r["impl"] == "torch_cpu" and r["status"] == "ok" and r["dtype"] == "float64"
@@ -91,7 +98,8 @@ def bounds(grid, ns):
         point = (t["model"], t["T"], t["N"], t["H"])
         libm_s = t["T"] * t["N"] * t["H"] * cell_ns(t["model"], ns) * 1e-9 / threads
         libm = libm_s / torch_s[point]
-        out.append(dict(t, libm_s=libm_s, libm=libm, both=t["floor"] + libm))
+        out.append(dict(t, libm_s=libm_s, libm=libm, both=t["floor"] + libm,
+                        larger=max(t["floor"], libm)))
     return out
 
 
@@ -105,6 +113,7 @@ def markdown(grid, ns, found, source):
     """The bounds as a Markdown page (``source``: the grid's file name, for the link)."""
     cpu, threads, started = _machine(grid)
     beyond = [b for b in found if b["both"] > b["limit"]]
+    beyond_larger = [b for b in found if b["larger"] > b["limit"]]
     lines = ["# float64: the GEMM peak and libm's gate functions against the target", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; the float64 misses of "
              f"[`{source}`]({source}) ({started}).", "",
@@ -115,18 +124,23 @@ def markdown(grid, ns, found, source):
                          for m, (s, k) in GATE_FUNCTIONS.items())
              + f". \"libm\" is T·N·H cells at that cost on {threads} threads, nothing else running "
                "and nothing lost to splitting the work; \"at the GEMM peak\" is the grid's own bound. "
-               "Their sum, as a ratio to torch CPU's time, is a lower bound on what a kernel that "
-               "keeps libm can reach at the point.", "",
-             f"**{len(beyond)} of the {len(found)} float64 misses ask for less than that bound** "
-             f"(in bold: above the target).", "",
-             "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | as a ratio | both |",
-             "|---|---|---|---|---|---|---|---|---|"]
+               "Their sum (\"both\"), as a ratio to torch CPU's time, is a lower bound on what a "
+               "kernel that keeps libm can reach at the point where each core runs the gate functions "
+               "and the GEMMs one after the other, as the kernels here and torch's do; a kernel that "
+               "ran both in one instruction stream could overlap some of the one with the other on a "
+               "core, and for any kernel the bound is the larger of the two (\"the larger\").", "",
+             f"**{len(beyond)} of the {len(found)} float64 misses ask for less than the sum** "
+             f"(in bold: above the target), **{len(beyond_larger)} for less than the larger of "
+             f"the two**.", "",
+             "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | as a ratio "
+             "| both | the larger |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for b in found:
-        both = fmt_ratio(b["both"])
+        both, larger = (fmt_ratio(b[k]) if b[k] <= b["limit"] else f"**{fmt_ratio(b[k])}**"
+                        for k in ("both", "larger"))
         lines.append(f"| {b['model']} | {b['T']} | {b['N']} | {b['H']} | {fmt_ratio(b['value'])}"
                      f"{report.FLAG if b['flagged'] else ''} | {fmt_ratio(b['floor'])} | "
-                     f"{b['libm_s'] * 1e3:.2f} ms | {fmt_ratio(b['libm'])} | "
-                     f"{'**' + both + '**' if b['both'] > b['limit'] else both} |")
+                     f"{b['libm_s'] * 1e3:.2f} ms | {fmt_ratio(b['libm'])} | {both} | {larger} |")
     return "\n".join(lines) + "\n"
 
 
