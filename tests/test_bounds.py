@@ -34,7 +34,7 @@ def test_cell_costs_follow_the_forward_equations():
 
 def test_bounds_at_the_misses_only_and_their_sum():
     """A miss gets the GEMM peak's floor, libm's time over the grid's threads as a ratio to
-    torch's time, and their sum; a point within the target is left out."""
+    torch's time, their sum and the larger of the two; a point within the target is left out."""
     T, N, H = 32, 64, 128
     rows = (_rows("lstm", T, N, H, ours_s=0.06, torch_s=0.1, peak_gflops=100.0)      # 0.6×: a miss
             + _rows("rnn", T, N, H, ours_s=0.04, torch_s=0.1, peak_gflops=100.0))    # 0.4×: within 0.5×
@@ -66,8 +66,11 @@ def test_markdown_counts_and_marks_the_misses_beyond_their_floor():
     page = bounds.markdown(grid, NS, list(found.values()), "grid_cpu_float64.json")
     assert ("**3 of the 3 float64 misses ask for less than the sum** (in bold: above the target), "
             "**2 for less than the larger of the two**.") in page
-    rnn_row = next(line for line in page.splitlines() if line.startswith("| rnn |"))
-    assert rnn_row.endswith(f"| **{found['rnn']['both']:.3g}×** | {found['rnn']['larger']:.3g}× |")
+    rows = {m: next(line for line in page.splitlines() if line.startswith(f"| {m} |"))
+            for m in ("lstm", "gru", "rnn")}
+    assert rows["rnn"].endswith(f"| **{found['rnn']['both']:.3g}×** | {found['rnn']['larger']:.3g}× |")
+    for m in ("lstm", "gru"):
+        assert rows[m].endswith(f"| **{found[m]['both']:.3g}×** | **{found[m]['larger']:.3g}×** |")
     assert page.count("\n| lstm |") == 1 and page.count("\n| gru |") == 1
 
 

@@ -16,12 +16,12 @@ float64 target the grid missed gives:
   grid's Numba threads with no overhead, as a ratio to torch CPU's time at the point.
 
 Their sum is a lower bound on the ratio that a kernel keeping libm reaches on this machine
-where each core runs the gate functions and the GEMMs one after the other, as the kernels here
-and torch's do (the GEMMs are calls of their own). A kernel that ran both in one instruction
-stream could overlap some of the one with the other on a core (libm's scalar calls leave the
-floating-point units idle part of the time; a GEMM at the peak leaves them none), so for any
-kernel the bound is only the larger of the two (``larger``): the page gives both and counts
-the misses beyond each.
+if each core runs the gate functions and the GEMMs one after the other, as the kernels here do
+(the GEMMs are calls of their own). A kernel that ran both at once on a core (in one instruction
+stream, or as two hardware threads of it) could overlap them in part: libm's scalar calls leave
+the floating-point units idle part of the time, a GEMM at the peak leaves them none. For any
+kernel that keeps libm, with GEMMs no faster than the measured peak, the bound is only the
+larger of the two (``larger``): the page gives both and counts the misses beyond each.
 Run it on the machine that ran the grid: the libm times are this machine's.
 """
 
@@ -125,10 +125,11 @@ def markdown(grid, ns, found, source):
              + f". \"libm\" is T·N·H cells at that cost on {threads} threads, nothing else running "
                "and nothing lost to splitting the work; \"at the GEMM peak\" is the grid's own bound. "
                "Their sum (\"both\"), as a ratio to torch CPU's time, is a lower bound on what a "
-               "kernel that keeps libm can reach at the point where each core runs the gate functions "
-               "and the GEMMs one after the other, as the kernels here and torch's do; a kernel that "
-               "ran both in one instruction stream could overlap some of the one with the other on a "
-               "core, and for any kernel the bound is the larger of the two (\"the larger\").", "",
+               "kernel that keeps libm can reach at the point, if each core runs the gate functions "
+               "and the GEMMs one after the other, as the kernels here do; a kernel that ran both at "
+               "once on a core (in one instruction stream, or as two hardware threads of it) could "
+               "overlap them in part, and for any kernel that keeps libm, with GEMMs no faster than "
+               "the measured peak, the bound is the larger of the two (\"the larger\").", "",
              f"**{len(beyond)} of the {len(found)} float64 misses ask for less than the sum** "
              f"(in bold: above the target), **{len(beyond_larger)} for less than the larger of "
              f"the two**.", "",
