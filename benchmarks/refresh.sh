@@ -4,7 +4,7 @@
 #   what the row blocks on all cores buy (a few points, threaded and on one thread),
 #   the float64 grid (H ≤ 512), the stage profiles (a few points, and the fixed cost per call),
 #   the per-step product ways (own loops against BLAS), the training-time table, then
-#   prints the README's summary tables.
+#   prints summary tables like those of benchmarks/results/README.md.
 #                                   Usage: benchmarks/refresh.sh DIR [DATA_ROOT]
 # DIR names the machine, e.g. zen4-avx512-2026-12-02; DATA_ROOT holds jaychou_lyrics.txt.zip
 # and MNIST/raw (default: SCRATCHRNN_DATA). Run it on a quiet machine, without

@@ -2,7 +2,7 @@
 
     scratchrnn bench [--quick] [--dtypes float32] [--out DIR] ...   the kernel grid
     scratchrnn bench train [--tasks charlm mnist sine] [--data-dir DIR] [--out DIR]
-    scratchrnn bench summary RUN/grid_cpu.json [...]                README tables of runs
+    scratchrnn bench summary RUN/grid_cpu.json [...]                summary tables of runs
     scratchrnn bench render RUN/grid_cpu.json [...]                 RUN/grid_cpu.md again from the JSON
 
 Every run writes into a folder of its own, ``runs/bench/<date>-<time>-<name>`` unless
@@ -170,7 +170,7 @@ def _is_training(res):
 
 def run_summary(argv):
     p = argparse.ArgumentParser(prog="scratchrnn bench summary",
-                                description="Markdown summary tables (for the README) of saved "
+                                description="Markdown summary tables (as in benchmarks/results/README.md) of saved "
                                             "grid and training-time runs")
     p.add_argument("runs", nargs="+", help="STEM.json files written by scratchrnn bench")
     args = p.parse_args(argv)

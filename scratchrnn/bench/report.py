@@ -213,7 +213,7 @@ def results_tables(rows):
 
 
 def summary(rows, peaks, env):
-    """The README's summary: per (dtype, model), scratchrnn's ratio over the grid (forward
+    """The summary tables of a run: per (dtype, model), scratchrnn's ratio over the grid (forward
     +backward) and the % of peak at the peak target point; Markdown lines."""
     lines = [f"Measured on {environment.describe(env)}.", ""]
     for dtype, pass_ in [c for c in combos(rows) if c[1] == "fwdbwd"]:
