@@ -165,6 +165,7 @@ def test_tiny_grid_writes_json_markdown_and_plots(torch, tmp_path, capsys):
     assert "## Targets" in md and md.count("PASS") + md.count("MISS") >= 2   # one target per point
     assert "no CUDA device" in md and "## Machine" in md and "## Load guard" in md
     assert "| huge pages | transparent huge pages: " in md       # each library's advice, recorded
+    assert "| freed memory | " in md and data["environment"]["malloc"]
     assert set(data["environment"]["huge_pages"]) == {"thp", "numpy", "torch"}
     for kind in ("time", "ratio", "ratio_all", "gflops"):
         assert (tmp_path / f"t_{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,7 @@ warning about variables that force slower kernels, and the plots' convention and
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -285,6 +286,70 @@ def test_a_fresh_process_gives_torch_huge_pages_as_the_harness_sets_it():
     assert got["torch"] is False
 
 
+class FakeLibc:
+    """Records mallopt's calls; answers ``ok`` (1: accepted, 0: refused)."""
+
+    def __init__(self, ok=1):
+        self.calls, self.ok = [], ok
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value.value))
+        return self.ok
+
+
+def test_freed_memory_is_kept_where_glibc_runs_without_an_allocator_of_the_environments(monkeypatch):
+    monkeypatch.setattr(bench_env, "_malloc", None)       # what the harness found, restored after
+    monkeypatch.setattr(bench_env.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    libc = FakeLibc()
+    got = bench_env.keep_freed_memory({}, libc)
+    size = bench_env.KEEP_FREED_BYTES
+    assert sorted(libc.calls) == sorted([(bench_env.M_MMAP_THRESHOLD, size), (bench_env.M_TRIM_THRESHOLD, size)])
+    assert got == "glibc 2.36 keeps freed memory (mmap and trim thresholds 1 GiB)" == bench_env._malloc
+    assert "refused" in bench_env.keep_freed_memory({}, FakeLibc(ok=0))
+    for env, named in (({"LD_PRELOAD": "libjemalloc.so.2"}, "LD_PRELOAD"),
+                       ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}, "GLIBC_TUNABLES"),
+                       ({"MALLOC_TRIM_THRESHOLD_": "0"}, "MALLOC_TRIM_THRESHOLD_")):
+        libc = FakeLibc()
+        assert bench_env.keep_freed_memory(env, libc) == f"as the environment sets it ({named})"
+        assert libc.calls == []                           # the environment's choice stands
+    libc = FakeLibc()                                     # tunables of something else: set as usual
+    assert "keeps freed memory" in bench_env.keep_freed_memory({"GLIBC_TUNABLES": "glibc.cpu.x86_shstk=off"}, libc)
+    monkeypatch.setattr(bench_env.platform, "libc_ver", lambda: ("", ""))
+    libc = FakeLibc()
+    assert bench_env.keep_freed_memory({}, libc).endswith("(not glibc: left as they are)") and libc.calls == []
+
+
+RESIDENT_AFTER_FREE = """
+import os, numpy as np
+from scratchrnn.bench import environment as e
+if {keep}:
+    print(e.keep_freed_memory({{}}))
+page = os.sysconf("SC_PAGE_SIZE")
+def resident():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
+a = np.ones(256 << 20, np.uint8)                   # 256 MiB, every page touched
+before = resident()
+del a
+print(before - resident())                          # what freeing it handed back
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not os.path.exists("/proc/self/statm"),
+                    reason="needs glibc on Linux (/proc/self/statm)")
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_process_that_keeps_freed_memory_holds_on_to_a_freed_block(keep):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")}
+    out = subprocess.run([sys.executable, "-c", RESIDENT_AFTER_FREE.format(keep=keep)], env=env,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    handed_back = int(out[-2])
+    if keep:
+        assert "keeps freed memory" in out[0] and handed_back < 16 << 20
+    else:                                             # glibc's default: a block this big goes back
+        assert handed_back > 240 << 20
+
+
 def test_environment_records_the_machine():
     pytest.importorskip("threadpoolctl")
     torch = pytest.importorskip("torch", reason="needs torch (not installed)")
@@ -294,7 +359,7 @@ def test_environment_records_the_machine():
     assert blas and all(p["num_threads"] >= 1 and "architecture" in p for p in blas)
     assert env["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert env["versions"]["numpy"] == np.__version__ and "forcing" in env
-    assert set(env["huge_pages"]) == {"thp", "numpy", "torch"}
+    assert set(env["huge_pages"]) == {"thp", "numpy", "torch"} and env["malloc"]
     json.dumps(env)                                   # it goes into the JSON as it is
 
 

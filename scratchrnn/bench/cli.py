@@ -212,6 +212,7 @@ def main(argv=None):
     """Dispatches on the first argument: ``train``, ``summary``, ``render`` or the grid's options."""
     argv = sys.argv[1:] if argv is None else list(argv)
     environment.give_torch_huge_pages()         # before torch is imported: see environment.py
+    environment.keep_freed_memory()             # both libraries' freed memory kept: the same
     if argv[:1] == ["train"]:
         return run_train(argv[1:])
     if argv[:1] == ["summary"]:

@@ -32,6 +32,8 @@ def machine_section(env):
         torch_side = advice[pages["torch"]] if t else "not installed"
         lines.append(f"| huge pages | transparent huge pages: {pages['thp'] or 'unknown'}; a fresh 8 MiB "
                      f"buffer of NumPy {advice[pages['numpy']]}, of torch {torch_side} |")
+    if env.get("malloc"):                            # (results from before it was recorded lack it)
+        lines.append(f"| freed memory | {env['malloc']} |")
     var = ", ".join(f"{k}={v}" for k, v in env.get("variables", {}).items()) or "none set"
     lines.append(f"| variables | {var} |")
     lines.append("| versions | " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + " |")

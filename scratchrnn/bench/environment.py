@@ -14,7 +14,21 @@ pages), early in a run or alone they did not, and oneDNN's LSTM at T=128 N=64 H=
 19–21 ms against 31–37 ms (2-core Zen 5, float32). The harness therefore sets
 ``THP_MEM_ALLOC_ENABLE=1`` before torch is imported (``give_torch_huge_pages``), unless the
 environment sets it already, so both libraries run on huge pages from the first point.
+
+And it has glibc keep the memory the process frees (``keep_freed_memory``). By default glibc
+hands a large freed block back to the operating system (one it mapped on its own, or free space
+at the heap's top past a threshold), and the next allocation of that size maps fresh pages,
+each zeroed on first touch. torch's CPU allocator frees and allocates its tensors on every call:
+measured on a 2-core Zen 4 (float32 LSTM, H=128, T=32 and 128, N=16 to 256), its
+forward+backward took up to 10 % longer in the grid, and in a loop of its own, than with freed
+memory kept, and twice as long in the stage profile, where its calls came a few at a time
+between ours; scratchrnn's, whose large arrays live in workspaces, 1.5 % longer. PyTorch's
+advice for its CPU speed is an allocator that keeps freed memory (jemalloc, tcmalloc); the
+harness gets the same from glibc's own settings, unless the environment sets an allocator or
+glibc's malloc settings itself.
 """
+
+import ctypes
 
 import os
 import platform
@@ -42,12 +56,19 @@ VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "O
              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS",
              "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
              "DNNL_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES", "CUDA_VISIBLE_DEVICES",
-             "THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE")
+             "THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE", "LD_PRELOAD", "GLIBC_TUNABLES",
+             "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 # torch's CPU allocator reads this once, at its first allocation: set, it advises buffers of
 # 2 MiB or more to use transparent huge pages (madvise MADV_HUGEPAGE).
 TORCH_HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"
 THP_MODE = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+# glibc's mallopt parameters, and what ``keep_freed_memory`` sets both to: blocks up to this
+# size come from the heap and stay there when freed, and the heap's top is not trimmed below it.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_FREED_BYTES = 1 << 30
+_malloc = None                       # what keep_freed_memory found or did, for ``environment``
 
 
 def read_cpuinfo(path="/proc/cpuinfo"):
@@ -111,6 +132,31 @@ def give_torch_huge_pages():
     """Sets ``THP_MEM_ALLOC_ENABLE=1`` unless the environment sets it (to any value); call it
     before torch is imported. Returns the value in effect."""
     return os.environ.setdefault(TORCH_HUGE_PAGES, "1")
+
+
+def keep_freed_memory(env=os.environ, libc=None):
+    """Has glibc keep the memory this process frees (see the module docstring): its mmap and trim
+    thresholds set to ``KEEP_FREED_BYTES``, unless ``env`` preloads a library (an allocator, it
+    may be) or sets glibc's malloc settings; nothing on a C library other than glibc. Returns
+    what is in effect, in words, which ``environment`` records. ``libc``: the C library to call
+    (tests), by default the process's own."""
+    global _malloc
+    own = [k for k in ("LD_PRELOAD", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
+                       "MALLOC_TOP_PAD_") if env.get(k)]
+    if "glibc.malloc" in env.get("GLIBC_TUNABLES", ""):
+        own.append("GLIBC_TUNABLES")
+    name, version = platform.libc_ver()
+    if own:
+        _malloc = f"as the environment sets it ({', '.join(own)})"
+    elif name != "glibc":
+        _malloc = f"{name or 'an unknown C library'}'s defaults (not glibc: left as they are)"
+    else:
+        libc = libc if libc is not None else ctypes.CDLL(None)
+        done = [libc.mallopt(p, ctypes.c_int(KEEP_FREED_BYTES)) for p in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD)]
+        size = f"{KEEP_FREED_BYTES / 2**30:g} GiB"
+        _malloc = (f"glibc {version} keeps freed memory (mmap and trim thresholds {size})" if all(done)
+                   else f"glibc {version}'s defaults (it refused thresholds of {size})")
+    return _malloc
 
 
 def huge_pages(thp_mode=THP_MODE, smaps="/proc/self/smaps"):
@@ -262,6 +308,7 @@ def environment(tf32=None, cuda=None):
     env = {k: os.environ[k] for k in VARIABLES if k in os.environ}
     return {"cpu": cpu, "platform": platform.platform(), "thread_pools": pools, "torch": torch,
             "huge_pages": pages,
+            "malloc": _malloc or "the C library's defaults (the harness did not set them)",
             "numba": {"threads": numba.config.NUMBA_NUM_THREADS,
                       "threading_layer": numba.config.THREADING_LAYER,
                       "disable_jit": bool(numba.config.DISABLE_JIT)},

@@ -329,6 +329,7 @@ def main(argv=None):
     p.add_argument("--append", action="store_true", help="append to --out instead of replacing it")
     args = p.parse_args(argv)
     environment.give_torch_huge_pages()         # as the grid does, before torch is imported
+    environment.keep_freed_memory()             # as the grid does
     T, N, H = (1, 1, 1) if args.fixed else (args.T, args.N, args.H)
     repeats = args.repeats or (FIXED_REPEATS if args.fixed else REPEATS)
     if args.torch and importlib.util.find_spec("torch") is None:
