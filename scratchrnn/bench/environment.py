@@ -18,14 +18,15 @@ environment sets it already, so both libraries run on huge pages from the first 
 And it has glibc keep the memory the process frees (``keep_freed_memory``). By default glibc
 hands a large freed block back to the operating system (one it mapped on its own, or free space
 at the heap's top past a threshold), and the next allocation of that size maps fresh pages,
-each zeroed on first touch. torch's CPU allocator frees and allocates its tensors on every call:
-measured on a 2-core Zen 4 (float32 LSTM, H=128, T=32 and 128, N=16 to 256), its
-forward+backward took up to 10 % longer in the grid, and in a loop of its own, than with freed
-memory kept, and twice as long in the stage profile, where its calls came a few at a time
-between ours; scratchrnn's, whose large arrays live in workspaces, 1.5 % longer. PyTorch's
-advice for its CPU speed is an allocator that keeps freed memory (jemalloc, tcmalloc); the
-harness gets the same from glibc's own settings, unless the environment sets an allocator or
-glibc's malloc settings itself.
+each zeroed on first touch. torch's CPU allocator frees and allocates its tensors on every
+call: measured on a 2-core Zen 4 (float32 LSTM, H=128, T=32 and 128, N=16 to 256), its
+forward+backward took 9–24 % longer in the grid, and about 10 % longer in a loop of its own,
+than with freed memory kept, and 2.4 times as long in the stage profile (T=32 N=64), where its
+calls came a few at a time between ours; scratchrnn's, whose large arrays live in workspaces,
+moved either way, as from run to run. PyTorch's performance tuning guide recommends, for CPU
+work, an allocator that reuses freed memory (jemalloc, TCMalloc); the harness gets the same
+from glibc's own settings, unless the environment sets an allocator or glibc's malloc settings
+itself.
 """
 
 import ctypes
