@@ -170,8 +170,8 @@ def _is_training(res):
 
 def run_summary(argv):
     p = argparse.ArgumentParser(prog="scratchrnn bench summary",
-                                description="Markdown summary tables (as in benchmarks/results/README.md) of saved "
-                                            "grid and training-time runs")
+                                description="Markdown summary tables of saved grid and training-time "
+                                            "runs (as in benchmarks/results/README.md)")
     p.add_argument("runs", nargs="+", help="STEM.json files written by scratchrnn bench")
     args = p.parse_args(argv)
     for path in args.runs:
@@ -212,7 +212,7 @@ def main(argv=None):
     """Dispatches on the first argument: ``train``, ``summary``, ``render`` or the grid's options."""
     argv = sys.argv[1:] if argv is None else list(argv)
     environment.give_torch_huge_pages()         # before torch is imported: see environment.py
-    environment.keep_freed_memory()             # both libraries' freed memory kept: the same
+    environment.keep_freed_memory()             # for both libraries: see environment.py
     if argv[:1] == ["train"]:
         return run_train(argv[1:])
     if argv[:1] == ["summary"]:

@@ -20,17 +20,16 @@ hands a large freed block back to the operating system (one it mapped on its own
 at the heap's top past a threshold), and the next allocation of that size maps fresh pages,
 each zeroed on first touch. torch's CPU allocator frees and allocates its tensors on every
 call: measured on a 2-core Zen 4 (float32 LSTM, H=128, T=32 and 128, N=16 to 256), its
-forward+backward took 9–24 % longer in the grid, and about 10 % longer in a loop of its own,
+forward+backward took 9–25 % longer in the grid, and about 10 % longer in a loop of its own,
 than with freed memory kept, and 2.4 times as long in the stage profile (T=32 N=64), where its
 calls came a few at a time between ours; scratchrnn's, whose large arrays live in workspaces,
 moved either way, as from run to run. PyTorch's performance tuning guide recommends, for CPU
-work, an allocator that reuses freed memory (jemalloc, TCMalloc); the harness gets the same
+work, an allocator that reuses freed memory (jemalloc, TCMalloc); the harness gets a similar effect
 from glibc's own settings, unless the environment sets an allocator or glibc's malloc settings
 itself.
 """
 
 import ctypes
-
 import os
 import platform
 
@@ -153,7 +152,8 @@ def keep_freed_memory(env=os.environ, libc=None):
         _malloc = f"{name or 'an unknown C library'}'s defaults (not glibc: left as they are)"
     else:
         libc = libc if libc is not None else ctypes.CDLL(None)
-        done = [libc.mallopt(p, ctypes.c_int(KEEP_FREED_BYTES)) for p in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD)]
+        done = [libc.mallopt(param, ctypes.c_int(KEEP_FREED_BYTES))
+                for param in (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD)]
         size = f"{KEEP_FREED_BYTES / 2**30:g} GiB"
         _malloc = (f"glibc {version} keeps freed memory (mmap and trim thresholds {size})" if all(done)
                    else f"glibc {version}'s defaults (it refused thresholds of {size})")
