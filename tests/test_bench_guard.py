@@ -312,6 +312,9 @@ def test_freed_memory_is_kept_where_glibc_runs_without_an_allocator_of_the_envir
         libc = FakeLibc()
         assert bench_env.keep_freed_memory(env, libc) == f"as the environment sets it ({named})"
         assert libc.calls == []                           # the environment's choice stands
+    libc = FakeLibc()                                     # asked for glibc's defaults
+    assert bench_env.keep_freed_memory({"SCRATCHRNN_KEEP_FREED_MEMORY": "0"}, libc) == \
+        "glibc's defaults (SCRATCHRNN_KEEP_FREED_MEMORY=0)" and libc.calls == []
     libc = FakeLibc()                                     # tunables of something else: set as usual
     assert "keeps freed memory" in bench_env.keep_freed_memory({"GLIBC_TUNABLES": "glibc.cpu.x86_shstk=off"}, libc)
     monkeypatch.setattr(bench_env.platform, "libc_ver", lambda: ("", ""))
@@ -339,8 +342,8 @@ print(before - resident())                          # what freeing it handed bac
                     reason="needs glibc on Linux (/proc/self/statm)")
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_process_that_keeps_freed_memory_holds_on_to_a_freed_block(keep):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")}
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_",
+                                                            "MALLOC_MMAP_THRESHOLD_", "SCRATCHRNN_KEEP_FREED_MEMORY")}
     out = subprocess.run([sys.executable, "-c", RESIDENT_AFTER_FREE.format(keep=keep)], env=env,
                          capture_output=True, text=True, check=True).stdout.split("\n")
     handed_back = int(out[-2])

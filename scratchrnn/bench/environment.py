@@ -26,7 +26,8 @@ calls came a few at a time between ours; scratchrnn's, whose large arrays live i
 moved either way, as from run to run. PyTorch's performance tuning guide recommends, for CPU
 work, an allocator that reuses freed memory (jemalloc, TCMalloc); the harness gets a similar effect
 from glibc's own settings, unless the environment sets an allocator or glibc's malloc settings
-itself.
+itself, or ``SCRATCHRNN_KEEP_FREED_MEMORY=0`` asks for glibc's defaults (to see what fresh
+arrays cost a process that runs on them: ``scratchrnn_fresh`` against ``scratchrnn``).
 """
 
 import ctypes
@@ -57,7 +58,8 @@ VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "O
              "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
              "DNNL_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES", "CUDA_VISIBLE_DEVICES",
              "THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE", "LD_PRELOAD", "GLIBC_TUNABLES",
-             "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_")
+             "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
+             "SCRATCHRNN_KEEP_FREED_MEMORY")
 
 # torch's CPU allocator reads this once, at its first allocation: set, it advises buffers of
 # 2 MiB or more to use transparent huge pages (madvise MADV_HUGEPAGE).
@@ -68,6 +70,7 @@ THP_MODE = "/sys/kernel/mm/transparent_hugepage/enabled"
 # size come from the heap and stay there when freed, and the heap's top is not trimmed below it.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 KEEP_FREED_BYTES = 1 << 30
+KEEP_FREED_MEMORY = "SCRATCHRNN_KEEP_FREED_MEMORY"     # "0": leave glibc's defaults
 _malloc = None                       # what keep_freed_memory found or did, for ``environment``
 
 
@@ -137,16 +140,18 @@ def give_torch_huge_pages():
 def keep_freed_memory(env=os.environ, libc=None):
     """Has glibc keep the memory this process frees (see the module docstring): its mmap and trim
     thresholds set to ``KEEP_FREED_BYTES``, unless ``env`` preloads a library (an allocator, it
-    may be) or sets glibc's malloc settings; nothing on a C library other than glibc. Returns
-    what is in effect, in words, which ``environment`` records. ``libc``: the C library to call
-    (tests), by default the process's own."""
+    may be), sets glibc's malloc settings or ``SCRATCHRNN_KEEP_FREED_MEMORY=0``; nothing on a C
+    library other than glibc. Returns what is in effect, in words, which ``environment``
+    records. ``libc``: the C library to call (tests), by default the process's own."""
     global _malloc
     own = [k for k in ("LD_PRELOAD", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
                        "MALLOC_TOP_PAD_") if env.get(k)]
     if "glibc.malloc" in env.get("GLIBC_TUNABLES", ""):
         own.append("GLIBC_TUNABLES")
     name, version = platform.libc_ver()
-    if own:
+    if env.get(KEEP_FREED_MEMORY) == "0":
+        _malloc = f"{name or 'the C library'}'s defaults ({KEEP_FREED_MEMORY}=0)"
+    elif own:
         _malloc = f"as the environment sets it ({', '.join(own)})"
     elif name != "glibc":
         _malloc = f"{name or 'an unknown C library'}'s defaults (not glibc: left as they are)"
