@@ -112,8 +112,7 @@ def _machine(grid):
 def markdown(grid, ns, found, source):
     """The bounds as a Markdown page (``source``: the grid's file name, for the link)."""
     cpu, threads, started = _machine(grid)
-    beyond = [b for b in found if b["both"] > b["limit"]]
-    beyond_larger = [b for b in found if b["larger"] > b["limit"]]
+    beyond = {k: sum(_beyond(b, k) for b in found) for k in ("both", "larger")}
     lines = ["# float64: the GEMM peak and libm's gate functions against the target", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; the float64 misses of "
              f"[`{source}`]({source}) ({started}).", "",
@@ -130,19 +129,24 @@ def markdown(grid, ns, found, source):
                "once on a core (in one instruction stream, or as two hardware threads of it) could "
                "overlap them in part, and for any kernel that keeps libm, with GEMMs no faster than "
                "the measured peak, the bound is the larger of the two (\"the larger\").", "",
-             f"**{len(beyond)} of the {len(found)} float64 misses ask for less than the sum** "
-             f"(in bold: above the target), **{len(beyond_larger)} for less than the larger of "
+             f"**{beyond['both']} of the {len(found)} float64 misses ask for less than the sum** "
+             f"(in bold: above the target), **{beyond['larger']} for less than the larger of "
              f"the two**.", "",
              "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | as a ratio "
              "| both | the larger |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for b in found:
-        both, larger = (fmt_ratio(b[k]) if b[k] <= b["limit"] else f"**{fmt_ratio(b[k])}**"
+        both, larger = (f"**{fmt_ratio(b[k])}**" if _beyond(b, k) else fmt_ratio(b[k])
                         for k in ("both", "larger"))
         lines.append(f"| {b['model']} | {b['T']} | {b['N']} | {b['H']} | {fmt_ratio(b['value'])}"
                      f"{report.FLAG if b['flagged'] else ''} | {fmt_ratio(b['floor'])} | "
                      f"{b['libm_s'] * 1e3:.2f} ms | {fmt_ratio(b['libm'])} | {both} | {larger} |")
     return "\n".join(lines) + "\n"
+
+
+def _beyond(b, key):
+    """Whether bound ``key`` ("both" or "larger") of miss ``b`` lies above its target."""
+    return b[key] > b["limit"]
 
 
 def load(path):
