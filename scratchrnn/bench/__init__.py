@@ -12,6 +12,9 @@ Pieces, each one concern, imports pointing one way (top to bottom):
 - ``grid``: a grid run end to end; ``train``: one epoch of each training task;
 - ``cli``: the command line.
 
-``stages`` (where one call spends its time) and ``param_grads`` (which product order a
-weight gradient takes) are benchmarks of their own, each with ``python -m``.
+Benchmarks of their own, each with ``python -m``: ``stages`` (where one call spends its time;
+``stage_timers`` holds its timers), ``misses`` (a grid's misses, each profiled by ``stages``),
+``bounds`` (float64's floor at a grid's misses), and those that time the ways one rule chooses
+between: ``products``, ``directions`` (with ``ways``), ``pieces``, ``groups``, ``one_hot`` and
+``param_grads``.
 """
