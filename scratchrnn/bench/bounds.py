@@ -35,7 +35,6 @@ GATE_FUNCTIONS = {"rnn": (0, 1), "gru": (2, 1), "lstm": (3, 2)}
 # -----------------------------------------------------------------------------
 
 import argparse
-import json
 import sys
 import time
 
@@ -151,14 +150,8 @@ def _beyond(b, key):
 
 def load(path):
     """A saved grid (its JSON) with float64 rows and the machine's record; ValueError otherwise."""
-    with open(path) as f:
-        grid = json.load(f)
-    try:
-        rows = grid["rows"]
-        _machine(grid)
-    except (KeyError, TypeError) as e:
-        raise ValueError(f"expected a saved grid's JSON (scratchrnn bench), missing {e}") from None
-    if not any(r.get("dtype") == "float64" for r in rows):
+    grid = report.load_grid(path)
+    if not any(r.get("dtype") == "float64" for r in grid["rows"]):
         raise ValueError("expected float64 rows (scratchrnn bench --dtypes float64), found none")
     return grid
 

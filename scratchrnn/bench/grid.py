@@ -27,7 +27,7 @@ def _slug(name):
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _iterate(points):
+def progress(points):
     """points in a tqdm progress bar (stderr) when tqdm is installed, and its print."""
     try:
         from tqdm import tqdm
@@ -107,7 +107,7 @@ def run(args, cfg, argv):
     rows, interrupted = [], False
     try:
         if in_process:
-            bar, say = _iterate(points)
+            bar, say = progress(points)
             for i, point in enumerate(bar, 1):
                 point_rows = measure.run_point(point, in_process, args.seed, settings, common,
                                                device_names)

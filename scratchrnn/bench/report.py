@@ -5,6 +5,7 @@ significant digits; every header names it. A row flagged by the guard (spread st
 samples kept on a busy machine) is marked ``†`` wherever it appears.
 """
 
+import json
 import math
 
 from scratchrnn.bench import environment, peaks as peaks_mod, timing
@@ -99,6 +100,26 @@ def mark(r):
     return FLAG if r.get("flagged") else ""
 
 
+def load_grid(path):
+    """A saved grid (``scratchrnn bench``'s JSON) with its rows and the machine's record (the CPU's
+    model, cores and vector ISA, Numba's threads, when it started); ValueError otherwise."""
+    with open(path) as f:
+        grid = json.load(f)
+    try:
+        cpu = grid["environment"]["cpu"]           # each lookup raises where the record lacks it
+        grid["rows"], cpu["model"], cpu["cpu_count"], cpu["isa"]
+        grid["environment"]["numba"]["threads"], grid["meta"]["started"]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"expected a saved grid's JSON (scratchrnn bench), missing {e}") from None
+    return grid
+
+
+def beyond_bound(t):
+    """Whether ratio target ``t`` (``targets``) asks for less than its bound at the GEMM peak
+    allows: only GEMMs faster than any measured could meet it. False where no peak is known."""
+    return t.get("floor") is not None and t["floor"] > t["limit"]
+
+
 def targets_section(rows):
     """The "Targets" section (Markdown lines) for these rows."""
     ts = targets(rows)
@@ -115,7 +136,7 @@ def targets_section(rows):
         return lines + ["No target point was run (they need fwdbwd rows of scratchrnn "
                         "and torch_cpu).", ""]
     passed = sum(t["ok"] for t in ts)
-    beyond = [t for t in ts if not t["ok"] and t.get("floor") is not None and t["floor"] > t["limit"]]
+    beyond = [t for t in ts if not t["ok"] and beyond_bound(t)]
     lines += [f"**{passed} of {len(ts)} PASS.**", ""]
     if any(t.get("floor") is not None for t in ts):
         lines += [f"\"At the GEMM peak\": the ratio if every GEMM FLOP ran at this run's measured GEMM "

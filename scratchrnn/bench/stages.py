@@ -233,6 +233,19 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
 
 
 TORCH = "torch CPU"        # profile's key for torch's forward+backward (--torch)
+# The profile's stages by kind: the GEMMs (the bias sums ride with the gradient GEMMs), the
+# elementwise work of the time loops, and everything outside the compiled passes ("rest: ").
+GEMM_STAGES = ("input projection (1 GEMM)", "forward: per-step products", "backward: per-step products",
+               "weight/input gradients (3 GEMMs + bias sums)")
+ELEMENTWISE_STAGES = ("forward: gate maths", "backward: elementwise")
+REST = "rest: "
+
+
+def seconds(profiled, kind):
+    """The seconds of a profile's stages of one kind: "gemms", "elementwise" or "outside"."""
+    names = {"gemms": GEMM_STAGES, "elementwise": ELEMENTWISE_STAGES,
+             "outside": [name for name in profiled if name.startswith(REST)]}[kind]
+    return sum(profiled[name] for name in names)
 
 
 def _product_weights(w_hh, T, N):
@@ -265,8 +278,7 @@ def gemm_gflops(model, T, N, H):
     """GFLOP of each GEMM stage (I = H): a dict keyed like ``profile``'s stages."""
     G = gates(model)
     one = 2 * T * N * H * G * H / 1e9                            # one (T·N)×H×(G·H) product
-    return {"input projection (1 GEMM)": one, "forward: per-step products": one,
-            "backward: per-step products": one, "weight/input gradients (3 GEMMs + bias sums)": 3 * one}
+    return dict(zip(GEMM_STAGES, (one, one, one, 3 * one)))
 
 
 def markdown(model, T, N, H, dtype, stages, fixed=False, reads=None):
@@ -288,7 +300,7 @@ def markdown(model, T, N, H, dtype, stages, fixed=False, reads=None):
         lines.append(f"| {name} | {s * scale:.2f} | {share} | {rate} |")
     if TORCH in stages:
         torch_s = stages[TORCH]
-        gemms = sum(stages[name] for name in flop)
+        gemms = seconds(stages, "gemms")
         lines += ["", f"torch CPU forward+backward, interleaved with these: {torch_s * scale:.2f} {unit}. "
                       f"Total over torch's: {total / torch_s:.3g}x; the GEMM stages alone "
                       f"({gemms * scale:.2f} {unit}) over torch's: {gemms / torch_s:.3g}x."]
