@@ -105,7 +105,7 @@ def test_markdown_counts_the_kinds_and_gives_each_profile():
              misses.classify(target, _profile(6.0, 2.0, 1.0, 10.0))]
     page = misses.markdown(_grid_with_every_case(), found, "grid.json")
     assert "**2 misses profiled: 1 GEMMs, 1 other stages, 0 undecided, 0 met in the profile.**" in page
-    assert "the misses within their GEMM-peak bound of [`grid.json`](grid.json)" in page
+    assert "the misses whose bound at the GEMM peak is within the target of [`grid.json`](grid.json)" in page
     assert "| lstm | float32 | 32 | 16 | 128 | 0.8× | 0.9× |" in page
     assert "| none | GEMMs |" in page and "| 0.2× | other stages |" in page
     assert page.count("### lstm, T=32 N=16 H=128") == 2            # each point's stage table

@@ -46,6 +46,8 @@ from scratchrnn.bench import environment, report, stages
 from scratchrnn.bench.grid import progress
 from scratchrnn.bench.spec import fmt_ratio
 
+KINDS = ("GEMMs", "other stages", "undecided", "met in the profile")     # see the docstring
+
 
 def misses(grid, everything=False):
     """The grid's missed time-over-torch targets (dicts of ``report.targets``), each with
@@ -66,7 +68,8 @@ def classify(miss, profiled):
     stages over the grid's torch time; ``torch_moved``, the profile's torch time over the grid's;
     and ``kind`` (the module's docstring)."""
     torch_s, limit = profiled[stages.TORCH], miss["limit"]
-    parts = {kind: stages.seconds(profiled, kind) / torch_s for kind in ("gemms", "elementwise", "outside")}
+    parts = {kind: stages.seconds(profiled, kind) / torch_s
+             for kind in ("gemms", "elementwise", "outside")}
     gemms_grid = stages.seconds(profiled, "gemms") / miss["torch_s"]
     ratio = profiled["total"] / torch_s
     if ratio <= limit:
@@ -79,14 +82,13 @@ def classify(miss, profiled):
                 gemms_grid=gemms_grid, torch_moved=torch_s / miss["torch_s"], kind=kind)
 
 
-KINDS = ("GEMMs", "other stages", "undecided", "met in the profile")
-
 
 def markdown(grid, found, source, everything=False):
     """The page: the counts, a table of the misses, and each point's stage table (``source``:
     the grid's path, for the link)."""
     cpu, started = grid["environment"]["cpu"], grid["meta"]["started"]
-    which = "every miss" if everything else "the misses within their GEMM-peak bound"
+    which = "every miss" if everything else \
+        "the misses whose bound at the GEMM peak is within the target"
     lines = ["# Where the misses go: a stage profile of each", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; {which} of "
              f"[`{source}`]({source}) ({started}), each profiled with torch CPU interleaved "
@@ -94,7 +96,8 @@ def markdown(grid, found, source, everything=False):
     if not found:
         return "\n".join(lines + ["No miss to profile.", ""])
     counts = {kind: sum(m["kind"] == kind for m in found) for kind in KINDS}
-    lines += [f"**{len(found)} misses profiled: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    lines += [f"**{len(found)} misses profiled: "
+              + ", ".join(f"{n} {kind}" for kind, n in counts.items())
               + ".** \"GEMMs\": the GEMM stages alone took the target's time or more over both torch "
               "CPU's time in the profile and its time in the grid; \"other stages\": they took less "
               "over both, and \"left\", what the target leaves the rest of the call, is less than "
