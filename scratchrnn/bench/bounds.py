@@ -85,18 +85,13 @@ def bounds(grid, ns):
     """One dict per float64 ratio target the grid missed: the point, measured, the GEMM peak's
     floor, libm's seconds and ratio, their sum (``both``) and the larger of the two (``larger``).
     ``grid``: a saved run (its JSON)."""
-    rows = grid["rows"]
-    torch_s = {(r["model"], r["T"], r["N"], r["H"]): r["median_s"] for r in rows
-               if r["impl"] == "torch_cpu" and r["status"] == "ok" and r["dtype"] == "float64"
-               and r["pass"] == "fwdbwd"}
     threads = _machine(grid)[1]
     out = []
-    for t in report.targets(rows):
+    for t in report.targets(grid["rows"]):
         if t["dtype"] != "float64" or t["ok"] or t.get("floor") is None:
             continue
-        point = (t["model"], t["T"], t["N"], t["H"])
         libm_s = t["T"] * t["N"] * t["H"] * cell_ns(t["model"], ns) * 1e-9 / threads
-        libm = libm_s / torch_s[point]
+        libm = libm_s / t["torch_s"]
         out.append(dict(t, libm_s=libm_s, libm=libm, both=t["floor"] + libm,
                         larger=max(t["floor"], libm)))
     return out

@@ -50,14 +50,10 @@ KINDS = ("GEMMs", "other stages", "undecided", "met in the profile")     # see t
 
 
 def misses(grid, everything=False):
-    """The grid's missed time-over-torch targets (dicts of ``report.targets``), each with
-    ``torch_s``, torch CPU's time in the grid; those beyond their GEMM-peak bound left out
-    unless ``everything``."""
-    rows = grid["rows"]
-    torch_s = {(r["model"], r["dtype"], r["T"], r["N"], r["H"]): r["median_s"] for r in rows
-               if r["impl"] == "torch_cpu" and r["status"] == "ok" and r["pass"] == "fwdbwd"}
-    return [dict(t, torch_s=torch_s[(t["model"], t["dtype"], t["T"], t["N"], t["H"])])
-            for t in report.targets(rows)
+    """The grid's missed time-over-torch targets (dicts of ``report.targets``, with torch CPU's
+    time in the grid, ``torch_s``); those beyond their GEMM-peak bound left out unless
+    ``everything``."""
+    return [t for t in report.targets(grid["rows"])
             if not t["ok"] and "floor" in t and (everything or not report.beyond_bound(t))]
 
 

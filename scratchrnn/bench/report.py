@@ -59,7 +59,7 @@ def ratio_limit(model, dtype, N, H):
 def targets(rows):
     """The targets at the points that were run (scratchrnn vs torch_cpu, fwdbwd): one dict per
     (target, point) with the measured value, the limit and ok. A ratio target also gets
-    ``floor``, where the peak is known: the ratio scratchrnn would reach if all its GEMM
+    ``torch_s``, torch CPU's median seconds at the point, and ``floor``, where the peak is known: the ratio scratchrnn would reach if all its GEMM
     FLOPs ran at the measured GEMM peak and nothing else took time. A target below its floor
     asks for more than this machine's GEMMs can give. And ``paired``: ``timing.paired_summary`` of
     the two rows' samples (the median of their ratios round by round and the interval about it)
@@ -83,7 +83,7 @@ def targets(rows):
             if paired:
                 paired["within_noise"] = paired["low"] <= limit <= paired["high"]
             out.append(dict(point, target=label, value=ratio, limit=limit, ok=ratio <= limit,
-                            floor=floor, paired=paired))
+                            torch_s=theirs["median_s"], floor=floor, paired=paired))
         if (dtype == "float32" and (T, N, H) == TARGET_PEAK_POINT
                 and r.get("peak_fraction") is not None):
             frac, limit = r["peak_fraction"], TARGETS_FLOAT32[model][2]
