@@ -342,8 +342,8 @@ print(before - resident())                          # what freeing it handed bac
                     reason="needs glibc on Linux (/proc/self/statm)")
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_process_that_keeps_freed_memory_holds_on_to_a_freed_block(keep):
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_",
-                                                            "MALLOC_MMAP_THRESHOLD_", "SCRATCHRNN_KEEP_FREED_MEMORY")}
+    choosers = (*bench_env.MALLOC_VARIABLES, "GLIBC_TUNABLES", bench_env.KEEP_FREED_MEMORY)
+    env = {k: v for k, v in os.environ.items() if k not in choosers}
     out = subprocess.run([sys.executable, "-c", RESIDENT_AFTER_FREE.format(keep=keep)], env=env,
                          capture_output=True, text=True, check=True).stdout.split("\n")
     handed_back = int(out[-2])

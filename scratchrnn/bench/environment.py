@@ -52,14 +52,18 @@ OPENBLAS_CORE_ISA = {
 TORCH_CAPABILITY_ISA = {"AVX512": "AVX-512", "AVX2": "AVX2", "ZVECTOR": "none",
                         "VSX": "none", "DEFAULT": "none", "NO AVX": "none"}
 
+# Variables by which the environment chooses malloc itself (an allocator preloaded, glibc's
+# settings): ``keep_freed_memory`` then leaves malloc alone. GLIBC_TUNABLES counts where it names
+# glibc.malloc.
+MALLOC_VARIABLES = ("LD_PRELOAD", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_")
+KEEP_FREED_MEMORY = "SCRATCHRNN_KEEP_FREED_MEMORY"     # "0": leave glibc's defaults
 # Variables that set which kernels or how many threads a library runs; recorded as found.
 VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_ENABLE_INSTRUCTIONS",
              "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
              "DNNL_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES", "CUDA_VISIBLE_DEVICES",
-             "THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE", "LD_PRELOAD", "GLIBC_TUNABLES",
-             "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
-             "SCRATCHRNN_KEEP_FREED_MEMORY")
+             "THP_MEM_ALLOC_ENABLE", "NUMPY_MADVISE_HUGEPAGE", *MALLOC_VARIABLES, "GLIBC_TUNABLES",
+             KEEP_FREED_MEMORY)
 
 # torch's CPU allocator reads this once, at its first allocation: set, it advises buffers of
 # 2 MiB or more to use transparent huge pages (madvise MADV_HUGEPAGE).
@@ -70,7 +74,6 @@ THP_MODE = "/sys/kernel/mm/transparent_hugepage/enabled"
 # size come from the heap and stay there when freed, and the heap's top is not trimmed below it.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 KEEP_FREED_BYTES = 1 << 30
-KEEP_FREED_MEMORY = "SCRATCHRNN_KEEP_FREED_MEMORY"     # "0": leave glibc's defaults
 _malloc = None                       # what keep_freed_memory found or did, for ``environment``
 
 
@@ -144,8 +147,7 @@ def keep_freed_memory(env=os.environ, libc=None):
     library other than glibc. Returns what is in effect, in words, which ``environment``
     records. ``libc``: the C library to call (tests), by default the process's own."""
     global _malloc
-    own = [k for k in ("LD_PRELOAD", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
-                       "MALLOC_TOP_PAD_") if env.get(k)]
+    own = [k for k in MALLOC_VARIABLES if env.get(k)]
     if "glibc.malloc" in env.get("GLIBC_TUNABLES", ""):
         own.append("GLIBC_TUNABLES")
     name, version = platform.libc_ver()
