@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from scratchrnn.bench import environment, misses, stages
+from scratchrnn.bench import environment, misses, stages, torch_gemms
 
 from grid_helpers import row
 
@@ -61,6 +61,9 @@ def _profile(gemm_ms, elementwise_ms, outside_ms, torch_ms):
     return s
 
 
+SLOW_TORCH = {stage: 1.0 for stage in stages.GEMM_STAGES}     # torch's matmul: 1 s a stage, never faster
+
+
 def _lstm_miss():
     return [t for t in misses.misses(_grid_with_every_case()) if t["model"] == "lstm"][0]
 
@@ -74,18 +77,35 @@ def _lstm_miss():
 def test_a_miss_is_classified_by_its_gemm_stages_over_both_torch_times(gemm_ms, torch_ms, kind, gemms,
                                                                           gemms_grid):
     """Target 0.8×, torch 10 ms in the grid; the profile's elementwise 2 ms and outside 1 ms keep
-    its ratio above the target in every case."""
-    m = misses.classify(_lstm_miss(), _profile(gemm_ms, 2.0, 1.0, torch_ms))
+    its ratio above the target in every case; torch's matmul slower at every GEMM stage."""
+    m = misses.classify(_lstm_miss(), _profile(gemm_ms, 2.0, 1.0, torch_ms), SLOW_TORCH)
     assert m["kind"] == kind
     assert (m["gemms"], m["gemms_grid"]) == pytest.approx((gemms, gemms_grid))
+    assert (m["faster"], m["faster_grid"]) == pytest.approx((gemms, gemms_grid))   # ours the faster
     assert (m["elementwise"], m["outside"]) == pytest.approx((2.0 / torch_ms, 1.0 / torch_ms))
     assert m["left"] == pytest.approx(0.8 - gemms) and m["torch_moved"] == pytest.approx(torch_ms / 10.0)
     assert m["ratio"] == pytest.approx((gemm_ms + 3.0) / torch_ms)
 
 
+@pytest.mark.parametrize("projection_ms, torch_ms, kind, faster_ms", [
+    (2.0, 10.0, "GEMMs", 8.375),                   # torch's projection faster, the sum still 0.84×
+    (1.5, 10.0, "torch's GEMMs faster", 7.875),    # ... faster still: 0.79× over both torch times
+    (1.5, 9.0, "torch's GEMMs faster", 7.875),     # 0.875× over the profile's torch, 0.79× over the grid's
+])
+def test_gemms_faster_in_torch_at_a_stage_count_at_torchs_time(projection_ms, torch_ms, kind, faster_ms):
+    """Our GEMM stages 8.5 ms, 2.125 ms each, against the 0.8× target over the grid's torch time
+    (10 ms); torch's matmul slower at every stage but the input projection."""
+    torch_stages = dict(SLOW_TORCH, **{"input projection (1 GEMM)": projection_ms * 1e-3})
+    m = misses.classify(_lstm_miss(), _profile(8.5, 2.0, 1.0, torch_ms), torch_stages)
+    assert m["kind"] == kind
+    assert (m["faster"], m["faster_grid"]) == pytest.approx((faster_ms / torch_ms, faster_ms / 10.0))
+    assert m["torch_stages"] == torch_stages
+
+
 def test_a_miss_that_the_profile_met_says_so():
     """GEMMs 5 ms, the rest 2 ms against torch's 10 ms: 0.7×, within the 0.8× target."""
-    assert misses.classify(_lstm_miss(), _profile(5.0, 1.0, 1.0, 10.0))["kind"] == "met in the profile"
+    m = misses.classify(_lstm_miss(), _profile(5.0, 1.0, 1.0, 10.0), SLOW_TORCH)
+    assert m["kind"] == "met in the profile"
 
 
 def test_the_kinds_read_a_real_profiles_stage_names():
@@ -93,7 +113,7 @@ def test_the_kinds_read_a_real_profiles_stage_names():
     left out or counted twice."""
     s = stages.profile("lstm", T=3, N=2, H=4, dtype="float64", repeats=2)
     s[stages.TORCH] = s["total"]
-    m = misses.classify(dict(_lstm_miss(), torch_s=s["total"]), s)
+    m = misses.classify(dict(_lstm_miss(), torch_s=s["total"]), s, SLOW_TORCH)
     assert all(name in s for name in stages.GEMM_STAGES + stages.ELEMENTWISE_STAGES)
     assert m["gemms"] + m["elementwise"] + m["outside"] == pytest.approx(1.0, rel=1e-9)
     assert m["outside"] > 0 and m["gemms"] > 0
@@ -101,14 +121,17 @@ def test_the_kinds_read_a_real_profiles_stage_names():
 
 def test_markdown_counts_the_kinds_and_gives_each_profile():
     target = _lstm_miss()
-    found = [misses.classify(target, _profile(8.5, 2.0, 1.0, 10.0)),
-             misses.classify(target, _profile(6.0, 2.0, 1.0, 10.0))]
+    found = [misses.classify(target, _profile(8.5, 2.0, 1.0, 10.0), SLOW_TORCH),
+             misses.classify(target, _profile(6.0, 2.0, 1.0, 10.0), SLOW_TORCH)]
     page = misses.markdown(_grid_with_every_case(), found, "grid.json")
-    assert "**2 misses profiled: 1 GEMMs, 1 other stages, 0 undecided, 0 met in the profile.**" in page
+    assert ("**2 misses profiled: 1 GEMMs, 0 torch's GEMMs faster, 1 other stages, 0 undecided, 0 met "
+            "in the profile.**") in page
+    assert "| 0.85× | 0.85× | 0.85× | 0.85× | 0.2× | 0.1× | none | GEMMs |" in page   # GEMM stages, ... outside
     assert "the misses whose bound at the GEMM peak is within the target of [`grid.json`](grid.json)" in page
     assert "| lstm | float32 | 32 | 16 | 128 | 0.8× | 0.9× |" in page
     assert "| none | GEMMs |" in page and "| 0.2× | other stages |" in page
-    assert page.count("### lstm, T=32 N=16 H=128") == 2            # each point's stage table
+    assert page.count("### lstm, T=32 N=16 H=128") == 2            # each point's stage table ...
+    assert page.count("torch's matmul on the same GEMM stages") == 2   # ... and torch's matmul on it
     assert "every miss of" in misses.markdown(_grid_with_every_case(), found, "grid.json", everything=True)
     empty = misses.markdown(_grid_with_every_case(), [], "grid.json")
     assert "No miss to profile." in empty and "|" not in empty
@@ -130,22 +153,27 @@ def test_main_profiles_each_miss_and_writes_the_page_and_the_profiles(tmp_path, 
         return _profile(6.0, 2.0, 1.0, 10.0)
 
     monkeypatch.setattr(stages, "profile", profile)
+    monkeypatch.setattr(torch_gemms, "gemm_stages",
+                        lambda model, T, N, H, dtype, repeats: calls.append(("torch", model, T, repeats))
+                        or SLOW_TORCH)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     (tmp_path / "results").mkdir()
     out = tmp_path / "results" / "misses.md"
     assert misses.main([str(path), "--repeats", "3", "--out", str(out)]) == 0
-    assert sorted(calls) == [("lstm", 32, 16, 128, "float32", 3, True),
-                             ("rnn", 32, 64, 128, "float64", 3, True)]
+    assert calls == [("lstm", 32, 16, 128, "float32", 3, True), ("torch", "lstm", 32, 3),
+                     ("rnn", 32, 64, 128, "float64", 3, True), ("torch", "rnn", 32, 3)]
     assert out.read_text() in capsys.readouterr().out
     assert "[`../grid.json`](../grid.json)" in out.read_text()     # linked from where the page is
     saved = json.loads((tmp_path / "results" / "misses.json").read_text())
     assert saved["grid"] == "../grid.json" and len(saved["misses"]) == 2
     assert saved["misses"][0]["profiled"]["total"] == pytest.approx(9e-3)
+    assert saved["misses"][0]["torch_stages"] == SLOW_TORCH
 
 
 def test_main_names_what_is_wrong_before_profiling(tmp_path, monkeypatch, capsys):
     _no_machine_settings(monkeypatch)
     monkeypatch.setattr(stages, "profile", lambda *a, **k: pytest.fail("profiled despite the error"))
+    monkeypatch.setattr(torch_gemms, "gemm_stages", lambda *a, **k: pytest.fail("timed despite the error"))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rows": []}))
     assert misses.main([str(bad)]) == 2

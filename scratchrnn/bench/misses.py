@@ -10,15 +10,23 @@ out the misses beyond their bound at the GEMM peak (``report.beyond_bound``: eve
 the run's measured GEMM peak would already take more than the target's time, so only GEMMs
 faster than any measured could meet them); ``--all`` profiles them too.
 
+The same GEMM stages' products are then run through torch's matmul
+(``scratchrnn.bench.torch_gemms``: the same shapes, torch on its CPU threads), to see whether
+another library on the machine runs them faster.
+
 The GEMM stages (``stages.GEMM_STAGES``: the input projection, the per-step products, and the
-three gradient GEMMs with the bias sums) are then set against the target twice: over torch's
+three gradient GEMMs with the bias sums) are set against the target twice: over torch's
 time in the profile, and over torch's time in the grid, as torch's own time moves from process
 to process (by up to twice on the 2-core machines these were measured on). Each miss is of one
-of four kinds:
+of five kinds:
 
-- **GEMMs**: over both torch times, the GEMM stages alone, at the rates they ran at in the
-  call, took the target's time or more: gate maths, elementwise work and Python could take no
-  time and the point would still miss; only faster GEMMs at these shapes would meet it.
+- **GEMMs**: over both torch times, the GEMM stages alone took the target's time or more, at
+  the rates they ran at in the call and with each stage at the faster of that and torch's
+  matmul: gate maths, elementwise work and Python could take no time and the point would still
+  miss, and neither library runs these products fast enough at these shapes to meet it.
+- **torch's GEMMs faster**: the GEMM stages alone took the target's time or more over both,
+  but with torch's matmul time at the stages where it was faster they would take less, over at
+  least one torch time: GEMMs as fast as torch's there would leave the other stages some time.
 - **other stages**: over both, the GEMM stages took less. The page gives what the target leaves
   the other stages ("left": the target less the GEMM stages, over the profile's torch time)
   against what they took: the time loops' gate maths and elementwise work ("elementwise"), and
@@ -42,11 +50,12 @@ import json
 import os
 import sys
 
-from scratchrnn.bench import environment, report, stages
+from scratchrnn.bench import environment, report, stages, torch_gemms
 from scratchrnn.bench.grid import progress
 from scratchrnn.bench.spec import fmt_ratio
 
-KINDS = ("GEMMs", "other stages", "undecided", "met in the profile")     # see the docstring
+KINDS = ("GEMMs", "torch's GEMMs faster", "other stages", "undecided",
+         "met in the profile")                                           # see the docstring
 
 
 def misses(grid, everything=False):
@@ -57,25 +66,33 @@ def misses(grid, everything=False):
             if not t["ok"] and "floor" in t and (everything or not report.beyond_bound(t))]
 
 
-def classify(miss, profiled):
-    """The miss (from ``misses``) with its profile (``stages.profile`` with torch) and, over the
-    profile's torch time, ``ratio`` (the totals'), ``gemms``, ``elementwise``, ``outside``
-    (``stages.seconds``) and ``left`` (the target less ``gemms``); ``gemms_grid``, the GEMM
-    stages over the grid's torch time; ``torch_moved``, the profile's torch time over the grid's;
-    and ``kind`` (the module's docstring)."""
+def classify(miss, profiled, torch_stages):
+    """The miss (from ``misses``) with its profile (``stages.profile`` with torch), torch's
+    matmul on its GEMM stages (``torch_gemms.gemm_stages``) and, over the profile's torch time,
+    ``ratio`` (the totals'), ``gemms``, ``elementwise``, ``outside`` (``stages.seconds``),
+    ``left`` (the target less ``gemms``) and ``faster`` (the GEMM stages each at the faster of
+    the two, ``torch_gemms.faster``); ``gemms_grid`` and ``faster_grid``, the same over the
+    grid's torch time; ``torch_moved``, the profile's torch time over the grid's; and ``kind``
+    (the module's docstring)."""
     torch_s, limit = profiled[stages.TORCH], miss["limit"]
     parts = {kind: stages.seconds(profiled, kind) / torch_s
              for kind in ("gemms", "elementwise", "outside")}
     gemms_grid = stages.seconds(profiled, "gemms") / miss["torch_s"]
+    faster_s = torch_gemms.faster(profiled, torch_stages)
     ratio = profiled["total"] / torch_s
     if ratio <= limit:
         kind = "met in the profile"
     elif (parts["gemms"] >= limit) != (gemms_grid >= limit):
         kind = "undecided"
+    elif gemms_grid < limit:
+        kind = "other stages"
+    elif min(faster_s / torch_s, faster_s / miss["torch_s"]) < limit:
+        kind = "torch's GEMMs faster"
     else:
-        kind = "GEMMs" if gemms_grid >= limit else "other stages"
-    return dict(miss, profiled=profiled, ratio=ratio, **parts, left=limit - parts["gemms"],
-                gemms_grid=gemms_grid, torch_moved=torch_s / miss["torch_s"], kind=kind)
+        kind = "GEMMs"
+    return dict(miss, profiled=profiled, torch_stages=torch_stages, ratio=ratio, **parts,
+                left=limit - parts["gemms"], faster=faster_s / torch_s, gemms_grid=gemms_grid,
+                faster_grid=faster_s / miss["torch_s"], torch_moved=torch_s / miss["torch_s"], kind=kind)
 
 
 
@@ -87,30 +104,36 @@ def markdown(grid, found, source, everything=False):
         "the misses whose bound at the GEMM peak is within the target"
     lines = ["# Where the misses go: a stage profile of each", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; {which} of "
-             f"[`{source}`]({source}) ({started}), each profiled with torch CPU interleaved "
-             f"(`python -m scratchrnn.bench.misses`).", ""]
+             f"[`{source}`]({source}) ({started}), each profiled with torch CPU interleaved and its "
+             f"GEMM stages run through torch's matmul (`python -m scratchrnn.bench.misses`).", ""]
     if not found:
         return "\n".join(lines + ["No miss to profile.", ""])
     counts = {kind: sum(m["kind"] == kind for m in found) for kind in KINDS}
     lines += [f"**{len(found)} misses profiled: "
               + ", ".join(f"{n} {kind}" for kind, n in counts.items())
               + ".** \"GEMMs\": the GEMM stages alone took the target's time or more over both torch "
-              "CPU's time in the profile and its time in the grid; \"other stages\": they took less "
-              "over both, and \"left\", what the target leaves the rest of the call, is less than "
-              "what the time loops' elementwise work (\"elementwise\") and everything outside the "
-              "compiled passes (\"outside\") took; \"undecided\": the two torch times disagree.", "",
+              "CPU's time in the profile and its time in the grid, even with each stage at the faster "
+              "of our time and torch's matmul's on the same products (\"faster of the two\", "
+              "`scratchrnn.bench.torch_gemms`); \"torch's GEMMs faster\": they took it with "
+              "ours, but at the faster of the two they would not, over at least one torch time; \"other "
+              "stages\": the GEMM stages took less over both, and \"left\", what the target leaves "
+              "the rest of the call, is less than what the time loops' elementwise work "
+              "(\"elementwise\") and everything outside the compiled passes (\"outside\") took; "
+              "\"undecided\": the two torch times disagree.", "",
               "\"grid\" and \"at the GEMM peak\" (every GEMM FLOP at the run's GEMM peak) are over "
-              "torch's time in the grid, as is \"GEMM stages (grid)\"; the other ratios are over "
+              "torch's time in the grid, as are \"GEMM stages (grid)\" and \"faster of the two "
+              "(grid)\"; the other ratios are over "
               "torch's time in the profile (\"torch moved\": that time over the grid's). The "
               "elementwise stages are the passes' time less their products timed alone "
               "(`scratchrnn.bench.stages`): where the products alone took longer than in the pass, "
               "they come out negative.", "",
               "| model | dtype | T | N | H | target | grid | at the GEMM peak | torch moved | profile "
-              "| GEMM stages | GEMM stages (grid) | elementwise | outside | left | kind |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| GEMM stages | GEMM stages (grid) | faster of the two | faster of the two (grid) "
+              "| elementwise | outside | left | kind |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in found:
         ratios = (m["limit"], m["value"], m["floor"], m["torch_moved"], m["ratio"], m["gemms"],
-                  m["gemms_grid"], m["elementwise"], m["outside"])
+                  m["gemms_grid"], m["faster"], m["faster_grid"], m["elementwise"], m["outside"])
         cells = [fmt_ratio(r) for r in ratios]
         cells[1] += report.FLAG if m["flagged"] else ""
         left = fmt_ratio(m["left"]) if m["left"] > 0 else "none"
@@ -121,6 +144,8 @@ def markdown(grid, found, source, everything=False):
     lines.append("")
     for m in found:
         lines.append(stages.markdown(m["model"], m["T"], m["N"], m["H"], m["dtype"], m["profiled"]))
+        lines += [torch_gemms.markdown_line(m["model"], m["T"], m["N"], m["H"], m["profiled"],
+                                            m["torch_stages"]), ""]
     return "\n".join(lines)
 
 
@@ -150,9 +175,12 @@ def main(argv=None):
     environment.give_torch_huge_pages()         # as the grid does, before torch is imported
     environment.keep_freed_memory()             # as the grid does
     points, _ = progress(misses(grid, args.all))
-    found = [classify(m, stages.profile(m["model"], m["T"], m["N"], m["H"], m["dtype"], args.repeats,
-                                        torch_side=True))
-             for m in points]
+    found = []
+    for m in points:
+        profiled = stages.profile(m["model"], m["T"], m["N"], m["H"], m["dtype"], args.repeats,
+                                  torch_side=True)
+        torch_stages = torch_gemms.gemm_stages(m["model"], m["T"], m["N"], m["H"], m["dtype"], args.repeats)
+        found.append(classify(m, profiled, torch_stages))
     # the link to the grid, from where the page is written (else its path as given)
     source = os.path.relpath(args.grid, folder) if folder else args.grid
     page = markdown(grid, found, source, args.all)
