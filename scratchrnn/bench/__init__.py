@@ -15,7 +15,6 @@ Pieces, each one concern, imports pointing one way (top to bottom):
 Benchmarks of their own, each with ``python -m``: ``stages`` (where one call spends its time;
 ``stage_timers`` holds its timers), ``misses`` (a grid's misses, each profiled by ``stages``, its
 GEMM stages also run through torch's matmul by ``torch_gemms``), ``bounds`` (float64's floor at a
-grid's misses), and those that time the ways one rule chooses
-between: ``products``, ``directions`` (with ``ways``), ``pieces``, ``groups``, ``one_hot`` and
-``param_grads``.
+grid's misses), and those that time the ways one rule chooses between: ``products``,
+``directions`` (with ``ways``), ``pieces``, ``groups``, ``one_hot`` and ``param_grads``.
 """

@@ -11,8 +11,9 @@ the run's measured GEMM peak would already take more than the target's time, so 
 faster than any measured could meet them); ``--all`` profiles them too.
 
 The same GEMM stages' products are then run through torch's matmul
-(``scratchrnn.bench.torch_gemms``: the same shapes, torch on its CPU threads), to see whether
-another library on the machine runs them faster.
+(``scratchrnn.bench.torch_gemms``: the same shapes, torch on its CPU threads, each weight
+gradient one GEMM over all rows where ours sums it in chunks), to see whether another library on
+the machine runs them faster.
 
 The GEMM stages (``stages.GEMM_STAGES``: the input projection, the per-step products, and the
 three gradient GEMMs with the bias sums) are set against the target twice: over torch's
@@ -23,10 +24,14 @@ of five kinds:
 - **GEMMs**: over both torch times, the GEMM stages alone took the target's time or more, at
   the rates they ran at in the call and with each stage at the faster of that and torch's
   matmul: gate maths, elementwise work and Python could take no time and the point would still
-  miss, and neither library runs these products fast enough at these shapes to meet it.
+  miss, and neither library, as measured, runs these products fast enough at these shapes to
+  meet it.
 - **torch's GEMMs faster**: the GEMM stages alone took the target's time or more over both,
   but with torch's matmul time at the stages where it was faster they would take less, over at
-  least one torch time: GEMMs as fast as torch's there would leave the other stages some time.
+  least one torch time: GEMMs as fast as torch's there would leave the other stages some time
+  (not necessarily enough). Where the two torch times disagree on this alone, the miss is of
+  this kind, not undecided: that the GEMM stages as they ran hold it back is settled over both,
+  and "GEMMs" claims more, that no faster GEMM was found, which one torch time suffices to deny.
 - **other stages**: over both, the GEMM stages took less. The page gives what the target leaves
   the other stages ("left": the target less the GEMM stages, over the profile's torch time)
   against what they took: the time loops' gate maths and elementwise work ("elementwise"), and
@@ -54,8 +59,7 @@ from scratchrnn.bench import environment, report, stages, torch_gemms
 from scratchrnn.bench.grid import progress
 from scratchrnn.bench.spec import fmt_ratio
 
-KINDS = ("GEMMs", "torch's GEMMs faster", "other stages", "undecided",
-         "met in the profile")                                           # see the docstring
+KINDS = ("GEMMs", "torch's GEMMs faster", "other stages", "undecided", "met in the profile")   # the docstring
 
 
 def misses(grid, everything=False):
@@ -70,15 +74,15 @@ def classify(miss, profiled, torch_stages):
     """The miss (from ``misses``) with its profile (``stages.profile`` with torch), torch's
     matmul on its GEMM stages (``torch_gemms.gemm_stages``) and, over the profile's torch time,
     ``ratio`` (the totals'), ``gemms``, ``elementwise``, ``outside`` (``stages.seconds``),
-    ``left`` (the target less ``gemms``) and ``faster`` (the GEMM stages each at the faster of
-    the two, ``torch_gemms.faster``); ``gemms_grid`` and ``faster_grid``, the same over the
+    ``left`` (the target less ``gemms``) and ``best`` (the GEMM stages each at the faster of
+    the two, ``torch_gemms.best_seconds``); ``gemms_grid`` and ``best_grid``, the same over the
     grid's torch time; ``torch_moved``, the profile's torch time over the grid's; and ``kind``
     (the module's docstring)."""
     torch_s, limit = profiled[stages.TORCH], miss["limit"]
     parts = {kind: stages.seconds(profiled, kind) / torch_s
              for kind in ("gemms", "elementwise", "outside")}
     gemms_grid = stages.seconds(profiled, "gemms") / miss["torch_s"]
-    faster_s = torch_gemms.faster(profiled, torch_stages)
+    best_s = torch_gemms.best_seconds(profiled, torch_stages)
     ratio = profiled["total"] / torch_s
     if ratio <= limit:
         kind = "met in the profile"
@@ -86,13 +90,13 @@ def classify(miss, profiled, torch_stages):
         kind = "undecided"
     elif gemms_grid < limit:
         kind = "other stages"
-    elif min(faster_s / torch_s, faster_s / miss["torch_s"]) < limit:
+    elif min(best_s / torch_s, best_s / miss["torch_s"]) < limit:
         kind = "torch's GEMMs faster"
     else:
         kind = "GEMMs"
     return dict(miss, profiled=profiled, torch_stages=torch_stages, ratio=ratio, **parts,
-                left=limit - parts["gemms"], faster=faster_s / torch_s, gemms_grid=gemms_grid,
-                faster_grid=faster_s / miss["torch_s"], torch_moved=torch_s / miss["torch_s"], kind=kind)
+                left=limit - parts["gemms"], best=best_s / torch_s, gemms_grid=gemms_grid,
+                best_grid=best_s / miss["torch_s"], torch_moved=torch_s / miss["torch_s"], kind=kind)
 
 
 
@@ -114,7 +118,8 @@ def markdown(grid, found, source, everything=False):
               + ".** \"GEMMs\": the GEMM stages alone took the target's time or more over both torch "
               "CPU's time in the profile and its time in the grid, even with each stage at the faster "
               "of our time and torch's matmul's on the same products (\"faster of the two\", "
-              "`scratchrnn.bench.torch_gemms`); \"torch's GEMMs faster\": they took it with "
+              "`scratchrnn.bench.torch_gemms`, whose weight gradients are one GEMM each where ours "
+              "are summed in chunks); \"torch's GEMMs faster\": they took it with "
               "ours, but at the faster of the two they would not, over at least one torch time; \"other "
               "stages\": the GEMM stages took less over both, and \"left\", what the target leaves "
               "the rest of the call, is less than what the time loops' elementwise work "
@@ -133,7 +138,7 @@ def markdown(grid, found, source, everything=False):
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in found:
         ratios = (m["limit"], m["value"], m["floor"], m["torch_moved"], m["ratio"], m["gemms"],
-                  m["gemms_grid"], m["faster"], m["faster_grid"], m["elementwise"], m["outside"])
+                  m["gemms_grid"], m["best"], m["best_grid"], m["elementwise"], m["outside"])
         cells = [fmt_ratio(r) for r in ratios]
         cells[1] += report.FLAG if m["flagged"] else ""
         left = fmt_ratio(m["left"]) if m["left"] > 0 else "none"
@@ -143,9 +148,9 @@ def markdown(grid, found, source, everything=False):
         lines += ["", report.FLAG_NOTE]
     lines.append("")
     for m in found:
-        lines.append(stages.markdown(m["model"], m["T"], m["N"], m["H"], m["dtype"], m["profiled"]))
-        lines += [torch_gemms.markdown_line(m["model"], m["T"], m["N"], m["H"], m["profiled"],
-                                            m["torch_stages"]), ""]
+        point = (m["model"], m["T"], m["N"], m["H"])
+        lines += [stages.markdown(*point, m["dtype"], m["profiled"]),
+                  torch_gemms.markdown_line(*point, m["profiled"], m["torch_stages"]), ""]
     return "\n".join(lines)
 
 
@@ -154,7 +159,8 @@ def main(argv=None):
                                 description=__doc__.splitlines()[0])
     p.add_argument("grid", help="a grid's JSON (scratchrnn bench ... --impls scratchrnn torch_cpu)")
     p.add_argument("--repeats", type=int, default=REPEATS,
-                   help=f"profiled calls per point (default {REPEATS})")
+                   help=f"profiled calls per point, and runs of each GEMM stage through torch's "
+                        f"matmul (default {REPEATS})")
     p.add_argument("--all", action="store_true",
                    help="also profile the misses beyond their bound at the GEMM peak")
     p.add_argument("--out", help="also write the Markdown to this file, and the profiles beside it (.json)")
@@ -177,10 +183,9 @@ def main(argv=None):
     points, _ = progress(misses(grid, args.all))
     found = []
     for m in points:
-        profiled = stages.profile(m["model"], m["T"], m["N"], m["H"], m["dtype"], args.repeats,
-                                  torch_side=True)
-        torch_stages = torch_gemms.gemm_stages(m["model"], m["T"], m["N"], m["H"], m["dtype"], args.repeats)
-        found.append(classify(m, profiled, torch_stages))
+        point = (m["model"], m["T"], m["N"], m["H"], m["dtype"])
+        profiled = stages.profile(*point, args.repeats, torch_side=True)
+        found.append(classify(m, profiled, torch_gemms.gemm_stages(*point, args.repeats)))
     # the link to the grid, from where the page is written (else its path as given)
     source = os.path.relpath(args.grid, folder) if folder else args.grid
     page = markdown(grid, found, source, args.all)
