@@ -40,15 +40,15 @@ import time
 
 import numpy as np
 
-from scratchrnn import registry
 from scratchrnn.bench import measure, stages
+from scratchrnn.bench.spec import gates
 
 
 def products(model, T, N, H, dtype="float32"):
     """{stage: a call that runs that GEMM stage's products once through torch}, keyed as
     ``stages.GEMM_STAGES``, and the tensors they read and write, by name (for tests)."""
     import torch
-    G = registry.KINDS[model].gates
+    G = gates(model)
     rng = np.random.default_rng(SEED)
     arrays = {name: torch.from_numpy(rng.standard_normal(shape).astype(dtype)) for name, shape in (
         ("x", (T * N, H)), ("w_ih", (G * H, H)), ("w_hh", (G * H, H)), ("b", (G * H,)),
