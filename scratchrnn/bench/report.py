@@ -61,11 +61,11 @@ def targets(rows):
     (target, point) with the measured value, the limit and ok. A ratio target also gets
     ``torch_s``, torch CPU's median seconds at the point, and ``floor``, where the peak is known:
     the ratio scratchrnn would reach if all its GEMM FLOPs ran at the measured GEMM peak and
-    nothing else took time. A target below its floor
-    asks for more than this machine's GEMMs can give. And ``paired``: ``timing.paired_summary`` of
-    the two rows' samples (the median of their ratios round by round and the interval about it)
-    with ``within_noise`` True where the interval holds the limit; None where the rows kept no
-    samples (older runs) or too few rounds."""
+    nothing else took time. A target below its floor asks for more than this machine's GEMMs
+    can give. And ``paired``: ``timing.paired_summary`` of the two rows' samples (the median of
+    their ratios round by round and the interval about it) with ``within_noise`` True where the
+    interval holds the limit; None where the rows kept no samples (older runs) or too few
+    rounds."""
     ok = {(r["impl"], key(r)): r for r in rows if r["status"] == "ok"}
     out = []
     for (impl, k), r in ok.items():
