@@ -1,16 +1,25 @@
 """scratchrnn.bench.bounds: float64's floor (GEMM peak + libm's gate functions) at a grid's misses."""
 
 import json
+import math
 
 import numpy as np
 import pytest
 
-from scratchrnn.bench import bounds
-from scratchrnn.bench.spec import flops
+from scratchrnn import GRU, LSTM, RNN
+from scratchrnn.bench import bounds, impls
+from scratchrnn.bench.spec import Point, flops
 
 from grid_helpers import row
 
-NS = {"sigmoid": 4.0, "tanh": 10.0}          # made-up libm costs, ns a value
+# Made-up libm costs, ns a cell: the RNN's one tanh, the GRU's two sigmoids and a tanh, the
+# LSTM's three sigmoids and two tanhs, at 4 ns a sigmoid and 10 ns a tanh.
+CELL_NS = {"rnn": 10.0, "gru": 2 * 4.0 + 10.0, "lstm": 3 * 4.0 + 2 * 10.0}
+
+
+def _seconds(model, T, N, H):
+    """Stands in for ``bounds.point_seconds``: one thread's seconds at CELL_NS a cell."""
+    return T * N * H * CELL_NS[model] * 1e-9
 
 
 def _rows(model, T, N, H, ours_s, torch_s, peak_gflops):
@@ -24,12 +33,83 @@ def _grid(rows, threads=2):
                             "cpu": {"model": "Test CPU", "cpu_count": threads, "isa": "AVX-512"}}}
 
 
-def test_cell_costs_follow_the_forward_equations():
-    """RNN: one tanh (R2); GRU: two sigmoids and a tanh (G2)–(G3); LSTM: three sigmoids and two
-    tanhs, the gates and tanh(c_t) (L2), (L4)."""
-    assert bounds.cell_ns("rnn", NS) == 10.0
-    assert bounds.cell_ns("gru", NS) == 2 * 4.0 + 10.0
-    assert bounds.cell_ns("lstm", NS) == 3 * 4.0 + 2 * 10.0
+def _sigmoid(v):
+    """The kernels' float64 sigmoid in Python, libm's exp (``scratchrnn.kernels.gates.sigmoid``)."""
+    e = math.exp(-abs(v))
+    return (1.0 if v >= 0 else e) / (1.0 + e)
+
+
+# The arguments come from the reference forward and NumPy's GEMMs, summed in another order than
+# the kernels sum theirs: each differs from the kernels' by a few rounding errors of its I + H + 2
+# terms (|term| < 5 here), under 1e-13; every function of them moves by at most as much (slopes
+# ≤ 1). 1e-12 leaves room for that and fails on any wrong argument (a bias left out moves the
+# outputs by about 0.1).
+ARGUMENTS_ATOL = 1e-12
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_arguments_are_those_the_kernels_pass(model):
+    """The forward's outputs, as the package's compiled float64 kernels give them, follow from the
+    arguments by (R2), (L2)–(L4) and (G2)–(G4): the module the grid builds, its input."""
+    T, N, H = 6, 5, 7
+    m, x, _ = impls.inputs(Point(model, "fwdbwd", "float64", T, N, H), seed=3)
+    out = m(x)[0]                                                 # (T, N, H)
+    args = bounds.arguments(model, T, N, H, seed=3)
+    sig = np.vectorize(_sigmoid)
+    if model == "rnn":
+        (a,) = args
+        want = np.tanh(a)                                         # (R2)
+    elif model == "lstm":
+        a, c = args
+        i, f, g, o = sig(a[..., :H]), sig(a[..., H:2 * H]), np.tanh(a[..., 2 * H:3 * H]), sig(a[..., 3 * H:])
+        c_prev = np.concatenate([np.zeros((1, N, H)), c[:-1]])
+        np.testing.assert_allclose(c, f * c_prev + i * g, rtol=0, atol=ARGUMENTS_ATOL)   # (L3)
+        want = o * np.tanh(c)                                     # (L4)
+    else:
+        a_rz, a_n = args
+        z, n = sig(a_rz[..., H:]), np.tanh(a_n)                   # (G2), (G3)
+        h_prev = np.concatenate([np.zeros((1, N, H)), out[:-1]])
+        want = (1 - z) * n + z * h_prev                           # (G4)
+    assert [arg.shape[:2] for arg in args] == [(T, N)] * len(args)
+    np.testing.assert_allclose(out, want, rtol=0, atol=ARGUMENTS_ATOL)
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_calls_are_the_kernels_functions_on_each_argument(model):
+    """Each loop calls sigmoid where the forward takes a sigmoid and tanh where it takes a tanh,
+    on every argument: its outputs are those functions of them, libm's, bit for bit."""
+    T, N, H = 3, 4, 5
+    args = tuple(np.ascontiguousarray(a) for a in bounds.arguments(model, T, N, H, seed=0))
+    outs = tuple(np.full_like(a, np.nan) for a in args)
+    bounds.CALLS[model](*args, *outs)
+    sig, tanh = np.vectorize(_sigmoid, otypes=[float]), np.vectorize(math.tanh, otypes=[float])
+    sigmoid_columns = {"rnn": [], "lstm": [*range(2 * H), *range(3 * H, 4 * H)], "gru": range(2 * H)}
+    for k, (a, out) in enumerate(zip(args, outs)):
+        columns = sigmoid_columns[model] if k == 0 else []
+        want = tanh(a)
+        want[..., columns] = sig(a[..., columns])
+        assert np.array_equal(out, want), (model, k)
+
+
+def test_libm_seconds_times_all_the_arguments_in_each_run(monkeypatch):
+    """One run over all of the point's arguments and outputs, as a pass makes, ``repeats`` times
+    after the compiling call."""
+    args = bounds.arguments("lstm", 4, 3, 8, seed=0)
+    runs = []
+
+    def calls(a, c, out, out_c):
+        assert out.shape == a.shape and out_c.shape == c.shape
+        runs.append((a.shape, c.shape, np.array_equal(a, args[0][:a.shape[0], :a.shape[1]])))
+
+    monkeypatch.setitem(bounds.CALLS, "lstm", calls)
+    s = bounds.libm_seconds("lstm", args, repeats=3)
+    assert runs == [((1, 1, 32), (1, 1, 8), True)] + [((4, 3, 32), (4, 3, 8), True)] * 3
+    assert np.isfinite(s) and s > 0
+
+
+def test_libm_seconds_positive_and_finite():
+    s = bounds.libm_seconds("gru", bounds.arguments("gru", 4, 3, 8, seed=0), repeats=2)
+    assert np.isfinite(s) and s > 0
 
 
 def test_bounds_at_the_misses_only_and_their_sum():
@@ -38,13 +118,14 @@ def test_bounds_at_the_misses_only_and_their_sum():
     T, N, H = 32, 64, 128
     rows = (_rows("lstm", T, N, H, ours_s=0.06, torch_s=0.1, peak_gflops=100.0)      # 0.6×: a miss
             + _rows("rnn", T, N, H, ours_s=0.04, torch_s=0.1, peak_gflops=100.0))    # 0.4×: within 0.5×
-    found = bounds.bounds(_grid(rows), NS)
+    found = bounds.bounds(_grid(rows), _seconds)
     assert [b["model"] for b in found] == ["lstm"]
     b = found[0]
     assert b["value"] == pytest.approx(0.6)
     assert b["floor"] == pytest.approx(flops("lstm", "fwdbwd", T, N, H, H) / 100e9 / 0.1)
-    libm_s = T * N * H * (3 * 4.0 + 2 * 10.0) * 1e-9 / 2
+    libm_s = T * N * H * CELL_NS["lstm"] * 1e-9 / 2
     assert b["libm_s"] == pytest.approx(libm_s)
+    assert b["cell_ns"] == pytest.approx(CELL_NS["lstm"])
     assert b["libm"] == pytest.approx(libm_s / 0.1)
     assert b["both"] == pytest.approx(b["floor"] + b["libm"])
     assert b["larger"] == max(b["floor"], b["libm"])
@@ -53,7 +134,7 @@ def test_bounds_at_the_misses_only_and_their_sum():
 def test_markdown_counts_and_marks_the_misses_beyond_their_floor():
     """A miss whose floor is above the target is counted and printed in bold, for the sum and
     for the larger of the two bounds separately; a miss below both is printed plain."""
-    # T=32: 262,144 cells at NS's costs on 2 threads against torch's 4 ms: libm alone 1.05×
+    # T=32: 262,144 cells at CELL_NS's costs on 2 threads against torch's 4 ms: libm alone 1.05×
     # (lstm), 0.59× (gru), 0.33× (rnn); the rnn's GEMM floor 0.30× (403 MFLOP at 336 GFLOP/s).
     # T=128: the rnn against torch's 100 ms: libm 0.052×, GEMM floor 0.048×
     rows = (_rows("lstm", 32, 64, 128, ours_s=0.006, torch_s=0.004, peak_gflops=1e5)
@@ -61,12 +142,12 @@ def test_markdown_counts_and_marks_the_misses_beyond_their_floor():
             + _rows("rnn", 32, 64, 128, ours_s=0.0028, torch_s=0.004, peak_gflops=336.0)
             + _rows("rnn", 128, 64, 128, ours_s=0.06, torch_s=0.1, peak_gflops=336.0))
     grid = _grid(rows)
-    found = {(b["model"], b["T"]): b for b in bounds.bounds(grid, NS)}
+    found = {(b["model"], b["T"]): b for b in bounds.bounds(grid, _seconds)}
     points = [("lstm", 32), ("gru", 32), ("rnn", 32), ("rnn", 128)]
     assert [found[p]["both"] > 0.5 for p in points] == [True, True, True, False]
     assert [found[p]["larger"] > 0.5 for p in points] == [True, True, False, False]
     assert found["rnn", 32]["floor"] < 0.5 and found["rnn", 32]["libm"] < 0.5   # only their sum is above
-    page = bounds.markdown(grid, NS, list(found.values()), "grid_cpu_float64.json")
+    page = bounds.markdown(grid, list(found.values()), "grid_cpu_float64.json")
     assert ("**3 of the 4 float64 misses ask for less than the sum** (in bold: above the target), "
             "**2 for less than the larger of the two**.") in page
     lines = {p: next(line for line in page.splitlines() if line.startswith(f"| {p[0]} | {p[1]} |"))
@@ -77,12 +158,6 @@ def test_markdown_counts_and_marks_the_misses_beyond_their_floor():
         assert lines[p].endswith(f"| {f'**{both}**' if bold_both else both} | "
                                  f"{f'**{larger}**' if bold_larger else larger} |"), lines[p]
     assert page.count("\n| lstm |") == 1 and page.count("\n| gru |") == 1
-
-
-def test_libm_times_are_positive_and_finite():
-    ns = bounds.libm_ns(values=4096, repeats=2)
-    assert set(ns) == {"sigmoid", "tanh"}
-    assert all(np.isfinite(v) and v > 0 for v in ns.values())
 
 
 def test_main_rejects_what_is_not_a_float64_grid(tmp_path, capsys):

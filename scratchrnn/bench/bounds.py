@@ -5,15 +5,22 @@
 For float64 data the time loops evaluate the gate functions with libm's ``tanh`` and ``exp``,
 one value at a time (``scratchrnn.kernels.gates``: the exact reference, never a vectorised
 approximation). That work cannot shrink without giving up libm, so it belongs in the floor of
-what a float64 pass can take, next to the GEMMs. This times the kernels' own gate functions
-here, in a compiled loop over ``VALUES`` values (normal, σ = 2) on one thread, and for every
-float64 target the grid missed gives:
+what a float64 pass can take, next to the GEMMs. For every float64 target the grid missed this
+gives:
 
 - "at the GEMM peak": the grid's own bound (every GEMM FLOP at the run's measured float64
   GEMM peak, nothing else; ``report.targets``);
-- "libm": the forward's gate functions of all T·N·H cells (``GATE_FUNCTIONS``; the backward
-  reads what the forward saved and calls none) at the times measured here, spread over the
-  grid's Numba threads with no overhead, as a ratio to torch CPU's time at the point.
+- "libm": the forward's gate functions (the backward reads what the forward saved and calls
+  none), timed here on one thread at the point itself: the grid's model and input (its seed)
+  go through the readable reference forward (``scratchrnn.reference``), and a compiled loop
+  calls the kernels' own ``sigmoid`` and ``tanh`` on the arguments the kernels pass them, in
+  the order they pass them (``_rnn_calls``, ``_lstm_calls``, ``_gru_calls``), nothing else
+  (``libm_seconds``). That time, spread over the grid's Numba threads with no overhead, is
+  given as a ratio to torch CPU's time at the point.
+
+The arguments matter: libm's ``tanh`` takes longer for some of them than for others (on a
+Zen 4, 9 ns a value for normal arguments with σ = 0.1, 15 ns with σ = 1), so a cost timed on
+other values bounds nothing at a point.
 
 Their sum is a lower bound on the ratio that a kernel keeping libm reaches on this machine
 if each core runs the gate functions and the GEMMs one after the other, as the kernels here do
@@ -26,12 +33,8 @@ Run it on the machine that ran the grid: the libm times are this machine's.
 """
 
 # -- configuration -----------------------------------------------------------
-VALUES = 1 << 20           # gate function arguments timed
-REPEATS = 7                # timings of the loop; the fastest is kept
-SEED = 0
-# Sigmoids and tanhs per cell in the forward: the RNN's tanh (R2), the GRU's r, z and n (G2)–(G3),
-# the LSTM's i, f, o, g and tanh(c_t) (L2), (L4).
-GATE_FUNCTIONS = {"rnn": (0, 1), "gru": (2, 1), "lstm": (3, 2)}
+REPEATS = 7                # timings of each point's calls; the fastest is kept
+SEED = 0                   # the grid's seed where its JSON names none (``scratchrnn bench``'s default)
 # -----------------------------------------------------------------------------
 
 import argparse
@@ -41,59 +44,128 @@ import time
 import numpy as np
 from numba import njit
 
-from scratchrnn.bench import report
-from scratchrnn.bench.spec import fmt_ratio
+from scratchrnn.bench import impls, report
+from scratchrnn.bench.grid import progress
+from scratchrnn.bench.spec import Point, fmt_ratio
 from scratchrnn.kernels.gates import sigmoid, tanh
+from scratchrnn.reference import gru as gru_ref, lstm as lstm_ref, rnn as rnn_ref
+
+
+# -- the forward's gate functions, as the kernels call them (``scratchrnn.kernels.loops``) ------
+# Row by row, in each row the same runs of calls in the same order; the results are written to
+# ``out`` so that no call can be left out.
+
+@njit(error_model="numpy")
+def _rnn_calls(a, out):
+    """tanh(a_t) (R2); a: (T, N, H)."""
+    T, N, H = a.shape
+    for t in range(T):
+        for s in range(N):
+            for j in range(H):
+                out[t, s, j] = tanh(a[t, s, j], False)
 
 
 @njit(error_model="numpy")
-def _sigmoids(a, out):
-    for i in range(a.size):
-        out[i] = sigmoid(a[i], False)
+def _lstm_calls(a, c, out, out_c):
+    """σ for i and f, tanh for g, σ for o (L2), then tanh(c_t) (L4); a: (T, N, 4H), c: (T, N, H)."""
+    T, N, GH = a.shape
+    H = GH // 4
+    for t in range(T):
+        for s in range(N):
+            for j in range(2 * H):
+                out[t, s, j] = sigmoid(a[t, s, j], False)
+            for j in range(2 * H, 3 * H):
+                out[t, s, j] = tanh(a[t, s, j], False)
+            for j in range(3 * H, GH):
+                out[t, s, j] = sigmoid(a[t, s, j], False)
+            for j in range(H):
+                out_c[t, s, j] = tanh(c[t, s, j], False)
 
 
 @njit(error_model="numpy")
-def _tanhs(a, out):
-    for i in range(a.size):
-        out[i] = tanh(a[i], False)
+def _gru_calls(a_rz, a_n, out, out_n):
+    """σ for r and z (G2), tanh for n (G3); a_rz: (T, N, 2H), a_n: (T, N, H)."""
+    T, N, H = a_n.shape
+    for t in range(T):
+        for s in range(N):
+            for j in range(2 * H):
+                out[t, s, j] = sigmoid(a_rz[t, s, j], False)
+            for j in range(H):
+                out_n[t, s, j] = tanh(a_n[t, s, j], False)
 
 
-def libm_ns(values=VALUES, repeats=REPEATS):
-    """{"sigmoid": ns, "tanh": ns}: one float64 value's gate function, as the kernels call it, on
-    one thread (the fastest of ``repeats`` loops over ``values`` values)."""
-    a = np.random.default_rng(SEED).standard_normal(values) * 2.0
-    out = np.empty_like(a)
-    times = {}
-    for name, loop in (("sigmoid", _sigmoids), ("tanh", _tanhs)):
-        loop(a[:16], out[:16])                       # compile
-        best = float("inf")
-        for _ in range(repeats):
-            t = time.perf_counter()
-            loop(a, out)
-            best = min(best, time.perf_counter() - t)
-        times[name] = best / values * 1e9
-    return times
+CALLS = {"rnn": _rnn_calls, "lstm": _lstm_calls, "gru": _gru_calls}
 
 
-def cell_ns(model, ns):
-    """The forward's gate functions of one cell of ``model``, in ns (``ns`` from ``libm_ns``)."""
-    sigmoids, tanhs = GATE_FUNCTIONS[model]
-    return sigmoids * ns["sigmoid"] + tanhs * ns["tanh"]
+def arguments(model, T, N, H, seed):
+    """The arguments the float64 forward passes its gate functions at a grid point (I = H), as
+    ``CALLS[model]`` takes them: the model and input the grid built there with ``seed``
+    (``impls.inputs``), run through the reference forward from zero states.
+    RNN (a,), LSTM (a, c_t), GRU (a^r|a^z, a^xn + r ⊙ a^hn); each (T, N, ·)."""
+    m, x, _ = impls.inputs(Point(model, "fwdbwd", "float64", T, N, H), seed)
+    p = m.state_dict()
+    w_ih, w_hh, b_ih, b_hh = (p[f"{k}_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    h0 = np.zeros((N, H))
+    if model == "rnn":
+        cache = rnn_ref.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh)[2]
+    elif model == "lstm":
+        cache = lstm_ref.lstm_forward(x, h0, h0, w_ih, w_hh, b_ih, b_hh)[3]
+    else:
+        cache = gru_ref.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)[2]
+    xw = x @ w_ih.T + b_ih                                       # (T, N, G·H)
+    hw = cache.h[:-1] @ w_hh.T + b_hh                            # (T, N, G·H)  from h_{t-1}
+    if model == "gru":                                           # (G2), (G3)
+        r, a_hn = cache.gates[..., :H], hw[..., 2 * H:]
+        return xw[..., :2 * H] + hw[..., :2 * H], xw[..., 2 * H:] + r * a_hn
+    a = xw + hw                                                  # (R1), (L1)
+    return (a,) if model == "rnn" else (a, np.ascontiguousarray(cache.c[1:]))
 
 
-def bounds(grid, ns):
+def libm_seconds(model, args, repeats=REPEATS):
+    """The fastest of ``repeats`` runs of ``CALLS[model]`` over ``args`` (from ``arguments``),
+    all of them in one run, on one thread, in seconds.
+
+    All of them in one run, as a forward pass calls them: the grid, too, calls the pass again and
+    again on the same input. Runs of one step's calls, repeated, took less (on a Zen 4, 9 ns a
+    tanh where all of them took 15) where a step holds a few thousand arguments: the CPU learns
+    libm's branches for those very values, which a pass, calling them once between millions of
+    other branches, gives it no chance to do."""
+    args = tuple(np.ascontiguousarray(a) for a in args)
+    calls, outs = CALLS[model], tuple(np.empty_like(a) for a in args)
+    calls(*(a[:1, :1] for a in args), *(o[:1, :1] for o in outs))    # compile
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        calls(*args, *outs)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def point_seconds(seed, repeats=REPEATS):
+    """libm's seconds on one thread at a point, ``(model, T, N, H) -> s``, from its own arguments."""
+    return lambda model, T, N, H: libm_seconds(model, arguments(model, T, N, H, seed), repeats)
+
+
+def misses(grid):
+    """The float64 ratio targets the grid missed (those with a GEMM-peak floor)."""
+    return [t for t in report.targets(grid["rows"])
+            if t["dtype"] == "float64" and not t["ok"] and t.get("floor") is not None]
+
+
+def bounds(grid, seconds, found=None):
     """One dict per float64 ratio target the grid missed: the point, measured, the GEMM peak's
-    floor, libm's seconds and ratio, their sum (``both``) and the larger of the two (``larger``).
-    ``grid``: a saved run (its JSON)."""
+    floor, libm's seconds (on the grid's threads), ns a cell and ratio, their sum (``both``) and
+    the larger of the two (``larger``). ``grid``: a saved run (its JSON); ``seconds``: libm's
+    seconds on one thread at a point, ``(model, T, N, H) -> s`` (``point_seconds``); ``found``:
+    the misses to bound, in the order given (default ``misses(grid)``)."""
     threads = _machine(grid)[1]
     out = []
-    for t in report.targets(grid["rows"]):
-        if t["dtype"] != "float64" or t["ok"] or t.get("floor") is None:
-            continue
-        libm_s = t["T"] * t["N"] * t["H"] * cell_ns(t["model"], ns) * 1e-9 / threads
+    for t in misses(grid) if found is None else found:
+        one_thread = seconds(t["model"], t["T"], t["N"], t["H"])
+        libm_s = one_thread / threads
         libm = libm_s / t["torch_s"]
-        out.append(dict(t, libm_s=libm_s, libm=libm, both=t["floor"] + libm,
-                        larger=max(t["floor"], libm)))
+        out.append(dict(t, libm_s=libm_s, cell_ns=one_thread / (t["T"] * t["N"] * t["H"]) * 1e9,
+                        libm=libm, both=t["floor"] + libm, larger=max(t["floor"], libm)))
     return out
 
 
@@ -103,38 +175,44 @@ def _machine(grid):
     return env["cpu"], env["numba"]["threads"], grid["meta"]["started"]
 
 
-def markdown(grid, ns, found, source):
+def grid_seed(grid):
+    """The seed the grid built its models and inputs with (``SEED`` where its JSON names none)."""
+    return grid["meta"].get("seed", SEED)
+
+
+def markdown(grid, found, source):
     """The bounds as a Markdown page (``source``: the grid's file name, for the link)."""
     cpu, threads, started = _machine(grid)
     beyond = {k: sum(_beyond(b, k) for b in found) for k in ("both", "larger")}
     lines = ["# float64: the GEMM peak and libm's gate functions against the target", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; the float64 misses of "
              f"[`{source}`]({source}) ({started}).", "",
-             f"libm's gate functions as the kernels call them, timed here on one thread over "
-             f"{VALUES:,} values (normal, σ = 2): sigmoid {ns['sigmoid']:.2f} ns, tanh "
-             f"{ns['tanh']:.2f} ns a value. Per cell the forward evaluates "
-             + ", ".join(f"the {m.upper()}'s {s} sigmoid(s) and {k} tanh(s): {cell_ns(m, ns):.1f} ns"
-                         for m, (s, k) in GATE_FUNCTIONS.items())
-             + f". \"libm\" is T·N·H cells at that cost on {threads} threads, nothing else running "
-               "and nothing lost to splitting the work; \"at the GEMM peak\" is the grid's own bound. "
-               "Their sum (\"both\"), as a ratio to torch CPU's time, is a lower bound on what a "
-               "kernel that keeps libm can reach at the point, if each core runs the gate functions "
-               "and the GEMMs one after the other, as the kernels here do; a kernel that ran both at "
-               "once on a core (in one instruction stream, or as two hardware threads of it) could "
-               "overlap them in part, and for any kernel that keeps libm, with GEMMs no faster than "
-               "the measured peak, the bound is the larger of the two (\"the larger\").", "",
+             "libm's gate functions as the kernels call them, timed here on one thread at each miss: "
+             f"the grid's model and input there (seed {grid_seed(grid)}) through the reference "
+             "forward, and the kernels' `sigmoid` and `tanh` called on the arguments the kernels "
+             f"pass them, in their order, with nothing else (the fastest of {REPEATS} runs over "
+             "all of them; \"ns a cell\": that time over the T·N·H cells). \"libm\" is that time on "
+             f"{threads} threads, nothing lost to splitting the work; \"at the GEMM peak\" is the "
+             "grid's own bound. Their sum (\"both\"), as a ratio to torch CPU's time, is a lower "
+             "bound on what a kernel that keeps libm can reach at the point, if each core runs the "
+             "gate functions and the GEMMs one after the other, as the kernels here do; a kernel "
+             "that ran both at once on a core (in one instruction stream, or as two hardware "
+             "threads of it) could overlap them in part, and for any kernel that keeps libm, with "
+             "GEMMs no faster than the measured peak, the bound is the larger of the two (\"the "
+             "larger\").", "",
              f"**{beyond['both']} of the {len(found)} float64 misses ask for less than the sum** "
              f"(in bold: above the target), **{beyond['larger']} for less than the larger of "
              f"the two**.", "",
-             "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | as a ratio "
-             "| both | the larger |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | ns a cell "
+             "| as a ratio | both | the larger |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for b in found:
         both, larger = (f"**{fmt_ratio(b[k])}**" if _beyond(b, k) else fmt_ratio(b[k])
                         for k in ("both", "larger"))
         lines.append(f"| {b['model']} | {b['T']} | {b['N']} | {b['H']} | {fmt_ratio(b['value'])}"
                      f"{report.FLAG if b['flagged'] else ''} | {fmt_ratio(b['floor'])} | "
-                     f"{b['libm_s'] * 1e3:.2f} ms | {fmt_ratio(b['libm'])} | {both} | {larger} |")
+                     f"{b['libm_s'] * 1e3:.2f} ms | {b['cell_ns']:.1f} | {fmt_ratio(b['libm'])} | "
+                     f"{both} | {larger} |")
     return "\n".join(lines) + "\n"
 
 
@@ -162,9 +240,9 @@ def main(argv=None):
     except (OSError, ValueError) as e:
         print(f"error: {args.grid}: {e}", file=sys.stderr)
         return 2
-    ns = libm_ns()
-    found = bounds(grid, ns)
-    page = markdown(grid, ns, found, args.grid.rsplit("/", 1)[-1])
+    points, _ = progress(misses(grid))               # a few seconds a miss
+    found = bounds(grid, point_seconds(grid_seed(grid)), points)
+    page = markdown(grid, found, args.grid.rsplit("/", 1)[-1])
     print(page)
     if args.out:
         with open(args.out, "w") as f:
