@@ -14,9 +14,10 @@ gives:
   none), timed here on one thread at the point itself: the grid's model and input (its seed)
   go through the readable reference forward (``scratchrnn.reference``), and a compiled loop
   calls the kernels' own ``sigmoid`` and ``tanh`` on the arguments the kernels pass them, in
-  the order they pass them (``_rnn_calls``, ``_lstm_calls``, ``_gru_calls``), nothing else
-  (``libm_seconds``). That time, spread over the grid's Numba threads with no overhead, is
-  given as a ratio to torch CPU's time at the point.
+  the order they pass them (``_rnn_calls``, ``_lstm_calls``, ``_gru_calls``), nothing else,
+  step by step with each step's arguments in cache (``libm_seconds``). That time, spread over
+  the grid's Numba threads with no overhead, is given as a ratio to torch CPU's time at the
+  point.
 
 The arguments matter: libm's ``tanh`` takes longer for some of them than for others (on a
 Zen 4, 9 ns a value for normal arguments with σ = 0.1, 15 ns with σ = 1), so a cost timed on
@@ -33,7 +34,7 @@ Run it on the machine that ran the grid: the libm times are this machine's.
 """
 
 # -- configuration -----------------------------------------------------------
-REPEATS = 7                # timings of each point's calls; the fastest is kept
+REPEATS = 7                # passes over each point's steps; each step's fastest is kept
 SEED = 0                   # the grid's seed where its JSON names none (``scratchrnn bench``'s default)
 # -----------------------------------------------------------------------------
 
@@ -122,23 +123,36 @@ def arguments(model, T, N, H, seed):
 
 
 def libm_seconds(model, args, repeats=REPEATS):
-    """The fastest of ``repeats`` runs of ``CALLS[model]`` over ``args`` (from ``arguments``),
-    all of them in one run, on one thread, in seconds.
+    """``CALLS[model]`` over ``args`` (from ``arguments``) on one thread, in seconds.
 
-    All of them in one run, as a forward pass calls them: the grid, too, calls the pass again and
-    again on the same input. Runs of one step's calls, repeated, took less (on a Zen 4, 9 ns a
-    tanh where all of them took 15) where a step holds a few thousand arguments: the CPU learns
-    libm's branches for those very values, which a pass, calling them once between millions of
-    other branches, gives it no chance to do."""
+    Step by step, as a pass calls them: each step's arguments are first copied into a buffer
+    (untimed), so that they are in cache, as the kernels' are (their step's product has just
+    written them), then the calls on them are timed. ``repeats`` passes over the steps; each
+    step's fastest is kept, less the fastest call on no arguments (the call's own cost).
+    Two other ways read otherwise on a Zen 4: one run over all of a point's arguments read them
+    from memory at the larger points (the LSTM at T=32 N=256 H=1024: 48 ns a cell against 42),
+    and one step's calls repeated on the same values took less where a step holds a few thousand
+    (9 ns a tanh against 15; at 32,768 a step, 14), most likely as the branch predictor learned
+    libm's branches for those very values, which a pass, calling each of them once among all the
+    others, gives it no chance to do."""
     args = tuple(np.ascontiguousarray(a) for a in args)
-    calls, outs = CALLS[model], tuple(np.empty_like(a) for a in args)
-    calls(*(a[:1, :1] for a in args), *(o[:1, :1] for o in outs))    # compile
-    best = float("inf")
+    calls, T = CALLS[model], args[0].shape[0]
+    bufs = tuple(np.empty_like(a[:1]) for a in args)               # (1, N, ·): one step's
+    outs = tuple(np.empty_like(b) for b in bufs)
+    nothing = tuple(b[:, :0] for b in bufs + outs)                  # (1, 0, ·): no arguments
+    calls(*nothing)                                                  # compile
+    best, call = np.full(T, np.inf), np.inf
     for _ in range(repeats):
-        start = time.perf_counter()
-        calls(*args, *outs)
-        best = min(best, time.perf_counter() - start)
-    return best
+        for t in range(T):
+            for buf, a in zip(bufs, args):
+                buf[...] = a[t:t + 1]
+            start = time.perf_counter()
+            calls(*bufs, *outs)
+            best[t] = min(best[t], time.perf_counter() - start)
+            start = time.perf_counter()
+            calls(*nothing)
+            call = min(call, time.perf_counter() - start)
+    return float(np.maximum(best - call, 0.0).sum())
 
 
 def point_seconds(seed, repeats=REPEATS):
@@ -190,8 +204,9 @@ def markdown(grid, found, source):
              "libm's gate functions as the kernels call them, timed here on one thread at each miss: "
              f"the grid's model and input there (seed {grid_seed(grid)}) through the reference "
              "forward, and the kernels' `sigmoid` and `tanh` called on the arguments the kernels "
-             f"pass them, in their order, with nothing else (the fastest of {REPEATS} runs over "
-             "all of them; \"ns a cell\": that time over the T·N·H cells). \"libm\" is that time on "
+             "pass them, in their order, with nothing else, step by step, each step's arguments "
+             f"first copied into cache (each step the fastest of {REPEATS} passes, less the cost of "
+             "a call; \"ns a cell\": that time over the T·N·H cells). \"libm\" is that time on "
              f"{threads} threads, nothing lost to splitting the work; \"at the GEMM peak\" is the "
              "grid's own bound. Their sum (\"both\"), as a ratio to torch CPU's time, is a lower "
              "bound on what a kernel that keeps libm can reach at the point, if each core runs the "
