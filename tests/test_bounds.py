@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from scratchrnn import GRU, LSTM, RNN
+from scratchrnn import functional
 from scratchrnn.bench import bounds, impls
 from scratchrnn.bench.spec import Point, flops
 
@@ -27,6 +27,11 @@ def _rows(model, T, N, H, ours_s, torch_s, peak_gflops):
             for impl, t in (("scratchrnn", ours_s), ("torch_cpu", torch_s))]
 
 
+# when and where the libm times were taken (``bounds.timed_here``), as _grid's CPU
+TIMED = {"at": "2026-12-03 01:00:00 +0000",
+         "cpu": {"model": "Test CPU", "cpu_count": 2, "isa": "AVX-512"}}
+
+
 def _grid(rows, threads=2):
     return {"rows": rows, "meta": {"started": "2026-12-03 00:00:00 +0000"},
             "environment": {"numba": {"threads": threads},
@@ -40,38 +45,38 @@ def _sigmoid(v):
 
 
 # The arguments come from the reference forward and NumPy's GEMMs, summed in another order than
-# the kernels sum theirs: each differs from the kernels' by a few rounding errors of its I + H + 2
-# terms (|term| < 5 here), under 1e-13; every function of them moves by at most as much (slopes
-# ≤ 1). 1e-12 leaves room for that and fails on any wrong argument (a bias left out moves the
-# outputs by about 0.1).
+# the kernels sum theirs, so the functions of them differ from what the kernels saved by rounding:
+# at most 3.3e-16 here (values below 1). A wrong argument moves them by far more: a bias left out
+# by up to 1/√H ≈ 0.38 before the function, a gate block out of place by the gates' difference.
+# 1e-12 lies three orders of magnitude from both.
 ARGUMENTS_ATOL = 1e-12
 
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
 def test_arguments_are_those_the_kernels_pass(model):
-    """The forward's outputs, as the package's compiled float64 kernels give them, follow from the
-    arguments by (R2), (L2)–(L4) and (G2)–(G4): the module the grid builds, its input."""
+    """The loops' results on the arguments are what the package's compiled float64 forward saved
+    at the grid's model and input: h_t (R2); i, f, g, o and tanh(c_t) (L2), (L4); r, z and n
+    (G2), (G3); every argument of every gate function checked."""
     T, N, H = 6, 5, 7
     m, x, _ = impls.inputs(Point(model, "fwdbwd", "float64", T, N, H), seed=3)
-    out = m(x)[0]                                                 # (T, N, H)
-    args = bounds.arguments(model, T, N, H, seed=3)
-    sig = np.vectorize(_sigmoid)
+    p = m.state_dict()
+    w = [p[f"{k}_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    h0 = np.zeros((N, H))
     if model == "rnn":
-        (a,) = args
-        want = np.tanh(a)                                         # (R2)
+        cache = functional.rnn_forward(x, h0, *w)[2]
+        saved = (cache.h[1:],)
     elif model == "lstm":
-        a, c = args
-        i, f, g, o = sig(a[..., :H]), sig(a[..., H:2 * H]), np.tanh(a[..., 2 * H:3 * H]), sig(a[..., 3 * H:])
-        c_prev = np.concatenate([np.zeros((1, N, H)), c[:-1]])
-        np.testing.assert_allclose(c, f * c_prev + i * g, rtol=0, atol=ARGUMENTS_ATOL)   # (L3)
-        want = o * np.tanh(c)                                     # (L4)
+        cache = functional.lstm_forward(x, h0, h0, *w)[3]
+        saved = (cache.gates, cache.tanh_c)
     else:
-        a_rz, a_n = args
-        z, n = sig(a_rz[..., H:]), np.tanh(a_n)                   # (G2), (G3)
-        h_prev = np.concatenate([np.zeros((1, N, H)), out[:-1]])
-        want = (1 - z) * n + z * h_prev                           # (G4)
-    assert [arg.shape[:2] for arg in args] == [(T, N)] * len(args)
-    np.testing.assert_allclose(out, want, rtol=0, atol=ARGUMENTS_ATOL)
+        cache = functional.gru_forward(x, h0, *w)[2]
+        saved = (cache.gates[..., :2 * H], cache.gates[..., 2 * H:])
+    args = tuple(np.ascontiguousarray(a) for a in bounds.arguments(model, T, N, H, seed=3))
+    outs = tuple(np.full_like(a, np.nan) for a in args)
+    bounds.CALLS[model](*args, *outs)
+    assert [a.shape for a in args] == [k.shape for k in saved]
+    for out, want in zip(outs, saved):
+        np.testing.assert_allclose(out, want, rtol=0, atol=ARGUMENTS_ATOL)
 
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
@@ -112,9 +117,39 @@ def test_libm_seconds_times_each_step_on_a_copy_of_its_arguments(monkeypatch):
     assert np.isfinite(s) and s >= 0
 
 
+def test_libm_seconds_sums_each_steps_fastest_less_a_calls_cost():
+    """With a clock that makes each timed call take a set time: per step the fastest of the
+    passes, less the fastest call on no arguments, summed over the steps."""
+    args = bounds.arguments("rnn", 3, 2, 4, seed=0)
+    # timed intervals in order: pass 1 (step 0, empty, step 1, empty, step 2, empty), then pass 2
+    intervals = iter([5.0, 1.5, 7.0, 1.0, 9.0, 2.0,
+                      4.0, 3.0, 8.0, 1.2, 6.0, 1.1])
+    now = [0.0]
+
+    def clock():
+        """start and end of each interval: the end advances by the interval's length."""
+        if len(now) % 2:
+            now.append(now[-1])                       # start
+        else:
+            now.append(now[-1] + next(intervals))     # end
+        return now[-1]
+
+    s = bounds.libm_seconds("rnn", args, repeats=2, clock=clock)
+    assert s == pytest.approx((4.0 - 1.0) + (7.0 - 1.0) + (6.0 - 1.0))
+
+
 def test_libm_seconds_positive_and_finite():
+    """The real loops, timed: a positive, finite time."""
     s = bounds.libm_seconds("gru", bounds.arguments("gru", 4, 3, 8, seed=0), repeats=2)
     assert np.isfinite(s) and s > 0
+
+
+def test_the_grids_own_seed():
+    """The model and input of the grid's points: its seed, or the harness's default without one."""
+    assert bounds.grid_seed({"meta": {"seed": 7}}) == 7
+    assert bounds.grid_seed({"meta": {}}) == bounds.SEED == 0
+    a7, a0 = (bounds.arguments("rnn", 2, 2, 3, seed) for seed in (7, 0))
+    assert not np.array_equal(a7[0], a0[0])
 
 
 def test_bounds_at_the_misses_only_and_their_sum():
@@ -152,7 +187,8 @@ def test_markdown_counts_and_marks_the_misses_beyond_their_floor():
     assert [found[p]["both"] > 0.5 for p in points] == [True, True, True, False]
     assert [found[p]["larger"] > 0.5 for p in points] == [True, True, False, False]
     assert found["rnn", 32]["floor"] < 0.5 and found["rnn", 32]["libm"] < 0.5   # only their sum is above
-    page = bounds.markdown(grid, list(found.values()), "grid_cpu_float64.json")
+    page = bounds.markdown(grid, list(found.values()), "grid_cpu_float64.json", TIMED)
+    assert "timed at 2026-12-03 01:00:00 +0000 on Test CPU, 2 cores, AVX-512, on one thread" in page
     assert ("**3 of the 4 float64 misses ask for less than the sum** (in bold: above the target), "
             "**2 for less than the larger of the two**.") in page
     lines = {p: next(line for line in page.splitlines() if line.startswith(f"| {p[0]} | {p[1]} |"))
@@ -163,6 +199,21 @@ def test_markdown_counts_and_marks_the_misses_beyond_their_floor():
         assert lines[p].endswith(f"| {f'**{both}**' if bold_both else both} | "
                                  f"{f'**{larger}**' if bold_larger else larger} |"), lines[p]
     assert page.count("\n| lstm |") == 1 and page.count("\n| gru |") == 1
+
+
+def test_markdown_says_when_libm_ran_on_another_cpu():
+    grid = _grid(_rows("rnn", 32, 64, 128, 0.06, 0.1, 100.0))
+    other = {"at": TIMED["at"], "cpu": dict(TIMED["cpu"], isa="AVX2")}
+    page = bounds.markdown(grid, bounds.bounds(grid, _seconds), "g.json", other)
+    assert "on Test CPU, 2 cores, AVX2: not the grid's CPU, so these bounds do not hold" in page
+    assert "not the grid's CPU" not in bounds.markdown(grid, bounds.bounds(grid, _seconds), "g.json", TIMED)
+
+
+def test_a_bound_that_rounds_to_the_limit_gets_a_fourth_digit():
+    """0.5004× would print as "0.5×" in bold, above the limit 0.5 though it reads as equal."""
+    assert bounds._ratio(0.5004, 0.5) == "0.5004×"
+    assert bounds._ratio(0.4996, 0.5) == "0.4996×"
+    assert bounds._ratio(0.5, 0.5) == "0.5×" and bounds._ratio(0.512, 0.5) == "0.512×"
 
 
 def test_main_rejects_what_is_not_a_float64_grid(tmp_path, capsys):

@@ -20,8 +20,9 @@ gives:
   point.
 
 The arguments matter: libm's ``tanh`` takes longer for some of them than for others (on a
-Zen 4, 9 ns a value for normal arguments with σ = 0.1, 15 ns with σ = 1), so a cost timed on
-other values bounds nothing at a point.
+Zen 4, 9 ns a value for normal arguments with σ = 0.1, 16 ns with σ = 1), so a cost timed on
+other values overstates the work wherever the point's arguments are cheaper, and a bound built
+on it can sit above what a kernel needs.
 
 Their sum is a lower bound on the ratio that a kernel keeping libm reaches on this machine
 if each core runs the gate functions and the GEMMs one after the other, as the kernels here do
@@ -30,12 +31,13 @@ stream, or as two hardware threads of it) could overlap them in part: libm's sca
 the floating-point units idle part of the time, a GEMM at the peak leaves them none. For any
 kernel that keeps libm, with GEMMs no faster than the measured peak, the bound is only the
 larger of the two (``larger``): the page gives both and counts the misses beyond each.
-Run it on the machine that ran the grid: the libm times are this machine's.
+Run it on the machine that ran the grid, right after it: the libm times are this machine's, at
+the time it runs (the page says when and on what CPU). It takes about a second a miss, several
+at the largest points.
 """
 
 # -- configuration -----------------------------------------------------------
 REPEATS = 7                # passes over each point's steps; each step's fastest is kept
-SEED = 0                   # the grid's seed where its JSON names none (``scratchrnn bench``'s default)
 # -----------------------------------------------------------------------------
 
 import argparse
@@ -45,9 +47,9 @@ import time
 import numpy as np
 from numba import njit
 
-from scratchrnn.bench import impls, report
+from scratchrnn.bench import environment, impls, report
 from scratchrnn.bench.grid import progress
-from scratchrnn.bench.spec import Point, fmt_ratio
+from scratchrnn.bench.spec import SEED, Point, fmt_ratio
 from scratchrnn.kernels.gates import sigmoid, tanh
 from scratchrnn.reference import gru as gru_ref, lstm as lstm_ref, rnn as rnn_ref
 
@@ -113,6 +115,8 @@ def arguments(model, T, N, H, seed):
         cache = lstm_ref.lstm_forward(x, h0, h0, w_ih, w_hh, b_ih, b_hh)[3]
     else:
         cache = gru_ref.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)[2]
+    # The reference keeps the states, not the pre-activations: they are computed again here from
+    # h_{t-1}, for all steps at once (the GEMMs the forward ran step by step, run twice).
     xw = x @ w_ih.T + b_ih                                       # (T, N, G·H)
     hw = cache.h[:-1] @ w_hh.T + b_hh                            # (T, N, G·H)  from h_{t-1}
     if model == "gru":                                           # (G2), (G3)
@@ -122,19 +126,20 @@ def arguments(model, T, N, H, seed):
     return (a,) if model == "rnn" else (a, np.ascontiguousarray(cache.c[1:]))
 
 
-def libm_seconds(model, args, repeats=REPEATS):
+def libm_seconds(model, args, repeats=REPEATS, clock=time.perf_counter):
     """``CALLS[model]`` over ``args`` (from ``arguments``) on one thread, in seconds.
 
     Step by step, as a pass calls them: each step's arguments are first copied into a buffer
-    (untimed), so that they are in cache, as the kernels' are (their step's product has just
-    written them), then the calls on them are timed. ``repeats`` passes over the steps; each
-    step's fastest is kept, less the fastest call on no arguments (the call's own cost).
-    Two other ways read otherwise on a Zen 4: one run over all of a point's arguments read them
-    from memory at the larger points (the LSTM at T=32 N=256 H=1024: 48 ns a cell against 42),
-    and one step's calls repeated on the same values took less where a step holds a few thousand
-    (9 ns a tanh against 15; at 32,768 a step, 14), most likely as the branch predictor learned
-    libm's branches for those very values, which a pass, calling each of them once among all the
-    others, gives it no chance to do."""
+    (untimed), so that the calls read them from cache, not from memory (the kernels compute
+    most of them just before: the step's product, and the LSTM's c_t by (L3)), then the calls on
+    them are timed. ``repeats`` passes over the steps; each step's fastest is kept (a pass that
+    other work slowed loses to another), less the fastest call on no arguments (a call's own
+    cost). Two other ways read otherwise on a Zen 4: one run over all of a point's arguments took
+    longer at the larger points, most likely as it read them from memory (the LSTM at T=32 N=256
+    H=1024: 48 ns a cell against 42), and one step's calls repeated on the same values took less
+    where a step holds a few thousand (9 ns a tanh against 15; at 32,768 a step, 13.8 against
+    14.7), most likely as the branch predictor learned libm's branches for those very values,
+    which a pass, calling each of them once among all the others, gives it no chance to do."""
     args = tuple(np.ascontiguousarray(a) for a in args)
     calls, T = CALLS[model], args[0].shape[0]
     bufs = tuple(np.empty_like(a[:1]) for a in args)               # (1, N, ·): one step's
@@ -146,12 +151,12 @@ def libm_seconds(model, args, repeats=REPEATS):
         for t in range(T):
             for buf, a in zip(bufs, args):
                 buf[...] = a[t:t + 1]
-            start = time.perf_counter()
+            start = clock()
             calls(*bufs, *outs)
-            best[t] = min(best[t], time.perf_counter() - start)
-            start = time.perf_counter()
+            best[t] = min(best[t], clock() - start)
+            start = clock()
             calls(*nothing)
-            call = min(call, time.perf_counter() - start)
+            call = min(call, clock() - start)
     return float(np.maximum(best - call, 0.0).sum())
 
 
@@ -194,14 +199,25 @@ def grid_seed(grid):
     return grid["meta"].get("seed", SEED)
 
 
-def markdown(grid, found, source):
-    """The bounds as a Markdown page (``source``: the grid's file name, for the link)."""
+def timed_here():
+    """When and on what CPU the libm times are taken: now, this machine."""
+    return {"at": time.strftime("%Y-%m-%d %H:%M:%S %z"), "cpu": environment.cpu_record()}
+
+
+def markdown(grid, found, source, timed):
+    """The bounds as a Markdown page (``source``: the grid's file name, for the link; ``timed``:
+    when and where the libm times were taken, ``timed_here()``)."""
     cpu, threads, started = _machine(grid)
+    here = timed["cpu"]
+    same = all(here[k] == cpu[k] for k in ("model", "cpu_count", "isa"))
+    where = (f"{here['model']}, {here['cpu_count']} cores, {here['isa']}"
+             + ("" if same else ": not the grid's CPU, so these bounds do not hold for its times"))
     beyond = {k: sum(_beyond(b, k) for b in found) for k in ("both", "larger")}
     lines = ["# float64: the GEMM peak and libm's gate functions against the target", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; the float64 misses of "
              f"[`{source}`]({source}) ({started}).", "",
-             "libm's gate functions as the kernels call them, timed here on one thread at each miss: "
+             f"libm's gate functions as the kernels call them, timed at {timed['at']} on {where}, "
+             "on one thread at each miss: "
              f"the grid's model and input there (seed {grid_seed(grid)}) through the reference "
              "forward, and the kernels' `sigmoid` and `tanh` called on the arguments the kernels "
              "pass them, in their order, with nothing else, step by step, each step's arguments "
@@ -222,13 +238,18 @@ def markdown(grid, found, source):
              "| as a ratio | both | the larger |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for b in found:
-        both, larger = (f"**{fmt_ratio(b[k])}**" if _beyond(b, k) else fmt_ratio(b[k])
-                        for k in ("both", "larger"))
+        both, larger = (f"**{_ratio(b[k], b['limit'])}**" if _beyond(b, k)
+                        else _ratio(b[k], b["limit"]) for k in ("both", "larger"))
         lines.append(f"| {b['model']} | {b['T']} | {b['N']} | {b['H']} | {fmt_ratio(b['value'])}"
                      f"{report.FLAG if b['flagged'] else ''} | {fmt_ratio(b['floor'])} | "
                      f"{b['libm_s'] * 1e3:.2f} ms | {b['cell_ns']:.1f} | {fmt_ratio(b['libm'])} | "
                      f"{both} | {larger} |")
     return "\n".join(lines) + "\n"
+
+
+def _ratio(r, limit):
+    """``fmt_ratio(r)``, with a fourth digit where three would read as the limit itself."""
+    return f"{r:.4g}×" if r != limit and fmt_ratio(r) == fmt_ratio(limit) else fmt_ratio(r)
 
 
 def _beyond(b, key):
@@ -255,9 +276,10 @@ def main(argv=None):
     except (OSError, ValueError) as e:
         print(f"error: {args.grid}: {e}", file=sys.stderr)
         return 2
-    points, _ = progress(misses(grid))               # a few seconds a miss
+    points, _ = progress(misses(grid))               # about a second a miss
+    timed = timed_here()
     found = bounds(grid, point_seconds(grid_seed(grid)), points)
-    page = markdown(grid, found, args.grid.rsplit("/", 1)[-1])
+    page = markdown(grid, found, args.grid.rsplit("/", 1)[-1], timed)
     print(page)
     if args.out:
         with open(args.out, "w") as f:
