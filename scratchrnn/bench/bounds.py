@@ -32,7 +32,7 @@ the floating-point units idle part of the time, a GEMM at the peak leaves them n
 kernel that keeps libm, with GEMMs no faster than the measured peak, the bound is only the
 larger of the two (``larger``): the page gives both and counts the misses beyond each.
 Run it on the machine that ran the grid, right after it: the libm times are this machine's, at
-the time it runs (the page says when and on what CPU). It takes about a second a miss, several
+the time it runs (the page says when and on what CPU, and whether that CPU is the grid's). It takes about a second a miss, several
 at the largest points.
 """
 
@@ -138,8 +138,10 @@ def libm_seconds(model, args, repeats=REPEATS, clock=time.perf_counter):
     longer at the larger points, most likely as it read them from memory (the LSTM at T=32 N=256
     H=1024: 48 ns a cell against 42), and one step's calls repeated on the same values took less
     where a step holds a few thousand (9 ns a tanh against 15; at 32,768 a step, 13.8 against
-    14.7), most likely as the branch predictor learned libm's branches for those very values,
-    which a pass, calling each of them once among all the others, gives it no chance to do."""
+    14.7), most likely as the branch predictor learned libm's branches for those very values.
+    The passes here repeat the values too, but a pass holds the hundreds of thousands of calls
+    or more of a float64 miss, where whole calls of the kernels, repeated on one input, took the
+    same time as on new inputs (within 1 %)."""
     args = tuple(np.ascontiguousarray(a) for a in args)
     calls, T = CALLS[model], args[0].shape[0]
     bufs = tuple(np.empty_like(a[:1]) for a in args)               # (1, N, ·): one step's
@@ -209,47 +211,60 @@ def markdown(grid, found, source, timed):
     when and where the libm times were taken, ``timed_here()``)."""
     cpu, threads, started = _machine(grid)
     here = timed["cpu"]
-    same = all(here[k] == cpu[k] for k in ("model", "cpu_count", "isa"))
-    where = (f"{here['model']}, {here['cpu_count']} cores, {here['isa']}"
-             + ("" if same else ": not the grid's CPU, so these bounds do not hold for its times"))
     beyond = {k: sum(_beyond(b, k) for b in found) for k in ("both", "larger")}
     lines = ["# float64: the GEMM peak and libm's gate functions against the target", "",
              f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; the float64 misses of "
-             f"[`{source}`]({source}) ({started}).", "",
-             f"libm's gate functions as the kernels call them, timed at {timed['at']} on {where}, "
-             "on one thread at each miss: "
-             f"the grid's model and input there (seed {grid_seed(grid)}) through the reference "
-             "forward, and the kernels' `sigmoid` and `tanh` called on the arguments the kernels "
-             "pass them, in their order, with nothing else, step by step, each step's arguments "
-             f"first copied into cache (each step the fastest of {REPEATS} passes, less the cost of "
-             "a call; \"ns a cell\": that time over the T·N·H cells). \"libm\" is that time on "
-             f"{threads} threads, nothing lost to splitting the work; \"at the GEMM peak\" is the "
-             "grid's own bound. Their sum (\"both\"), as a ratio to torch CPU's time, is a lower "
-             "bound on what a kernel that keeps libm can reach at the point, if each core runs the "
-             "gate functions and the GEMMs one after the other, as the kernels here do; a kernel "
-             "that ran both at once on a core (in one instruction stream, or as two hardware "
-             "threads of it) could overlap them in part, and for any kernel that keeps libm, with "
-             "GEMMs no faster than the measured peak, the bound is the larger of the two (\"the "
-             "larger\").", "",
-             f"**{beyond['both']} of the {len(found)} float64 misses ask for less than the sum** "
-             f"(in bold: above the target), **{beyond['larger']} for less than the larger of "
-             f"the two**.", "",
-             "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | ns a cell "
-             "| as a ratio | both | the larger |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"[`{source}`]({source}) ({started}).", ""]
+    if not same_cpu(here, cpu):
+        lines += [f"**The gate functions were timed on another CPU than the grid's ({here['model']}, "
+                  f"{here['isa']}, its flags {' '.join(here.get('isa_flags', []))}), so these bounds "
+                  "do not hold for the grid's times.**", ""]
+    lines += [f"libm's gate functions as the kernels call them, timed from {timed['at']} on "
+              f"{here['model']}, {here['cpu_count']} cores, {here['isa']}, on one thread at each miss: "
+              f"the grid's model and input there (seed {grid_seed(grid)}) through the reference "
+              "forward, and the kernels' `sigmoid` and `tanh` called on the arguments the kernels "
+              "pass them, in their order, with nothing else, step by step, each step's arguments "
+              f"first copied into cache (each step the fastest of {REPEATS} passes, less the cost of "
+              "a call; \"ns a cell\": that time over the T·N·H cells). \"libm\" is that time on "
+              f"{threads} threads, nothing lost to splitting the work; \"at the GEMM peak\" is the "
+              "grid's own bound. Their sum (\"both\"), as a ratio to torch CPU's time, is a lower "
+              "bound on what a kernel that keeps libm can reach at the point, if each core runs the "
+              "gate functions and the GEMMs one after the other, as the kernels here do; a kernel "
+              "that ran both at once on a core (in one instruction stream, or as two hardware "
+              "threads of it) could overlap them in part, and for any kernel that keeps libm, with "
+              "GEMMs no faster than the measured peak, the bound is the larger of the two (\"the "
+              "larger\").", "",
+              f"**{beyond['both']} of the {len(found)} float64 misses ask for less than the sum** "
+              f"(in bold: above the target), **{beyond['larger']} for less than the larger of "
+              f"the two**.", "",
+              "| model | T | N | H | measured | at the GEMM peak | libm's gate functions | ns a cell "
+              "| as a ratio | both | the larger |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for b in found:
         both, larger = (f"**{_ratio(b[k], b['limit'])}**" if _beyond(b, k)
                         else _ratio(b[k], b["limit"]) for k in ("both", "larger"))
-        lines.append(f"| {b['model']} | {b['T']} | {b['N']} | {b['H']} | {fmt_ratio(b['value'])}"
-                     f"{report.FLAG if b['flagged'] else ''} | {fmt_ratio(b['floor'])} | "
+        lines.append(f"| {b['model']} | {b['T']} | {b['N']} | {b['H']} | {_ratio(b['value'], b['limit'])}"
+                     f"{report.FLAG if b['flagged'] else ''} | {_ratio(b['floor'], b['limit'])} | "
                      f"{b['libm_s'] * 1e3:.2f} ms | {b['cell_ns']:.1f} | {fmt_ratio(b['libm'])} | "
                      f"{both} | {larger} |")
     return "\n".join(lines) + "\n"
 
 
+def same_cpu(here, grid_cpu):
+    """Whether two CPU records (``environment.cpu_record``) name the same CPU: model, vector ISA
+    and its flags where both records have them (AMD's Zen 4 and Zen 5 VMs here share the first
+    two). The core count is left out: libm is timed on one thread."""
+    keys = ["model", "isa"] + (["isa_flags"] if "isa_flags" in here and "isa_flags" in grid_cpu else [])
+    return all(here[k] == grid_cpu[k] for k in keys)
+
+
 def _ratio(r, limit):
-    """``fmt_ratio(r)``, with a fourth digit where three would read as the limit itself."""
-    return f"{r:.4g}×" if r != limit and fmt_ratio(r) == fmt_ratio(limit) else fmt_ratio(r)
+    """``fmt_ratio(r)``, with as many more digits as it takes (up to 8) not to read as the limit."""
+    text = fmt_ratio(r)
+    digits = 4
+    while r != limit and text == fmt_ratio(limit) and digits <= 8:
+        text, digits = f"{r:.{digits}g}×", digits + 1
+    return text
 
 
 def _beyond(b, key):
