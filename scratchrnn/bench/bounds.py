@@ -32,8 +32,8 @@ the floating-point units idle part of the time, a GEMM at the peak leaves them n
 kernel that keeps libm, with GEMMs no faster than the measured peak, the bound is only the
 larger of the two (``larger``): the page gives both and counts the misses beyond each.
 Run it on the machine that ran the grid, right after it: the libm times are this machine's, at
-the time it runs (the page says when and on what CPU, and whether that CPU is the grid's). It takes about a second a miss, several
-at the largest points.
+the time it runs (the page says when and on what CPU, and whether that CPU is the grid's). It
+takes about a second a miss, several at the largest points.
 """
 
 # -- configuration -----------------------------------------------------------
@@ -140,8 +140,8 @@ def libm_seconds(model, args, repeats=REPEATS, clock=time.perf_counter):
     where a step holds a few thousand (9 ns a tanh against 15; at 32,768 a step, 13.8 against
     14.7), most likely as the branch predictor learned libm's branches for those very values.
     The passes here repeat the values too, but a pass holds the hundreds of thousands of calls
-    or more of a float64 miss, where whole calls of the kernels, repeated on one input, took the
-    same time as on new inputs (within 1 %)."""
+    or more of a float64 miss, and at such sizes whole calls of the kernels took 1.00–1.01 times
+    as long on new inputs as repeated on one (T=32 N=16 H=128 and T=128 N=16 H=128)."""
     args = tuple(np.ascontiguousarray(a) for a in args)
     calls, T = CALLS[model], args[0].shape[0]
     bufs = tuple(np.empty_like(a[:1]) for a in args)               # (1, N, ·): one step's
