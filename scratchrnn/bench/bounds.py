@@ -213,14 +213,14 @@ def markdown(grid, found, source, timed):
     here = timed["cpu"]
     beyond = {k: sum(_beyond(b, k) for b in found) for k in ("both", "larger")}
     lines = ["# float64: the GEMM peak and libm's gate functions against the target", "",
-             f"{cpu['model']}, {cpu['cpu_count']} cores, {cpu['isa']}; the float64 misses of "
+             f"{_cpu(cpu)}; the float64 misses of "
              f"[`{source}`]({source}) ({started}).", ""]
     if not same_cpu(here, cpu):
         lines += [f"**The gate functions were timed on another CPU than the grid's ({here['model']}, "
                   f"{here['isa']}, its flags {' '.join(here.get('isa_flags', []))}), so these bounds "
                   "do not hold for the grid's times.**", ""]
     lines += [f"libm's gate functions as the kernels call them, timed from {timed['at']} on "
-              f"{here['model']}, {here['cpu_count']} cores, {here['isa']}, on one thread at each miss: "
+              f"{_cpu(here)}, on one thread at each miss: "
               f"the grid's model and input there (seed {grid_seed(grid)}) through the reference "
               "forward, and the kernels' `sigmoid` and `tanh` called on the arguments the kernels "
               "pass them, in their order, with nothing else, step by step, each step's arguments "
@@ -248,6 +248,11 @@ def markdown(grid, found, source, timed):
                      f"{b['libm_s'] * 1e3:.2f} ms | {b['cell_ns']:.1f} | {fmt_ratio(b['libm'])} | "
                      f"{both} | {larger} |")
     return "\n".join(lines) + "\n"
+
+
+def _cpu(record):
+    """A CPU record (``environment.cpu_record``) as the page names it."""
+    return f"{record['model']}, {record['cpu_count']} cores, {record['isa']}"
 
 
 def same_cpu(here, grid_cpu):
