@@ -1,20 +1,23 @@
 """A weight gradient's GEMM in the backward's form, against torch's one GEMM: gradient_gemms.txt.
 
-python gradient_gemms.py (from anywhere, with scratchrnn installed; with OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE unset on an AVX-512 CPU). For each shape, 7 rounds of three timings, each the
-best of 3 samples of 3 calls:
+python gradient_gemms.py (with scratchrnn installed; on an AVX-512 CPU with OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset). Each product is dW_hh += daᵀ h, da (T·N, G·H) and h (T·N, H), at a
+float32 grid point missed on a 2-core Xeon, taken as the backward of a pass in two row blocks
+takes it there (``layout.gradient_pieces`` gives the form): the RNN's and the GRU's in chunks of
+max(T, N) rows, the LSTM's as one GEMM per block. Three timings, each the fastest of 3 samples of
+3 calls:
 
-- one block alone: half of the rows on one core, in chunks, each chunk's product added into the
+- one block alone: the first half of the rows on one core, each chunk's product added into the
   sum by OpenBLAS on one thread (``blas.add_product_t``), the other core idle;
-- two blocks at once: both halves so, one on each core, in one parallel region (as the row
-  blocks of a backward pass run their weight gradients);
+- two blocks at once: both halves so, one on each core, in one parallel region;
 - torch: ``torch.mm`` over all rows, on torch's default threads.
 
-Each product is dW_hh += daᵀ h, da (T·N, G·H) and h (T·N, H), at a float32 grid point the grid
-missed on a 2-core Xeon (I = H): the RNN's and the GRU's in chunks of max(T, N) rows, as their
-backward sums them; the LSTM's as one GEMM per block (its backward takes one GEMM per piece of
-rows, the whole block or less, ``layout.gradient_pieces``).
+7 rounds, the three timings in turn, their order reversed every other round. Printed: the rates
+(GFLOP/s, median and range over the rounds), then two ratios taken within each round (median and
+range over the rounds, which need not equal the ratio of the medians): two blocks' rate over
+torch's, and a core's rate with both blocks at once over its rate alone.
 """
+import platform
 import statistics
 import time
 
@@ -25,11 +28,12 @@ from numba import njit, prange
 from scratchrnn.kernels.blas import add_product_t
 from scratchrnn.kernels.team import serial_blas
 
-SHAPES = [  # the point, rows (T·N), G·H, H, rows per chunk
+SHAPES = [  # the point, rows (T·N), G·H, H, rows per chunk (the LSTM's: half the rows, one GEMM)
     ("RNN T=32 N=256 H=512", 8192, 512, 512, 256),
     ("GRU T=32 N=256 H=512", 8192, 1536, 512, 256),
-    ("LSTM T=32 N=256 H=128", 8192, 512, 128, 4096),
+    ("GRU T=32 N=64 H=512", 2048, 1536, 512, 64),
     ("LSTM T=128 N=16 H=512", 2048, 2048, 512, 1024),
+    ("LSTM T=128 N=64 H=512", 8192, 2048, 512, 4096),
 ]
 ROUNDS = 7
 
@@ -58,10 +62,18 @@ def fastest(call, samples=3, calls=3):
     return best
 
 
-def spread(values):
-    return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
+def summary(values, digits):
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                    platform.processor())
+
+
+print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {cpu_model()}; torch on {torch.get_num_threads()} "
+      f"threads; median [range] over {ROUNDS} rounds")
 rng = np.random.default_rng(0)
 for point, rows, M, K, chunk in SHAPES:
     a = rng.standard_normal((rows, M), dtype=np.float32)
@@ -71,29 +83,28 @@ for point, rows, M, K, chunk in SHAPES:
     flop = 2 * rows * M * K
 
     def alone():
-        one_block(outs[0], a[:rows // 2], b[:rows // 2], chunk)
+        with serial_blas(2):
+            one_block(outs[0], a[:rows // 2], b[:rows // 2], chunk)
 
     def both():
-        two_blocks(outs, a, b, chunk)
+        with serial_blas(2):
+            two_blocks(outs, a, b, chunk)
 
     def in_torch():
         torch.mm(ta.T, tb, out=tout)
 
-    with serial_blas(2):
-        alone(), both()                                  # compile, warm up
-    in_torch()
-    one, two, tor = [], [], []
-    for _ in range(ROUNDS):
-        with serial_blas(2):
-            one.append(flop / 2 / fastest(alone) / 1e9)
-            two.append(flop / fastest(both) / 1e9)
-        tor.append(flop / fastest(in_torch) / 1e9)
-    per_core = [y / 2 / x for x, y in zip(one, two)]
-    ours_over_torch = [y / z for y, z in zip(two, tor)]
-    print(f"{point}, dW_hh {M} x {K} over {rows} rows, {chunk} a chunk; GFLOP/s, median [range] "
-          f"over {ROUNDS} rounds: "
-          f"one block alone {spread(one)}; two blocks at once {spread(two)}; torch {spread(tor)}; "
-          f"a core's rate at once over alone {statistics.median(per_core):.2f} "
-          f"[{min(per_core):.2f}-{max(per_core):.2f}]; two blocks over torch "
-          f"{statistics.median(ours_over_torch):.2f} "
-          f"[{min(ours_over_torch):.2f}-{max(ours_over_torch):.2f}]", flush=True)
+    for call in (alone, both, in_torch):                 # compile, warm up
+        call()
+    rates = {alone: [], both: [], in_torch: []}
+    for r in range(ROUNDS):
+        order = (alone, both, in_torch) if r % 2 == 0 else (in_torch, both, alone)
+        for call in order:
+            share = 2 if call is alone else 1               # one block does half the FLOPs
+            rates[call].append(flop / share / fastest(call) / 1e9)
+    ours_over_torch = [y / z for y, z in zip(rates[both], rates[in_torch])]
+    per_core = [y / 2 / x for x, y in zip(rates[alone], rates[both])]
+    print(f"{point}: dW_hh {M} x {K} over {rows} rows, {chunk} rows a GEMM")
+    print(f"  GFLOP/s: one block alone {summary(rates[alone], 0)}; two blocks at once "
+          f"{summary(rates[both], 0)}; torch {summary(rates[in_torch], 0)}")
+    print(f"  within each round: two blocks over torch {summary(ours_over_torch, 2)}; "
+          f"a core at once over alone {summary(per_core, 2)}", flush=True)
