@@ -17,7 +17,6 @@ max(T, N) rows, the LSTM's as one GEMM per block. Three timings, each the fastes
 range over the rounds, which need not equal the ratio of the medians): two blocks' rate over
 torch's, and a core's rate with both blocks at once over its rate alone.
 """
-import platform
 import statistics
 import time
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from scratchrnn.bench.environment import cpu_record
 from scratchrnn.kernels.blas import add_product_t
 from scratchrnn.kernels.team import serial_blas
 
@@ -63,17 +63,12 @@ def fastest(call, samples=3, calls=3):
 
 
 def summary(values, digits):
-    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{mid:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
 
 
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                    platform.processor())
-
-
-print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {cpu_model()}; torch on {torch.get_num_threads()} "
-      f"threads; median [range] over {ROUNDS} rounds")
+print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {cpu_record()['model']}; "
+      f"torch on {torch.get_num_threads()} threads; median [range] over {ROUNDS} rounds")
 rng = np.random.default_rng(0)
 for point, rows, M, K, chunk in SHAPES:
     a = rng.standard_normal((rows, M), dtype=np.float32)
