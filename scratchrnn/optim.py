@@ -116,6 +116,10 @@ class SGD:
     """``torch.optim.SGD`` (dampening 0, no Nesterov): with momentum μ and weight decay λ,
     ``g ← g + λp``;  ``b ← g`` on the first step, else ``b ← μb + g``;  ``p ← p − lr·b``.
     lr, μ and λ must be numbers the parameters' dtype holds (``_representable``).
+
+    Each parameter's step is one compiled pass (``kernels.updates.sgd``), the same float
+    operations in the same order as these expressions in NumPy, to the bit. The momentum
+    buffers are updated in place, as torch's are.
     """
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0):
@@ -130,16 +134,23 @@ class SGD:
     def step(self):
         started = set()
         for (p, g), k in zip(self.pairs, self._state):
-            d = g + self.weight_decay * p if self.weight_decay else g
+            dt = p.dtype.type                        # the scalars as NumPy rounds them for p's dtype
+            restart = False
             if self.momentum:
-                b = self.buffers[k]
-                if b is None or k in started:        # torch: each listing's first step starts afresh
+                if self.buffers[k] is None or k in started:   # torch: each listing's first step starts afresh
                     started.add(k)
-                    b = d.copy()
-                else:
-                    b = b * self.momentum + d
-                self.buffers[k] = d = b
-            p -= self.lr * d
+                    restart = True
+                    if self.buffers[k] is None:
+                        self.buffers[k] = np.empty(p.shape, p.dtype)   # C order: a flat view for the update
+                b = self.buffers[k]
+            else:
+                b = np.empty(0, p.dtype)             # no buffer
+            flat_p, flat_g, flat_b = (_flat(a) for a in (p, g, b))
+            updates.sgd(flat_p, flat_g, flat_b, dt(self.lr), dt(self.momentum), dt(self.weight_decay),
+                        restart)                     # one pass over each
+            for a, flat in ((p, flat_p), (b, flat_b)):
+                if not a.flags.c_contiguous:         # flat is a copy (a module's own never is): write it back
+                    a[...] = flat.reshape(a.shape)
 
     def zero_grad(self):
         for _, g in self.pairs:

@@ -102,6 +102,25 @@ def test_a_real_divergence_names_a_checkpoint_that_exists(tmp_path, capsys, task
     assert meta["epoch"] == 0 and not ckpt.non_finite(arrays)
 
 
+@pytest.mark.parametrize("where", ["core", "head"])
+def test_a_step_that_diverges_returns_nan_and_a_bad_target_is_raised(where):
+    """The head and the loss refuse NaN in what they get; ``train_step`` reports that as a
+    divergence (NaN loss and norm), from the core's output or from the head's, and lets a
+    refusal for another reason, a target out of range, reach the caller."""
+    import scratchrnn as sr
+    from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
+    core, head = build_models("rnn", 4, 8, 1, 4, np.float32, seed=0)
+    backend = ScratchBackend(core, head, lr=0.1)
+    x = sr.one_hot(np.random.default_rng(0).integers(0, 4, (5, 2)), 4)   # (T, N, V)
+    with pytest.raises(ValueError, match="target 7 is out of range for 4 classes"):
+        backend.train_step(x, np.full((5, 2), 7), None, "ce_all")
+    for name, p in (core if where == "core" else head).named_parameters():
+        if name.startswith("bias"):
+            p[...] = np.nan                              # the live array, as an update would leave it
+    value, _, norm = backend.train_step(x, np.zeros((5, 2), np.int64), None, "ce_all")
+    assert np.isnan(value) and np.isnan(norm)
+
+
 def test_a_checkpoint_with_non_finite_values_is_never_written(tmp_path):
     path = tmp_path / ckpt.CHECKPOINT
     ckpt.save(path, {"w": np.arange(3.0)}, {"epoch": 1, "config": {}})

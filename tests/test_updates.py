@@ -1,6 +1,6 @@
 """The optimizer's compiled passes (scratchrnn.kernels.updates) against the NumPy expressions
-they replace: Adam to the bit in float32 and float64, whatever the arrays' layout; the norm's
-Σ g² against an exactly rounded sum."""
+they replace: Adam and SGD to the bit in float32 and float64, whatever the arrays' layout; the
+norm's Σ g² against an exactly rounded sum."""
 
 import math
 
@@ -78,6 +78,60 @@ def test_adam_updates_arrays_laid_out_otherwise_as_contiguous_ones():
     assert odd._params["w"].flags.f_contiguous
     np.testing.assert_array_equal(odd._params["w"], plain._params["w"])
     np.testing.assert_array_equal(opts[0].m[0], opts[1].m[0])
+    assert not np.array_equal(plain._params["w"], base)                             # it did step
+
+
+def numpy_sgd(p, g, buffer, lr, momentum, weight_decay):
+    """One step of SGD as NumPy expressions (the optimizer's docstring), p in place; returns the
+    new momentum buffer (None without momentum; ``buffer`` None on the first step)."""
+    if weight_decay:
+        g = g + weight_decay * p
+    if momentum:
+        buffer = g.copy() if buffer is None else buffer * momentum + g
+        g = buffer
+    p -= lr * g
+    return buffer
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.05), (0.8, 0.05)])
+def test_sgd_is_its_numpy_expressions_to_the_bit(dtype, momentum, weight_decay):
+    rng = np.random.default_rng(3)
+    params, grads = _draw(rng, dtype)
+    ref = {k: p.copy() for k, p in params.items()}
+    buffers = dict.fromkeys(params)
+    kw = dict(lr=0.03, momentum=momentum, weight_decay=weight_decay)
+    opt = sr.SGD(Params(params, grads), **kw)
+    for _ in range(5):
+        for k, g in grads.items():
+            g[...] = rng.standard_normal(g.shape) * 10.0 ** rng.integers(-4, 3)
+            buffers[k] = numpy_sgd(ref[k], g.copy(), buffers[k], **kw)
+        opt.step()
+    for (k, p), b in zip(params.items(), opt.buffers):
+        np.testing.assert_array_equal(p, ref[k])
+        if momentum:
+            np.testing.assert_array_equal(b, buffers[k])
+        else:
+            assert b is None
+
+
+def test_sgd_updates_arrays_laid_out_otherwise_as_contiguous_ones():
+    """``test_adam_updates_arrays_laid_out_otherwise_as_contiguous_ones`` for SGD with momentum."""
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((6, 4)).astype(np.float32)
+    wide = rng.standard_normal((6, 8)).astype(np.float32)
+    odd = Params({"w": np.asfortranarray(base.copy())}, {"w": wide[:, ::2]})        # F order; a strided view
+    plain = Params({"w": base.copy()}, {"w": np.ascontiguousarray(wide[:, ::2])})
+    opts = [sr.SGD(m, lr=0.1, momentum=0.9, weight_decay=0.01) for m in (odd, plain)]
+    for o in opts:
+        o.step()
+    opts[0].buffers[0] = np.asfortranarray(opts[0].buffers[0])                       # the state too
+    for _ in range(2):
+        for o in opts:
+            o.step()
+    assert odd._params["w"].flags.f_contiguous
+    np.testing.assert_array_equal(odd._params["w"], plain._params["w"])
+    np.testing.assert_array_equal(opts[0].buffers[0], opts[1].buffers[0])
     assert not np.array_equal(plain._params["w"], base)                             # it did step
 
 

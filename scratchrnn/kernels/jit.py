@@ -69,6 +69,11 @@ jit = njit(cache=True, error_model="numpy", nogil=True)
 jit_parallel = njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 # may fuse a·b + c into an FMA: the product loops
 jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
+# may reorder a sum: the loop vectoriser then keeps several running sums side by side and adds
+# them up at the end (Numba leaves LLVM's SLP vectoriser off, so running sums written out by hand
+# stayed scalar). Sums alone: the order follows the CPU's vector width, so the last bits may
+# differ from one CPU to another, but not from run to run on one.
+jit_sum = njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)
 # Inlined into the loops that call them (Numba IR inlining): LLVM's own inliner found the
 # gate functions too big at several call sites, and an out-of-line call keeps a loop scalar.
 jit_inline = njit(cache=True, error_model="numpy", inline="always")

@@ -14,10 +14,10 @@ import numpy as np
 from numba import prange
 
 from scratchrnn.kernels.gates import exp_nonpositive, is_single
-from scratchrnn.kernels.jit import jit_inline, jit_parallel
+from scratchrnn.kernels.jit import jit_inline, jit_parallel, jit_sum
 
-# Partial sums and maxima a row is reduced in, side by side: a vector's worth of float32, so
-# that the reductions vectorise (LLVM does not reorder a single running sum or max itself).
+# Maxima a row is reduced in, side by side: a vector's worth of float32, so that the reduction
+# vectorises (LLVM does not reorder a single running max itself).
 LANES = 16
 
 
@@ -35,20 +35,15 @@ def _max(a):
     return top
 
 
-@jit_inline
+@jit_sum
 def _sum64(a):
-    """Σ a in float64, in ``LANES`` interleaved partial sums: a fixed order, the same bits on
-    every run, and a shorter chain of roundings than one running sum."""
-    part = np.zeros(LANES)
-    n = a.size - a.size % LANES
-    for i in range(0, n, LANES):
-        for j in range(LANES):
-            part[j] += a[i + j]
+    """Σ a in float64, in the order LLVM picks for the CPU's vectors (``jit_sum``): several
+    running sums side by side, added up at the end, each a shorter chain of roundings than one
+    running sum; the same bits on every run. A function of its own, called once a row: inlined,
+    it would be compiled with the row loop's flags, which keep a sum in order."""
     s = 0.0
-    for j in range(LANES):
-        s += part[j]
-    for i in range(n, a.size):
-        s += a[i]
+    for i in range(a.size):
+        s += np.float64(a[i])
     return s
 
 
