@@ -62,25 +62,6 @@ def test_adam_is_its_numpy_expressions_to_the_bit(dtype, weight_decay):
         np.testing.assert_array_equal(v, ref[k][2])
 
 
-def test_adam_updates_arrays_laid_out_otherwise_as_contiguous_ones():
-    """A Fortran-ordered parameter and a strided gradient: the compiled pass works on copies and
-    writes them back, so they end as the C-ordered twins do."""
-    rng = np.random.default_rng(1)
-    base = rng.standard_normal((6, 4)).astype(np.float32)
-    wide = rng.standard_normal((6, 8)).astype(np.float32)
-    odd = Params({"w": np.asfortranarray(base.copy())}, {"w": wide[:, ::2]})        # F order; a strided view
-    plain = Params({"w": base.copy()}, {"w": np.ascontiguousarray(wide[:, ::2])})
-    opts = [sr.Adam(m, lr=0.1) for m in (odd, plain)]
-    opts[0].m[0] = np.asfortranarray(opts[0].m[0])                                   # the state too
-    for _ in range(3):
-        for o in opts:
-            o.step()
-    assert odd._params["w"].flags.f_contiguous
-    np.testing.assert_array_equal(odd._params["w"], plain._params["w"])
-    np.testing.assert_array_equal(opts[0].m[0], opts[1].m[0])
-    assert not np.array_equal(plain._params["w"], base)                             # it did step
-
-
 def numpy_sgd(p, g, buffer, lr, momentum, weight_decay):
     """One step of SGD as NumPy expressions (the optimizer's docstring), p in place; returns the
     new momentum buffer (None without momentum; ``buffer`` None on the first step)."""
@@ -115,23 +96,32 @@ def test_sgd_is_its_numpy_expressions_to_the_bit(dtype, momentum, weight_decay):
             assert b is None
 
 
-def test_sgd_updates_arrays_laid_out_otherwise_as_contiguous_ones():
-    """``test_adam_updates_arrays_laid_out_otherwise_as_contiguous_ones`` for SGD with momentum."""
-    rng = np.random.default_rng(4)
+# Each optimizer, and the name of its per-parameter state (a list of arrays, one per parameter)
+OPTIMIZERS = {"adam": (lambda m: sr.Adam(m, lr=0.1), "m"),
+              "sgd": (lambda m: sr.SGD(m, lr=0.1, momentum=0.9, weight_decay=0.01), "buffers")}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizers_update_arrays_laid_out_otherwise_as_contiguous_ones(name):
+    """A Fortran-ordered parameter and a strided gradient, and from the second step a
+    Fortran-ordered state (Adam's m, SGD's momentum buffer): the compiled pass works on copies
+    and writes them back, so they end as the C-ordered twins do."""
+    make, state = OPTIMIZERS[name]
+    rng = np.random.default_rng(1)
     base = rng.standard_normal((6, 4)).astype(np.float32)
     wide = rng.standard_normal((6, 8)).astype(np.float32)
     odd = Params({"w": np.asfortranarray(base.copy())}, {"w": wide[:, ::2]})        # F order; a strided view
     plain = Params({"w": base.copy()}, {"w": np.ascontiguousarray(wide[:, ::2])})
-    opts = [sr.SGD(m, lr=0.1, momentum=0.9, weight_decay=0.01) for m in (odd, plain)]
+    opts = [make(m) for m in (odd, plain)]
     for o in opts:
         o.step()
-    opts[0].buffers[0] = np.asfortranarray(opts[0].buffers[0])                       # the state too
+    getattr(opts[0], state)[0] = np.asfortranarray(getattr(opts[0], state)[0])     # the state too
     for _ in range(2):
         for o in opts:
             o.step()
     assert odd._params["w"].flags.f_contiguous
     np.testing.assert_array_equal(odd._params["w"], plain._params["w"])
-    np.testing.assert_array_equal(opts[0].buffers[0], opts[1].buffers[0])
+    np.testing.assert_array_equal(getattr(opts[0], state)[0], getattr(opts[1], state)[0])
     assert not np.array_equal(plain._params["w"], base)                             # it did step
 
 
