@@ -73,12 +73,11 @@ def all_finite(a):
     machine).
 
     A C-contiguous float32 or float64 ndarray is read once by a compiled scan of its exponent
-    bits (``kernels.finite``; from ``BLOCKS_MIN_BYTES`` on in blocks on all of Numba's threads):
-    0.6 µs for a small array, where NumPy's calls cost 2–4 µs, and paid by every module call
-    on its input and its output's gradient. Any other array, and
-    every array with ``NUMBA_DISABLE_JIT=1``, is summed instead: NaN or ±inf anywhere makes
-    the sum non-finite, so a finite sum settles it; a sum that overflowed is checked value
-    by value."""
+    bits (``kernels.finite``; an array of 2 MiB or more in blocks on Numba's threads): 0.6 µs
+    for a small array, where NumPy's calls cost 2–4 µs, and paid by every module call on its
+    input and its output's gradient. Any other array, and every array with
+    ``NUMBA_DISABLE_JIT=1``, is summed instead: NaN or ±inf anywhere makes the sum non-finite,
+    so a finite sum settles it; a sum that overflowed is checked value by value."""
     exponent = _EXPONENT_BITS.get(a.dtype)
     if (exponent is not None and type(a) is np.ndarray and a.flags.c_contiguous
             and not numba.config.DISABLE_JIT):          # (a subclass may not reshape to 1-D)

@@ -119,7 +119,9 @@ class SGD:
 
     Each parameter's step is one compiled pass (``kernels.updates.sgd``), the same float
     operations in the same order as these expressions in NumPy, to the bit. The momentum
-    buffers are updated in place, as torch's are.
+    buffers (``buffers``, one array per parameter, None until its first step) are updated in
+    place, as torch's are; one put there from outside must have its parameter's shape and
+    dtype, or ``step`` refuses it before any parameter moves.
     """
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0):
@@ -132,22 +134,25 @@ class SGD:
         self._state = _state_index(self.pairs)           # a repeated parameter shares its buffer
 
     def step(self):
+        for k, b in enumerate(self.buffers):        # all first: a refused step changes nothing
+            p = self.pairs[k][0]
+            if b is not None and (b.shape != p.shape or b.dtype != p.dtype):   # set from outside
+                raise ValueError(f"expected momentum buffer {k} of shape {p.shape} and dtype {p.dtype}, "
+                                 f"as its parameter, got shape {b.shape} and dtype {b.dtype}")
         started = set()
         for (p, g), k in zip(self.pairs, self._state):
             dt = p.dtype.type                        # the scalars as NumPy rounds them for p's dtype
-            restart = False
+            b, restart = np.empty(0, p.dtype), False  # no buffer without momentum
             if self.momentum:
-                if self.buffers[k] is None or k in started:   # torch: each listing's first step starts afresh
-                    started.add(k)
-                    restart = True
-                    if self.buffers[k] is None:
-                        self.buffers[k] = np.empty(p.shape, p.dtype)   # C order: a flat view for the update
                 b = self.buffers[k]
-            else:
-                b = np.empty(0, p.dtype)             # no buffer
+                restart = b is None or k in started  # torch: each listing's first step starts afresh
+                if restart:
+                    started.add(k)
+                if b is None:
+                    b = self.buffers[k] = np.empty(p.shape, p.dtype)   # C order: a flat view for the update
             flat_p, flat_g, flat_b = (_flat(a) for a in (p, g, b))
             updates.sgd(flat_p, flat_g, flat_b, dt(self.lr), dt(self.momentum), dt(self.weight_decay),
-                        restart)                     # one pass over each
+                        self.weight_decay != 0, restart)   # one pass over each
             for a, flat in ((p, flat_p), (b, flat_b)):
                 if not a.flags.c_contiguous:         # flat is a copy (a module's own never is): write it back
                     a[...] = flat.reshape(a.shape)
@@ -202,7 +207,7 @@ class Adam:
             dt = p.dtype.type                        # the scalars as NumPy rounds them for p's dtype
             flat_p, flat_g, flat_m, flat_v = (_flat(a) for a in (p, g, m, v))
             updates.adam(flat_p, flat_g, flat_m, flat_v, dt(1 - b1), dt(b2), dt(1 - b2), dt(step_size),
-                         dt(bc2_sqrt), dt(self.eps), dt(self.weight_decay))   # one pass over each
+                         dt(bc2_sqrt), dt(self.eps), dt(self.weight_decay), self.weight_decay != 0)
             for a, flat in ((p, flat_p), (m, flat_m), (v, flat_v)):
                 if not a.flags.c_contiguous:         # flat is a copy (a module's own never is): write it back
                     a[...] = flat.reshape(a.shape)

@@ -121,6 +121,19 @@ def test_a_step_that_diverges_returns_nan_and_a_bad_target_is_raised(where):
     assert np.isnan(value) and np.isnan(norm)
 
 
+def test_a_checkpoints_momentum_buffer_takes_its_parameters_dtype_and_must_have_its_shape():
+    from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
+    core, head = build_models("rnn", 4, 8, 1, 4, np.float32, seed=0)
+    backend = ScratchBackend(core, head, lr=0.1)
+    arrays, p = backend.arrays(), backend.opt.pairs[1][0]
+    backend.load_arrays({**arrays, "opt.b1": np.ones(p.shape, np.float64)})
+    b = backend.opt.buffers[1]
+    assert b.dtype == p.dtype and b.shape == p.shape and b.flags.c_contiguous and (b == 1).all()
+    with pytest.raises(ValueError, match=rf"expected a momentum buffer of shape \({p.shape[0]}, {p.shape[1]}\), "
+                                         rf"got \({p.shape[1]},\)"):
+        backend.load_arrays({**arrays, "opt.b1": np.ones(p.shape[1])})   # would broadcast
+
+
 def test_a_checkpoint_with_non_finite_values_is_never_written(tmp_path):
     path = tmp_path / ckpt.CHECKPOINT
     ckpt.save(path, {"w": np.arange(3.0)}, {"epoch": 1, "config": {}})

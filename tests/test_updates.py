@@ -3,6 +3,7 @@ they replace: Adam and SGD to the bit in float32 and float64, whatever the array
 norm's Σ g² against an exactly rounded sum."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -96,6 +97,58 @@ def test_sgd_is_its_numpy_expressions_to_the_bit(dtype, momentum, weight_decay):
             assert b is None
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_sgd_steps_a_parameter_listed_twice_as_its_numpy_expressions(weight_decay):
+    """A parameter listed twice shares one momentum buffer; each listing's first step starts it
+    afresh (torch's per-parameter loop), later steps carry it on, to the bit."""
+    rng = np.random.default_rng(5)
+    p = rng.standard_normal((4, 3)).astype(np.float32)
+    g = np.zeros_like(p)
+    ref, buffer = p.copy(), None
+    kw = dict(lr=0.05, momentum=0.9, weight_decay=weight_decay)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        opt = sr.SGD([Params({"w": p}, {"w": g})] * 2, **kw)
+    for step in range(3):
+        g[...] = rng.standard_normal(g.shape)
+        for _ in range(2):                         # the two listings, one after the other
+            buffer = numpy_sgd(ref, g.copy(), None if step == 0 else buffer, **kw)
+        opt.step()
+        np.testing.assert_array_equal(p, ref)
+        np.testing.assert_array_equal(opt.buffers[0], buffer)
+
+
+def test_sgd_refuses_a_momentum_buffer_unlike_its_parameter_and_changes_nothing():
+    """A buffer set from outside (a checkpoint's, say) of another shape or dtype: the compiled pass
+    would run past its end, so the step is refused before any parameter moves."""
+    rng = np.random.default_rng(6)
+    params = {"a": rng.standard_normal(5).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
+    grads = {k: np.ones_like(v) for k, v in params.items()}
+    opt = sr.SGD(Params(params, grads), lr=0.1, momentum=0.9)
+    opt.step()
+    before = {k: v.copy() for k, v in params.items()}
+    for bad, got in ((np.zeros(2, np.float32), "shape (2,) and dtype float32"),
+                     (np.zeros(3, np.float64), "shape (3,) and dtype float64")):
+        opt.buffers[1] = bad
+        with pytest.raises(ValueError, match=rf"expected momentum buffer 1 of shape \(3,\) and dtype float32, "
+                                             rf"as its parameter, got {re.escape(got)}"):
+            opt.step()
+        for k, v in params.items():
+            np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_a_weight_decay_that_rounds_to_zero_still_adds_zero_times_p(name):
+    """1e-50 is 0 in float32, but a weight decay was asked for: g + 0·p, as the NumPy expression
+    (and torch) take it, turns an inf weight into NaN; without one it stays inf."""
+    for weight_decay, expected in ((1e-50, np.isnan), (0.0, np.isinf)):
+        p = np.array([np.inf, 1.0], np.float32)
+        opt = (sr.Adam if name == "adam" else sr.SGD)(Params({"w": p}, {"w": np.ones_like(p)}), lr=0.1,
+                                                      weight_decay=weight_decay)
+        with np.errstate(invalid="ignore"):         # 0·inf: with the JIT off NumPy's scalars warn of it
+            opt.step()
+        assert expected(p[0]) and np.isfinite(p[1])
+
+
 # Each optimizer, and the name of its per-parameter state (a list of arrays, one per parameter)
 OPTIMIZERS = {"adam": (lambda m: sr.Adam(m, lr=0.1), "m"),
               "sgd": (lambda m: sr.SGD(m, lr=0.1, momentum=0.9, weight_decay=0.01), "buffers")}
@@ -126,12 +179,13 @@ def test_optimizers_update_arrays_laid_out_otherwise_as_contiguous_ones(name):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sum_of_squares_is_within_its_rounding_bound_of_the_exact_sum(dtype):
-    g = (np.random.default_rng(2).standard_normal(10_000) * 3).astype(dtype)
+@pytest.mark.parametrize("n", [10_000, 33, 7, 1, 0])
+def test_sum_of_squares_is_within_its_rounding_bound_of_the_exact_sum(dtype, n):
+    g = (np.random.default_rng(2).standard_normal(n) * 3).astype(dtype)
     exact = math.fsum(float(x) * float(x) for x in g)    # the squares are exact in float64 for float32
     got = updates.sum_of_squares(g)
-    # a running float64 sum of n positive terms: relative error at most (n − 1)·2⁻⁵³, plus the
-    # rounding of each float64 square (one more 2⁻⁵³) for float64 data
+    # a float64 sum of n positive terms, added in any order: relative error at most (n − 1)·2⁻⁵³,
+    # plus the rounding of each float64 square (one more 2⁻⁵³) for float64 data
     assert abs(got - exact) <= (g.size + 1) * 2.0 ** -53 * exact
     norm = sr.clip_grad_norm(Params({"w": g.copy()}, {"w": g[::-1]}), np.inf)   # a strided view
     assert abs(norm - math.sqrt(exact)) <= (g.size + 2) * 2.0 ** -53 * math.sqrt(exact)

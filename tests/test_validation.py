@@ -294,15 +294,16 @@ def test_all_finite_is_exact_when_the_sum_overflows_or_cancels(jit, monkeypatch)
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_all_finite_finds_a_bad_value_in_every_block_of_a_large_array(dtype, monkeypatch):
-    """Arrays of ``BLOCKS_MIN_BYTES`` or more are scanned in blocks on Numba's threads: a NaN or
-    an inf at either end of each block, and in the last value, is found, whatever the threads."""
+    """Arrays of twice ``BLOCK_MIN_BYTES`` or more are scanned in blocks on Numba's threads: a NaN
+    or an inf at either end of each block, and in the last value, is found, whatever the threads."""
     import numba
     from scratchrnn import checks
     from scratchrnn.kernels import finite
-    n = finite.BLOCKS_MIN_BYTES // np.dtype(dtype).itemsize + 3   # not a multiple of the blocks
+    n = 2 * finite.BLOCK_MIN_BYTES // np.dtype(dtype).itemsize + 3   # not a multiple of the blocks
     a = np.zeros(n, dtype)
-    assert finite.scan_blocks(a.nbytes) == numba.get_num_threads()
+    assert finite.scan_blocks(a.nbytes) == min(numba.get_num_threads(), 2)
     assert finite.scan_blocks(a[:n // 2].nbytes) == 1
+    assert finite.scan_blocks(40 * finite.BLOCK_MIN_BYTES) == min(numba.get_num_threads(), 40)
     for nblocks in (2, 3):
         monkeypatch.setattr(checks, "scan_blocks", lambda nbytes: nblocks)   # where all_finite looks
         assert checks.all_finite(a)

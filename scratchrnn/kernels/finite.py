@@ -5,8 +5,10 @@ integer operations reads each value once, makes no temporary array and raises no
 floating-point flag, and LLVM vectorises the loop: 0.06 ns a value from L2 (Xeon, AVX-512),
 3× faster than NumPy's float sum. (A float sum can also overflow for finite data, and warns
 on ``inf - inf``.) A large array is scanned in blocks side by side, one per thread
-(``any_non_finite_blocks``, where ``scan_blocks`` says so): a char-LM's 4.6 MB of one-hot
-input and of logits took 0.19–0.26 ms each on one thread.
+(``any_non_finite_blocks``, where ``scan_blocks`` says so): 4 MiB took 0.20–0.22 ms on one
+thread of the Xeon and 0.07–0.09 ms in two blocks (benchmarks/results/
+xeon-avx512-2026-12-07-training/kernels_before_after.txt); a char-LM step scans 4.6 MB of
+one-hot input, of logits and of their gradient.
 """
 
 import numba
@@ -15,11 +17,12 @@ from numba import prange
 
 from scratchrnn.kernels.jit import jit, jit_parallel
 
-# Arrays of at least this many bytes are scanned in blocks side by side on Numba's threads
-# (``any_non_finite_blocks``). Intel Xeon, 2 cores, float32, medians of 41 scans of an array in
-# cache, two runs: 1 MiB 0.65–0.87x the time of one thread, 2 MiB 0.45–0.52x, 4 MiB 0.36–0.48x,
-# 16 MiB 0.51–0.56x; 256 KiB 1.7x, where starting the threads costs more than the scan saves.
-BLOCKS_MIN_BYTES = 2 << 20
+# Arrays are scanned in blocks of at least this many bytes side by side on Numba's threads
+# (``any_non_finite_blocks``), so from twice this size on. Intel Xeon, 2 cores, float32, medians
+# of 41 scans of an array in cache, two runs, two blocks against one thread: 1 MiB 0.65–0.87x the
+# time, 2 MiB 0.45–0.52x, 4 MiB 0.36–0.48x, 16 MiB 0.51–0.56x; 256 KiB 1.7x, where starting the
+# threads costs more than the scan saves.
+BLOCK_MIN_BYTES = 1 << 20
 
 
 @jit
@@ -47,6 +50,9 @@ def any_non_finite_blocks(bits, exponent, nblocks):
 
 
 def scan_blocks(nbytes):
-    """In how many blocks to scan ``nbytes`` of values: one per Numba thread from
-    ``BLOCKS_MIN_BYTES`` on, else 1."""
-    return numba.get_num_threads() if nbytes >= BLOCKS_MIN_BYTES else 1
+    """In how many blocks to scan ``nbytes`` of values: at most one per Numba thread, each of at
+    least ``BLOCK_MIN_BYTES`` (1: one scan on the calling thread). Blocks run in a parallel
+    region on Numba's threads, as a pass in row blocks does."""
+    if nbytes < 2 * BLOCK_MIN_BYTES:
+        return 1                                     # decided without asking Numba (that costs ~3 µs)
+    return min(numba.get_num_threads(), nbytes // BLOCK_MIN_BYTES)

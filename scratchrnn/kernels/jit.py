@@ -71,8 +71,8 @@ jit_parallel = njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 jit_fma = njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
 # may reorder a sum: the loop vectoriser then keeps several running sums side by side and adds
 # them up at the end (Numba leaves LLVM's SLP vectoriser off, so running sums written out by hand
-# stayed scalar). Sums alone: the order follows the CPU's vector width, so the last bits may
-# differ from one CPU to another, but not from run to run on one.
+# stayed scalar). For sums only: the order follows the CPU's vector width, so the last bits may
+# differ from one CPU to another (and from the JIT off), but not from run to run on one.
 jit_sum = njit(cache=True, error_model="numpy", fastmath={"reassoc"}, nogil=True)
 # Inlined into the loops that call them (Numba IR inlining): LLVM's own inliner found the
 # gate functions too big at several call sites, and an out-of-line call keeps a loop scalar.

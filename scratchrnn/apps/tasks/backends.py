@@ -45,6 +45,14 @@ def _loss(kind, pred, target):
     return value, d_pred.reshape(pred.shape)
 
 
+def _like(p, saved):
+    """``saved`` (a momentum buffer from a checkpoint) as a new array of the dtype of its
+    parameter ``p``; one of another shape is refused (the update runs over p's elements)."""
+    if saved.shape != p.shape:
+        raise ValueError(f"expected a momentum buffer of shape {p.shape}, got {saved.shape}")
+    return saved.astype(p.dtype)                     # a copy, C order
+
+
 class ScratchBackend:
     """scratchrnn modules, optimizer and clipping."""
 
@@ -66,9 +74,10 @@ class ScratchBackend:
             pred = self.head(feats)
             value, d_pred = _loss(loss, pred, target)
         except ValueError:
-            # diverged, in the core or the head: let the task stop and say where. Each array is
-            # scanned once, by the call it goes to (a char-LM's logits, 4.6 MB, take 0.2 ms), and
-            # again only here, after a refusal, which for another reason is the caller's to see
+            # Diverged, in the core or the head: let the task stop and say where. Each array is
+            # scanned once, by the call it goes to (a char-LM's 4.6 MB of logits take 0.2 ms);
+            # after a refusal they are scanned again here, and one with every value finite (a
+            # target out of range, say) is raised to the caller.
             if checks.all_finite(feats) and (pred is None or checks.all_finite(pred)):
                 raise
             return float("nan"), state_n, float("nan")
@@ -130,8 +139,8 @@ class ScratchBackend:
             for i, (m, v) in enumerate(zip(self.opt.m, self.opt.v)):
                 m[...], v[...] = d[f"opt.m{i}"], d[f"opt.v{i}"]
         else:
-            self.opt.buffers = [d[f"opt.b{i}"].copy() if f"opt.b{i}" in d else None
-                                for i in range(len(self.opt.buffers))]
+            self.opt.buffers = [_like(p, d[f"opt.b{i}"]) if f"opt.b{i}" in d else None
+                                for i, (p, _) in enumerate(self.opt.pairs)]
 
 
 class TorchBackend:
