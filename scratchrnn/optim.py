@@ -120,8 +120,8 @@ class SGD:
     Each parameter's step is one compiled pass (``kernels.updates.sgd``), the same float
     operations in the same order as these expressions in NumPy, to the bit. The momentum
     buffers (``buffers``, one array per parameter, None until its first step) are updated in
-    place, as torch's are; one put there from outside must have its parameter's shape and
-    dtype, or ``step`` refuses it before any parameter moves.
+    place, as torch's are; one put there from outside must be a writeable ndarray of its
+    parameter's shape and dtype, or ``step`` refuses it before any parameter moves.
     """
 
     def __init__(self, modules, lr, momentum=0.0, weight_decay=0.0):
@@ -134,11 +134,15 @@ class SGD:
         self._state = _state_index(self.pairs)           # a repeated parameter shares its buffer
 
     def step(self):
-        for k, b in enumerate(self.buffers):        # all first: a refused step changes nothing
+        buffers = self.buffers if self.momentum else []   # checked first: a refused step changes nothing
+        for k, b in enumerate(buffers):
             p = self.pairs[k][0]
-            if b is not None and (b.shape != p.shape or b.dtype != p.dtype):   # set from outside
-                raise ValueError(f"expected momentum buffer {k} of shape {p.shape} and dtype {p.dtype}, "
-                                 f"as its parameter, got shape {b.shape} and dtype {b.dtype}")
+            if b is not None and not (isinstance(b, np.ndarray) and b.shape == p.shape and b.dtype == p.dtype
+                                      and b.flags.writeable):   # set from outside
+                got = (f"shape {b.shape}, dtype {b.dtype}{'' if b.flags.writeable else ', read-only'}"
+                       if isinstance(b, np.ndarray) else type(b).__name__)
+                raise ValueError(f"expected momentum buffer {k} as a writeable ndarray of shape {p.shape} and "
+                                 f"dtype {p.dtype}, as its parameter, got {got}")
         started = set()
         for (p, g), k in zip(self.pairs, self._state):
             dt = p.dtype.type                        # the scalars as NumPy rounds them for p's dtype

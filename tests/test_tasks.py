@@ -121,17 +121,20 @@ def test_a_step_that_diverges_returns_nan_and_a_bad_target_is_raised(where):
     assert np.isnan(value) and np.isnan(norm)
 
 
-def test_a_checkpoints_momentum_buffer_takes_its_parameters_dtype_and_must_have_its_shape():
+@pytest.mark.parametrize("optimizer, key", [("sgd", "opt.b1"), ("adam", "opt.m1")])
+def test_a_checkpoints_optimizer_state_takes_its_parameters_dtype_and_must_have_its_shape(optimizer, key):
+    """A momentum buffer (SGD) or moment (Adam) from a checkpoint becomes a C-ordered array of
+    its parameter's dtype; one of another shape is refused by name, where NumPy would broadcast."""
     from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
     core, head = build_models("rnn", 4, 8, 1, 4, np.float32, seed=0)
-    backend = ScratchBackend(core, head, lr=0.1)
-    arrays, p = backend.arrays(), backend.opt.pairs[1][0]
-    backend.load_arrays({**arrays, "opt.b1": np.ones(p.shape, np.float64)})
-    b = backend.opt.buffers[1]
-    assert b.dtype == p.dtype and b.shape == p.shape and b.flags.c_contiguous and (b == 1).all()
-    with pytest.raises(ValueError, match=rf"expected a momentum buffer of shape \({p.shape[0]}, {p.shape[1]}\), "
-                                         rf"got \({p.shape[1]},\)"):
-        backend.load_arrays({**arrays, "opt.b1": np.ones(p.shape[1])})   # would broadcast
+    backend = ScratchBackend(core, head, optimizer=optimizer, lr=0.1)
+    arrays, p = backend.arrays(), backend.opt.pairs[1][0]               # W_hh, (8, 8)
+    backend.load_arrays({**arrays, key: np.asfortranarray(np.arange(64.0).reshape(p.shape))})
+    state = backend.opt.buffers[1] if optimizer == "sgd" else backend.opt.m[1]
+    assert state.dtype == p.dtype and state.shape == p.shape and state.flags.c_contiguous
+    np.testing.assert_array_equal(state, np.arange(64.0).reshape(p.shape))
+    with pytest.raises(ValueError, match=rf"expected {key} of shape \(8, 8\), as its parameter, got \(8,\)"):
+        backend.load_arrays({**arrays, key: np.ones(8)})               # would broadcast
 
 
 def test_a_checkpoint_with_non_finite_values_is_never_written(tmp_path):

@@ -118,19 +118,23 @@ def test_sgd_steps_a_parameter_listed_twice_as_its_numpy_expressions(weight_deca
 
 
 def test_sgd_refuses_a_momentum_buffer_unlike_its_parameter_and_changes_nothing():
-    """A buffer set from outside (a checkpoint's, say) of another shape or dtype: the compiled pass
-    would run past its end, so the step is refused before any parameter moves."""
+    """A buffer set from outside (a checkpoint's, say) of another shape or dtype, read-only, or no
+    ndarray: the compiled pass would run past its end or fail halfway, so the step is refused
+    before any parameter moves."""
     rng = np.random.default_rng(6)
     params = {"a": rng.standard_normal(5).astype(np.float32), "b": rng.standard_normal(3).astype(np.float32)}
     grads = {k: np.ones_like(v) for k, v in params.items()}
     opt = sr.SGD(Params(params, grads), lr=0.1, momentum=0.9)
     opt.step()
     before = {k: v.copy() for k, v in params.items()}
-    for bad, got in ((np.zeros(2, np.float32), "shape (2,) and dtype float32"),
-                     (np.zeros(3, np.float64), "shape (3,) and dtype float64")):
+    read_only = np.zeros(3, np.float32)
+    read_only.flags.writeable = False
+    for bad, got in ((np.zeros(2, np.float32), "shape (2,), dtype float32"),
+                     (np.zeros(3, np.float64), "shape (3,), dtype float64"),
+                     (read_only, "shape (3,), dtype float32, read-only"), ([0.0] * 3, "list")):
         opt.buffers[1] = bad
-        with pytest.raises(ValueError, match=rf"expected momentum buffer 1 of shape \(3,\) and dtype float32, "
-                                             rf"as its parameter, got {re.escape(got)}"):
+        with pytest.raises(ValueError, match=rf"expected momentum buffer 1 as a writeable ndarray of shape \(3,\) "
+                                             rf"and dtype float32, as its parameter, got {re.escape(got)}$"):
             opt.step()
         for k, v in params.items():
             np.testing.assert_array_equal(v, before[k])

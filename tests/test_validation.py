@@ -301,9 +301,12 @@ def test_all_finite_finds_a_bad_value_in_every_block_of_a_large_array(dtype, mon
     from scratchrnn.kernels import finite
     n = 2 * finite.BLOCK_MIN_BYTES // np.dtype(dtype).itemsize + 3   # not a multiple of the blocks
     a = np.zeros(n, dtype)
+    MiB = finite.BLOCK_MIN_BYTES
+    with monkeypatch.context() as m:                      # 16 threads: blocks of 1 MiB at least, one per thread
+        m.setattr(finite.numba, "get_num_threads", lambda: 16)
+        assert [finite.scan_blocks(b) for b in (2 * MiB - 1, 2 * MiB, a.nbytes, 7 * MiB // 2, 40 * MiB)] == \
+            [1, 2, 2, 3, 16]
     assert finite.scan_blocks(a.nbytes) == min(numba.get_num_threads(), 2)
-    assert finite.scan_blocks(a[:n // 2].nbytes) == 1
-    assert finite.scan_blocks(40 * finite.BLOCK_MIN_BYTES) == min(numba.get_num_threads(), 40)
     for nblocks in (2, 3):
         monkeypatch.setattr(checks, "scan_blocks", lambda nbytes: nblocks)   # where all_finite looks
         assert checks.all_finite(a)

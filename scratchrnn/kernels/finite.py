@@ -5,9 +5,7 @@ integer operations reads each value once, makes no temporary array and raises no
 floating-point flag, and LLVM vectorises the loop: 0.06 ns a value from L2 (Xeon, AVX-512),
 3× faster than NumPy's float sum. (A float sum can also overflow for finite data, and warns
 on ``inf - inf``.) A large array is scanned in blocks side by side, one per thread
-(``any_non_finite_blocks``, where ``scan_blocks`` says so): 4 MiB took 0.20–0.22 ms on one
-thread of the Xeon and 0.07–0.09 ms in two blocks (benchmarks/results/
-xeon-avx512-2026-12-07-training/kernels_before_after.txt); a char-LM step scans 4.6 MB of
+(``any_non_finite_blocks``, where ``scan_blocks`` says so): a char-LM step scans 4.6 MB of
 one-hot input, of logits and of their gradient.
 """
 
@@ -18,10 +16,11 @@ from numba import prange
 from scratchrnn.kernels.jit import jit, jit_parallel
 
 # Arrays are scanned in blocks of at least this many bytes side by side on Numba's threads
-# (``any_non_finite_blocks``), so from twice this size on. Intel Xeon, 2 cores, float32, medians
-# of 41 scans of an array in cache, two runs, two blocks against one thread: 1 MiB 0.65–0.87x the
-# time, 2 MiB 0.45–0.52x, 4 MiB 0.36–0.48x, 16 MiB 0.51–0.56x; 256 KiB 1.7x, where starting the
-# threads costs more than the scan saves.
+# (``any_non_finite_blocks``), so from twice this size on. Intel Xeon, 2 cores, float32, an array
+# in cache, two blocks against one thread, two rounds (benchmarks/results/
+# xeon-avx512-2026-12-07-training/scans.txt): 2 MiB 0.50–0.62x the time, 4 MiB 0.44–0.48x,
+# 16 MiB 0.51–0.75x; 1 MiB 0.72–0.97x, 512 KiB 1.05–1.24x, 256 KiB 2.0–2.7x, where starting the
+# threads costs about what the scan takes.
 BLOCK_MIN_BYTES = 1 << 20
 
 

@@ -19,7 +19,8 @@ from scratchrnn.kernels.jit import jit, jit_inline, jit_parallel, jit_sum
 # Maxima a row is reduced in, side by side: their compares do not wait for each other, where one
 # running max waits for its last compare at every value. LLVM keeps them scalar (Numba leaves its
 # SLP vectoriser off, and a max did not vectorise under fastmath either): 0.39–0.55 ns a value
-# against 1.43–1.49 for one running max (Intel Xeon, float32, rows of 1,027).
+# against 1.43–1.49 for one running max (Intel Xeon, float32, rows of 1,027; benchmarks/results/
+# xeon-avx512-2026-12-07-training/kernels_before_after.txt).
 LANES = 16
 
 
@@ -63,10 +64,11 @@ def cross_entropy_rows(logits, targets, nll, d):
     accurate instead of subtracting two numbers near 1.
 
     Each row is a call of ``_row``, a function of its own: written out in the body of the
-    parallel loop, the same lines ran 1.3–1.5x slower on one thread (Intel Xeon, float32, 1,120
-    rows of 1,027), and a quarter of the gradient's values came out 1 ulp away from what they
-    give compiled alone (both within the error bound that tests/test_numerics.py checks; what
-    the loop's body compiled otherwise was not traced).
+    parallel loop, the same lines ran slower (with the row sum vectorised as well, one thread of
+    an Intel Xeon took 1.32–1.39 ms for 1,120 float32 rows of 1,027, where that form took
+    2.68–3.00: benchmarks/results/xeon-avx512-2026-12-07-training/kernels_before_after.txt), and
+    their float32 results differed in the last bit at some values (both within the error bound
+    that tests/test_numerics.py checks).
     """
     denominators = np.empty(logits.shape[0], d.dtype)   # s·M of each row (``_row``)
     for m in prange(logits.shape[0]):

@@ -21,6 +21,8 @@ from scratchrnn.apps import data
 from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
 from scratchrnn.bench import environment, train
 
+from medians import median_seconds   # this folder's
+
 environment.keep_freed_memory()
 import torch  # noqa: E402  (after the allocator's settings, as the harness imports it)
 
@@ -75,15 +77,8 @@ w = rng.standard_normal((O, I)).astype(np.float32)
 dy = rng.standard_normal((M, O)).astype(np.float32)
 
 
-def median_ms(f, n=30):
-    time.sleep(0.3)
-    f()
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return np.median(times) * 1e3
+def median_ms(f):
+    return median_seconds(f, n=30, pause=0.3) * 1e3
 
 
 tx, tw, tdy = (torch.from_numpy(a) for a in (x2, w, dy))

@@ -45,12 +45,14 @@ def _loss(kind, pred, target):
     return value, d_pred.reshape(pred.shape)
 
 
-def _like(p, saved):
-    """``saved`` (a momentum buffer from a checkpoint) as a new array of the dtype of its
-    parameter ``p``; one of another shape is refused (the update runs over p's elements)."""
-    if saved.shape != p.shape:
-        raise ValueError(f"expected a momentum buffer of shape {p.shape}, got {saved.shape}")
-    return saved.astype(p.dtype)                     # a copy, C order
+def _state(arrays, key, like):
+    """A checkpoint's optimizer state ``arrays[key]`` as a new C-ordered array of the shape and
+    dtype of ``like`` (its parameter, or the state it replaces); one of another shape is refused
+    by name (an update runs over every element of the parameter, and NumPy would broadcast)."""
+    saved = arrays[key]
+    if saved.shape != like.shape:
+        raise ValueError(f"expected {key} of shape {like.shape}, as its parameter, got {saved.shape}")
+    return np.array(saved, dtype=like.dtype, order="C")
 
 
 class ScratchBackend:
@@ -75,9 +77,9 @@ class ScratchBackend:
             value, d_pred = _loss(loss, pred, target)
         except ValueError:
             # Diverged, in the core or the head: let the task stop and say where. Each array is
-            # scanned once, by the call it goes to (a char-LM's 4.6 MB of logits take 0.2 ms);
-            # after a refusal they are scanned again here, and one with every value finite (a
-            # target out of range, say) is raised to the caller.
+            # scanned once, by the call it goes to (a char-LM's 4.6 MB of logits take 0.2 ms), and
+            # again here after a refusal: where feats and pred are both finite, the refusal was no
+            # divergence (a target out of range, say) and is raised to the caller.
             if checks.all_finite(feats) and (pred is None or checks.all_finite(pred)):
                 raise
             return float("nan"), state_n, float("nan")
@@ -137,9 +139,9 @@ class ScratchBackend:
         if isinstance(self.opt, sr.Adam):
             self.opt.t = int(d["opt.t"])
             for i, (m, v) in enumerate(zip(self.opt.m, self.opt.v)):
-                m[...], v[...] = d[f"opt.m{i}"], d[f"opt.v{i}"]
+                m[...], v[...] = _state(d, f"opt.m{i}", m), _state(d, f"opt.v{i}", v)
         else:
-            self.opt.buffers = [_like(p, d[f"opt.b{i}"]) if f"opt.b{i}" in d else None
+            self.opt.buffers = [_state(d, f"opt.b{i}", p) if f"opt.b{i}" in d else None
                                 for i, (p, _) in enumerate(self.opt.pairs)]
 
 
