@@ -1,5 +1,7 @@
 """scratchrnn.bench.stages: the per-stage profile covers the whole call and restores what it wraps."""
 
+from contextlib import contextmanager
+
 import numba
 import numpy as np
 import pytest
@@ -133,3 +135,41 @@ def test_the_reads_line_compares_the_products_with_reading_alone(capsys):
     assert "read alone" in capsys.readouterr().out
     assert stages.main(["--model", "rnn", "--fixed", "--repeats", "3"]) == 0
     assert "read alone" not in capsys.readouterr().out
+
+
+def test_the_products_alone_are_timed_in_each_round_right_after_its_call(monkeypatch):
+    """Each round times its call, then the per-step products alone (forward, then backward), so
+    that whatever slows a round slows both; all calls first and all products after them let the
+    two see different machines."""
+    events = []
+    real_timers, real_products = stages.passes_timed, stages._per_step_products
+
+    @contextmanager
+    def timers(model, log):                                  # around each profiled call
+        with real_timers(model, log):
+            yield
+        events.append("call")
+
+    def products(c, *args):
+        events.append("forward products" if c is not None else "backward products")
+        return real_products(c, *args)
+
+    monkeypatch.setattr(stages, "passes_timed", timers)
+    monkeypatch.setattr(stages, "_per_step_products", products)
+    stages.profile("rnn", T=3, N=2, H=4, dtype="float64", repeats=2)
+    assert events == ["call", "forward products", "backward products"] * 3   # a warm-up round and two
+
+
+def test_a_loop_split_below_zero_is_printed_as_measured_and_explained():
+    """A loop's stage below zero stays in the table as measured (the stages still add up to the
+    total), and a line under it gives the loop's whole time, the two rows' sum, as what stands."""
+    s = stages.profile("lstm", T=3, N=2, H=4, dtype="float64", repeats=2)
+    assert "came out below zero" not in stages.markdown("lstm", 3, 2, 4, "float64", s)
+    loop = s["forward: per-step products"] + s["forward: gate maths"]
+    s["forward: per-step products"] = loop + 0.5e-3                 # the products alone: longer than the loop
+    s["forward: gate maths"] = loop - s["forward: per-step products"]
+    table = stages.markdown("lstm", 3, 2, 4, "float64", s)
+    assert "| forward: gate maths | -0.50 |" in table
+    assert table.count("came out below zero") == 1
+    assert "forward: gate maths came out below zero" in table
+    assert f"only the loop's time ({loop * 1e3:.2f} ms, the two rows' sum) stands" in table

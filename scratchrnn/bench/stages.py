@@ -25,10 +25,13 @@ the time loop is the pass's time less theirs:
   on one thread around each pass in row blocks (``team.serial_blas``); and the remainder:
   Python (argument checks, the workspace, bookkeeping) and the output's copy.
 
-The kernels' per-step products are then timed alone (the same ``matmul_add`` calls,
-same shapes, T times with a new ``xw_t`` each, in the same row blocks on the same threads), so
-each kernel splits into "per-step products" and "gate maths" (forward) or "elementwise"
-(backward) by difference. Medians over ``--repeats`` calls.
+After each call, in the same round, the kernels' per-step products are timed alone (the same
+``matmul_add`` calls, same shapes, T times with a new ``xw_t`` each, in the same row blocks on
+the same threads), so each kernel splits into "per-step products" and "gate maths" (forward)
+or "elementwise" (backward) by difference. Medians over ``--repeats`` calls; the stages add up
+to the total. A split that comes out below zero (the products alone took longer than the loop
+that runs them) is printed as measured, and a line under the table says that there only the
+loop's time stands, not its split.
 
 Under the table, the weights the per-step products read: each step, each row block reads all of
 ``W_hhᵀ`` forward and ``W_hh`` back (as the loops get them: a matrix, a transposed view, or
@@ -163,6 +166,18 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
     x = rng.standard_normal((T, N, H)).astype(dtype)              # (T, N, I)
     d_out = rng.standard_normal((T, N, H)).astype(dtype)          # (T, N, H)
     torch_call = _torch_call(model, T, N, H, dtype, m, x, d_out) if torch_side else None
+    # The per-step products alone, with the kernels' operands: forward h_{t-1} (N, H) times
+    # W_hhᵀ (H, G·H) plus xw_t (none for the GRU), backward da_t (N, G·H) times W_hh (G·H, H).
+    # As in the time loop, each step adds a new xw_t, which the input projection wrote for all
+    # steps before the loop; one xw_t used T times stays in cache and makes the products look
+    # faster than they run in the loop (benchmarks/results/zen5-avx512-2026-12-03-evening/
+    # panels_copy_products.md has how much, for the panels before they copied xw_t first).
+    # h_{t-1} and da_t, which the loop wrote just before, are one array used every step.
+    w_hh = m.state_dict()["weight_hh_l0"]
+    h = rng.standard_normal((N, H)).astype(dtype)
+    da = rng.standard_normal((N, G * H)).astype(dtype)
+    xw = None if model == "gru" else rng.standard_normal((T, N, G * H)).astype(dtype)
+    nb, w_t, w = _product_weights(w_hh, T, N)
     logs, torch_times = [], []
     for i in range(repeats + 1):                                 # the first call warms up
         # As in the grid's rounds (``measure``): a pause, so that the other library's spinning
@@ -185,34 +200,24 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
             m(x)
             m.backward(d_out)
             log["total"] = time.perf_counter() - t - log["rerun"]
-        if i:
-            logs.append(log)
-    med = {k: float(np.median([log[k] for log in logs])) for k in logs[0]}
-
-    # The per-step products alone, with the kernels' operands: forward h_{t-1} (N, H) times
-    # W_hhᵀ (H, G·H) plus xw_t (none for the GRU), backward da_t (N, G·H) times W_hh (G·H, H).
-    # As in the time loop, each step adds a new xw_t, which the input projection wrote for all
-    # steps before the loop; one xw_t used T times stays in cache and makes the products look
-    # faster than they run in the loop (benchmarks/results/zen5-avx512-2026-12-03-evening/
-    # panels_copy_products.md has how much, for the panels before they copied xw_t first).
-    # h_{t-1} and da_t, which the loop wrote just before, are one array used every step.
-    w_hh = m.state_dict()["weight_hh_l0"]
-    h = rng.standard_normal((N, H)).astype(dtype)
-    da = rng.standard_normal((N, G * H)).astype(dtype)
-    xw = None if model == "gru" else rng.standard_normal((T, N, G * H)).astype(dtype)
-    nb, w_t, w = _product_weights(w_hh, T, N)
-    fwd_products, bwd_products = [], []
-    for i in range(repeats + 1):
+        # The products alone right after the call, in the same round: what slows the round
+        # (other load on a shared machine, the other library's threads) slows both. Timed in
+        # rounds of their own after all the calls, back to back, they ran in other conditions
+        # than the loops: LSTM T=128 N=16 H=128 with --torch (2-core Intel Xeon, float32, three
+        # runs each way, alternating), forward products 0.98-1.52 ms and gate maths by difference
+        # 1.72-2.20 ms that way, 1.60-1.82 and 0.81-1.48 ms this way (benchmarks/results/
+        # xeon-avx512-2026-12-07-stages/). A split can still come out below zero where the noise
+        # exceeds the loop's elementwise share (``_below_zero_lines``).
         with team.serial_blas(nb):
             t = time.perf_counter()
             _per_step_products(xw, h, w_t, T, nb, team.small_matrix_limit())
             t1 = time.perf_counter()
             _per_step_products(None, da, w, T, nb, team.small_matrix_limit())
-            t2 = time.perf_counter()
+            log["forward products"], log["backward products"] = t1 - t, time.perf_counter() - t1
         if i:
-            fwd_products.append(t1 - t)
-            bwd_products.append(t2 - t1)
-    fp, bp = float(np.median(fwd_products)), float(np.median(bwd_products))
+            logs.append(log)
+    med = {k: float(np.median([log[k] for log in logs])) for k in logs[0]}
+    fp, bp = med["forward products"], med["backward products"]
     stages = {
         "input projection (1 GEMM)": med["projection"],
         "forward: per-step products": fp,
@@ -298,6 +303,7 @@ def markdown(model, T, N, H, dtype, stages, fixed=False, reads=None):
         rate = f"{flop[name] / s:.1f}" if name in flop and s > 0 and not fixed else ""
         share = "" if name == "total" else f"{100 * s / total:.0f} %"
         lines.append(f"| {name} | {s * scale:.2f} | {share} | {rate} |")
+    lines += _below_zero_lines(stages, scale, unit)
     if TORCH in stages:
         torch_s = stages[TORCH]
         gemms = seconds(stages, "gemms")
@@ -307,6 +313,25 @@ def markdown(model, T, N, H, dtype, stages, fixed=False, reads=None):
     if reads is not None:
         lines += ["", _reads_line(T, stages, reads)]
     return "\n".join(lines) + "\n"
+
+
+# The stages taken by difference from a time loop: stage -> (the loop's other stage, timed alone;
+# the loop's name).
+SPLIT_FROM_LOOPS = {"forward: gate maths": ("forward: per-step products", "the forward's time loop"),
+                    "backward: elementwise": ("backward: per-step products", "the backward's time loop")}
+
+
+def _below_zero_lines(stages, scale, unit):
+    """A line for each loop's stage that came out below zero (``SPLIT_FROM_LOOPS``): what the
+    loop took in all is measured, its split is not."""
+    lines = []
+    for name, (products, loop) in SPLIT_FROM_LOOPS.items():
+        if stages.get(name, 0.0) < 0:
+            whole = stages[name] + stages[products]
+            lines += ["", f"{name} came out below zero: the per-step products timed alone took longer than "
+                          f"{loop}, which runs them. Here only the loop's time ({whole * scale:.2f} {unit}, the "
+                          f"two rows' sum) stands; its split between them is within the run's noise."]
+    return lines
 
 
 def _reads_line(T, stages, reads):
