@@ -121,6 +121,26 @@ def test_a_step_that_diverges_returns_nan_and_a_bad_target_is_raised(where):
     assert np.isnan(value) and np.isnan(norm)
 
 
+def test_a_step_that_overflows_in_the_backward_returns_nan_and_changes_nothing():
+    """A finite forward whose backward overflows is a divergence too: with the head's weights at
+    1e37 (the sine task's one output), the loss overflows to inf, its gradient stays finite, and
+    the gradient the head hands the core is inf. ``train_step`` returns NaN loss and norm, as for
+    a divergence in the forward, with no weight moved and no gradient kept."""
+    from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
+    core, head = build_models("rnn", 1, 8, 1, 1, np.float32, seed=0)
+    backend = ScratchBackend(core, head, lr=0.1)
+    dict(core.named_parameters())["weight_ih_l0"][...] = 10     # h ≈ 1 for x = 1: pred ≈ 8e37, finite
+    dict(head.named_parameters())["weight"][...] = 1e37
+    before = {k: v.copy() for m in (core, head) for k, v in m.named_parameters()}
+    x, y = np.ones((5, 2, 1), np.float32), np.zeros((5, 2, 1), np.float32)
+    with np.errstate(over="ignore"):                             # the loss's square overflows
+        value, _, norm = backend.train_step(x, y, None, "mse_all")
+    assert np.isnan(value) and np.isnan(norm)
+    after = {k: v for m in (core, head) for k, v in m.named_parameters()}
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert all(not g.any() for _, g in backend.opt.pairs)
+
+
 @pytest.mark.parametrize("optimizer, key", [("sgd", "opt.b1"), ("adam", "opt.m1")])
 def test_a_checkpoints_optimizer_state_takes_its_parameters_dtype_and_must_have_its_shape(optimizer, key):
     """A momentum buffer (SGD) or moment (Adam) from a checkpoint becomes a C-ordered array of

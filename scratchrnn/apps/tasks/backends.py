@@ -83,11 +83,21 @@ class ScratchBackend:
             if checks.all_finite(feats) and (pred is None or checks.all_finite(pred)):
                 raise
             return float("nan"), state_n, float("nan")
-        d_feats = self.head.backward(d_pred)
-        d_out = self._last_step_grad(out, d_feats) if loss == "ce_last" else d_feats
-        # the data needs no gradient (as in torch) and the initial state's is dropped:
-        # truncated BPTT across batches
-        self.core.backward(d_out, input_grad=False)
+        d_feats = None
+        try:          # the head and the core refuse NaN and inf in the gradient they are given
+            d_feats = self.head.backward(d_pred)
+            d_out = self._last_step_grad(out, d_feats) if loss == "ce_last" else d_feats
+            # the data needs no gradient (as in torch) and the initial state's is dropped:
+            # truncated BPTT across batches
+            self.core.backward(d_out, input_grad=False)
+        except ValueError:
+            # Diverged in the backward: the loss's gradient, or the head's backward (its weights
+            # grown large), overflowed. Reported as above, with nothing updated and no gradient
+            # kept; with both gradients finite, the refusal had another cause and is raised.
+            if checks.all_finite(d_pred) and (d_feats is None or checks.all_finite(d_feats)):
+                raise
+            self.opt.zero_grad()
+            return float("nan"), state_n, float("nan")
         norm = sr.clip_grad_norm([self.core, self.head], self.clip if self.clip else np.inf)
         self.opt.step()
         self.opt.zero_grad()
