@@ -160,16 +160,24 @@ def test_the_products_alone_are_timed_in_each_round_right_after_its_call(monkeyp
     assert events == ["call", "forward products", "backward products"] * 3   # a warm-up round and two
 
 
-def test_a_loop_split_below_zero_is_printed_as_measured_and_explained():
-    """A loop's stage below zero stays in the table as measured (the stages still add up to the
-    total), and a line under it gives the loop's whole time, the two rows' sum, as what stands."""
-    s = stages.profile("lstm", T=3, N=2, H=4, dtype="float64", repeats=2)
-    assert "came out below zero" not in stages.markdown("lstm", 3, 2, 4, "float64", s)
-    loop = s["forward: per-step products"] + s["forward: gate maths"]
-    s["forward: per-step products"] = loop + 0.5e-3                 # the products alone: longer than the loop
-    s["forward: gate maths"] = loop - s["forward: per-step products"]
-    table = stages.markdown("lstm", 3, 2, 4, "float64", s)
-    assert "| forward: gate maths | -0.50 |" in table
-    assert table.count("came out below zero") == 1
-    assert "forward: gate maths came out below zero" in table
-    assert f"only the loop's time ({loop * 1e3:.2f} ms, the two rows' sum) stands" in table
+@pytest.mark.parametrize("split", list(stages.SPLIT_FROM_LOOPS))
+def test_a_loop_split_below_zero_is_printed_as_measured_and_explained(split):
+    """A loop's stage below zero stays in the table as measured, and a line under it gives the
+    loop's whole time, the two rows' sum, as what stands; a split at or above zero gets none."""
+    products, loop = stages.SPLIT_FROM_LOOPS[split]
+    ms = {"input projection (1 GEMM)": 1.0, "forward: per-step products": 2.0, "forward: gate maths": 0.5,
+          "backward: per-step products": 2.0, "backward: elementwise": 0.0,
+          "weight/input gradients (3 GEMMs + bias sums)": 3.0, "rest: NaN and inf scans": 0.1,
+          "rest: weights laid out (transposes, panels)": 0.1, "rest: BLAS held on one thread": 0.0,
+          "rest: Python and the output's copy": 0.3}
+    ms["total"] = sum(ms.values())
+
+    def table():
+        return stages.markdown("lstm", 8, 4, 16, "float32", {k: v / 1e3 for k, v in ms.items()})
+    assert "came out below zero" not in table()          # 0.0 is no split below zero
+    ms[products], ms[split] = 2.0, -0.5                  # the products alone: longer than their loop, 1.5
+    out = table()
+    assert f"| {split} | -0.50 |" in out
+    assert out.count("came out below zero") == 1
+    assert f"{split} came out below zero: the per-step products timed alone took longer than {loop}" in out
+    assert "only the loop's time (1.50 ms, the two rows' sum) stands" in out

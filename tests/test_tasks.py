@@ -141,6 +141,20 @@ def test_a_step_that_overflows_in_the_backward_returns_nan_and_changes_nothing()
     assert all(not g.any() for _, g in backend.opt.pairs)
 
 
+def test_a_backward_refusal_with_finite_gradients_reaches_the_caller():
+    """Where every gradient handed over is finite, a refusal in the backward is no divergence
+    (here the core's, made up: a mistake in the caller's arrays) and is raised as it came."""
+    from scratchrnn.apps.tasks.backends import ScratchBackend, build_models
+    core, head = build_models("rnn", 1, 8, 1, 1, np.float32, seed=0)
+    backend = ScratchBackend(core, head, lr=0.1)
+
+    def refuse(d_out, **kwargs):
+        raise ValueError("expected grad of output of shape (5, 2, 8), got (5, 2, 7)")
+    core.backward = refuse
+    with pytest.raises(ValueError, match=r"got \(5, 2, 7\)"):
+        backend.train_step(np.ones((5, 2, 1), np.float32), np.zeros((5, 2, 1), np.float32), None, "mse_all")
+
+
 @pytest.mark.parametrize("optimizer, key", [("sgd", "opt.b1"), ("adam", "opt.m1")])
 def test_a_checkpoints_optimizer_state_takes_its_parameters_dtype_and_must_have_its_shape(optimizer, key):
     """A momentum buffer (SGD) or moment (Adam) from a checkpoint becomes a C-ordered array of

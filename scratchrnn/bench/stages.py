@@ -202,12 +202,10 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
             log["total"] = time.perf_counter() - t - log["rerun"]
         # The products alone right after the call, in the same round: what slows the round
         # (other load on a shared machine, the other library's threads) slows both. Timed in
-        # rounds of their own after all the calls, back to back, they ran in other conditions
-        # than the loops: LSTM T=128 N=16 H=128 with --torch (2-core Intel Xeon, float32, three
-        # runs each way, alternating), forward products 0.98-1.52 ms and gate maths by difference
-        # 1.72-2.20 ms that way, 1.60-1.82 and 0.81-1.48 ms this way (benchmarks/results/
-        # xeon-avx512-2026-12-07-stages/). A split can still come out below zero where the noise
-        # exceeds the loop's elementwise share (``_below_zero_lines``).
+        # rounds of their own after all the calls, back to back, they ran under other conditions
+        # than the loops (benchmarks/results/xeon-avx512-2026-12-07-stages/). A split can still
+        # come out below zero where the run's noise exceeds the loop's other stage, the gate
+        # maths or the elementwise work (``_below_zero_lines``).
         with team.serial_blas(nb):
             t = time.perf_counter()
             _per_step_products(xw, h, w_t, T, nb, team.small_matrix_limit())
@@ -243,6 +241,10 @@ TORCH = "torch CPU"        # profile's key for torch's forward+backward (--torch
 GEMM_STAGES = ("input projection (1 GEMM)", "forward: per-step products", "backward: per-step products",
                "weight/input gradients (3 GEMMs + bias sums)")
 ELEMENTWISE_STAGES = ("forward: gate maths", "backward: elementwise")
+# The stages taken from a time loop by difference -> (the loop's products, timed alone; the loop).
+SPLIT_FROM_LOOPS = dict(zip(ELEMENTWISE_STAGES,
+                            (("forward: per-step products", "the forward's time loop"),
+                             ("backward: per-step products", "the backward's time loop"))))
 REST = "rest: "
 
 
@@ -315,22 +317,16 @@ def markdown(model, T, N, H, dtype, stages, fixed=False, reads=None):
     return "\n".join(lines) + "\n"
 
 
-# The stages taken by difference from a time loop: stage -> (the loop's other stage, timed alone;
-# the loop's name).
-SPLIT_FROM_LOOPS = {"forward: gate maths": ("forward: per-step products", "the forward's time loop"),
-                    "backward: elementwise": ("backward: per-step products", "the backward's time loop")}
-
-
 def _below_zero_lines(stages, scale, unit):
     """A line for each loop's stage that came out below zero (``SPLIT_FROM_LOOPS``): what the
     loop took in all is measured, its split is not."""
     lines = []
     for name, (products, loop) in SPLIT_FROM_LOOPS.items():
         if stages.get(name, 0.0) < 0:
-            whole = stages[name] + stages[products]
+            whole = round(stages[name] * scale, 2) + round(stages[products] * scale, 2)   # as the rows print
             lines += ["", f"{name} came out below zero: the per-step products timed alone took longer than "
-                          f"{loop}, which runs them. Here only the loop's time ({whole * scale:.2f} {unit}, the "
-                          f"two rows' sum) stands; its split between them is within the run's noise."]
+                          f"{loop}, which runs them. Here only the loop's time ({whole:.2f} {unit}, the two "
+                          f"rows' sum) stands; the split between them is not measured well enough to stand."]
     return lines
 
 

@@ -45,6 +45,12 @@ def _loss(kind, pred, target):
     return value, d_pred.reshape(pred.shape)
 
 
+def _diverged(*arrays):
+    """Whether any of the arrays (None: not computed) holds NaN or inf: after a refusal in a
+    training step, a divergence rather than a caller's mistake."""
+    return not all(a is None or checks.all_finite(a) for a in arrays)
+
+
 def _state(arrays, key, like):
     """A checkpoint's optimizer state ``arrays[key]`` as a new C-ordered array of the shape and
     dtype of ``like`` (its parameter, or the state it replaces); one of another shape is refused
@@ -80,7 +86,7 @@ class ScratchBackend:
             # scanned once, by the call it goes to (a char-LM's 4.6 MB of logits take 0.2 ms), and
             # again here after a refusal: where feats and pred are both finite, the refusal was no
             # divergence (a target out of range, say) and is raised to the caller.
-            if checks.all_finite(feats) and (pred is None or checks.all_finite(pred)):
+            if not _diverged(feats, pred):
                 raise
             return float("nan"), state_n, float("nan")
         d_feats = None
@@ -94,7 +100,7 @@ class ScratchBackend:
             # Diverged in the backward: the loss's gradient, or the head's backward (its weights
             # grown large), overflowed. Reported as above, with nothing updated and no gradient
             # kept; with both gradients finite, the refusal had another cause and is raised.
-            if checks.all_finite(d_pred) and (d_feats is None or checks.all_finite(d_feats)):
+            if not _diverged(d_pred, d_feats):
                 raise
             self.opt.zero_grad()
             return float("nan"), state_n, float("nan")
