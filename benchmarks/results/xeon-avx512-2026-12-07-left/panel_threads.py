@@ -1,0 +1,51 @@
+"""The per-step product from panels on one core alone, and on both cores at once.
+
+    python benchmarks/results/xeon-avx512-2026-12-07-left/panel_threads.py
+
+``kernels.panels.panels_add`` of N/2 rows by W_hhᵀ (H × 4H, float32, packed in panels once) over
+T=64 steps, each adding a new ``xw_t``, as one row block of a forward's time loop runs them: on
+one thread while the other core idles ("alone"), and on both threads at once, each its own half
+of the rows, in one parallel region (the row blocks of the passes; "both"). Per core, both ways
+do the same work; where "both" takes longer, the two cores slow each other down, in what they
+share (the L3 and the memory behind it): each reads all of W_hhᵀ every step.
+"""
+import numpy as np
+from numba import njit, prange
+
+from scratchrnn.kernels.panels import pack_into, panels_add, panels_shape
+
+from alternate import alternate, header, spread   # this folder's
+
+T = 64
+SHAPES = [(64, 128), (100, 128), (16, 512), (64, 512), (16, 1024)]   # (N, H)
+
+
+@njit
+def block_steps(xw, h, panels, r0, r1):
+    for t in range(T):
+        panels_add(xw[t, r0:r1], h[r0:r1], panels)
+
+
+@njit(parallel=True)
+def both_blocks(xw, h, panels):
+    N = h.shape[0]
+    for k in prange(2):
+        block_steps(xw, h, panels, k * N // 2, (k + 1) * N // 2)
+
+
+print(header())
+print(f"T={T}, float32, ms: median of the rounds (least – largest); 5 rounds of 5 calls; GFLOP/s per core")
+rng = np.random.default_rng(0)
+for N, H in SHAPES:
+    w_t = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)   # W_hhᵀ
+    panels = pack_into(w_t, np.empty(panels_shape(H, 4 * H, np.float32), np.float32))
+    xw = rng.standard_normal((T, N, 4 * H)).astype(np.float32)
+    h = rng.uniform(-0.5, 0.5, (N, H)).astype(np.float32)
+    times = alternate({"alone": lambda: block_steps(xw, h, panels, 0, N // 2),
+                       "both": lambda: both_blocks(xw, h, panels)})
+    ratio = np.array(times["both"]) / np.array(times["alone"])
+    per_core = 2 * T * (N // 2) * H * 4 * H / 1e9          # GFLOP of one block
+    print(f"N={N:3d} H={H:5d} (W_hhᵀ {4 * H * H * 4 / 2**20:g} MiB): alone {spread(times['alone'])} "
+          f"({per_core / np.median(times['alone']):.0f}), both {spread(times['both'])} "
+          f"({per_core / np.median(times['both']):.0f}); both over alone {np.median(ratio):.2f} "
+          f"({ratio.min():.2f} – {ratio.max():.2f})")
