@@ -1,4 +1,5 @@
 """The timing this folder's scripts share: variants timed in turn, round after round."""
+import sys
 import time
 
 import numpy as np
@@ -7,10 +8,15 @@ from scratchrnn.bench import environment, measure
 
 
 def header():
-    """The line each script's output starts with: when, and on what CPU."""
+    """The lines each script's output starts with: when, on what CPU, with which versions (and
+    torch's thread count where the script uses torch)."""
     cpu = environment.cpu_record()
-    return (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-            + f" {cpu['model']}, {cpu['isa']}, {cpu['usable_cpus']} CPUs")
+    lines = [time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+             + f" {cpu['model']}, {cpu['isa']}, {cpu['usable_cpus']} CPUs",
+             " | ".join(f"{name} {version}" for name, version in environment.versions().items())]
+    if "torch" in sys.modules:
+        lines.append(f"torch on {sys.modules['torch'].get_num_threads()} threads")
+    return "\n".join(lines)
 
 
 def alternate(variants, rounds=5, calls=5, pause=measure.PAUSE_S):

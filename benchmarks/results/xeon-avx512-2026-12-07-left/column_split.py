@@ -12,10 +12,14 @@ in panels once:
 - columns: one parallel region per step (the next step needs all of h); thread k multiplies all N
   rows by its half of the panels (half of W_hhᵀ).
 
-Each step then writes a new h from the product (one column per hidden unit, clipped to ±0.5:
-cheap, and no value grows or fades into denormals), so that the next step reads what this one
-wrote, as in a time loop. Not the LSTM's gate maths: only the
-products' two ways of sharing the work are compared. The ratio is columns over rows, per round.
+Each step then writes a new h from the product, one value per hidden unit clipped to ±0.5
+(cheap, and no value grows or fades into denormals), so that the next step reads what this one
+wrote, as in a time loop; the two ways take it from different columns of the product, so their h
+differ, which changes no time. The columns' way writes the new h apart and copies it over the old
+after each step (every thread reads all of the old h during the step), on the calling thread. Not
+the LSTM's gate maths: only the products' two ways of sharing the work are compared. The ratio is
+columns over rows, per round. Two threads only: on more cores a block of rows per thread leaves
+fewer rows to each, which this does not measure.
 """
 import numpy as np
 from numba import njit, prange

@@ -7,7 +7,8 @@
 ``layout.gradient_pieces`` gives, added into the gradients, each block's share of the weight
 gradients summed after, and the bias sums), float32, I = H, against:
 
-- ``param_grads`` over half the rows on one thread, the other core idle: one block's work alone;
+- ``param_grads`` over half the rows on one thread, the other core idle, in the chunks and pieces
+  of a block of the two (``gradient_pieces`` for two blocks): one block's work alone;
 - ``param_grads`` over all rows with BLAS on both threads (the serial pass's way; the passes in
   row blocks keep BLAS's threads out, see ``kernels.team``);
 - torch's matmul (MKL, both threads) on the three products, one GEMM each over all rows, into
@@ -25,8 +26,9 @@ from scratchrnn.kernels.passes import param_grads, param_grads_blocks
 
 from alternate import alternate, header, spread   # this folder's
 
+# (model, T, N, H): misses of the 2026-12-07 grid, and the shape of MNIST's second layer (its first has I = 28)
 POINTS = [("rnn", 32, 64, 1024), ("rnn", 32, 256, 512), ("gru", 32, 64, 1024), ("lstm", 32, 16, 512),
-          ("lstm", 128, 64, 512), ("lstm", 28, 100, 128)]   # (model, T, N, H): misses of the 2026-12-07 grid, and MNIST's
+          ("lstm", 128, 64, 512), ("lstm", 28, 100, 128)]
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
@@ -46,13 +48,15 @@ def point(model, T, N, H, rng):
     def rows(r1):
         return x2[:r1], h2[:r1], w_ih, d_a2[:r1], d_ah2[:r1], dx2[:r1], *grads, *partials
 
+    pieces = layout.gradient_pieces(T, N, 2, chunked, w_ih, w_hh)   # (chunk_rows, piece_rows, piece_cols)
+
     def blocks():
         with team.serial_blas(2):
-            param_grads_blocks(*rows(R), *layout.gradient_pieces(T, N, 2, chunked, w_ih, w_hh), 2)
+            param_grads_blocks(*rows(R), *pieces, 2)
 
     def half_alone():
         with team.serial_blas(2):
-            param_grads(*rows(R // 2), *layout.gradient_pieces(T, N // 2, 1, chunked, w_ih, w_hh))
+            param_grads(*rows(R // 2), *pieces)
 
     def serial():
         param_grads(*rows(R), *layout.gradient_pieces(T, N, 1, chunked, w_ih, w_hh))

@@ -6,9 +6,10 @@ The task's model and optimizer (``scratchrnn train mnist``: a 2-layer LSTM of 12
 pixels, T=28, batch 100, a linear head on the last step, cross-entropy, Adam 1e-3), on random
 images and labels (the time does not depend on the pixels). The phases of
 ``ScratchBackend.train_step`` are timed one by one; ``TorchBackend.train_step`` (torch CPU) is
-timed whole. 12 rounds, each 8 scratch steps and then 8 torch steps after a pause of 50 ms (so
-that neither library's idle threads still spin when the other starts), after 4 of each to warm
-up; medians over all steps.
+timed whole. 12 rounds, each 8 scratch steps and then 8 torch steps, each library's steps after a
+pause of ``measure.PAUSE_S`` (so that neither library's idle threads still spin when the other
+starts, as in the benchmark's rounds), after 4 steps of each to warm up; each phase's median over
+all 96 steps. The medians of the phases need not add up to the whole step's.
 """
 import collections
 import time
@@ -17,7 +18,7 @@ import numpy as np
 
 import scratchrnn as sr
 from scratchrnn.apps.tasks.backends import ScratchBackend, TorchBackend, build_models
-from scratchrnn.bench import environment
+from scratchrnn.bench import environment, measure
 
 from alternate import header   # this folder's
 
@@ -25,7 +26,7 @@ environment.keep_freed_memory()
 import torch  # noqa: E402,F401  (after the allocator's settings, as the harness imports it)
 
 T, N, I, H, LAYERS, CLASSES = 28, 100, 28, 128, 2, 10
-ROUNDS, STEPS, WARM, PAUSE_S = 12, 8, 4, 0.05
+ROUNDS, STEPS, WARM = 12, 8, 4
 TORCH = "torch CPU's whole step"
 
 rng = np.random.default_rng(0)
@@ -74,7 +75,7 @@ for i in range(WARM):
     torch_step(images[i], labels[i], False)
 for _ in range(ROUNDS):
     for step in (scratch_step, torch_step):
-        time.sleep(PAUSE_S)
+        time.sleep(measure.PAUSE_S)
         for x, y in zip(images, labels):
             step(x, y, True)
 whole = np.median(phases["whole step"])
