@@ -24,9 +24,9 @@ fewer rows to each, which this does not measure.
 import numpy as np
 from numba import njit, prange
 
-from scratchrnn.kernels.panels import pack_into, panels_add, panels_shape
+from scratchrnn.kernels.panels import panels_add
 
-from alternate import alternate, header, spread   # this folder's
+from alternate import alternate, header, spread, step_operands   # this folder's
 
 T = 32
 SHAPES = [(16, 128), (64, 128), (16, 256), (16, 512), (64, 512), (16, 1024)]   # (N, H)
@@ -72,11 +72,8 @@ print(header())
 print(f"T={T}, float32, ms per loop: median of the rounds (least – largest); 5 rounds of 5 calls")
 rng = np.random.default_rng(0)
 for N, H in SHAPES:
-    w_t = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)   # W_hhᵀ
-    panels = pack_into(w_t, np.empty(panels_shape(H, 4 * H, np.float32), np.float32))
-    xw = rng.standard_normal((T, N, 4 * H)).astype(np.float32)
-    h0 = rng.uniform(-0.5, 0.5, (N, H)).astype(np.float32)
-    h, h_next = h0.copy(), h0.copy()
+    panels, xw, h = step_operands(rng, T, N, H)
+    h_next = h.copy()
     times = alternate({"rows": lambda: rows_split(xw, h, panels),
                        "columns": lambda: columns_split(xw, h, panels, h_next)})
     ratio = np.array(times["columns"]) / np.array(times["rows"])

@@ -14,9 +14,9 @@ say.
 import numpy as np
 from numba import njit, prange
 
-from scratchrnn.kernels.panels import pack_into, panels_add, panels_shape
+from scratchrnn.kernels.panels import panels_add
 
-from alternate import alternate, header, spread   # this folder's
+from alternate import alternate, header, spread, step_operands   # this folder's
 
 T = 64
 SHAPES = [(64, 128), (100, 128), (16, 512), (64, 512), (16, 1024)]   # (N, H)
@@ -41,10 +41,7 @@ print(header())
 print(f"T={T}, float32, ms: median of the rounds (least – largest); 5 rounds of 5 calls; GFLOP/s per core")
 rng = np.random.default_rng(0)
 for N, H in SHAPES:
-    w_t = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)   # W_hhᵀ
-    panels = pack_into(w_t, np.empty(panels_shape(H, 4 * H, np.float32), np.float32))
-    xw = rng.standard_normal((T, N, 4 * H)).astype(np.float32)
-    h = rng.uniform(-0.5, 0.5, (N, H)).astype(np.float32)
+    panels, xw, h = step_operands(rng, T, N, H)
     times = alternate({"alone": lambda: blocks(xw, h, panels, 1),
                        "both": lambda: blocks(xw, h, panels, 2)})
     ratio = np.array(times["both"]) / np.array(times["alone"])
