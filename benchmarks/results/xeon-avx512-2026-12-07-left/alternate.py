@@ -8,8 +8,9 @@ from scratchrnn.bench import environment, measure
 
 
 def header():
-    """The lines each script's output starts with: when, on what CPU, with which versions (and
-    torch's thread count where the script uses torch)."""
+    """The lines each script's output starts with: when, on what CPU, with which versions, and
+    torch's thread count (``environment.versions`` imports torch, so every script's process has
+    it loaded, whether or not the script calls it)."""
     cpu = environment.cpu_record()
     lines = [time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
              + f" {cpu['model']}, {cpu['isa']}, {cpu['usable_cpus']} CPUs",

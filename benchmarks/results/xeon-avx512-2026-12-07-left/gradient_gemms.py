@@ -12,7 +12,9 @@ gradients summed after, and the bias sums), float32, I = H, against:
 - ``param_grads`` over all rows with BLAS on both threads (the serial pass's way; the passes in
   row blocks keep BLAS's threads out, see ``kernels.team``);
 - torch's matmul (MKL, both threads) on the three products, one GEMM each over all rows, into
-  arrays kept from call to call: the "faster of the two" of ``scratchrnn.bench.misses``.
+  arrays kept from call to call, without the bias sums and the chunks (``scratchrnn.bench.misses``
+  times torch's matmul on the stage with the bias sums, adding into the gradients, the fastest
+  of several calls: a different measure).
 
 The variants take turns, round after round (7 rounds of 5 calls, the median of each round).
 GFLOP/s count the three products' FLOPs (half of them for the half).
