@@ -1,10 +1,12 @@
-"""The timing this folder's scripts share: variants timed in turn, round after round."""
+"""What this folder's scripts share: variants timed in turn, round after round, the output's
+header, and the per-step product's operands."""
 import sys
 import time
 
 import numpy as np
 
 from scratchrnn.bench import environment, measure
+from scratchrnn.kernels.panels import pack_into, panels_shape
 
 
 def header():
@@ -43,7 +45,6 @@ def alternate(variants, rounds=5, calls=5, pause=measure.PAUSE_S):
 def step_operands(rng, T, N, H):
     """A forward's per-step product operands, float32: W_hhᵀ (H, 4H) packed in panels
     (``kernels.panels``), an ``xw_t`` (N, 4H) for each of T steps, and h (N, H) in ±0.5."""
-    from scratchrnn.kernels.panels import pack_into, panels_shape
     w_t = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)   # W_hhᵀ
     panels = pack_into(w_t, np.empty(panels_shape(H, 4 * H, np.float32), np.float32))
     xw = rng.standard_normal((T, N, 4 * H)).astype(np.float32)
