@@ -20,17 +20,19 @@ and 1.3 ulp (tanh) of the exact value, with the same largest errors as the unfus
 0.989, 2.402, 1.280 (tests/test_gates.py checks every input compiled, a sweep with the JIT off).
 ``exp_nonpositive``'s last step, 1 + (r + r²q), stays unfused: fused it reached 1.019 ulp.
 
-Saturated inputs need not cost more than others. Arithmetic that rounds to a subnormal number
-or underflows to zero can take a microcode assist (Intel CPUs take one unless flush-to-zero is
-on, and it is off by default): on the Intel Xeon these functions took 7–13 ns a value at inputs
-such as sigmoid(-200) and tanh(±50), against 0.4–0.7 elsewhere. So they skip such arithmetic
-where its result is exact anyway: ``exp_nonpositive`` returns 0 below -104 by a last factor of
-0 instead of a scaling into underflow, and ``tanh`` takes exp at |x| ≤ 10 only (``_TANH_ONE``),
-where its result is ±1 already. The results are the same, bit for bit, over every float32 input
-(all 2³², compared with the code that scaled into underflow). Still paid for: sigmoid(x) for x
-between -104 and -87.3, whose results are subnormal themselves (they are the answer, so they
-are computed), and for x between 87.3 and 104, where exp(-x) is subnormal and the result 1 (a
-narrow band; a test for it cost every sigmoid about a tenth more).
+Saturated inputs cost about what others do. Arithmetic that rounds to a subnormal number or
+underflows to zero can take a microcode assist (Intel CPUs take one unless flush-to-zero is on,
+and it is off by default): on the Intel Xeon these functions took 6–14 ns a value at inputs such
+as sigmoid(±1000), tanh(±1000) and tanh(±50), against 0.4–0.8 elsewhere, where
+``exp_nonpositive`` scaled its result into underflow below -104. It now reaches 0 there without an underflow, at no cost
+to other inputs: its last scaling builds ``2**(k+25)`` from its exponent bits, and below -105.5,
+where x is clamped, those bits are all zero, which is the number 0 (``_pow2``). The results are
+the same, bit for bit, over every float32 input (all 2³², compared with the code before). Still
+paid for, where exp's result is subnormal or underflows: sigmoid(x) for |x| between 87.3 and
+105.0 (for negative x, subnormal results: the answer itself), tanh(x) for |x| between 43.7 and
+52.5 (result ±1). Testing for those bands costs every value: a select that skipped the
+underflow from -104 on, and a clamp of tanh's argument, took sigmoid from 0.53–0.55 to 0.56–0.61
+ns a value and tanh from 0.78–0.79 to 0.84–0.90 on inputs from N(0, 3).
 """
 
 import math
@@ -44,13 +46,14 @@ from scratchrnn.kernels.jit import jit_inline
 
 
 def _times_pow2(p, k):
-    """``p · 2**k`` in float32, for an integral float32 ``k`` with ``2**k`` normal.
+    """``p · 2**k`` in float32, for an integral float32 ``k`` in [-126, 127]; ``p · 0`` for k = -127,
+    whose ``2**k`` from its bits is 0 (``_pow2``).
 
     This Python body is what runs with ``NUMBA_DISABLE_JIT=1`` (NumPy's float32 power is
     exact for powers of two); compiled code uses the overload below, which builds ``2**k``
     from its bits (same result, vectorisable).
     """
-    return p * np.float32(2.0) ** k
+    return p * (np.float32(2.0) ** k if k > -127 else np.float32(0.0))
 
 
 @intrinsic
@@ -58,7 +61,8 @@ def _pow2(typingctx, k):
     """``2**k`` (k an integral float32 in [-126, 127]) from its IEEE bits ``(k + 127) << 23``.
 
     Adding 2**23 + 127 puts ``k + 127`` in the low mantissa bits; the shift moves it into
-    the exponent field (the 2**23 bit falls off the top). No float→int conversion.
+    the exponent field (the 2**23 bit falls off the top). No float→int conversion. For
+    k = -127 every bit is 0: the number 0, which ``exp_nonpositive`` uses below its range.
     """
     sig = types.float32(types.float32)
 
@@ -149,14 +153,16 @@ _LN2_LO = _F(-2.12194440e-4)                # significant bits, so k·_LN2_HI is
 # with NumPy (Lawson's reweighted least squares on 20 001 Chebyshev points), then rounded
 # to float32. The polynomial's own error is below 0.08 ulp; the rest is rounding.
 _E2, _E3, _E4, _E5, _E6 = _F(0.49999994), _F(0.1666652), _F(0.041668396), _F(0.0083687855), _F(0.0013814456)
-_EXP_MIN = _F(-104.0)                       # below ln 2⁻¹⁵⁰ ≈ -103.97, exp(x) rounds to 0
-_SIXTY_FOUR, _TWO_M64 = _F(64.0), _F(2.0 ** -64)
+# exp's last scaling: 2**(k + 25), then 2**-25. 25 is the least offset that keeps p · 2**(k+25)
+# normal (exact) down to k = -150, the last k whose result is not 0 (ln 2⁻¹⁵⁰ ≈ -103.97), and
+# puts k + 25 = -127, whose 2**(k+25) from its bits is 0, at k = -152: x ≤ -105.01.
+_EXP_MIN = _F(-105.5)                       # the clamp: k = -152 there
+_TWENTY_FIVE, _TWO_M25 = _F(25.0), _F(2.0 ** -25)
 # tanh(x) ≈ x + x³·(T0 + T1 u + … + T5 u⁵), u = x², on |x| < _TANH_POLY_MAX: fitted like
 # the exp polynomial (relative error of tanh, 20 001 points), below 0.02 ulp.
 _T0, _T1, _T2, _T3, _T4, _T5 = (_F(-0.33333325), _F(0.13332984), _F(-0.053920954), _F(0.02157106),
                                 _F(-0.00788331), _F(0.0018956673))
 _TANH_POLY_MAX = _F(0.7)                    # below it the exp form errs by up to 2.6 ulp (2e/(1 + e) > 0.4)
-_TANH_ONE = _F(10.0)                        # tanh(x) rounds to 1 from x ≈ 9.01 on; exp(-2x) is normal up to 43.6
 
 
 @jit_inline
@@ -167,19 +173,18 @@ def exp_nonpositive(x):
     x − k·_LN2_HI is exact (both are close and k·_LN2_HI is exact), so r is rounded once, in
     the outer ``fma`` that subtracts the small k·_LN2_LO. Then exp(x) = 2**k · exp(r), exp(r)
     by a polynomial.
-    Below x ≈ -87.3 the result is subnormal: ``p · 2**(k+64)`` is exact and normal, and the
-    final ``· 2**-64`` rounds once, so subnormal results round like any product. Below -104,
-    where exp(x) rounds to 0 (-inf too), x is clamped at -104 and that last factor is 0
-    instead: the product is 0 without the underflow (see the module's docstring). NaN stays NaN.
+    Below x ≈ -87.3 the result is subnormal: ``p · 2**(k+25)`` is exact and normal, and the
+    final ``· 2**-25`` rounds once, so subnormal results round like any product; below
+    ≈ -103.97 it rounds to 0. x is clamped at -105.5, where ``2**(k+25)`` is 0 (see above), so
+    that -inf and every x below give 0 without an underflow (the module's docstring says why).
+    NaN stays NaN.
     """
-    x = np.float32(x)
-    zero = x < _EXP_MIN                          # NaN is not below: it passes through
-    x = max(x, _EXP_MIN)
-    k = np.floor(fma(x, _LOG2E, _HALF))          # ∈ [-150, 0]
+    x = max(np.float32(x), _EXP_MIN)             # NaN passes through
+    k = np.floor(fma(x, _LOG2E, _HALF))          # ∈ [-152, 0]
     r = fma(-k, _LN2_LO, fma(-k, _LN2_HI, x))    # x − k·_LN2_HI is exact
     q = fma(fma(fma(fma(_E6, r, _E5), r, _E4), r, _E3), r, _E2)
     p = _ONE + (r + (r * r) * q)                 # exp(r) ∈ [0.70, 1.42]
-    return _times_pow2(p, k + _SIXTY_FOUR) * (_ZERO if zero else _TWO_M64)
+    return _times_pow2(p, k + _TWENTY_FIVE) * _TWO_M25
 
 
 @jit_inline
@@ -216,9 +221,7 @@ def tanh(x, single):
       included) the cubic term is under half an ulp and the result is x itself.
       ``(1 − e)/(1 + e)`` would cancel here (up to 33 ulp near x = 0.01).
     - |x| ≥ 0.7: 1 − 2e/(1 + e) with e = exp(-2|x|) ≤ 0.25: the rounding errors sit in the
-      small correction, not in the result near 1. It is 1 from |x| ≈ 9.01 on, ±inf included,
-      and e is taken at |x| = ``_TANH_ONE`` = 10 beyond it, where it is normal (the module's
-      docstring says why).
+      small correction, not in the result near 1. It is 1 from |x| ≈ 9.01 on, ±inf included.
 
     The sign is copied from x, so tanh(-0.0) = -0.0; NaN stays NaN.
     """
@@ -230,6 +233,6 @@ def tanh(x, single):
         u = ax * ax
         t = fma(ax * u, fma(fma(fma(fma(fma(_T5, u, _T4), u, _T3), u, _T2), u, _T1), u, _T0), ax)
     else:
-        e = exp_nonpositive(-_TWO * min(ax, _TANH_ONE))   # min keeps a NaN ax (its first argument)
+        e = exp_nonpositive(-_TWO * ax)
         t = _ONE - _TWO * e / (_ONE + e)
     return np.copysign(t, x)
