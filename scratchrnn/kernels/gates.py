@@ -20,19 +20,21 @@ and 1.3 ulp (tanh) of the exact value, with the same largest errors as the unfus
 0.989, 2.402, 1.280 (tests/test_gates.py checks every input compiled, a sweep with the JIT off).
 ``exp_nonpositive``'s last step, 1 + (r + r²q), stays unfused: fused it reached 1.019 ulp.
 
-Saturated inputs cost about what others do. Arithmetic that rounds to a subnormal number or
+Saturated inputs cost what others do. Arithmetic that rounds to a subnormal number or
 underflows to zero can take a microcode assist (Intel CPUs take one unless flush-to-zero is on,
-and it is off by default): on the Intel Xeon these functions took 6–14 ns a value at inputs such
-as sigmoid(±1000), tanh(±1000) and tanh(±50), against 0.4–0.8 elsewhere, where
-``exp_nonpositive`` scaled its result into underflow below -104. It now reaches 0 there without an underflow, at no cost
-to other inputs: its last scaling builds ``2**(k+25)`` from its exponent bits, and below -105.5,
-where x is clamped, those bits are all zero, which is the number 0 (``_pow2``). The results are
-the same, bit for bit, over every float32 input (all 2³², compared with the code before). Still
-paid for, where exp's result is subnormal or underflows: sigmoid(x) for |x| between 87.3 and
-105.0 (for negative x, subnormal results: the answer itself), tanh(x) for |x| between 43.7 and
-52.5 (result ±1). Testing for those bands costs every value: a select that skipped the
-underflow from -104 on, and a clamp of tanh's argument, took sigmoid from 0.53–0.55 to 0.56–0.61
-ns a value and tanh from 0.78–0.79 to 0.84–0.90 on inputs from N(0, 3).
+and it is off by default): on the Intel Xeon these functions took 7–9 ns a value at inputs such
+as sigmoid(±1000) and tanh(±1000), against 0.5–0.8 elsewhere, while ``exp_nonpositive``
+scaled its result into underflow below -104. It now reaches 0 there without an underflow, at
+no cost to other inputs: its last scaling builds ``2**(k+25)`` from its exponent bits, and
+below -105.0 (x is clamped at -105.5) those bits are all zero, which is the number 0
+(``_pow2``); such inputs now take 0.5–0.9 ns. The results are the same, bit for bit, over every
+float32 input (all 2³², compared with the code before). Still paid for, 12–17 ns a value, where
+exp's result itself is subnormal or underflows: sigmoid(x) for |x| between 87.3 and 105.0 (for
+negative x the results are subnormal: the answer itself), tanh(x) for |x| between 43.7 and 52.5
+(result ±1). Testing for those bands costs every value: with a select that skipped the
+underflow from -104 on and a clamp of tanh's argument instead, sigmoid and tanh took 1.05× and
+1.10× this code's time on inputs from N(0, 3) (medians of six paired rounds;
+benchmarks/results/xeon-avx512-2026-12-07-tried/README.md).
 """
 
 import math

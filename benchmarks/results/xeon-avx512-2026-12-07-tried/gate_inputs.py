@@ -1,0 +1,68 @@
+"""The float32 gate functions' cost per value at fixed inputs, saturated ones among them, and on
+inputs drawn from N(0, 3).
+
+    python benchmarks/results/xeon-avx512-2026-12-07-tried/gate_inputs.py
+
+``kernels.gates.sigmoid`` and ``tanh`` (float32, as the time loops call them) over 65,536 copies
+of one input, in a compiled loop; the fastest of 7 repeats of 20 passes, in ns per value; the
+inputs in the order listed, -1 again at the end. sigmoid(-95) is subnormal (5.5e-42); tanh(-95)
+is -1, sigmoid(-200) and sigmoid(-1000) are 0. Then 16,384 values from N(0, 3) (seeded), the
+fastest of 15 repeats of 200 passes: the common case.
+"""
+import time
+
+import numpy as np
+
+from scratchrnn.kernels.gates import sigmoid, tanh
+from scratchrnn.kernels.jit import jit
+
+from rounds import header   # this folder's
+
+INPUTS = (-1.0, -50.0, -95.0, -200.0, -1000.0, 1000.0, -1.0)
+
+
+@jit
+def sigmoid_all(x, out):
+    for i in range(x.size):
+        out[i] = sigmoid(x[i], True)
+
+
+@jit
+def tanh_all(x, out):
+    for i in range(x.size):
+        out[i] = tanh(x[i], True)
+
+
+def main():
+    print(header())
+    out = np.empty(1 << 16, np.float32)
+    cells = []
+    for v in INPUTS:
+        x = np.full(out.size, v, np.float32)
+        for f, name in ((sigmoid_all, "sigmoid"), (tanh_all, "tanh")):
+            f(x, out)
+            best = float("inf")
+            for _ in range(7):
+                t = time.perf_counter()
+                for _ in range(20):
+                    f(x, out)
+                best = min(best, (time.perf_counter() - t) / 20 / out.size)
+            cells.append(f"{name}({v:g}) {1e9 * best:.2f}")
+    print("ns per value: " + ", ".join(cells))
+    x = np.random.default_rng(0).normal(0, 3, 1 << 14).astype(np.float32)
+    out = out[:x.size]
+    cells = []
+    for f, name in ((sigmoid_all, "sigmoid"), (tanh_all, "tanh")):
+        f(x, out)
+        best = float("inf")
+        for _ in range(15):
+            t = time.perf_counter()
+            for _ in range(200):
+                f(x, out)
+            best = min(best, (time.perf_counter() - t) / 200 / x.size)
+        cells.append(f"{name} {1e9 * best:.3f}")
+    print("ns per value on N(0, 3): " + ", ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
