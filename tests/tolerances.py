@@ -73,7 +73,7 @@ SIGMOID_RTOL = 4 * EPS64
 # The float32 gate functions (float32 data: scratchrnn/kernels/gates.py), in float32 ulps
 # at the exact value (the float64 function of the float32 input; subnormal spacing below
 # 2⁻¹²⁶). test_gates.py checks them over every float32 input that is not trivially exact:
-# the 3.1e8 in [-104.5, -2⁻³⁰] for exp and sigmoid, the 2.9e8 in [2⁻³⁰, 18] for sigmoid, the
+# the 3.1e8 in [-106, -2⁻³⁰] for exp and sigmoid, the 2.9e8 in [2⁻³⁰, 18] for sigmoid, the
 # 2.8e8 in [2⁻³⁰, 9.5] for tanh (odd; its sign is copied). Outside these the results are
 # exactly 0, ½, 1, ±1 or x (spot-checked by the special-value test). Largest errors: exp
 # 0.989, sigmoid 2.402, tanh 1.280 ulp; the bounds round them up to one decimal, as gates.py
