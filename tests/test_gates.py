@@ -231,14 +231,35 @@ def test_float32_gates_special_values(run):
 
 
 def test_float32_exp_below_its_range_is_zero():
-    """Below ln 2⁻¹⁵⁰ ≈ -103.97 exp rounds to 0; from x < -105.01 on (and at the clamp, -105.5,
-    and -inf) ``2**(k+25)`` is built from all-zero bits, the number 0 (``gates``' docstring: an
-    underflow costs a microcode assist), and between the two the scaling underflows: 0 either way,
-    compiled and as Python."""
+    """Below ln 2⁻¹⁵⁰ ≈ -103.97 exp rounds to 0, compiled and as Python: from x < -105.01 on (the
+    clamp, -105.5, and -inf included) by a factor 2**(k+25) of 0, and between the two by a scaling
+    that underflows. The values only; the next test tells the two ways apart."""
     below = _sample(-_spread(103.98, 3e38, 200_000), _near(-105.01, 5000), _near(-105.5, 5000), [-np.inf])
     assert below.max() < -103.97 and not _map_exp(below).any()
     if JIT:                                      # with the JIT off, _map_exp ran the Python body already
         assert not any(kernels.exp_nonpositive.py_func(v) for v in below[::50])
+
+
+@njit(error_model="numpy")
+def _times_pow2_compiled(p, k):
+    return kernels.gates._times_pow2(p, k)
+
+
+def test_float32_exp_below_its_range_does_not_underflow():
+    """At and below -105.01 exp is 0 by a factor of 0, not by an underflow (which costs a
+    microcode assist on Intel CPUs, ``gates``' docstring): ``2**(k+25)`` at k = -152 is the number
+    0, all bits clear, compiled and as Python; exp's Python body (the same operations, in NumPy
+    float32) raises no underflow there with NumPy's underflow errors on, and does at -104.5, where
+    the last scaling still underflows (the check can tell)."""
+    f32 = np.float32
+    for got in (_times_pow2_compiled(f32(1.3), f32(-127)), kernels.gates._times_pow2(f32(1.3), f32(-127))):
+        assert f32(got).view(np.uint32) == 0
+    exp = kernels.exp_nonpositive.py_func if JIT else kernels.exp_nonpositive
+    with np.errstate(under="raise"):
+        for v in (-105.02, -105.5, -200.0, -1e30, -np.inf):
+            assert exp(f32(v)) == 0
+        with pytest.raises(FloatingPointError):
+            exp(f32(-104.5))
 
 
 # --- every float32 input: the bounds as measured, not sampled -------------------------------

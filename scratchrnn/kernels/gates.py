@@ -20,21 +20,25 @@ and 1.3 ulp (tanh) of the exact value, with the same largest errors as the unfus
 0.989, 2.402, 1.280 (tests/test_gates.py checks every input compiled, a sweep with the JIT off).
 ``exp_nonpositive``'s last step, 1 + (r + r²q), stays unfused: fused it reached 1.019 ulp.
 
-Saturated inputs cost what others do. Arithmetic that rounds to a subnormal number or
-underflows to zero can take a microcode assist (Intel CPUs take one unless flush-to-zero is on,
-and it is off by default): on the Intel Xeon these functions took 7–9 ns a value at inputs such
-as sigmoid(±1000) and tanh(±1000), against 0.5–0.8 elsewhere, while ``exp_nonpositive``
-scaled its result into underflow below -104. It now reaches 0 there without an underflow, at
-no cost to other inputs: its last scaling builds ``2**(k+25)`` from its exponent bits, and
-below -105.0 (x is clamped at -105.5) those bits are all zero, which is the number 0
-(``_pow2``); such inputs now take 0.5–0.9 ns. The results are the same, bit for bit, over every
-float32 input (all 2³², compared with the code before). Still paid for, 12–17 ns a value, where
-exp's result itself is subnormal or underflows: sigmoid(x) for |x| between 87.3 and 105.0 (for
-negative x the results are subnormal: the answer itself), tanh(x) for |x| between 43.7 and 52.5
-(result ±1). Testing for those bands costs every value: with a select that skipped the
-underflow from -104 on and a clamp of tanh's argument instead, sigmoid and tanh took 1.05× and
-1.10× this code's time on inputs from N(0, 3) (medians of six paired rounds;
-benchmarks/results/xeon-avx512-2026-12-07-tried/README.md).
+Most saturated inputs cost what others do. Arithmetic whose result rounds to a subnormal
+number or underflows to zero can take a microcode assist (Intel CPUs take one unless
+flush-to-zero is on, and it is off by default). An earlier form of ``exp_nonpositive`` scaled by
+``2**(k+64)`` and then ``2**-64``, clamping x at -104, so below -104 its last product
+underflowed: on a 2-core Intel Xeon (Emerald Rapids, KVM) sigmoid(±1000) and tanh(±1000) took
+7.9–8.1 ns a value (medians of six rounds), against 0.53–0.80 at sigmoid(-1), tanh(-1) and
+inputs drawn with standard deviation 3. Now the last scaling builds ``2**(k+25)`` from its
+exponent bits (``_pow2``), and below -105.01 (x is clamped at -105.5) those bits are all zero,
+the number 0: exp is 0 there without an underflow, and those inputs take 0.53–0.78 ns too, with
+no measurable change at the others (0.958× and 0.981× the time for sigmoid and tanh on inputs
+drawn with standard deviation 3, medians of the ratios within six rounds). The results are the
+same, bit for bit, over every float32 input (all 2³²). Still paid for, about 14 ns a value
+(medians 13.8 and 14.1), where exp's result itself is subnormal or underflows: sigmoid(x) for x
+between -105.01 and -87.3 (whose results are subnormal numbers, which must be computed) and
+between 87.3 and 105.01 (result 1), tanh(x) for |x| between 43.7 and 52.5 (result ±1). A form
+that tested for inputs below -104 with a select instead, and clamped tanh's argument at 10
+(which took in tanh's band), cost every value: sigmoid and tanh took 1.05× (0.92–1.35) and
+1.10× (0.95–1.31) this form's time on inputs drawn with standard deviation 3
+(benchmarks/results/xeon-avx512-2026-12-07-tried/README.md).
 """
 
 import math
@@ -60,7 +64,7 @@ def _times_pow2(p, k):
 
 @intrinsic
 def _pow2(typingctx, k):
-    """``2**k`` (k an integral float32 in [-126, 127]) from its IEEE bits ``(k + 127) << 23``.
+    """``2**k`` (k an integral float32 in [-127, 127]) from its IEEE bits ``(k + 127) << 23``.
 
     Adding 2**23 + 127 puts ``k + 127`` in the low mantissa bits; the shift moves it into
     the exponent field (the 2**23 bit falls off the top). No float→int conversion. For
@@ -157,7 +161,8 @@ _LN2_LO = _F(-2.12194440e-4)                # significant bits, so k·_LN2_HI is
 _E2, _E3, _E4, _E5, _E6 = _F(0.49999994), _F(0.1666652), _F(0.041668396), _F(0.0083687855), _F(0.0013814456)
 # exp's last scaling: 2**(k + 25), then 2**-25. 25 is the least offset that keeps p · 2**(k+25)
 # normal (exact) down to k = -150, the last k whose result is not 0 (ln 2⁻¹⁵⁰ ≈ -103.97), and
-# puts k + 25 = -127, whose 2**(k+25) from its bits is 0, at k = -152: x ≤ -105.01.
+# puts k + 25 = -127, whose 2**(k+25) from its bits is 0, at k = -152: x in [-105.70, -105.01).
+# The clamp must stay in that interval: at k = -153, _pow2(-128) would be -2**127.
 _EXP_MIN = _F(-105.5)                       # the clamp: k = -152 there
 _TWENTY_FIVE, _TWO_M25 = _F(25.0), _F(2.0 ** -25)
 # tanh(x) ≈ x + x³·(T0 + T1 u + … + T5 u⁵), u = x², on |x| < _TANH_POLY_MAX: fitted like

@@ -15,12 +15,11 @@ shares to add, and twice the rows per GEMM. Both add into the gradients and take
 the same way. float32, I = H; 15 rounds of 5 calls each, the two in turn (``rounds.py``).
 """
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from scratchrnn import layout
 from scratchrnn.kernels import team
 from scratchrnn.kernels.blas import add_product_t
-from scratchrnn.kernels.jit import jit_parallel
 from scratchrnn.kernels.passes import param_grads_blocks
 from scratchrnn.kernels.sums import add_into, column_sums
 
@@ -32,7 +31,7 @@ POINTS = [(32, 16, 128), (32, 16, 512), (32, 16, 1024), (64, 16, 512), (128, 16,
           (128, 64, 512), (28, 100, 128)]
 
 
-@jit_parallel
+@njit(error_model="numpy", parallel=True)   # not cached: see README.md
 def by_columns(x2, h2, w_ih, d_a2, dx2, dw_ih, dw_hh, db_ih, db_hh, piece_rows, nblocks):
     """dx over row blocks; dw_ih, dw_hh (+)= over all rows, in blocks of da's columns; the bias sums
     by row blocks, as ``param_grads_blocks`` takes them (the LSTM's db_hh gets db_ih's sums)."""
