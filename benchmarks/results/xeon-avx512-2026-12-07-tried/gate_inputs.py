@@ -34,34 +34,29 @@ def tanh_all(x, out):
         out[i] = tanh(x[i], True)
 
 
+def ns_per_value(f, x, out, repeats, passes):
+    """``f(x, out)`` once untimed, then the fastest of ``repeats`` runs of ``passes`` calls, in ns a value."""
+    f(x, out)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(passes):
+            f(x, out)
+        best = min(best, (time.perf_counter() - t) / passes / x.size)
+    return 1e9 * best
+
+
+GATES = ((sigmoid_all, "sigmoid"), (tanh_all, "tanh"))
+
+
 def main():
     print(header())
     out = np.empty(1 << 16, np.float32)
-    cells = []
-    for v in INPUTS:
-        x = np.full(out.size, v, np.float32)
-        for f, name in ((sigmoid_all, "sigmoid"), (tanh_all, "tanh")):
-            f(x, out)
-            best = float("inf")
-            for _ in range(7):
-                t = time.perf_counter()
-                for _ in range(20):
-                    f(x, out)
-                best = min(best, (time.perf_counter() - t) / 20 / out.size)
-            cells.append(f"{name}({v:g}) {1e9 * best:.2f}")
+    cells = [f"{name}({v:g}) {ns_per_value(f, np.full(out.size, v, np.float32), out, 7, 20):.2f}"
+             for v in INPUTS for f, name in GATES]
     print("ns per value: " + ", ".join(cells))
     x = np.random.default_rng(0).normal(0, 3, 1 << 14).astype(np.float32)
-    out = out[:x.size]
-    cells = []
-    for f, name in ((sigmoid_all, "sigmoid"), (tanh_all, "tanh")):
-        f(x, out)
-        best = float("inf")
-        for _ in range(15):
-            t = time.perf_counter()
-            for _ in range(200):
-                f(x, out)
-            best = min(best, (time.perf_counter() - t) / 200 / x.size)
-        cells.append(f"{name} {1e9 * best:.3f}")
+    cells = [f"{name} {ns_per_value(f, x, out[:x.size], 15, 200):.3f}" for f, name in GATES]
     print("ns per value on N(0, 3): " + ", ".join(cells))
 
 
