@@ -8,7 +8,7 @@
 the fresh array kept; "kept": those loops writing into one (M,) array for all steps (what a pass
 would get by giving the products their output). The same sums in the same order: the results
 are checked equal to the bit. T = 128 steps with a's rows from one (T, 1, K) array, in one
-compiled loop, repeated; float32; 9 rounds, the three in turn (``rounds.py``).
+compiled loop, repeated; float32; 9 rounds of 5 calls each, the three in turn (``rounds.py``).
 """
 import numpy as np
 from numba import njit
