@@ -118,8 +118,9 @@ def forward_weights(w_hh, N, loop_nblocks, workspace=None):
 # (RNN H=2048, 16 MiB: 1.03x; H=1024, 4 MiB: 1.02x, kept as the Xeon had it). At T=64 the
 # LSTM's 16 MiB did not pay (1.02x). On the Xeon, the products alone above (0.9 ms saved at
 # 16 MB) against the copy's 2.2 ms there (``kernels.transpose``) put 16 MiB at a loss of about
-# 1.3 ms a pass, and its float64 LSTM H=512 lost 3 %; timed as whole calls later, float32 LSTM
-# H=1024 took 0.863x and 0.880x the time without the copy, which took 5.4–6.1 ms alone
+# 1.3 ms a pass, and its float64 LSTM H=512 lost 3 %. Timed there later as whole calls, without
+# the copy the float32 LSTM at T=128 N=1 H=1024 (forward+backward) took 0.863x and 0.880x the
+# time with it; the copy alone took 5.4–6.1 ms
 # (benchmarks/results/xeon-avx512-2026-12-07-tried/README.md). The limits follow the Zen 4.
 ONE_ROW_COPY_BYTES = (2 << 20, 6 << 20)   # W_hh's size: more than the first, at most the second
 ONE_ROW_COPY_TALL_MAX = 16 << 20          # ... at most this for a tall W_hh (G·H ≥ 3P)

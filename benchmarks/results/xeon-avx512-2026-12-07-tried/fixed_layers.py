@@ -10,8 +10,9 @@ float32, one layer, each with a workspace kept from call to call as the module k
 unchanged); "functional, unchecked": the same with ``checked=True`` (what the module calls, having
 checked the arguments itself); "passes": ``kernels.passes.lstm_forward_pass`` and
 ``lstm_backward_pass`` called from Python with those arguments (Numba's dispatch of 15 and 35
-arguments, and the compiled work of one step). Each call 200 times per round, the four in turn,
-9 rounds (``rounds.py``, which takes the median of 5 such calls).
+arguments, and the compiled work of one step). Each timed call is 200 of these; in each of 9
+rounds the four take turns, each called once untimed and 5 times timed (``rounds.py``, which keeps
+the median of the 5). Run it with the package installed, as the folder's other scripts.
 """
 import numpy as np
 

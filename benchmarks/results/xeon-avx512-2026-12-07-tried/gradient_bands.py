@@ -9,7 +9,8 @@ BLAS held on one thread, as in a row block. Each case is one row block's weight 
 T·N rows) of a grid point where the RNN's or GRU's dW is summed in chunks; dW is (G·H, H) float32.
 Every band's product is ``blas.add_product_t`` on that band's columns of the chunk's rows, so each
 element is summed as before: the results are checked equal to the bit. 9 rounds of 5 calls each,
-the two in turn (``rounds.py``).
+the two in turn (``rounds.py``). Run it with the package installed, as the folder's other
+scripts.
 """
 import numpy as np
 from numba import njit
