@@ -157,7 +157,7 @@ def fingerprint(a):
     cannot move, so the address is not part of it (reading it costs more than the rest)."""
     step = a.size // FINGERPRINT_SAMPLES or 1
     if a.flags.c_contiguous:
-        picked = a.reshape(-1)[::step]
+        picked = a.ravel()[::step]
     else:
         picked = a.flat[np.arange(0, a.size, step)]
     return a.shape, a.strides, picked.tobytes()
@@ -170,9 +170,10 @@ def fingerprints(named):
 
 def unchanged(stamps, named, where):
     """RuntimeError, as torch's version counter gives, when an array the forward saved has
-    changed in place since: its gradients would be silently wrong."""
+    changed in place since: its gradients would be silently wrong. Checks the (name, array)
+    pairs of ``named`` that have a stamp."""
     for k, v in named:
-        if v is not None and fingerprint(v) != stamps.get(k):
+        if k in stamps and fingerprint(v) != stamps[k]:
             raise RuntimeError(f"{where}: {k}, saved by the forward pass, was modified in place "
                                f"since; run the forward again before backward")
 

@@ -23,7 +23,8 @@ mismatch is a TypeError or ValueError that names the argument, what was expected
 came. Values are not inspected: NaN and inf propagate, as in torch (the modules reject them
 in their inputs). Each cache keeps a fingerprint of the arrays its backward reads (x, the
 saved states, the weights); a backward after one of them changed in place raises
-RuntimeError, as torch's version counter does.
+RuntimeError, as torch's version counter does (with ``checked=True``, below, x and the
+weights only).
 
 ``checked=True`` is for a caller that has checked all of this itself, as the models do at
 their own boundary (their weights are their own, and they check the input, the states and
@@ -31,7 +32,12 @@ the lengths once for all layers): the function then skips its checks, which are 
 its fixed cost for small inputs. For a backward it also means the caller has just run
 ``check_unchanged``. Arguments that the checks would have rejected are then undefined
 behaviour (the compiled loops do not check their indices), and a forward keeps the caller's
-``lengths`` array in its cache as given, without the copy the checks make.
+``lengths`` array in its cache as given, without the copy the checks make. A forward with
+``checked=True`` also fingerprints x and the weights only, not the states it saves (h, c): the
+models return copies of what they hand out, so only their own next forward writes those arrays,
+and the workspace's count of forwards catches that (without a workspace, the next forward saves
+fresh ones). At T=32 N=1 H=32 the two fingerprints left out took about 5 % of an LSTM model's
+forward+backward (Intel Xeon, benchmarks/results/xeon-avx512-2026-12-07-fixed/).
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
@@ -126,10 +132,13 @@ def check_unchanged(cache, where="backward"):
     checks.unchanged(cache.stamps, _saved(cache), where)
 
 
-def _saved(cache):
-    """(name, array) pairs a backward reads from its forward's cache and the caller can reach."""
-    return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None)), ("w_ih", cache.w_ih),
-            ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
+def _saved(cache, states=True):
+    """(name, array) pairs a backward reads from its forward's cache and the caller can reach:
+    x, the weights and, with ``states``, the saved states h and c."""
+    weights = (("w_ih", cache.w_ih), ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
+    if not states:
+        return (("x", cache.x),) + weights
+    return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None))) + weights
 
 
 def _run(serial, blocked, nblocks, loop_nblocks, *args):
@@ -250,7 +259,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     _run(passes.rnn_forward_pass, passes.rnn_forward_blocks, nb, lb, *projection,
          xw, layout.forward_weights(w_hh, N, lb, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
-    cache.stamps.update(checks.fingerprints(_saved(cache)))
+    cache.stamps.update(checks.fingerprints(_saved(cache, not checked)))
     return _outputs(h, lengths, lengths_given), h[T], cache
 
 
@@ -312,7 +321,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
          xw, layout.forward_weights(w_hh, N, lb, workspace), w_hr_t, h, c, m, gates, tanh_c, lengths)   # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
-    cache.stamps.update(checks.fingerprints(_saved(cache)))
+    cache.stamps.update(checks.fingerprints(_saved(cache, not checked)))
     return _outputs(h, lengths, lengths_given), h[T], c[T], cache
 
 
@@ -372,7 +381,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     _run(passes.gru_forward_pass, passes.gru_forward_blocks, nb, lb, *projection,
          xw, layout.forward_weights(w_hh, N, lb, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
-    cache.stamps.update(checks.fingerprints(_saved(cache)))
+    cache.stamps.update(checks.fingerprints(_saved(cache, not checked)))
     return _outputs(h, lengths, lengths_given), h[T], cache
 
 

@@ -112,3 +112,22 @@ def test_without_checked_a_bad_argument_is_still_named(kind):
     x, weights, states = layer(kind, np.random.default_rng(0), np.float64)
     with pytest.raises(ValueError, match=r"h0 of shape"):
         FORWARDS[kind](x, states[0][:, :-1], *states[1:], *weights)
+
+
+@pytest.mark.parametrize("kind,options", LAYERS, ids=LAYER_IDS)
+def test_checked_forward_stamps_x_and_the_weights(kind, options):
+    """With ``checked=True`` a forward fingerprints x and the weights, not the states it saves
+    (the models hand out copies of those): a change to any of the former still raises."""
+    x, weights, states = layer(kind, np.random.default_rng(0), np.float64, **options)
+    names = ["x", "w_ih", "w_hh"] + (["w_hr"] if options.get("project") else [])
+    *_, cache = FORWARDS[kind](x, *states, *weights, checked=True)
+    assert sorted(cache.stamps) == sorted(names)
+    *_, full = FORWARDS[kind](x, *states, *weights)
+    assert sorted(full.stamps) == sorted(names + ["h"] + (["c"] if kind == "lstm" else []))
+    arrays = {"x": x, "w_ih": weights[0], "w_hh": weights[1], "w_hr": weights[-1]}
+    for name in names:
+        *_, cache = FORWARDS[kind](x, *states, *weights, checked=True)
+        F.check_unchanged(cache)                     # unchanged: passes
+        arrays[name] *= 2
+        with pytest.raises(RuntimeError, match=f"{name}, saved by the forward pass, was modified in place"):
+            F.check_unchanged(cache)
