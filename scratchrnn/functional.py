@@ -36,7 +36,7 @@ behaviour (the compiled loops do not check their indices), and a forward keeps t
 ``checked=True`` also fingerprints x and the weights only, not the states it saves (h, c): the
 models return copies of what they hand out, so only their own next forward writes those arrays,
 and the workspace's count of forwards catches that (without a workspace, the next forward saves
-fresh ones). At T=32 N=1 H=32 the two fingerprints left out took about 5 % of an LSTM model's
+fresh ones). At T=32 N=1 H=32 the two fingerprints left out took 3–4 % of an LSTM model's
 forward+backward (Intel Xeon, benchmarks/results/xeon-avx512-2026-12-07-fixed/).
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
