@@ -141,7 +141,8 @@ def integer_lengths(lengths, T, N):
 
 
 # Samples per array in a fingerprint. Measured (2-core EPYC Zen 4, NumPy 2.4): under 1 µs per
-# array, so ~15 µs for the five arrays an LSTM layer saves (x, h, c, W_ih, W_hh), taken twice
+# array, so a few µs for the arrays a layer's forward stamps (an LSTM's x, h, c, W_ih and W_hh;
+# the models' layers, called with ``checked=True``, x and the two weights only), taken twice
 # per layer forward+backward (after the forward, and by the module before any backward, which
 # tells the functional backward not to check again); a fixed cost next to ~100 µs for a whole
 # module call at size 1.

@@ -33,11 +33,13 @@ its fixed cost for small inputs. For a backward it also means the caller has jus
 ``check_unchanged``. Arguments that the checks would have rejected are then undefined
 behaviour (the compiled loops do not check their indices), and a forward keeps the caller's
 ``lengths`` array in its cache as given, without the copy the checks make. A forward with
-``checked=True`` also fingerprints x and the weights only, not the states it saves (h, c): the
-models return copies of what they hand out, so only their own next forward writes those arrays,
-and the workspace's count of forwards catches that (without a workspace, the next forward saves
-fresh ones). At T=32 N=1 H=32 the two fingerprints left out took 3–4 % of an LSTM model's
-forward+backward (Intel Xeon, benchmarks/results/xeon-avx512-2026-12-07-fixed/).
+``checked=True`` also fingerprints x and the weights only, not the states it saves (h, c), and
+its caller promises not to write what it gets back as views of them (``h_n``, ``c_n``, and
+``out`` without ``lengths``): the models return copies, so only their own next forward writes
+the saved states, and the workspace's count of forwards catches that (without a workspace, the
+next forward saves fresh ones). Leaving out the fingerprints of h and c (four in an LSTM
+layer's call) took 3–4 % off an LSTM model's forward+backward at T=32 N=1 H=32 in two runs
+(Intel Xeon, benchmarks/results/xeon-avx512-2026-12-07-fixed/).
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads

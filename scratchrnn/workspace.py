@@ -66,7 +66,9 @@ class Workspace:
                 f"on the same workspace, or give each forward a workspace of its own")
 
     def arrays(self):
-        """{name: array} held now (the arrays themselves, for inspection)."""
+        """{name: array} held now: the arrays themselves, for inspection; read them, do not write
+        them. A model's backward does not notice a write into the states its forward saved here:
+        it fingerprints x and the weights only (``scratchrnn.functional``, ``checked``)."""
         return dict(self._arrays)
 
     @property

@@ -4,11 +4,12 @@ N·H² ≤ 16,384) and T = N = H = 1, the RNN and GRU at T=32 N=1 H=32.
 
     python benchmarks/results/xeon-avx512-2026-12-07-fixed/fixed_cost.py
 
-"before": the package with ``BEFORE``'s patches, which put back what each change replaced;
-"now": the package as it is (``scratchrnn.bench.impls.scratch_impl``). One model object serves
-both, so both call the same weights and workspaces. Each timed call is as many calls as take about
-3 ms; in each of 41 rounds the two take turns after a pause of 0.05 s, each called once untimed and
-5 times timed (``../xeon-avx512-2026-12-07-tried/rounds.py``). Ratios to torch are the grid's to
+"before": the package with ``BEFORE``'s patches, which put back the stamps of the saved states
+(``fingerprint``'s ``ravel`` stays); "now": the package as it is
+(``scratchrnn.bench.impls.scratch_impl``). One model object serves both, so both call the same
+weights and workspaces. Each timed call is as many calls as take about 3 ms; in each of 41 rounds
+the two take turns, "before" first, after a pause of 0.05 s, each called once untimed and 5 times
+timed (``../xeon-avx512-2026-12-07-tried/rounds.py``). Ratios to torch are the grid's to
 give (its guarded harness pauses longer between the two sides, whose idle threads spin for a while
 after a call). Run it with the package installed.
 """

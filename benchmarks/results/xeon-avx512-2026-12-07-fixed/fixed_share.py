@@ -11,9 +11,10 @@ nothing (the fingerprints the forward takes of the arrays it saves, and the chec
 backward that they are unchanged); "no stamps, no checks": also ``checks.array`` returning its
 argument unlooked-at (the module's shape, dtype and NaN checks of x and of the output's
 gradient); "passes": ``kernels.passes.lstm_forward_pass`` and ``lstm_backward_pass`` called from
-Python with the arguments one module call gave them (as ``fixed_layers.py``); "torch":
-``torch.nn.LSTM`` with the same weights (``scratchrnn.bench.impls.torch_impl``). The left-out
-checks are for this measurement only: the package keeps them. Each timed call is 50 calls; in
+Python with the arguments one module call gave them (as
+``../xeon-avx512-2026-12-07-tried/fixed_layers.py``; one row block at this point, so the serial
+passes); "torch": ``torch.nn.LSTM`` with the same weights (``scratchrnn.bench.impls.torch_impl``).
+The left-out checks are for this measurement only: the package keeps them. Each timed call is 50 calls; in
 each of 9 rounds the five take turns, each called once untimed and 5 times timed
 (``../xeon-avx512-2026-12-07-tried/rounds.py``). Run it with the package and torch installed.
 """
@@ -40,6 +41,7 @@ def passes_args(call):
     calls, run = [], F._run
 
     def record(serial, blocked, nblocks, loop_nblocks, *args):
+        assert nblocks == 1, "the serial pass replays one row block only"
         calls.append((serial, args + (team.small_matrix_limit(),)))
         return run(serial, blocked, nblocks, loop_nblocks, *args)
 
