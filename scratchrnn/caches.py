@@ -78,3 +78,18 @@ class LSTMGrads(NamedTuple):
     db_ih: Optional[np.ndarray]   # (4H,) or None without bias
     db_hh: Optional[np.ndarray]   # (4H,) or None without bias
     dw_hr: Optional[np.ndarray] = None   # (P, H) with a projection (P3)
+
+
+def saved_arrays(cache, states=True):
+    """(name, array) pairs a backward reads from its forward's ``cache`` and a caller can reach: x,
+    the weights and, with ``states``, the saved states h and c (None where the model has none).
+    Each forward fingerprints these (``checks.fingerprints``); a checked one leaves the states out
+    (``scratchrnn.functional``): the models return copies of what they hand out, so only their own
+    next forward writes the saved states, and the workspace's count of forwards catches that
+    (without a workspace, the next forward saves fresh arrays). Leaving out the fingerprints of h
+    and c (four in an LSTM layer's call) took 3–4 % off an LSTM model's forward+backward at T=32
+    N=1 H=32 in two runs (Intel Xeon, benchmarks/results/xeon-avx512-2026-12-07-fixed/)."""
+    weights = (("w_ih", cache.w_ih), ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
+    if not states:
+        return (("x", cache.x),) + weights
+    return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None))) + weights

@@ -22,9 +22,8 @@ with each other, both biases or neither, ``lengths`` in 1..T, a cache of the mat
 mismatch is a TypeError or ValueError that names the argument, what was expected and what
 came. Values are not inspected: NaN and inf propagate, as in torch (the modules reject them
 in their inputs). Each cache keeps a fingerprint of the arrays its backward reads (x, the
-saved states, the weights); a backward after one of them changed in place raises
-RuntimeError, as torch's version counter does (with ``checked=True``, below, x and the
-weights only).
+saved states, the weights: ``caches.saved_arrays``); a backward after one of them changed in
+place raises RuntimeError, as torch's version counter does.
 
 ``checked=True`` is for a caller that has checked all of this itself, as the models do at
 their own boundary (their weights are their own, and they check the input, the states and
@@ -32,14 +31,10 @@ the lengths once for all layers): the function then skips its checks, which are 
 its fixed cost for small inputs. For a backward it also means the caller has just run
 ``check_unchanged``. Arguments that the checks would have rejected are then undefined
 behaviour (the compiled loops do not check their indices), and a forward keeps the caller's
-``lengths`` array in its cache as given, without the copy the checks make. A forward with
-``checked=True`` also fingerprints x and the weights only, not the states it saves (h, c), and
-its caller promises not to write what it gets back as views of them (``h_n``, ``c_n``, and
-``out`` without ``lengths``): the models return copies, so only their own next forward writes
-the saved states, and the workspace's count of forwards catches that (without a workspace, the
-next forward saves fresh ones). Leaving out the fingerprints of h and c (four in an LSTM
-layer's call) took 3–4 % off an LSTM model's forward+backward at T=32 N=1 H=32 in two runs
-(Intel Xeon, benchmarks/results/xeon-avx512-2026-12-07-fixed/).
+``lengths`` array in its cache as given, without the copy the checks make. A checked forward
+fingerprints x and the weights only, not the states it saves (h, c), and its caller promises not
+to write the views of them it gets back (``h_n``, ``c_n``, ``out`` without ``lengths``): the
+models return copies (``caches.saved_arrays`` says why that is enough, and what it saves).
 
 A pass with enough work runs in row blocks on all cores (``scratchrnn.kernels.team``): the
 kernels run blocks of sequences side by side, and the GEMMs are shared among the same threads
@@ -56,7 +51,7 @@ give every backward their ``grads`` to add the parameter gradients into (``accum
 import numpy as np
 
 from . import checks, layout
-from .caches import GRUCache, LSTMCache, LSTMGrads, RNNCache, RNNGrads
+from .caches import GRUCache, LSTMCache, LSTMGrads, RNNCache, RNNGrads, saved_arrays
 from .kernels import passes, team
 from .workspace import take
 
@@ -131,16 +126,7 @@ def check_unchanged(cache, where="backward"):
     """
     if cache.workspace is not None:
         cache.workspace.check_current(cache.forward_number, where)
-    checks.unchanged(cache.stamps, _saved(cache), where)
-
-
-def _saved(cache, states=True):
-    """(name, array) pairs a backward reads from its forward's cache and the caller can reach:
-    x, the weights and, with ``states``, the saved states h and c."""
-    weights = (("w_ih", cache.w_ih), ("w_hh", cache.w_hh), ("w_hr", getattr(cache, "w_hr", None)))
-    if not states:
-        return (("x", cache.x),) + weights
-    return (("x", cache.x), ("h", cache.h), ("c", getattr(cache, "c", None))) + weights
+    checks.unchanged(cache.stamps, saved_arrays(cache), where)
 
 
 def _run(serial, blocked, nblocks, loop_nblocks, *args):
@@ -261,7 +247,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", le
     _run(passes.rnn_forward_pass, passes.rnn_forward_blocks, nb, lb, *projection,
          xw, layout.forward_weights(w_hh, N, lb, workspace), h, relu, lengths)   # (R1)–(R2), (V1)
     cache = RNNCache(x, h, w_ih, w_hh, b_ih is not None, relu, lengths, {}, workspace, number)
-    cache.stamps.update(checks.fingerprints(_saved(cache, not checked)))
+    cache.stamps.update(checks.fingerprints(saved_arrays(cache, not checked)))
     return _outputs(h, lengths, lengths_given), h[T], cache
 
 
@@ -323,7 +309,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths
          xw, layout.forward_weights(w_hh, N, lb, workspace), w_hr_t, h, c, m, gates, tanh_c, lengths)   # (L1)–(L4), (P1), (V1)
     cache = LSTMCache(x, h, c, m, gates, tanh_c, w_ih, w_hh, w_hr, b_ih is not None, lengths, {},
                       workspace, number)
-    cache.stamps.update(checks.fingerprints(_saved(cache, not checked)))
+    cache.stamps.update(checks.fingerprints(saved_arrays(cache, not checked)))
     return _outputs(h, lengths, lengths_given), h[T], c[T], cache
 
 
@@ -383,7 +369,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, workspace
     _run(passes.gru_forward_pass, passes.gru_forward_blocks, nb, lb, *projection,
          xw, layout.forward_weights(w_hh, N, lb, workspace), b_hh, h, gates, a_hn, lengths)   # (G1)–(G4), (V1)
     cache = GRUCache(x, h, gates, a_hn, w_ih, w_hh, b_ih is not None, lengths, {}, workspace, number)
-    cache.stamps.update(checks.fingerprints(_saved(cache, not checked)))
+    cache.stamps.update(checks.fingerprints(saved_arrays(cache, not checked)))
     return _outputs(h, lengths, lengths_given), h[T], cache
 
 

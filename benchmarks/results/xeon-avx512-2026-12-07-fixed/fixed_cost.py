@@ -32,11 +32,11 @@ POINTS = [Point("lstm", "fwdbwd", "float32", T, N, H)
                           (128, 16, 32))]
 POINTS += [Point(model, "fwdbwd", "float32", 32, 1, 32) for model in ("rnn", "gru")]
 
-_saved = F._saved
+saved_arrays = F.saved_arrays
 # (module, attribute, what it was before): each change's way back
 BEFORE = [
     # a checked forward stamped its saved states too (h, c), not only x and the weights
-    (F, "_saved", lambda cache, states=True: _saved(cache)),
+    (F, "saved_arrays", lambda cache, states=True: saved_arrays(cache)),
 ]
 
 
