@@ -1,7 +1,8 @@
 """What a forward of ``scratchrnn.functional`` saves for its backward, and what the backward returns.
 
 Named tuples, one field per array, with its shape; equation labels refer to
-``docs/derivations.md``. ``scratchrnn.functional`` exports them all.
+``docs/derivations.md``. ``scratchrnn.functional`` exports them all. ``saved_arrays`` names the
+arrays of a cache that its backward reads and a caller can reach: those its forward fingerprints.
 """
 
 from typing import NamedTuple, Optional
