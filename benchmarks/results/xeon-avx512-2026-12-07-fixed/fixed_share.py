@@ -31,6 +31,7 @@ from scratchrnn.kernels import team
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xeon-avx512-2026-12-07-tried"))
 from rounds import alternate, header, paired   # noqa: E402  (the tried folder's)
+from fixed_cost import patched   # noqa: E402  (this folder's)
 
 ROUNDS, REPEAT = 9, 50
 POINT = Point("lstm", "fwdbwd", "float32", 32, 1, 32)
@@ -55,17 +56,7 @@ def passes_args(call):
 
 def without(call, patches):
     """``call`` run REPEAT times with the module attributes of ``patches`` replaced, then restored."""
-    def timed():
-        kept = [(module, name, getattr(module, name)) for module, name, _ in patches]
-        for module, name, value in patches:
-            setattr(module, name, value)
-        try:
-            for _ in range(REPEAT):
-                call()
-        finally:
-            for module, name, value in kept:
-                setattr(module, name, value)
-    return timed
+    return patched(call, patches, REPEAT)
 
 
 def main():
