@@ -31,9 +31,15 @@ panels and those of ``W_hh``: G·H·P values each), each kept once its first cal
     >>> a = ws.take("gates", (3, 2, 8), np.float32)
     >>> a is ws.take("gates", (3, 2, 8), np.float32), a is ws.take("gates", (4, 2, 8), np.float32)
     (True, False)
+
+Every array it hands out starts on a cache line (``empty_aligned``): NumPy's own ``np.empty``
+starts large arrays 16 bytes past one, where half of a loop's 512-bit loads span two lines.
 """
 
 import numpy as np
+
+# Where each array starts: a multiple of a cache line, which is also one 512-bit vector.
+CACHE_LINE = 64
 
 
 class Workspace:
@@ -48,7 +54,7 @@ class Workspace:
         call when shape and dtype agree, else a new one (kept from now on)."""
         a = self._arrays.get(name)
         if a is None or a.shape != tuple(shape) or a.dtype != dtype:   # a dtype equals its type and name
-            a = np.empty(shape, dtype=dtype)
+            a = empty_aligned(shape, dtype)
             self._arrays[name] = a
         return a
 
@@ -81,7 +87,26 @@ class Workspace:
 
 
 def take(workspace, name, shape, dtype):
-    """``workspace.take(...)``, or a fresh ``np.empty`` without a workspace."""
+    """``workspace.take(...)``, or a fresh ``empty_aligned`` without a workspace."""
     if workspace is None:
-        return np.empty(shape, dtype=dtype)
+        return empty_aligned(shape, dtype)
     return workspace.take(name, shape, dtype)
+
+
+def empty_aligned(shape, dtype):
+    """``np.empty(shape, dtype)`` whose data starts on a multiple of ``CACHE_LINE`` bytes: a view
+    into a byte buffer one line longer, its first ``CACHE_LINE``-aligned byte on.
+
+    ``np.empty`` starts an array on 16 bytes: on the Intel Xeon of the benchmarks (glibc 2.36),
+    16 bytes past a line for every array of 64 KiB or more, and 0, 16, 32 or 48 bytes past one
+    in turn where freed memory is kept (``scratchrnn.bench.environment.keep_freed_memory``). A
+    128-byte row of the per-step product's panels (``kernels.panels``) 16 bytes past a line spans
+    three lines, and half of its 512-bit loads two: the product from panels on cache lines took
+    0.90–1.00x the time of one from panels 16 bytes past (one core, float32, eight shapes of 8–64
+    rows, two runs; benchmarks/results/xeon-avx512-2026-12-07-aligned/panels_aligned.txt).
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + CACHE_LINE, np.uint8)
+    start = -raw.ctypes.data % CACHE_LINE
+    return raw[start:start + nbytes].view(dtype).reshape(shape)

@@ -6,7 +6,7 @@ import pytest
 
 import scratchrnn as sr
 from scratchrnn import functional as F
-from scratchrnn.workspace import Workspace
+from scratchrnn.workspace import CACHE_LINE, Workspace, empty_aligned, take
 from module_cases import CONFIGS, KINDS, config_id, make
 
 T, N, I, H = 5, 3, 4, 6
@@ -94,6 +94,27 @@ def test_a_workspace_reallocates_when_shape_or_dtype_change():
     c = ws.take("h", (4, 2), np.float64)
     assert c is not b and c.dtype == np.float64 and ws.nbytes == c.nbytes
 
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (128, 512), (4, 128, 32), (0, 5), 7])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_every_array_handed_out_starts_on_a_cache_line(shape, dtype):
+    ws = Workspace()
+    for a in (ws.take("a", shape, dtype), take(None, "a", shape, dtype), empty_aligned(shape, dtype)):
+        like = np.empty(shape, dtype)
+        assert a.shape == like.shape and a.dtype == like.dtype
+        assert a.flags.c_contiguous and a.flags.writeable
+        assert a.size == 0 or a.ctypes.data % CACHE_LINE == 0      # an empty array has no data to place
+        a[...] = 1                                                  # all of it is memory of its own
+        assert a.sum() == a.size
+
+
+def test_a_models_workspaces_hold_arrays_on_cache_lines():
+    m = make("lstm", num_layers=2, bidirectional=True)
+    out, _ = m(np.random.default_rng(4).standard_normal((T, N, I)))
+    m.backward(out)
+    starts = [a.ctypes.data % CACHE_LINE for ws in m.workspaces.values() for a in ws.arrays().values() if a.size]
+    assert len(starts) > 8 and not any(starts)
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cfg", CONFIGS, ids=config_id)
