@@ -13,13 +13,16 @@ over the T·N = 2048 rows gave 2.4–3.4 there, the RNN's and GRU's dW_hh in one
 kernels, their dW_ih in one GEMM 1.24–1.26 and Linear's dW 1.35 (now in chunks of 128 rows).
 """
 
+import sys
+
+import numba
 import numpy as np
 import pytest
 
 import scratchrnn as sr
 from scratchrnn import functional as F
 from scratchrnn import layout
-from scratchrnn.kernels import team
+from scratchrnn.kernels import panels, team
 
 T, N, H = 64, 32, 32     # T·N = 2048 rows in every weight and bias gradient's sum
 SEEDS = 8
@@ -101,6 +104,19 @@ def test_layer_gradients_as_close_to_float64_as_torch(torch, kind):
     ratios = layer_ratios(torch, kind)
     assert all(r <= RATIO for r in ratios.values()), ratios
 
+
+
+@pytest.mark.parametrize("kind", ["tanh", "lstm", "gru"])
+def test_one_sequence_as_close_to_float64_as_torch(torch, monkeypatch, kind):
+    """One sequence of 64 steps, H = 128: every step's product is one row's (from panels on a CPU
+    with AVX-512, ``kernels.panels``; else, or with the JIT off, the own loops), its sums over
+    K = H forward and G·H back."""
+    for name, value in (("T", 64), ("N", 1), ("H", 128)):
+        monkeypatch.setattr(sys.modules[__name__], name, value)
+    from_panels = panels.wide_registers() and not numba.config.DISABLE_JIT
+    assert layout.forward_weights(np.zeros((4 * H, H), np.float32), N, 1).ndim == (3 if from_panels else 2)
+    ratios = layer_ratios(torch, kind)
+    assert all(r <= RATIO for r in ratios.values()), ratios
 
 def test_lstm_weight_gradients_in_pieces_as_close_to_float64_as_torch(torch, monkeypatch):
     """The LSTM's weight gradients as one GEMM per piece of 256 rows (``layout.gradient_pieces``;
