@@ -46,8 +46,10 @@ def test_a_wrong_product_is_caught_before_timing(small, monkeypatch, table, mess
 def test_one_row_table_gives_each_way_and_the_streaming_read(small):
     one_row = products.measure_one_row()
     assert [(G, H, d) for G, H, d, *_ in one_row] == [(G, 8, d) for G in (1, 4) for d in ("forward", "backward")]
-    for G, H, direction, nbytes, own, blas, stream in one_row:
+    for G, H, direction, nbytes, own, blas, stream, on in one_row:
         assert nbytes == 4 * G * H * H and own > 0 and blas > 0 and stream > 0
+        M = G * H if direction == "forward" else H
+        assert np.isnan(on) == (M % 32 != 0) and not on <= 0     # panels timed where b's columns fill them
     text = products.to_markdown([], one_row, env={"cpu": {"model": "M", "isa": "ISA", "usable_cpus": 1,
                                                             "cpu_count": 1}})
     assert "## One row" in text and text.count(" 1×") == len(one_row)

@@ -30,8 +30,8 @@ ROWS = (1, 2, 4, 8)
 HIDDEN = (32, 128, 512)
 GATE_ROWS = (1, 3, 4)                      # G: RNN, GRU, LSTM
 DTYPES = ("float32", "float64")
-PANEL_ROWS = (4, 8, 16, 32, 64)
-PANEL_HIDDEN = (128, 256, 512)
+PANEL_ROWS = (1, 4, 8, 16, 32, 64)
+PANEL_HIDDEN = (32, 64, 128, 256, 512)
 PANEL_GATE_ROWS = (1, 3, 4)
 T_STEPS = 128                              # products per timed call (one per step)
 ROUNDS = 3                                 # alternating calls per way; the best counts
@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 from scratchrnn import kernels
 from scratchrnn.bench.environment import describe, environment
 from scratchrnn.kernels import panels, team
+from scratchrnn.workspace import empty_aligned
 
 DIRECTIONS = ("forward", "backward")
 
@@ -145,7 +146,7 @@ def measure_panels():
                                                               PANEL_ROWS):
             a, b = _operands(rng, rows, H, G, direction, dtype)
             K, M = b.shape
-            packed = np.empty(panels.panels_shape(K, M, dtype), dtype)
+            packed = empty_aligned(panels.panels_shape(K, M, dtype), dtype)   # as a workspace holds them
             source = np.ascontiguousarray(b.T).T if direction == "forward" else b   # as the passes: W_hh.T, W_hh
             pack = _best(panels.pack_into, source, packed)
             _check_agree(kernels.matmul_add(None, a, packed, 0), a, b, "panels")
@@ -159,8 +160,9 @@ def measure_panels():
 
 
 def measure_one_row():
-    """Rows of (G, H, direction, bytes of b, own seconds, BLAS seconds, streaming read seconds) for
-    one float32 row against each b, BLAS on one thread."""
+    """Rows of (G, H, direction, bytes of b, own seconds, BLAS seconds, streaming read seconds,
+    panels seconds) for one float32 row against each b, BLAS on one thread; own and panels NaN
+    where the rule leaves b to BLAS and where b's columns are not whole panels."""
     rng = np.random.default_rng(SEED)
     out = []
     with threadpool_limits(1):
@@ -169,7 +171,11 @@ def measure_one_row():
             own = _best(_steps, a, b, T_STEPS, 0) if kernels.own_loops(1, b.size, 0) else np.nan
             blas = _best(_steps_blas, a, b, T_STEPS)
             stream = _best(_stream, b.reshape(b.size), T_STEPS)
-            out.append((G, H, direction, b.nbytes, own, blas, stream))
+            on = np.nan                                  # b's columns not whole panels: none
+            if b.shape[1] % panels.panel_width(b.dtype) == 0:
+                packed = panels.pack_into(b, empty_aligned(panels.panels_shape(*b.shape, b.dtype), b.dtype))
+                on = _best(_steps, a, packed, T_STEPS, 0)
+            out.append((G, H, direction, b.nbytes, own, blas, stream, on))
     return out
 
 
@@ -203,16 +209,22 @@ def to_markdown(rows, one_row=(), env=None):
                   "float32, BLAS on one thread. Each step reads all of b once; GB/s is b's bytes over the "
                   "time of one product. `stream`: a vectorised sum over an array of b's size, the rate at "
                   "which this core reads it from the cache that holds it (L2 up to its size, then L3). "
-                  "`own loops` is empty where the rule leaves one row to BLAS (b over SINGLE_ROW_MAX elements).", "",
-                  "| G | H | product | b KiB | own loops GB/s | BLAS GB/s | stream GB/s | best of the two / stream |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for G, H, direction, nbytes, own, blas, stream in one_row:
+                  "`own loops` is empty where the rule leaves one row to BLAS (b over SINGLE_ROW_MAX elements). "
+                  "`panels`: b packed in panels (on cache lines, as a workspace holds them; `panels.use_panels` "
+                  "picks them where it says `panels`).", "",
+                  "| G | H | product | b KiB | own loops GB/s | BLAS GB/s | panels GB/s | stream GB/s "
+                  "| best of the three / stream | rule |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for G, H, direction, nbytes, own, blas, stream, on in one_row:
             K, M = (H, G * H) if direction == "forward" else (G * H, H)
-            rate = {name: nbytes * T_STEPS / t / 1e9 for name, t in (("own", own), ("blas", blas), ("stream", stream))}
-            best = np.nanmax([rate["own"], rate["blas"]])
-            own_text = "" if np.isnan(own) else f"{rate['own']:.0f}"
+            rate = {name: nbytes * T_STEPS / t / 1e9
+                    for name, t in (("own", own), ("blas", blas), ("stream", stream), ("panels", on))}
+            best = np.nanmax([rate["own"], rate["blas"], rate["panels"]])
+            own_text, panels_text = ("" if np.isnan(t) else f"{rate[k]:.0f}" for k, t in (("own", own), ("panels", on)))
+            pick = "panels" if panels.use_panels(1, K, M, "float32") else "plain"
             lines.append(f"| {G} | {H} | {direction} 1×{K} · {K}×{M} | {nbytes // 1024:,} | {own_text} "
-                         f"| {rate['blas']:.0f} | {rate['stream']:.0f} | {best / rate['stream']:.2f} |")
+                         f"| {rate['blas']:.0f} | {panels_text} | {rate['stream']:.0f} "
+                         f"| {best / rate['stream']:.2f} | {pick} |")
     return "\n".join(lines) + "\n"
 
 
