@@ -67,14 +67,15 @@ MAX_ROWS = 64
 MIN_SIDE = 128         # rows and columns of b
 # One row (``_one_row_group``) takes its b from panels up to ``ONE_ROW_MAX_BYTES``, a b that stays
 # in L2. Measured on the Intel Xeon (``python -m scratchrnn.bench.products``, one thread, float32
-# and float64, H = 32 … 256 with G = 1, 3 and 4): the panels took 0.43–0.96x the time of the own
-# loops (``products._add_one_row``) wherever those take one row (b of at most 2^17 elements).
-# Past that, a serial pass gives one row to BLAS on all cores; whole forward+backward calls at
-# T=128 N=1, one process, the two in turn (benchmarks/results/xeon-avx512-2026-12-07-aligned/):
-# float32 LSTM and GRU at H=256 (1 MiB and 768 KiB) 0.71x, RNN H=512 (1 MiB) 0.82x the time with
-# BLAS; float64 LSTM H=256 and RNN H=512 (2 MiB) 0.94x and 0.92x, within the host's noise, so
-# BLAS keeps them. At 4 MiB (float32 LSTM H=512) one core's panels read b from L3 no faster than
-# one thread of BLAS (23 GB/s each), and BLAS has both cores.
+# and float64, H = 32 … 256 with G = 1, 3 and 4): the panels took 0.48–0.86x the time of the own
+# loops (``products._add_one_row``) wherever those take one row (b of at most 2^17 elements; 40
+# shapes, benchmarks/results/xeon-avx512-2026-12-07-aligned/products_cpu.md).
+# Past that, a serial pass gives one row to BLAS on all cores. Whole forward+backward calls at
+# T=128 N=1, the two ways in turn in one process (benchmarks/results/xeon-avx512-2026-12-07-
+# aligned/one_row_calls.txt): float32 LSTM, GRU and RNN with 768 KiB–1 MiB of W_hh 0.71x the
+# time with BLAS; float64 at 2 MiB 0.82x (LSTM) and 0.97x (RNN), 0.94x and 0.92x in an earlier
+# run, so BLAS keeps those; float32 LSTM H=512 (4 MiB) 2.2x, one core reading the panels from L3
+# where BLAS reads on both.
 ONE_ROW_MAX_BYTES = 1 << 20
 
 
