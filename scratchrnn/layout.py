@@ -62,9 +62,10 @@ def _panels(loop_nblocks, N, K, M, dtype):
     weight matrix from its panels (``kernels.panels.use_panels``).
 
     Not in a serial pass of more than ``kernels.SMALL_N`` rows, whose products BLAS runs on
-    all its threads (the panels were measured against BLAS on one thread, as in a block),
-    and not with ``NUMBA_DISABLE_JIT=1``, where their loops would run as Python in place of
-    one BLAS call (the kernel tests still step through them there).
+    all its threads (the panels were measured against BLAS on one thread, as in a block; one
+    row's against BLAS on all of them, ``kernels.panels.ONE_ROW_MAX_BYTES``), and not with
+    ``NUMBA_DISABLE_JIT=1``, where their loops would run as Python in place of one BLAS call
+    (the kernel tests still step through them there).
     """
     rows = -(-N // loop_nblocks)
     if (loop_nblocks == 1 and rows > kernels.SMALL_N) or numba.config.DISABLE_JIT:

@@ -33,7 +33,7 @@ panels and those of ``W_hh``: G·H·P values each), each kept once its first cal
     (True, False)
 
 Every array it hands out starts on a cache line (``empty_aligned``): NumPy's own ``np.empty``
-starts large arrays 16 bytes past one, where half of a loop's 512-bit loads span two lines.
+starts large arrays 16 bytes past one, where every 512-bit load of a loop spans two lines.
 """
 
 import numpy as np
@@ -101,12 +101,14 @@ def empty_aligned(shape, dtype):
     16 bytes past a line for every array of 64 KiB or more, and 0, 16, 32 or 48 bytes past one
     in turn where freed memory is kept (``scratchrnn.bench.environment.keep_freed_memory``). A
     128-byte row of the per-step product's panels (``kernels.panels``) 16 bytes past a line spans
-    three lines, and half of its 512-bit loads two: the product from panels on cache lines took
+    three lines, and each of its two 512-bit loads two: the product from panels on cache lines took
     0.90–1.00x the time of one from panels 16 bytes past (one core, float32, eight shapes of 8–64
     rows, two runs; benchmarks/results/xeon-avx512-2026-12-07-aligned/panels_aligned.txt).
     """
     dtype = np.dtype(dtype)
+    if min(np.atleast_1d(shape), default=0) < 0:
+        raise ValueError(f"empty_aligned: expected dimensions of at least 0, got {shape}")
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + CACHE_LINE, np.uint8)
+    raw = np.empty(nbytes + CACHE_LINE, np.uint8)                   # (nbytes + CACHE_LINE,) bytes
     start = -raw.ctypes.data % CACHE_LINE
     return raw[start:start + nbytes].view(dtype).reshape(shape)

@@ -52,10 +52,11 @@ def _bound(c, a, b):
 @pytest.mark.parametrize("N", [*range(1, 10), 15, 16, 17])
 @pytest.mark.parametrize("with_c", [False, True])
 def test_panels_add_is_the_product_within_its_rounding_bound(dtype, N, with_c):
-    """Row counts 1–9 and 15–17: whole groups of ``ROWS`` (8), one and two, and remainders."""
+    """Row counts 1–9 and 15–17: whole groups of ``ROWS`` (8), one and two, and remainders;
+    one row against five panels: a group of four and one alone, K = 37 past its last four."""
     rng = np.random.default_rng(N)
     nr = panels.panel_width(dtype)
-    K, M = 37, 3 * nr
+    K, M = 37, 5 * nr
     a, b = (rng.standard_normal(s).astype(dtype) for s in ((N, K), (K, M)))
     c = rng.standard_normal((N, M)).astype(dtype) if with_c else np.zeros((N, M), dtype)
     c_before = c.copy()
@@ -136,11 +137,11 @@ def test_panels_in_a_strided_view_give_the_same_product(dtype):
 @pytest.mark.parametrize("name, rows", [("_row_group", panels.ROWS), ("_row_pair", panels.PAIR)])
 def test_the_tile_is_summed_in_512_bit_vectors(dtype, add, name, rows):
     """The compiled group of rows (eight, or a pair) multiplies in zmm registers, as
-    ``_fma_wide`` writes it (Numba's own loops get 256-bit vectors on CPUs that prefer them),
-    and adds its sums into the output as ``_store_wide`` does, a vector at a time: no scalar
-    add; and asks for the panel's rows ahead (``_prefetch_row``; x86's prefetch for the locality
-    asked), here past the panel's end, which changes no result. Compiled here without the disk
-    cache, whose code Numba cannot show."""
+    ``vectors.fma_row`` writes it (Numba's own loops get 256-bit vectors on CPUs that prefer
+    them), and adds its sums into the output as ``vectors.store_row`` does, a vector at a time:
+    no scalar add; and asks for the panel's rows ahead (``vectors.prefetch_row``; x86's prefetch
+    for the locality asked), here past the panel's end, which changes no result. Compiled here
+    without the disk cache, whose code Numba cannot show."""
     group = numba.njit(cache=False, error_model="numpy", fastmath={"contract"})(getattr(panels, name).py_func)
     a, b = np.ones((rows, 16), dtype), np.ones((16, panels.panel_width(dtype)), dtype)
     out = np.full((rows + 1, b.shape[1]), 3, dtype)

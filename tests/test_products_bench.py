@@ -17,7 +17,7 @@ def small(monkeypatch):
     monkeypatch.setattr(products, "DTYPES", ("float64",))
     monkeypatch.setattr(products, "T_STEPS", 2)
     monkeypatch.setattr(products, "ROUNDS", 1)
-    monkeypatch.setattr(products, "PANEL_ROWS", (4, 64))
+    monkeypatch.setattr(products, "PANEL_ROWS", (1, 4, 64))
     monkeypatch.setattr(products, "PANEL_HIDDEN", (32,))
 
 
@@ -57,7 +57,7 @@ def test_one_row_table_gives_each_way_and_the_streaming_read(small):
 
 def test_panels_table_times_both_ways_and_says_which_the_rule_picks(small):
     rows = products.measure_panels()
-    assert len(rows) == len(products.PANEL_GATE_ROWS) * 2 * 2   # G × direction × rows
+    assert len(rows) == len(products.PANEL_GATE_ROWS) * 2 * 3   # G × direction × rows
     for dtype, G, H, direction, n, on, off, plain, pack, pick in rows:
         K, M = (H, G * H) if direction == "forward" else (G * H, H)
         assert on > 0 and off > 0 and pack > 0

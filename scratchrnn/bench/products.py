@@ -17,7 +17,9 @@ how much slower the other way was.
 One row is a matrix-vector product: it reads all of the weights once per step and does one
 multiply-add per element read, so what bounds it is how fast the core reads them. A second
 table (float32, one thread) gives the bytes of weights read per second by each way next to a
-plain streaming read of an array of the same size (``_stream``).
+plain streaming read of an array of the same size (``_stream``): a sum in one vector register,
+which the add's latency can hold below the cache's rate (one row from panels outran it at
+H = 128 on the Intel Xeon), so a reference, not a bound.
 
 A third table times the weights packed in panels once per pass (``kernels.panels``) against
 the way ``matmul_add`` takes the plain weights (own loops or BLAS, as its rule picks), for
@@ -66,8 +68,9 @@ def _steps(a, b, steps, blas_small):
 
 @njit(fastmath=True)
 def _stream(flat, steps):
-    """``steps`` sums of all of ``flat``'s elements in any order (so that they vectorise): the
-    rate at which one core reads an array of that size, from whichever cache holds it."""
+    """``steps`` sums of all of ``flat``'s elements in any order (so that they vectorise): how
+    fast one core reads an array of that size into one vector of sums, whose adds' latency can
+    hold it below the rate of the cache that holds the array."""
     total = flat[0] - flat[0]                        # 0 in the array's dtype (an int 0 would widen it)
     for _ in range(steps):
         for i in range(flat.size):
@@ -207,8 +210,9 @@ def to_markdown(rows, one_row=(), env=None):
     if one_row:
         lines += ["", "## One row: how fast the weights are read", "",
                   "float32, BLAS on one thread. Each step reads all of b once; GB/s is b's bytes over the "
-                  "time of one product. `stream`: a vectorised sum over an array of b's size, the rate at "
-                  "which this core reads it from the cache that holds it (L2 up to its size, then L3). "
+                  "time of one product. `stream`: a vectorised sum over an array of b's size, in one vector "
+                  "of sums, whose adds can hold it below the rate of the cache that holds b: a reference, "
+                  "not a bound. "
                   "`own loops` is empty where the rule leaves one row to BLAS (b over SINGLE_ROW_MAX elements). "
                   "`panels`: b packed in panels (on cache lines, as a workspace holds them; `panels.use_panels` "
                   "picks them where it says `panels`).", "",

@@ -14,9 +14,9 @@ itself, the CPU's prefetcher fetched the rows too late (numbers at ``PREFETCH_RO
 
 One row (a single sequence) is summed against four panels at a time (``_one_row_group``): its
 4 × NR sums stay in registers for all K, and each four panel rows' products are summed before
-they are added to them, the order of the own loops' sums (``products._add_one_row``). Read from
-panels, one row's ``b`` streams through the core in the order it lies in memory; read as a
-matrix by the own loops, it came four rows at a time from four places, and each four rows'
+they are added to them, the order of the own loops' sums (``products._add_one_row``). From
+panels, one row reads four panels side by side, each in the order it lies in memory; read as a
+matrix by the own loops, ``b`` came four rows at a time from four places, and each four rows'
 sums were loaded and stored again.
 
 The sums live in a tile on the stack (``vectors.zeroed_tile``): with a fixed size and no other
@@ -72,10 +72,10 @@ MIN_SIDE = 128         # rows and columns of b
 # shapes, benchmarks/results/xeon-avx512-2026-12-07-aligned/products_cpu.md).
 # Past that, a serial pass gives one row to BLAS on all cores. Whole forward+backward calls at
 # T=128 N=1, the two ways in turn in one process (benchmarks/results/xeon-avx512-2026-12-07-
-# aligned/one_row_calls.txt): float32 LSTM, GRU and RNN with 768 KiB–1 MiB of W_hh 0.71x the
-# time with BLAS; float64 at 2 MiB 0.82x (LSTM) and 0.97x (RNN), 0.94x and 0.92x in an earlier
-# run, so BLAS keeps those; float32 LSTM H=512 (4 MiB) 2.2x, one core reading the panels from L3
-# where BLAS reads on both.
+# aligned/one_row_calls.txt): float32 LSTM, GRU and RNN with 768 KiB–1 MiB of W_hh 0.71–0.74x
+# the time with BLAS; float32 LSTM H=512 (4 MiB) 2.2x, one core reading the panels from L3 where
+# BLAS reads on both; float64 at 2 MiB 0.91x (LSTM) and 0.95x (RNN), within the host's ±10 %, so
+# BLAS keeps those.
 ONE_ROW_MAX_BYTES = 1 << 20
 
 
@@ -145,7 +145,9 @@ def panels_add(c, a, panels):
 
     Rows go in groups of ``ROWS``, the rows past the last whole group in pairs (``PAIR``); an
     odd last pair repeats its row (computed the same way, not written again). Every row is
-    summed in the same order whatever its group. A group's time is its multiply-adds, so a
+    summed in the same order whatever its group. One row alone (N = 1, a pass over one
+    sequence) goes against four panels at a time instead (``_one_row_group``), each four
+    products summed before they join its sum. A group's time is its multiply-adds, so a
     short last group of eight wasted the rows it repeated. 50 rows × 128 by 128 × 512 (a block
     of MNIST's batch of 100; one core of an AMD EPYC Zen 4, float32, 28 steps): 70.7 µs a step
     with a seventh group that repeated six of its rows, 62.9 with a pair (48 rows: 60.3); by

@@ -84,7 +84,8 @@ def matmul_add(c, a, b, blas_small):
     input projection forward, the carried gradient back) is often the largest term, and a sum
     that starts at c rounds every later addition at its size. With c first, a GRU's float32
     gradients at one sequence of H = 128 were up to 1.9x as far from the float64 truth as
-    torch's (dh0; ``tests/test_float32_accuracy.py``), with c last 0.81–1.0x.
+    torch's (dh0), with c last 0.81–1.00x (benchmarks/results/xeon-avx512-2026-12-07-aligned/
+    one_sequence_accuracy.txt).
     """
     if b.ndim == 3:                                  # a constant to Numba: one branch is compiled
         return panels_add(c, a, b)

@@ -59,7 +59,7 @@ def fma_four_rows(acc, a0, a1, a2, a3, b0, b1, b2, b3):
     rows: the four products summed first, then added to ``acc[j]``.
 
     Compiled (``_fma_four_compiled``) in 512-bit vectors: a product, three fused multiply-adds
-    and an add, one rounding each; here, with the JIT off, seven roundings."""
+    and an add, one rounding each; here, with the JIT off, eight."""
     for j in range(acc.size):
         acc[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
 

@@ -55,7 +55,7 @@ def repeated(call, repeat):
 
 def panel_offsets(model):
     """Where each panels array of ``model``'s workspaces starts, in bytes past a cache line."""
-    return sorted({a.ctypes.data % workspace.CACHE_LINE for ws in model._workspaces.values()
+    return sorted({a.ctypes.data % workspace.CACHE_LINE for ws in model.workspaces.values()
                    for name, a in ws.arrays().items() if "panels" in name})
 
 

@@ -5,7 +5,7 @@ forward+backward, I = H, T = 128 (and 32), float32 and float64.
     python benchmarks/results/xeon-avx512-2026-12-07-aligned/one_row_calls.py
 
 Two model objects of the same seed (the same weights and inputs): "without" had
-``layout._panels`` refuse one row around every one of its calls, so its passes multiply as they
+``panels.use_panels`` refuse one row around every one of its calls, so its passes multiply as they
 did before one row took panels (the own loops up to 2^17 elements of ``W_hh``, BLAS on all
 threads past that); "panels" is the package as it is, whose rule (``panels.use_panels``) takes
 one row from panels up to ``ONE_ROW_MAX_BYTES``. Points past that rule are run with the rule
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchrnn import layout
 from scratchrnn.bench import impls
 from scratchrnn.bench.spec import Point
 from scratchrnn.kernels import panels
@@ -46,16 +45,16 @@ def patched(call, repeat, panels_for_one_row, limit=None):
     """``call`` run ``repeat`` times with one row's panels refused (or allowed up to ``limit``
     bytes), then restored."""
     def timed():
-        kept_rule, kept_limit = layout._panels, panels.ONE_ROW_MAX_BYTES
+        kept_rule, kept_limit = panels.use_panels, panels.ONE_ROW_MAX_BYTES
         if not panels_for_one_row:
-            layout._panels = lambda nblocks, N, K, M, dtype: -(-N // nblocks) > 1 and kept_rule(nblocks, N, K, M, dtype)
+            panels.use_panels = lambda rows, K, M, dtype: rows > 1 and kept_rule(rows, K, M, dtype)
         if limit is not None:
             panels.ONE_ROW_MAX_BYTES = limit
         try:
             for _ in range(repeat):
                 call()
         finally:
-            layout._panels, panels.ONE_ROW_MAX_BYTES = kept_rule, kept_limit
+            panels.use_panels, panels.ONE_ROW_MAX_BYTES = kept_rule, kept_limit
     return timed
 
 
