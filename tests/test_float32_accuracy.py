@@ -105,7 +105,6 @@ def test_layer_gradients_as_close_to_float64_as_torch(torch, kind):
     assert all(r <= RATIO for r in ratios.values()), ratios
 
 
-
 @pytest.mark.parametrize("kind", ["tanh", "lstm", "gru"])
 def test_one_sequence_as_close_to_float64_as_torch(torch, monkeypatch, kind):
     """One sequence of 64 steps, H = 128: every step's product is one row's (from panels on a CPU

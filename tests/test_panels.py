@@ -156,7 +156,6 @@ def test_the_tile_is_summed_in_512_bit_vectors(dtype, add, name, rows):
     assert re.search(rf"{prefetch}\s", asm)
 
 
-
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="with NUMBA_DISABLE_JIT=1 nothing is compiled: no machine code to read")
 @pytest.mark.skipif(not panels.wide_registers(), reason="the CPU has no AVX-512: 512-bit vectors would be split")
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -273,7 +272,6 @@ def test_a_pass_from_panels_computes_what_it_does_without(monkeypatch, kind, pro
     assert len(with_panels) == len(without)
     for a, b in zip(with_panels, without):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13 * np.max(np.abs(b)))
-
 
 
 @pytest.mark.parametrize("kind,proj", KINDS)

@@ -95,7 +95,6 @@ def test_a_workspace_reallocates_when_shape_or_dtype_change():
     assert c is not b and c.dtype == np.float64 and ws.nbytes == c.nbytes
 
 
-
 @pytest.mark.parametrize("shape", [(3, 2), (128, 512), (4, 128, 32), (0, 5), 7])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_every_array_handed_out_starts_on_a_cache_line(shape, dtype):
