@@ -147,6 +147,14 @@ def _prefetch(typingctx, panel, k):
     return sig, codegen
 
 
+def _splat(builder, vec, value):
+    """``value`` in every lane of a vector of type ``vec`` (LLVM IR)."""
+    splat = ir.Constant(vec, ir.Undefined)
+    for lane in range(vec.count):
+        splat = builder.insert_element(splat, value, ir.Constant(ir.IntType(32), lane))
+    return splat
+
+
 @intrinsic
 def _fma_wide(typingctx, acc, a, b):
     """``acc[0:NR] += a · b[0:NR]`` for two C-contiguous rows of ``ROW_BYTES``, as two
@@ -164,9 +172,7 @@ def _fma_wide(typingctx, acc, a, b):
         lanes = 512 // dtype.bitwidth
         vec = ir.VectorType(context.get_value_type(dtype), lanes)
         value = context.cast(builder, args[1], signature.args[1], dtype)   # a of another dtype: refused at run time
-        splat = ir.Constant(vec, ir.Undefined)
-        for i in range(lanes):
-            splat = builder.insert_element(splat, value, ir.Constant(ir.IntType(32), i))
+        splat = _splat(builder, vec, value)
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
                                              f"llvm.fma.v{lanes}f{dtype.bitwidth}")
         align = dtype.bitwidth // 8                      # rows need not start on a vector boundary
@@ -197,13 +203,7 @@ def _fma_four_wide(typingctx, acc, a0, a1, a2, a3, b0, b1, b2, b3):
                              for i in (0, 5, 6, 7, 8))
         lanes = 512 // dtype.bitwidth
         vec = ir.VectorType(context.get_value_type(dtype), lanes)
-        splats = []
-        for i in range(1, 5):
-            value = context.cast(builder, args[i], signature.args[i], dtype)
-            splat = ir.Constant(vec, ir.Undefined)
-            for lane in range(lanes):
-                splat = builder.insert_element(splat, value, ir.Constant(ir.IntType(32), lane))
-            splats.append(splat)
+        splats = [_splat(builder, vec, context.cast(builder, args[i], signature.args[i], dtype)) for i in range(1, 5)]
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
                                              f"llvm.fma.v{lanes}f{dtype.bitwidth}")
         align = dtype.bitwidth // 8                      # rows need not start on a vector boundary
