@@ -80,7 +80,7 @@ def forward_weights(w_hh, N, loop_nblocks, workspace=None):
     - For one sequence whose product BLAS takes: the transposed view.
     - Otherwise a C-contiguous copy, made once per pass.
 
-    ``kernels.matmul_add``'s own loops (a few rows) stream through the copy's rows, and
+    ``kernels.matmul_add_into``'s own loops (a few rows) stream through the copy's rows, and
     OpenBLAS's small-matrix kernel (AVX-512 builds, a block's product of at most 10^6
     multiply-adds) multiplied 8×128 rows by a 128×512 ``W_hhᵀ`` at 187–220 GFLOP/s on 2 cores
     from the copy and at 49–66 from the view (Zen 4). One row against a large ``W_hhᵀ`` is a

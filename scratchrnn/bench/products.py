@@ -4,7 +4,7 @@
 
 Every step of a time loop multiplies the state of a block of rows by the recurrent weights:
 forward ``h (rows, H) · W_hhᵀ (H, G·H)``, backward ``da (rows, G·H) · W_hh (G·H, H)``.
-``kernels.matmul_add`` runs it with its own loops (up to ``SMALL_N`` rows) or with BLAS;
+``kernels.matmul_add_into`` runs it with its own loops (up to ``SMALL_N`` rows) or with BLAS;
 which one is decided by ``kernels.own_loops`` from the rows, the size of the weights and
 the limit of BLAS's small-matrix kernels (``kernels.team.small_matrix_limit``).
 
@@ -22,7 +22,7 @@ which the add's latency can hold below the cache's rate (one row from panels out
 H = 128 on the Intel Xeon), so a reference, not a bound.
 
 A third table times the weights packed in panels once per pass (``kernels.panels``) against
-the way ``matmul_add`` takes the plain weights (own loops or BLAS, as its rule picks), for
+the way ``matmul_add_into`` takes the plain weights (own loops or BLAS, as its rule picks), for
 ``PANEL_ROWS`` rows and ``PANEL_HIDDEN`` sizes, BLAS on one thread (as in a row block), and
 says which way ``panels.use_panels`` picks; the packing itself, once per pass, is timed apart.
 """
@@ -51,19 +51,21 @@ from threadpoolctl import threadpool_limits
 from scratchrnn import kernels
 from scratchrnn.bench.environment import describe, environment
 from scratchrnn.kernels import panels, team
+from scratchrnn.kernels.products import operand_shape
 from scratchrnn.workspace import empty_aligned
 
 DIRECTIONS = ("forward", "backward")
 
 
-# no cache=True: Numba's cache would not notice a change to kernels.matmul_add
+# no cache=True: Numba's cache would not notice a change to kernels.matmul_add_into
 @njit
 def _steps(a, b, steps, blas_small):
-    """``steps`` calls of ``matmul_add(None, a, b, blas_small)``: with ``blas_small`` 0 and few
-    enough rows, the own loops; with a limit above rows·K·M (2 rows or more), BLAS; b in
-    panels (3-D), the panels."""
+    """``steps`` calls of ``matmul_add_into(out, None, a, b, blas_small)`` into one output, as a
+    time loop keeps its own: with ``blas_small`` 0 and few enough rows, the own loops; with a
+    limit above rows·K·M (2 rows or more), BLAS; b in panels (3-D), the panels."""
+    out = np.empty((a.shape[0], operand_shape(b)[1]), dtype=a.dtype)   # (rows, M)
     for _ in range(steps):
-        kernels.matmul_add(None, a, b, blas_small)
+        kernels.matmul_add_into(out, None, a, b, blas_small)
 
 
 @njit(fastmath=True)
@@ -236,7 +238,7 @@ def panels_markdown(rows):
     """The third table (``measure_panels``) as Markdown."""
     lines = ["", "## Weights packed in panels once per pass", "",
              f"BLAS on one thread (as in a row block). `plain`: the weights as a matrix, multiplied the way "
-             f"`matmul_add` picks for them (named). `pack ms`: packing the weights, once per pass (per "
+             f"`matmul_add_into` picks for them (named). `pack ms`: packing the weights, once per pass (per "
              f"{T_STEPS} steps here). `rule`: whether `panels.use_panels` picks the panels; `ok` where it "
              "picked the faster way or the two are within 10 %.", "",
              "| dtype | G | H | product | rows | panels GFLOP/s | plain GFLOP/s | plain way | panels / plain "

@@ -26,12 +26,12 @@ the time loop is the pass's time less theirs:
   Python (argument checks, the workspace, bookkeeping) and the output's copy.
 
 After each call, in the same round, the kernels' per-step products are timed alone (the same
-``matmul_add`` calls, same shapes, T times with a new ``xw_t`` each, in the same row blocks on
-the same threads), so each kernel splits into "per-step products" and "gate maths" (forward)
-or "elementwise" (backward) by difference. Medians over ``--repeats`` calls; the stages add up
-to the total. A split that comes out below zero (the products alone took longer than the loop
-that runs them) is printed as measured, and a line under the table says that there only the
-loop's time stands, not its split.
+``matmul_add_into`` calls, same shapes, into outputs laid out as the loops' are, T times with a
+new ``xw_t`` each, in the same row blocks on the same threads), so each kernel splits into
+"per-step products" and "gate maths" (forward) or "elementwise" (backward) by difference.
+Medians over ``--repeats`` calls; the stages add up to the total. A split that comes out below
+zero (the products alone took longer than the loop that runs them) is printed as measured, and a
+line under the table says that there only the loop's time stands, not its split.
 
 Under the table, the weights the per-step products read: each step, each row block reads all of
 ``W_hhᵀ`` forward and ``W_hh`` back (as the loops get them: a matrix, a transposed view, or
@@ -81,33 +81,33 @@ from scratchrnn.kernels import team
 MODELS = {name: registry.model_class(name) for name in registry.NAMES}
 
 
-def _per_step_products(c, a, b, T, nblocks, blas_small):
-    """``matmul_add(c[t], a, b, blas_small)`` for t < T per row block, as the kernels make
-    them (one per step; c (T, N, ·) or None for none, a (N, ·)): in a parallel region for blocks,
-    outside one for a serial pass, whose products BLAS runs on its own threads (inside a region
-    it ran them on one: LSTM T=128 N=1 H=512, 7.4 ms against 4.2 for the backward's products,
-    Intel Xeon)."""
+def _per_step_products(c, a, b, out, T, nblocks, blas_small):
+    """``matmul_add_into`` for t < T per row block, as the kernels make them, one per step: with
+    c (T, N, ·), ``c[t] + a @ b`` into ``out[t]`` (T, N, ·); without (None), ``a @ b`` into the
+    same ``out`` (N, ·) every step; a (N, ·). In a parallel region for blocks, outside one for
+    a serial pass, whose products BLAS runs on its own threads (inside a region it ran them on
+    one: LSTM T=128 N=1 H=512, 7.4 ms against 4.2 for the backward's products, Intel Xeon)."""
     if nblocks == 1:
-        _steps(c, a, b, T, blas_small, 0, a.shape[0])   # all N rows
+        _steps(c, a, b, out, T, blas_small, 0, a.shape[0])   # all N rows
     else:
-        _steps_in_blocks(c, a, b, T, nblocks, blas_small)
+        _steps_in_blocks(c, a, b, out, T, nblocks, blas_small)
 
 
-# no cache=True: Numba's cache would not notice a change to kernels.matmul_add
+# no cache=True: Numba's cache would not notice a change to kernels.matmul_add_into
 @njit
-def _steps(c, a, b, T, blas_small, n0, n1):
+def _steps(c, a, b, out, T, blas_small, n0, n1):
     for t in range(T):
         if c is None:
-            kernels.matmul_add(None, a[n0:n1], b, blas_small)
+            kernels.matmul_add_into(out[n0:n1], None, a[n0:n1], b, blas_small)
         else:
-            kernels.matmul_add(c[t, n0:n1], a[n0:n1], b, blas_small)
+            kernels.matmul_add_into(out[t, n0:n1], c[t, n0:n1], a[n0:n1], b, blas_small)
 
 
 @njit(parallel=True)
-def _steps_in_blocks(c, a, b, T, nblocks, blas_small):
+def _steps_in_blocks(c, a, b, out, T, nblocks, blas_small):
     N = a.shape[0]
     for k in prange(nblocks):
-        _steps(c, a, b, T, blas_small, N * k // nblocks, N * (k + 1) // nblocks)
+        _steps(c, a, b, out, T, blas_small, N * k // nblocks, N * (k + 1) // nblocks)
 
 
 # fastmath: the sum may be taken in any order, so that it runs in vectors; it only has to read
@@ -172,11 +172,16 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
     # steps before the loop; one xw_t used T times stays in cache and makes the products look
     # faster than they run in the loop (benchmarks/results/zen5-avx512-2026-12-03-evening/
     # panels_copy_products.md has how much, for the panels before they copied xw_t first).
-    # h_{t-1} and da_t, which the loop wrote just before, are one array used every step.
+    # h_{t-1} and da_t, which the loop wrote just before, are one array used every step. The
+    # products go where the loops put theirs: forward into each step's own rows, as the LSTM's
+    # gates[t] and the RNN's h[t+1] (the GRU's into one array, its hw); back into one array,
+    # as δ_{t-1} (two taking turns in the loops).
     w_hh = m.state_dict()["weight_hh_l0"]
     h = rng.standard_normal((N, H)).astype(dtype)
     da = rng.standard_normal((N, G * H)).astype(dtype)
     xw = None if model == "gru" else rng.standard_normal((T, N, G * H)).astype(dtype)
+    out_fwd = np.empty((N, G * H) if xw is None else (T, N, G * H), dtype)   # (N, G·H) or (T, N, G·H)
+    out_bwd = np.empty((N, H), dtype)                                          # (N, H)
     nb, w_t, w = _product_weights(w_hh, T, N)
     logs, torch_times = [], []
     for i in range(repeats + 1):                                 # the first call warms up
@@ -208,9 +213,9 @@ def profile(model, T, N, H, dtype="float32", repeats=REPEATS, torch_side=False):
         # maths or the elementwise work (``_below_zero_lines``).
         with team.serial_blas(nb):
             t = time.perf_counter()
-            _per_step_products(xw, h, w_t, T, nb, team.small_matrix_limit())
+            _per_step_products(xw, h, w_t, out_fwd, T, nb, team.small_matrix_limit())
             t1 = time.perf_counter()
-            _per_step_products(None, da, w, T, nb, team.small_matrix_limit())
+            _per_step_products(None, da, w, out_bwd, T, nb, team.small_matrix_limit())
             log["forward products"], log["backward products"] = t1 - t, time.perf_counter() - t1
         if i:
             logs.append(log)

@@ -5,9 +5,9 @@ weight gradients, ``dx``) is a single GEMM outside these loops (``passes.py``, w
 and a loop as one compiled call per pass). What is left here per step is ``h W_hhᵀ`` (or
 ``da W_hh`` going back) and the elementwise gate maths.
 
-The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1``
-the very same lines run as Python, so a reader can step through BPTT in a
-debugger. Equation labels, e.g. ``(L7)``, refer to ``docs/derivations.md``.
+The kernels are plain NumPy that Numba compiles. With ``NUMBA_DISABLE_JIT=1`` the very same
+lines run as Python, so a reader can step through BPTT in a debugger. Equation labels, e.g.
+``(L7)``, refer to ``docs/derivations.md``.
 
 Conventions: time-major, C-contiguous arrays; one dtype end to end, in every array and all
 the maths: float32 data is computed in float32 (sigmoid and tanh without libm, within 2.5
@@ -19,22 +19,21 @@ Indexing (the notation table of ``docs/derivations.md``): states are preallocate
 the maths. The loops count steps from 0: loop index ``t`` is maths step t+1, which reads
 ``h[t]`` (h_t, the state before the step) and per-step entries ``xw[t]``, ``gates[t]``,
 ``d_a[t]``, and writes ``h[t+1]``. ``s`` is the batch row (sequence), ``r = s − n0`` its row
-in a block's own arrays (a step's product ``a`` or ``hw``, ``delta``, ``gamma``, the LSTM's
+in a block's own arrays (the GRU's step product ``hw``, ``delta``, ``gamma``, the LSTM's
 ``dm``), ``j`` the feature. ``GH`` is a width (G·H: H, 4H or 3H), not the gate count G.
 ``delta`` is δ_t and ``gamma`` γ_t; ``d_h_n``/``d_c_n`` (torch's names) are dh_fin/dc_fin;
 ``dh_all`` records the total dh_t of every step.
 
-The gate loops index elements in place, ``gates[t, s, j]``, rather than through a view of
-row s (``gates_s = gates[t, s]``): in compiled code every view made and dropped updates its
-array's reference count atomically. Measured side by side (Intel Xeon, AVX-512, float32,
-forward+backward of the module), in place took 0.92–0.97x the time of row views for the
-LSTM at H = 32 (N = 1 to 256) and 0.95x for the GRU at N = 16, H = 32; the RNN, and every model
-from H = 128 on, ran alike (benchmarks/results/xeon-avx512-2026-12-03-inplace/inplace_ab_cpu.md).
+Memory: a step's product goes where the loop already has room (``matmul_add_into``): the rows
+of ``h[t+1]`` (RNN) or ``gates[t]`` (LSTM) that the activations then replace, the GRU's ``hw``,
+and back ``new_delta``, which takes turns with ``delta``; only a projection's products make
+new arrays. The gate loops index elements in place, ``gates[t, s, j]``, not through views of
+row s, each of which updates its array's reference count atomically: 0.92–0.97x the time for
+the LSTM at H = 32 (benchmarks/results/xeon-avx512-2026-12-03-inplace/inplace_ab_cpu.md).
 
-Rows: every kernel runs the batch rows ``n0:n1`` it is given (``0, N`` for all). Sequences are
-independent, so a pass in row blocks (``passes.py``, where ``team.py`` says they pay) runs
-blocks on all cores side by side; each block keeps its own δ (and γ), whose row r is
-sequence ``n0 + r``.
+Rows: every kernel runs the batch rows ``n0:n1`` it is given (``0, N`` for all). A pass in row
+blocks (``passes.py``, where ``team.py`` says they pay) runs them on all cores side by side,
+each block with its own δ (and γ), whose row r is sequence ``n0 + r``.
 
 The file reads top-down as the maths: the RNN, the LSTM and the GRU, each forward then
 backward; the variable-length helpers (V1), (V2) come last. Gate functions: ``gates.py``;
@@ -47,7 +46,7 @@ import numpy as np
 from scratchrnn.kernels import shapes
 from scratchrnn.kernels.gates import is_single, sigmoid, tanh
 from scratchrnn.kernels.jit import jit
-from scratchrnn.kernels.products import matmul, matmul_add
+from scratchrnn.kernels.products import matmul, matmul_add_into
 
 
 # ---------------------------------------------------------------------------
@@ -63,11 +62,11 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, n0, n1):
 
     xw:      (T, N, H) input projection ``x W_ihᵀ + b_ih + b_hh`` for every step
     w_hh_t:  (H, H)    ``W_hhᵀ`` (a transposed view is fine)
-    h:       (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written
+    h:       (T+1, N, H) with ``h[0] = h0`` on entry; ``h[1:]`` is written (a step's a, then φ(a))
     relu:    bool      φ = relu if True else tanh
     lengths: (N,)      valid steps per sequence (T for all without padding); past its
              end a sequence's state is frozen (V1), so h[T] is its state at its own end
-    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add_into``)
     n0, n1:  ints      the batch rows (sequences) to run: ``0, N`` for all of them
     """
     shapes.rnn_forward(xw, w_hh_t, h, lengths, n0, n1)
@@ -76,14 +75,15 @@ def rnn_forward_kernel(xw, w_hh_t, h, relu, lengths, blas_small, n0, n1):
     T, N, H = xw.shape
     single = is_single(xw)                           # float32 data: tanh in float32, without libm (vectorised)
     for t in range(T):
-        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, H)  rows n0:n1 of (R1)
-        for s in range(n0, n1):                      # a[s − n0] is row s of a_{t+1} (loop t is maths step t + 1)
+        # rows n0:n1 of a_{t+1} (R1) where h_{t+1} goes (loop t is maths step t + 1), then φ of each (R2)
+        matmul_add_into(h[t + 1, n0:n1], xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, H)
+        for s in range(n0, n1):
             if relu:
                 for j in range(H):
-                    h[t + 1, s, j] = max(a[s - n0, j], 0)          # (R2)
+                    h[t + 1, s, j] = max(h[t + 1, s, j], 0)          # (R2)
             else:
                 for j in range(H):
-                    h[t + 1, s, j] = tanh(a[s - n0, j], single)    # (R2)
+                    h[t + 1, s, j] = tanh(h[t + 1, s, j], single)    # (R2)
         _freeze(h, t, lengths, n0, n1)               # (V1)
 
 
@@ -103,7 +103,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
     d_a:   (T, N, H) output: gradient of the pre-activations
     dh_all: (T, N, H) output: total gradient reaching each h_t (what gradflow plots)
     dh0:   (N, H)    output: dh_0 = δ_0
-    blas_small: int  products of at most this many multiply-adds go to BLAS (``matmul_add``)
+    blas_small: int  products of at most this many multiply-adds go to BLAS (``matmul_add_into``)
     n0, n1: ints     the batch rows to run: ``0, N`` for all of them
     """
     shapes.rnn_backward(d_out, d_h_n, w_hh, h, lengths, d_a, dh_all, dh0, n0, n1)
@@ -112,6 +112,7 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
     T, N, H = d_out.shape
     one = d_out.dtype.type(1)                        # 1 in the data's dtype (see the top)
     delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given) (R3); row s is delta[s − n0]
+    new_delta = np.empty_like(delta)                 # (n1−n0, H)  δ_{t-1}; the two take turns
     for t in range(T - 1, -1, -1):
         for s in range(n0, n1):
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
@@ -126,9 +127,9 @@ def rnn_backward_kernel(d_out, d_h_n, w_hh, h, relu, lengths, d_a, dh_all, dh0, 
                     d_a[t, s, j] = dh if h_t > 0 else 0          # relu' = 1[h_t > 0] (R4)
                 else:
                     d_a[t, s, j] = dh * (one - h_t * h_t)        # tanh' = 1 − h_t²   (R4)
-        new_delta = matmul_add(None, d_a[t, n0:n1], w_hh, blas_small)   # δ_{t-1} = da_t W_hh (R5)
+        matmul_add_into(new_delta, None, d_a[t, n0:n1], w_hh, blas_small)   # δ_{t-1} = da_t W_hh (R5)
         _pass_through(new_delta, delta, t, lengths, n0)      # (V2)
-        delta = new_delta
+        delta, new_delta = new_delta, delta          # δ_{t-1} is the next step's δ; δ_t's array is free
     dh0[n0:n1] = delta                               # dh_0 = δ_0 (R5)
 
 
@@ -149,10 +150,10 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, bla
     w_hr_t: (H, P)     ``W_hrᵀ`` of the projection, or an empty (H, 0) array without one
     h, c:   (T+1, N, P), (T+1, N, H) with ``h[0] = h0``, ``c[0] = c0``; ``[1:]`` is written
     m:      (T, N, H)  output: ``o ⊙ tanh(c_t)``; without a projection pass ``h[1:]``
-    gates:  (T, N, 4H) output: post-activation gates [i, f, g, o]
+    gates:  (T, N, 4H) output: post-activation gates [i, f, g, o] (a step's a_t until its gates)
     tanh_c: (T, N, H)  output: tanh(c_t)
     lengths: (N,)      valid steps per sequence; past its end a sequence's h and c are frozen (V1)
-    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add_into``)
     n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
     shapes.lstm_forward(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, n0, n1)
@@ -162,21 +163,19 @@ def lstm_forward_kernel(xw, w_hh_t, w_hr_t, h, c, m, gates, tanh_c, lengths, bla
     H = GH // 4
     project = w_hr_t.shape[1] > 0
     single = is_single(xw)                           # float32 data: gate maths in float32, without libm
-    # Each inner loop writes one array and reads a few: LLVM vectorises such loops (a
-    # single fused loop writing six arrays stayed scalar). All of it is in the data's dtype.
-    # Elements indexed in place, not through views of row s (see the module docstring).
+    # Each inner loop writes one array: LLVM vectorises those (one loop writing six stayed scalar).
     for t in range(T):
-        a = matmul_add(xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 4H)  rows n0:n1 of (L1)
-        for s in range(n0, n1):
-            r = s - n0                               # a[r]: row s of this step's a; gates[t, s]: its [i, f, g, o]
+        # rows n0:n1 of a_{t+1} (L1) where their gates go, each then replaced by its gate (L2)
+        matmul_add_into(gates[t, n0:n1], xw[t, n0:n1], h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 4H)
+        for s in range(n0, n1):                      # gates[t, s]: row s's a_t, then its [i, f, g, o]
             for j in range(2 * H):
-                gates[t, s, j] = sigmoid(a[r, j], single)   # input and forget gates i, f   (L2)
+                gates[t, s, j] = sigmoid(gates[t, s, j], single)   # input and forget gates i, f   (L2)
             for j in range(2 * H, 3 * H):
-                gates[t, s, j] = tanh(a[r, j], single)      # cell candidate g              (L2)
+                gates[t, s, j] = tanh(gates[t, s, j], single)      # cell candidate g              (L2)
             # o from j = 0: over range(3H, GH), LLVM kept the check for negative indices and
             # gathered and scattered the values one by one instead of loading them.
             for j in range(H):
-                gates[t, s, 3 * H + j] = sigmoid(a[r, 3 * H + j], single)   # output gate o   (L2)
+                gates[t, s, 3 * H + j] = sigmoid(gates[t, s, 3 * H + j], single)   # output gate o   (L2)
             for j in range(H):                       # c[t + 1] = c_{t+1} from c[t] = c_t (loop t is maths step t + 1)
                 c[t + 1, s, j] = gates[t, s, H + j] * c[t, s, j] + gates[t, s, j] * gates[t, s, 2 * H + j]   # (L3)
             for j in range(H):
@@ -213,7 +212,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     d_a:    (T, N, 4H) output: gradient of the pre-activations
     dh_all: (T, N, P)  output: the total dh_t of every step (gradflow plots it; (P3) uses it)
     dh0, dc0: (N, P), (N, H) output: dh_0 = δ_0 and dc_0 = γ_0
-    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add_into``)
     n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
     shapes.lstm_backward(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, lengths, d_a, dh_all, dh0, dc0,
@@ -227,6 +226,7 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
     rows = slice(n0, n1)
     delta = d_h_n[rows].copy()                       # (n1−n0, P)  δ_T = dh_fin (given)  (L5); row s is delta[s − n0]
     gamma = d_c_n[rows].copy()                       # (n1−n0, H)  γ_T = dc_fin (given)  (L7)
+    new_delta = np.empty_like(delta)                 # (n1−n0, P)  δ_{t-1}; the two take turns
     for t in range(T - 1, -1, -1):
         for s in range(n0, n1):
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
@@ -261,9 +261,9 @@ def lstm_backward_kernel(d_out, d_h_n, d_c_n, w_hh, w_hr, c, gates, tanh_c, leng
                 d_a[t, s, 3 * H + j] = dm[r, j] * tanh_c[t, s, j] * o * (one - o)  # da^o  (L6)
             for j in range(H):
                 gamma[r, j] = gamma[r, j] * gates[t, s, H + j]                     # γ_{t-1} = dc_t ⊙ f_t  (L9)
-        new_delta = matmul_add(None, d_a[t, rows], w_hh, blas_small)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
+        matmul_add_into(new_delta, None, d_a[t, rows], w_hh, blas_small)   # (n1−n0, P)  δ_{t-1} = da_t W_hh  (L10)
         _pass_through(new_delta, delta, t, lengths, n0)     # (V2)
-        delta = new_delta
+        delta, new_delta = new_delta, delta          # δ_{t-1} is the next step's δ; δ_t's array is free
     dh0[rows] = delta                                # dh_0 = δ_0 (L10)
     dc0[rows] = gamma                                # dc_0 = γ_0 (L9)
 
@@ -287,7 +287,7 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, blas_small, n0
     gates:  (T, N, 3H) output: post-activation gates [r, z, n]
     a_hn:   (T, N, H)  output: a^hn_t = h_{t-1} W^n_hhᵀ + b^n_hh, the term r multiplies
     lengths: (N,)      valid steps per sequence; past its end a sequence's state is frozen (V1)
-    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add``)
+    blas_small: int    products of at most this many multiply-adds go to BLAS (``matmul_add_into``)
     n0, n1: ints       the batch rows to run: ``0, N`` for all of them
     """
     shapes.gru_forward(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, n0, n1)
@@ -298,11 +298,11 @@ def gru_forward_kernel(xw, w_hh_t, b_hh, h, gates, a_hn, lengths, blas_small, n0
     single = is_single(xw)                           # float32 data: gate maths in float32, without libm
     one = xw.dtype.type(1)                           # 1 in the data's dtype (see the top)
     # One array written per inner loop, so LLVM vectorises them, and elements indexed in
-    # place (see lstm_forward_kernel).
+    # place (see the module docstring).
+    hw = np.empty((n1 - n0, GH), dtype=xw.dtype)     # (n1−n0, 3H)  each step's h_{t-1} W_hhᵀ; row s is hw[s − n0]
     for t in range(T):
-        hw = matmul_add(None, h[t, n0:n1], w_hh_t, blas_small)   # (n1−n0, 3H)  h_{t-1} W_hhᵀ: a^h_t less b_hh (G1)
-        for s in range(n0, n1):
-            # hw[s − n0]: row s of this step's h W_hhᵀ; xw[t, s]: its a^x
+        matmul_add_into(hw, None, h[t, n0:n1], w_hh_t, blas_small)   # a^h_t less b_hh (G1)
+        for s in range(n0, n1):                      # xw[t, s]: row s's a^x
             for j in range(2 * H):
                 gates[t, s, j] = sigmoid(xw[t, s, j] + hw[s - n0, j] + b_hh[j], single)     # r, z  (G2)
             for j in range(H):
@@ -335,7 +335,7 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
     d_ah:  (T, N, 3H) output: gradient of the recurrent part a^h (for dW_hh, db_hh)
     dh_all: (T, N, H) output: the total dh_t of every step (what gradflow plots)
     dh0:   (N, H)     output: dh_0 = δ_0
-    blas_small: int   products of at most this many multiply-adds go to BLAS (``matmul_add``)
+    blas_small: int   products of at most this many multiply-adds go to BLAS (``matmul_add_into``)
     n0, n1: ints      the batch rows to run: ``0, N`` for all of them
     """
     shapes.gru_backward(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah, dh_all, dh0, n0, n1)
@@ -344,13 +344,15 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
     T, N, H = d_out.shape
     one = d_out.dtype.type(1)                        # 1 in the data's dtype (see the top)
     delta = d_h_n[n0:n1].copy()                      # (n1−n0, H)  δ_T = dh_fin (given)  (G5); row s is delta[s − n0]
+    new_delta = np.empty_like(delta)                 # (n1−n0, H)  δ_{t-1}; the two take turns
+    direct = np.empty_like(delta)                    # (n1−n0, H)  dh_t ⊙ z_t, first path of (G9)
     for t in range(T - 1, -1, -1):
-        direct = np.zeros((n1 - n0, H), dtype=d_out.dtype)   # dh_t ⊙ z_t, first path of (G9)
         for s in range(n0, n1):
             if t >= lengths[s]:                      # padded step: its output is a constant 0 (V2)
                 dh_all[t, s] = delta[s - n0]
                 d_ax[t, s] = 0
                 d_ah[t, s] = 0
+                direct[s - n0] = 0                   # no stale value in the product (δ_{t-1} is δ_t: _pass_through)
                 continue
             for j in range(H):
                 r = gates[t, s, j]
@@ -371,9 +373,9 @@ def gru_backward_kernel(d_out, d_h_n, w_hh, h, gates, a_hn, lengths, d_ax, d_ah,
                 d_ah[t, s, H + j] = da_z
                 d_ah[t, s, 2 * H + j] = da_xn * r                        # da^hn  (G7)
                 direct[s - n0, j] = dh * z
-        new_delta = matmul_add(direct, d_ah[t, n0:n1], w_hh, blas_small)  # δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh  (G9)
+        matmul_add_into(new_delta, direct, d_ah[t, n0:n1], w_hh, blas_small)  # δ_{t-1} = dh_t ⊙ z_t + da^h_t W_hh (G9)
         _pass_through(new_delta, delta, t, lengths, n0)       # (V2)
-        delta = new_delta
+        delta, new_delta = new_delta, delta          # δ_{t-1} is the next step's δ; δ_t's array is free
     dh0[n0:n1] = delta                               # dh_0 = δ_0  (G9)
 
 
@@ -392,9 +394,7 @@ def _freeze(state, t, lengths, n0, n1):
 @jit
 def _pass_through(new_delta, delta, t, lengths, n0):
     """A frozen state is a copy, so its gradient passes back unchanged: ``δ_{t-1} = δ_t`` (V2).
-
-    ``delta`` and ``new_delta`` hold batch rows n0, n0 + 1, ...: row r is sequence n0 + r.
-    """
+    ``delta`` and ``new_delta`` hold batch rows n0, n0 + 1, ...: row r is sequence n0 + r."""
     for r in range(delta.shape[0]):
         if t >= lengths[n0 + r]:
             new_delta[r] = delta[r]

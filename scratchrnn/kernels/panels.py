@@ -40,7 +40,7 @@ from scratchrnn.kernels.vectors import ROW_BYTES, fma_four_rows, fma_row, prefet
 
 PANEL_BYTES = ROW_BYTES  # a panel row: 32 float32 or 16 float64, two 512-bit vectors either way
 ROWS = 8               # rows of a per group: 8 × NR sums, 16 of AVX-512's 32 vector registers
-PAIR = 2               # rows of a group past the last whole group of ROWS (``panels_add``)
+PAIR = 2               # rows of a group past the last whole group of ROWS (``panels_add_into``)
 ONE_ROW = 4            # panels a single row is summed against at once: 4 × NR sums in 8 registers
 # How far ahead of the row being read each step of the sums prefetches: 64 rows (8 KiB), into
 # every cache level (``vectors.PREFETCH_LOCALITY``).
@@ -54,7 +54,7 @@ PREFETCH_ROWS = 64
 # When a pass packs its weights (``use_panels``). Measured on the Intel Xeon (AVX-512),
 # ``python -m scratchrnn.bench.products`` (benchmarks/results/xeon-avx512-2026-12-02-wide/
 # products_cpu.md): one thread, 128 steps per shape, H = 128, 256, 512 with G = 1, 3 and 4,
-# against the plain weights multiplied the way ``products.matmul_add`` picks (own loops, or
+# against the plain weights multiplied the way ``products.matmul_add_into`` picks (own loops, or
 # BLAS on one thread, with its small-matrix kernels where they take the product). From 8 to
 # 64 rows the panels took 0.33–1.11x the plain time in float32 and 0.47–1.07x in float64
 # (e.g. float32 32 × 512 by 512 × 2048: 155 against 85 GFLOP/s); the rule picks the faster
@@ -138,10 +138,17 @@ def columns(panels):
     return K, P * NR
 
 
-@jit_fma
+@jit
 def panels_add(c, a, panels):
-    """``c + a @ b`` as a new (N, M) array, b given as its panels (``pack_into``); c (N, M)
-    or None for zero.
+    """``c + a @ b`` as a new (N, M) array (``panels_add_into``)."""
+    out = np.empty((a.shape[0], columns(panels)[1]), dtype=a.dtype)   # (N, M)
+    return panels_add_into(out, c, a, panels)
+
+
+@jit_fma
+def panels_add_into(out, c, a, panels):
+    """``out[...] = c + a @ b``, b given as its panels (``pack_into``); returns out. c (N, M)
+    or None for zero; out (N, M), C-contiguous, overlapping none of the others.
 
     Rows go in groups of ``ROWS``, the rows past the last whole group in pairs (``PAIR``); an
     odd last pair repeats its row (computed the same way, not written again). Every row is
@@ -153,7 +160,7 @@ def panels_add(c, a, panels):
     with a seventh group that repeated six of its rows, 62.9 with a pair (48 rows: 60.3); by
     W_hh (512 × 128) back, 64.5 against 59.6.
 
-    ``c`` is copied into the output first, in memory order, and each group's sums are then added
+    ``c`` is copied into ``out`` first, in memory order, and each group's sums are then added
     in place. A group that read its own block of ``c`` instead (``ROWS`` pieces of ``PANEL_BYTES``,
     a row apart) waited on memory for each piece, where the copy streams ``c`` in order. One
     core of an AMD EPYC Zen 5, float32, 128 steps each adding a different ``c`` as a time loop
@@ -164,16 +171,16 @@ def panels_add(c, a, panels):
     """
     N, K = a.shape
     P, _, NR = panels.shape
-    if panels.shape[1] != K or (c is not None and c.shape != (N, P * NR)):
-        raise ValueError("panels_add: expected a (N, K), panels (M / NR, K, NR) and c (N, M) or None")
+    if (panels.shape[1] != K or out.shape != (N, P * NR) or not out.flags.c_contiguous
+            or (c is not None and c.shape != out.shape)):
+        raise ValueError("panels_add_into: expected a (N, K), panels (M / NR, K, NR), c (N, M) or None "
+                         "and a C-contiguous out (N, M)")
     if NR * panels.itemsize != PANEL_BYTES:             # the tile's width comes from the dtype
-        raise ValueError("panels_add: expected panels of PANEL_BYTES // itemsize columns (panels_shape)")
+        raise ValueError("panels_add_into: expected panels of PANEL_BYTES // itemsize columns (panels_shape)")
     if is_single(a) != is_single(panels):
-        raise ValueError("panels_add: expected a and panels of one dtype")
-    if c is None:
-        out = np.empty((N, P * NR), dtype=a.dtype)     # (N, M)
-    else:
-        out = c.copy()                                 # (N, M)
+        raise ValueError("panels_add_into: expected a and panels of one dtype")
+    if c is not None:
+        out[...] = c                                   # (N, M)
     if N == 1:
         for p in range(0, P - P % ONE_ROW, ONE_ROW):
             _one_row_group(out, c is not None, a, panels, p)

@@ -1,19 +1,20 @@
 """Matrix products of the time loops, all through one BLAS thread pool.
 
-All BLAS calls of a layer go through Numba's ``np.dot`` (``matmul``, and ``matmul_add``
+All BLAS calls of a layer go through Numba's ``np.dot`` (``matmul``, and ``matmul_add_into``
 for the per-step products), so that one BLAS thread pool serves the whole layer: mixing
 NumPy's and SciPy's OpenBLAS pools makes their idle workers spin against each other
-(2–10× slower on 2 cores). For a few rows ``matmul_add`` uses its own loops, because
+(2–10× slower on 2 cores). For a few rows ``matmul_add_into`` uses its own loops, because
 OpenBLAS packs the whole weight matrix on every call, unless its small-matrix kernels take
 the product (``blas_small``). Where a pass packs the weights once itself (``panels.py``; on
-AVX-512 CPUs for 8–64 rows a block and for one sequence), ``matmul_add`` is given them as
-panels: a 3-D ``b``.
+AVX-512 CPUs for 8–64 rows a block and for one sequence), ``matmul_add_into`` is given them
+as panels: a 3-D ``b``. It writes into an output the time loop keeps; ``matmul_add`` is the
+same product as a new array.
 """
 
 import numpy as np
 
 from scratchrnn.kernels.jit import jit, jit_fma
-from scratchrnn.kernels.panels import columns, panels_add
+from scratchrnn.kernels.panels import columns, panels_add_into
 
 
 @jit
@@ -25,7 +26,7 @@ def matmul(a, b):
     return np.dot(a, b)
 
 
-# When ``matmul_add`` does the per-step product with its own loops instead of BLAS.
+# When ``matmul_add_into`` does the per-step product with its own loops instead of BLAS.
 # OpenBLAS packs the whole weight matrix on every call, which for a few rows costs more
 # than the product. Measured side by side with 2 BLAS threads on OpenBLAS's Haswell kernels
 # (Zen 3) for h (N, H) times W_hhᵀ (H, 4H): own loops 0.4x BLAS's time at N=4 for every H,
@@ -54,7 +55,7 @@ def matmul_into(a, b, out):
 
 @jit
 def own_loops(N, b_size, blas_small):
-    """Whether ``matmul_add`` multiplies N rows by a ``b`` of ``b_size`` elements itself, where
+    """Whether ``matmul_add_into`` multiplies N rows by a ``b`` of ``b_size`` elements itself, where
     BLAS's small-matrix kernels take products of at most ``blas_small`` multiply-adds (0: none)."""
     if 1 < N and N * b_size <= blas_small:
         return False                                 # BLAS's small-matrix kernel is faster
@@ -69,11 +70,20 @@ def operand_shape(b):
     return b.shape
 
 
-@jit_fma
+@jit
 def matmul_add(c, a, b, blas_small):
-    """``c + a @ b`` as a new (N, M) array; a (N, K), b (K, M), c (N, M) or None for zero.
+    """``c + a @ b`` as a new (N, M) array (``matmul_add_into``, which the time loops call)."""
+    M = operand_shape(b)[1]
+    return matmul_add_into(np.empty((a.shape[0], M), dtype=a.dtype), c, a, b, blas_small)   # (N, M)
 
-    b given as panels (3-D, ``panels.pack_into``): ``panels.panels_add``.
+
+@jit_fma
+def matmul_add_into(out, c, a, b, blas_small):
+    """``out[...] = c + a @ b``; returns out. a (N, K), b (K, M), c (N, M) or None for zero,
+    out (N, M) C-contiguous, overlapping none of them: the time loops keep it from step to
+    step (a step's gates, or one of two δ arrays taking turns), so a step makes no new array.
+
+    b given as panels (3-D, ``panels.pack_into``): ``panels.panels_add_into``.
 
     For N ≤ SMALL_N rows (one row: b of at most SINGLE_ROW_MAX elements) and a
     C-contiguous ``b``, our own loops (``_add_four_rows``, ``_add_two_rows``, ``_add_one_row``),
@@ -88,15 +98,18 @@ def matmul_add(c, a, b, blas_small):
     one_sequence_accuracy.txt).
     """
     if b.ndim == 3:                                  # a constant to Numba: one branch is compiled
-        return panels_add(c, a, b)
+        return panels_add_into(out, c, a, b)
     N, K = a.shape
-    if b.shape[0] != K or (c is not None and c.shape != (N, b.shape[1])):
-        raise ValueError("matmul_add: expected a (N, K), b (K, M) and c (N, M) or None")
+    if (b.shape[0] != K or out.shape != (N, b.shape[1]) or not out.flags.c_contiguous
+            or (c is not None and c.shape != out.shape)):
+        raise ValueError("matmul_add_into: expected a (N, K), b (K, M), c (N, M) or None and "
+                         "a C-contiguous out (N, M)")
     if not (own_loops(N, b.size, blas_small) and b.flags.c_contiguous):
-        if c is None:
-            return np.dot(a, b)
-        return c + np.dot(a, b)
-    out = np.zeros((N, b.shape[1]), dtype=a.dtype)   # (N, M)
+        np.dot(a, b, out)
+        if c is not None:
+            out += c
+        return out
+    out[...] = 0
     n = 0
     while n + 4 <= N:
         _add_four_rows(out, a, b, n)

@@ -155,7 +155,7 @@ def _fits_small_matrix_kernels(H, GH):
 
 def small_matrix_limit():
     """The most multiply-adds of a product that BLAS's small-matrix kernels take: what the
-    passes give the per-step products (``products.matmul_add``) as ``blas_small``; 0 where the
+    passes give the per-step products (``products.matmul_add_into``) as ``blas_small``; 0 where the
     BLAS has no such kernels."""
     return SMALL_MATRIX_MNK if small_matrix_kernels() else 0
 

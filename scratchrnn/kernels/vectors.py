@@ -278,7 +278,7 @@ def _store_wide(typingctx, dest, row, add):
 @overload(store_row, inline="always")
 def _store_row_compiled(dest, row, add):
     if dest.layout != "C" or row.layout != "C" or dest.dtype != row.dtype:
-        # the vectors need contiguous rows of one dtype (``panels_add`` refuses two dtypes at
+        # the vectors need contiguous rows of one dtype (``panels_add_into`` refuses two dtypes at
         # run time, but its code for them must still compile)
         return lambda dest, row, add: _store_row_loop(dest, row, add)   # store_row's own loop
 
