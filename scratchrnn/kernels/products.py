@@ -80,8 +80,9 @@ def matmul_add(c, a, b, blas_small):
 @jit_fma
 def matmul_add_into(out, c, a, b, blas_small):
     """``out[...] = c + a @ b``; returns out. a (N, K), b (K, M), c (N, M) or None for zero,
-    out (N, M) C-contiguous, overlapping none of them: the time loops keep it from step to
-    step (a step's gates, or one of two δ arrays taking turns), so a step makes no new array.
+    out (N, M) C-contiguous, overlapping none of them: memory the time loops have anyway (a
+    step's rows of the gates or states, the GRU's hw, one of two δ arrays taking turns), so a
+    step makes no new array.
 
     b given as panels (3-D, ``panels.pack_into``): ``panels.panels_add_into``.
 
