@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from scratchrnn import checks
+from scratchrnn import checks, layout
 from scratchrnn.bench import stage_timers, stages
 from scratchrnn.kernels import passes, team
 
@@ -41,6 +41,20 @@ def test_the_rest_is_timed_in_its_pieces_and_unwrapped():
         checks.all_finite(np.ones(3))
     assert log["blas hold"] > 0 and log["scans"] > 0 and log["layout"] == 0
     assert all(getattr(owner, name) is f for (owner, name), f in originals.items())
+
+
+@pytest.mark.parametrize("N", [1, 16])
+def test_the_products_are_timed_where_the_loops_read_panels(N):
+    """One sequence summed against four panels at a time, and blocks of 8 rows from panels
+    (LSTM H=128 float32 on an AVX-512 CPU with 2 threads): the profile times the products in the
+    form the loops take them, each forward step into its own rows of a (T, N, G·H) array."""
+    T, H = 4, 128
+    w_hh = np.zeros((4 * H, H), np.float32)
+    loop_blocks = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
+    if layout.forward_weights(w_hh, N, loop_blocks).ndim != 3:
+        pytest.skip("the loops read W_hh from panels only with AVX-512 (and 2 threads for N=16)")
+    s = stages.profile("lstm", T=T, N=N, H=H, dtype="float32", repeats=2)
+    assert s["forward: per-step products"] > 0 and s["backward: per-step products"] > 0
 
 
 def test_gemm_flop_counts():
