@@ -45,9 +45,10 @@ def test_the_rest_is_timed_in_its_pieces_and_unwrapped():
 
 @pytest.mark.parametrize("N", [1, 16])
 def test_the_products_are_timed_where_the_loops_read_panels(N):
-    """One sequence summed against four panels at a time, and blocks of 8 rows from panels
-    (LSTM H=128 float32 on an AVX-512 CPU with 2 threads): the profile times the products in the
-    form the loops take them, each forward step into its own rows of a (T, N, G·H) array."""
+    """The profile runs where the loops read W_hh from panels: one sequence summed against four
+    panels at a time, and blocks of 8 rows (LSTM H=128 float32 on an AVX-512 CPU with 2 threads).
+    Its own timing of the products, each forward step into its own rows of a (T, N, G·H) array,
+    once failed to compile there."""
     T, H = 4, 128
     w_hh = np.zeros((4 * H, H), np.float32)
     loop_blocks = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)

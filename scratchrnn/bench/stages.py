@@ -95,7 +95,9 @@ def _per_step_products(c, a, b, out, T, nblocks, blas_small):
 
 
 # Two functions, not one with ``if c is None``: Numba compiled both branches for an array c,
-# and the backward's ``out[n0:n1]`` of the forward's (T, N, ·) out is no product's output.
+# and the backward's ``out[n0:n1]`` of the forward's (T, N, ·) out, a 3-D output, failed to
+# compile where the products come from panels. ``_backward_steps`` takes c (None) unused, so
+# that ``_steps_in_blocks`` calls either the same way.
 # no cache=True: Numba's cache would not notice a change to kernels.matmul_add_into
 @njit
 def _forward_steps(c, a, b, out, T, blas_small, n0, n1):
