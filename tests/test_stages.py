@@ -53,7 +53,20 @@ def test_the_products_are_timed_where_the_loops_read_panels(N):
     w_hh = np.zeros((4 * H, H), np.float32)
     loop_blocks = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)
     if layout.forward_weights(w_hh, N, loop_blocks).ndim != 3:
-        pytest.skip("the loops read W_hh from panels only with AVX-512 (and 2 threads for N=16)")
+        pytest.skip("the loops read W_hh from panels only with AVX-512 and the JIT on (for N=16, in "
+                    "two row blocks: 2 Numba threads)")
+    assert (loop_blocks > 1) == (N > 1)                 # N=16 takes the parallel region
+    s = stages.profile("lstm", T=T, N=N, H=H, dtype="float32", repeats=2)
+    assert s["forward: per-step products"] > 0 and s["backward: per-step products"] > 0
+
+
+def test_the_products_are_timed_in_row_blocks():
+    """In row blocks, each block's steps run in the parallel region by the function picked for the
+    direction (here BLAS's or the own loops' products: H=64 is under the panels' sides)."""
+    T, N, H = 64, 16, 64
+    if numba.get_num_threads() < 2:
+        pytest.skip("row blocks need two Numba threads")
+    assert layout.blocks(T, N, np.zeros((4 * H, H), np.float32)) > 1
     s = stages.profile("lstm", T=T, N=N, H=H, dtype="float32", repeats=2)
     assert s["forward: per-step products"] > 0 and s["backward: per-step products"] > 0
 
@@ -119,11 +132,27 @@ def test_read_floor_times_the_weights_as_the_loops_read_them():
         assert 0 < stages.read_floor(w.T, 4, nblocks, repeats=2) < 1
 
 
+def test_a_serial_pass_reads_on_one_thread_where_its_products_run_on_one(monkeypatch):
+    """Where a serial pass's products run on one thread (from panels, or in the own loops), its
+    read floor is one thread reading; where BLAS runs them, also every thread reading a share."""
+    ways, read = [], stages._read
+    monkeypatch.setattr(stages, "_read", lambda flat, times, parts, split: ways.append((parts, split))
+                        or read(flat, times, parts, split))
+    w = np.ones((64, 16), np.float32)
+    stages.read_floor(w, 2, 1, repeats=1, one_thread=True)
+    assert set(ways) == {(1, False)}
+    ways.clear()
+    stages.read_floor(w, 2, 1, repeats=1)
+    assert set(ways) == {(1, False), (numba.get_num_threads(), True)}
+    assert stages._one_thread(np.zeros((4, 8, 32), np.float32), 1)             # panels
+    assert stages._one_thread(np.zeros((128, 32), np.float32), 1)              # one row, own loops
+    assert not stages._one_thread(np.zeros((2048, 512), np.float32), 1)        # one row, BLAS
+
+
 @pytest.mark.parametrize("model, T, N, H, blocked", [("lstm", 8, 1, 16, False), ("gru", 8, 16, 16, False),
                                                     ("lstm", 64, 16, 64, True)])
 def test_weight_reads_count_the_bytes_every_row_block_reads(model, T, N, H, blocked):
     """Per step, each of the loops' row blocks reads all of W_hh (G·H × H) once each way."""
-    from scratchrnn import layout
     r = stages.weight_reads(model, T, N, H, "float32", repeats=2)
     w_hh = np.zeros((stages.gates(model) * H, H), np.float32)
     nb = layout.loop_blocks(layout.blocks(T, N, w_hh), N, w_hh)

@@ -3,15 +3,14 @@
     python -m scratchrnn.bench.stages --model lstm --T 128 --N 16 --H 128 [--dtype float32]
         [--repeats 7] [--torch] [--out benchmarks/results/MACHINE/stages_cpu.md] [--append]
 
-The profile behind the benchmark's misses: where a target is missed, it says where the
-time goes. One call of the module's forward and backward
-runs with each compiled pass (``scratchrnn.kernels.passes``: one call per layer and pass)
-wrapped in a timer, and the costlier pieces outside them too (``scratchrnn.bench.stage_timers``);
-the wrappers replace the module attributes that the library looks up at call time, so the code
-measured is the code the benchmark runs. Right after each
-pass, its GEMM stages run again alone, timed, on the same arrays (they recompute what the pass
-wrote, and add the weight gradients into the profiled model's ``grads`` a second time), and
-the time loop is the pass's time less theirs:
+The profile behind the benchmark's misses: where a target is missed, it says where the time goes.
+One call of the module's forward and backward runs with each compiled pass
+(``scratchrnn.kernels.passes``: one call per layer and pass) wrapped in a timer, and the costlier
+pieces outside them too (``scratchrnn.bench.stage_timers``); the wrappers replace the module
+attributes that the library looks up at call time, so the code measured is the code the benchmark
+runs. Right after each pass, its GEMM stages run again alone, timed, on the same arrays (they
+recompute what the pass wrote, and add the weight gradients into the profiled model's ``grads`` a
+second time), and the time loop is the pass's time less theirs:
 
 - input projection: ``x W_ihᵀ + b`` for all steps, one GEMM (``passes.project``);
 - forward loop: the time loop (per-step product + gate maths), all row blocks
@@ -36,22 +35,22 @@ line under the table says that there only the loop's time stands, not its split.
 Under the table, the weights the per-step products read: each step, each row block reads all of
 ``W_hhᵀ`` forward and ``W_hh`` back (as the loops get them: a matrix, a transposed view, or
 panels), which for a few rows is most of what a product does. The line gives their rate in the
-products and the time of reading the same bytes alone, as often, on as many threads
-(``read_floor``: a compiled sum, the fastest way found): no product that reads its weights every
-step can take less, so the ratio of the two says how far the products are from that floor.
+products and the time of reading the same bytes alone, as often, on the threads the products run
+on (``read_floor``: a compiled sum, the fastest way found in the package; a reference, not a bound),
+so the ratio of the two says how far the products are from reading alone.
 
 ``--fixed`` profiles the same stages at T = N = H = I = 1, where the work itself is nil, in µs:
 the fixed cost every module call pays (Python validation, bookkeeping, the compiled calls'
 dispatch), stage by stage.
 
-``--torch`` also times torch CPU's forward+backward at the point (``torch.nn.LSTM`` … with the
-same weights and input, the input requiring grad), interleaved with the profiled calls as the
-grid interleaves them: before each profiled call, a pause, one untimed call of torch and three
-timed, a pause and one call of ours unprofiled, so that no timed call starts while the other
-library's threads still spin; torch's time is the median of its timed calls. Under the
-table it then gives the ratio of the two totals, and that of the GEMM stages alone: the ratio
-this profile would have if everything but its GEMM stages (gate maths, elementwise, the rest)
-took no time, a bound on what the other stages can win. It needs torch installed.
+``--torch`` also times torch CPU's forward+backward at the point (``torch.nn.LSTM`` … with the same
+weights and input, the input requiring grad), interleaved with the profiled calls as the grid
+interleaves them: before each profiled call, a pause, one untimed call of torch and three timed, a
+pause and one call of ours unprofiled, so that no timed call starts while the other library's
+threads still spin; torch's time is the median of its timed calls. Under the table it then gives
+the ratio of the two totals, and that of the GEMM stages alone: the ratio this profile would have
+if everything but its GEMM stages (gate maths, elementwise, the rest) took no time, a bound on what
+the other stages can win. It needs torch installed.
 """
 
 # -- configuration -----------------------------------------------------------
@@ -85,28 +84,29 @@ def _per_step_products(c, a, b, out, T, nblocks, blas_small):
     """``matmul_add_into`` for t < T per row block, as the kernels make them, one per step: with
     c (T, N, ·), ``c[t] + a @ b`` into ``out[t]`` (T, N, ·); without (None), ``a @ b`` into the
     same ``out`` (N, ·) every step; a (N, ·). In a parallel region for blocks, outside one for
-    a serial pass, whose products BLAS runs on its own threads (inside a region it ran them on
-    one: LSTM T=128 N=1 H=512, 7.4 ms against 4.2 for the backward's products, Intel Xeon)."""
-    steps = _backward_steps if c is None else _forward_steps
+    a serial pass, where BLAS may run the products on its own threads (inside a region it ran them
+    on one: LSTM T=128 N=1 H=512, 7.4 ms against 4.2 for the backward's products, Intel Xeon)."""
+    steps = _steps_into_one_out if c is None else _steps_into_own_rows
     if nblocks == 1:
         steps(c, a, b, out, T, blas_small, 0, a.shape[0])   # all N rows
     else:
         _steps_in_blocks(steps, c, a, b, out, T, nblocks, blas_small)
 
 
-# Two functions, not one with ``if c is None``: Numba compiled both branches for an array c,
-# and the backward's ``out[n0:n1]`` of the forward's (T, N, ·) out, a 3-D output, failed to
-# compile where the products come from panels. ``_backward_steps`` takes c (None) unused, so
-# that ``_steps_in_blocks`` calls either the same way.
+# Two functions, not one with ``if c is None``: Numba compiled both branches for an array c, and
+# ``out[n0:n1]`` of a (T, N, ·) out failed to compile where the products come from panels. The
+# second takes c (None) unused, so that ``_steps_in_blocks`` calls either the same way.
 # no cache=True: Numba's cache would not notice a change to kernels.matmul_add_into
 @njit
-def _forward_steps(c, a, b, out, T, blas_small, n0, n1):
+def _steps_into_own_rows(c, a, b, out, T, blas_small, n0, n1):
+    """With c: each step's ``c[t] + a @ b`` into its own ``out[t]`` (the RNN's, LSTM's forward)."""
     for t in range(T):
         kernels.matmul_add_into(out[t, n0:n1], c[t, n0:n1], a[n0:n1], b, blas_small)
 
 
 @njit
-def _backward_steps(c, a, b, out, T, blas_small, n0, n1):
+def _steps_into_one_out(c, a, b, out, T, blas_small, n0, n1):
+    """Without c: each step's ``a @ b`` into one ``out`` (the GRU's forward, every backward)."""
     for t in range(T):
         kernels.matmul_add_into(out[n0:n1], None, a[n0:n1], b, blas_small)
 
@@ -137,23 +137,21 @@ def _read(flat, times, parts, split):
     return sums.sum()
 
 
-def read_floor(w, T, nblocks, repeats=REPEATS):
-    """The least time found for reading a per-step product's weights ``w`` (as the time loop gets
-    them: a matrix, its transposed view, or panels) as often as a pass over T steps in
-    ``nblocks`` row blocks reads them: every step, every block all of them.
-
-    Blocks run on Numba's threads, each reading all of ``w`` per step and block (``_read`` on as
-    many threads as run blocks, each its blocks' share of the reads). A serial pass may split a
-    product among BLAS's threads, so there the floor is the faster of one thread reading all of
-    ``w`` and every thread a share of it. The fastest of ``repeats`` timings; no product that reads
-    its weights from memory every step can take less, whatever its arithmetic."""
+def read_floor(w, T, nblocks, repeats=REPEATS, one_thread=False):
+    """The least time found for reading a per-step product's weights ``w`` (as the loop gets them:
+    a matrix, its transposed view, or panels) as often as a pass over T steps in ``nblocks`` row
+    blocks reads them: every step, every block all of them. Blocks run on Numba's threads (``_read``
+    on as many threads as run blocks, each its blocks' share of the reads). A serial pass whose
+    products BLAS runs may split one among its threads: there, the faster of one thread reading all
+    of ``w`` and every thread a share of it; where they run on one thread (own loops, panels:
+    ``one_thread``), one thread. The fastest of ``repeats`` timings: a reference, not a bound."""
     flat = w.ravel(order="K")                        # the bytes as stored: a view of any of the three
     threads = numba.get_num_threads()
     if nblocks > 1:
         parts = min(nblocks, threads)
         ways = [(parts, False, T * -(-nblocks // parts))]
     else:
-        ways = [(1, False, T), (threads, True, T)]
+        ways = [(1, False, T)] if one_thread else [(1, False, T), (threads, True, T)]
     best = float("inf")
     for parts, split, times in ways:
         _read(flat[:parts], 1, parts, split)         # compile, outside the timing
@@ -281,8 +279,14 @@ def weight_reads(model, T, N, H, dtype="float32", repeats=REPEATS):
     of reading them over the T steps."""
     w_hh = np.random.default_rng(SEED).standard_normal((gates(model) * H, H)).astype(dtype)
     nb, w_t, w = _product_weights(w_hh, T, N)
-    return {"forward": (w_t.nbytes * nb, read_floor(w_t, T, nb, repeats)),
-            "backward": (w.nbytes * nb, read_floor(w, T, nb, repeats))}
+    return {"forward": (w_t.nbytes * nb, read_floor(w_t, T, nb, repeats, _one_thread(w_t, N))),
+            "backward": (w.nbytes * nb, read_floor(w, T, nb, repeats, _one_thread(w, N)))}
+
+
+def _one_thread(w, N):
+    """Whether a serial pass's products by ``w`` run on one thread: from panels, or in the own
+    loops (``kernels.own_loops``); else BLAS may share them among its threads."""
+    return w.ndim == 3 or kernels.own_loops(N, w.size, team.small_matrix_limit())
 
 
 def _torch_call(model, T, N, H, dtype, m, x, d_out):
@@ -353,8 +357,8 @@ def _reads_line(T, stages, reads):
                      f"{floor * 1e3:.2f} ms ({T * nbytes / floor / 1e9:.0f} GB/s) read alone, the products "
                      f"{took / floor:.2f}x that")
     return ("Weights the per-step products read every step (all row blocks), and the same bytes read alone "
-            "T times (a compiled sum, the fastest way found; no product that reads its weights from "
-            "memory every step takes less): " + "; ".join(parts) + ".")
+            "T times (a compiled sum, the fastest way found here; a reference, not a bound): "
+            + "; ".join(parts) + ".")
 
 
 def main(argv=None):
