@@ -19,7 +19,7 @@ from scratchrnn.kernels import panels, passes, team
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xeon-avx512-2026-12-07-tried"))
 from rounds import alternate, header, paired   # noqa: E402  (the tried folder's)
 
-BLOCKS, ROWS = 2, panels.MAX_ROWS
+BLOCKS, BLOCK_ROWS = 2, panels.MAX_ROWS      # row blocks side by side; rows per panel product
 # (T·N rows, I, G·H): the LSTM at H = 128 with T·N from 512 to 32768, the GRU's and RNN's
 # H = 128, the LSTM at H = 256, 512 and 1024
 SHAPES = [(512, 128, 512), (2048, 128, 512), (8192, 128, 512), (32768, 128, 512), (512, 128, 384),
@@ -33,8 +33,8 @@ def project_panels(x2, w_ih, bias, out, packed):
     panels.pack_into(w_ih.T, packed)
     R = x2.shape[0]
     for k in prange(BLOCKS):
-        for q0 in range(R * k // BLOCKS, R * (k + 1) // BLOCKS, ROWS):
-            q1 = min(q0 + ROWS, R * (k + 1) // BLOCKS)
+        for q0 in range(R * k // BLOCKS, R * (k + 1) // BLOCKS, BLOCK_ROWS):
+            q1 = min(q0 + BLOCK_ROWS, R * (k + 1) // BLOCKS)
             for r in range(q0, q1):
                 out[r] = bias                                     # then the product added
             _add_product(out[q0:q1], x2[q0:q1], packed)
@@ -42,8 +42,9 @@ def project_panels(x2, w_ih, bias, out, packed):
 
 @njit
 def _add_product(out, a, packed):
-    """``out += a @ b`` from the panels: ``panels_add_into``'s groups of rows, adding to out
-    (``panels_add_into`` adds only to a c it first copies into out)."""
+    """``out += a @ b`` from the panels: ``panels_add_into``'s loop over groups of rows, copied
+    here without its shape checks, adding to out (``panels_add_into`` adds only to a c it first
+    copies into out). It calls the module's private group functions, as that loop does."""
     P, _, NR = packed.shape
     N = a.shape[0]
     whole = N - N % panels.ROWS
@@ -59,8 +60,8 @@ def dx_panels(d_a2, w_ih, dx2, packed):
     panels.pack_into(w_ih, packed)
     R = d_a2.shape[0]
     for k in prange(BLOCKS):
-        for q0 in range(R * k // BLOCKS, R * (k + 1) // BLOCKS, ROWS):
-            q1 = min(q0 + ROWS, R * (k + 1) // BLOCKS)
+        for q0 in range(R * k // BLOCKS, R * (k + 1) // BLOCKS, BLOCK_ROWS):
+            q1 = min(q0 + BLOCK_ROWS, R * (k + 1) // BLOCKS)
             panels.panels_add_into(dx2[q0:q1], None, d_a2[q0:q1], packed)
 
 
