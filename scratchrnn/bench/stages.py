@@ -285,8 +285,8 @@ def weight_reads(model, T, N, H, dtype="float32", repeats=REPEATS):
 
 def _one_thread(w, N):
     """Whether a serial pass's products by ``w`` run on one thread: from panels, or in the own
-    loops (``kernels.own_loops``); else BLAS may share them among its threads."""
-    return w.ndim == 3 or kernels.own_loops(N, w.size, team.small_matrix_limit())
+    loops (``takes_own_loops``); else BLAS may share them among its threads."""
+    return w.ndim == 3 or kernels.takes_own_loops(N, w, team.small_matrix_limit())
 
 
 def _torch_call(model, T, N, H, dtype, m, x, d_out):

@@ -17,9 +17,10 @@ from scratchrnn.kernels.loops import (gru_backward_kernel, gru_forward_kernel, l
                                       lstm_forward_kernel, rnn_backward_kernel, rnn_forward_kernel)
 from scratchrnn.kernels import team
 from scratchrnn.kernels.products import (SINGLE_ROW_MAX, SMALL_N, matmul, matmul_add, matmul_add_into,
-                                         own_loops)
+                                         own_loops, takes_own_loops)
 from scratchrnn.kernels.transpose import transpose_into
 
 __all__ = ["rnn_forward_kernel", "rnn_backward_kernel", "lstm_forward_kernel", "lstm_backward_kernel",
            "gru_forward_kernel", "gru_backward_kernel", "matmul", "matmul_add", "matmul_add_into", "own_loops",
-           "SMALL_N", "SINGLE_ROW_MAX", "transpose_into", "sigmoid", "tanh", "exp_nonpositive", "is_single"]
+           "takes_own_loops", "SMALL_N", "SINGLE_ROW_MAX", "transpose_into", "sigmoid", "tanh",
+           "exp_nonpositive", "is_single"]

@@ -63,6 +63,13 @@ def own_loops(N, b_size, blas_small):
 
 
 @jit
+def takes_own_loops(N, b, blas_small):
+    """Whether ``matmul_add_into`` multiplies N rows by the matrix ``b`` in its own loops, on the
+    calling thread: where ``own_loops`` picks them and b is C-contiguous; else BLAS does."""
+    return own_loops(N, b.size, blas_small) and b.flags.c_contiguous
+
+
+@jit
 def operand_shape(b):
     """(K, M) of a per-step product's b, given as a matrix or as its panels (``panels.py``)."""
     if b.ndim == 3:                                  # a constant to Numba: one branch is compiled
@@ -105,7 +112,7 @@ def matmul_add_into(out, c, a, b, blas_small):
             or (c is not None and c.shape != out.shape)):
         raise ValueError("matmul_add_into: expected a (N, K), b (K, M), c (N, M) or None and "
                          "a C-contiguous out (N, M)")
-    if not (own_loops(N, b.size, blas_small) and b.flags.c_contiguous):
+    if not takes_own_loops(N, b, blas_small):
         np.dot(a, b, out)
         if c is not None:
             out += c
