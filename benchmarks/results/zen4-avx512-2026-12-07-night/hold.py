@@ -3,10 +3,12 @@
 SciPy's OpenBLAS here):
 
 - "threadpoolctl": the package's ``serial_blas(2)``, which gets and sets each library's thread
-  count through threadpoolctl's methods (each call looks the C function up again);
+  count through threadpoolctl's methods (each builds the C function's name and looks it up, and
+  a set checks which Python thread controls the library's limits);
 - "own functions": the same counts got and set through OpenBLAS's own C functions
   (``openblas_get_num_threads``, ``openblas_set_num_threads`` under the prefix and suffix of the
-  library's build), looked up once, as a context manager of the same shape.
+  library's build), looked up once, as a context manager of the same shape (without
+  threadpoolctl's guard on the controlling thread).
 
 Medians of 5,000 enters and exits each, in 9 rounds taking turns; each round's two medians.
 
@@ -32,7 +34,7 @@ ROUNDS = 9
 def own_functions(lib):
     """(get, set) of ``lib``'s thread count: OpenBLAS's C functions."""
     library = ctypes.CDLL(lib.filepath)              # loaded already: the same library
-    for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_")):
+    for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
         get_count = getattr(library, f"{prefix}openblas_get_num_threads{suffix}", None)
         set_count = getattr(library, f"{prefix}openblas_set_num_threads{suffix}", None)
         if get_count is not None and set_count is not None:
@@ -41,14 +43,14 @@ def own_functions(lib):
 
 
 class held_through_own_functions:
-    counts = None
+    functions = None                                 # [(get, set), ...], one pair per library
 
     def __init__(self, nblocks):
         self.active = nblocks > 1
 
     def __enter__(self):
         if self.active:
-            self.saved = [(set_count, get_count()) for get_count, set_count in self.counts]
+            self.saved = [(set_count, get_count()) for get_count, set_count in self.functions]
             for set_count, _ in self.saved:
                 set_count(1)
         return self
@@ -81,14 +83,15 @@ def median_us(f):
 
 def main():
     libs = team.serial_blas.libraries()
-    held_through_own_functions.counts = [own_functions(lib) for lib in libs]
-    for lib, (get_count, _) in zip(libs, held_through_own_functions.counts):
+    held_through_own_functions.functions = [own_functions(lib) for lib in libs]
+    for lib, (get_count, _) in zip(libs, held_through_own_functions.functions):
         assert get_count() == lib.get_num_threads()
     print(header())
     print("libraries:", ", ".join(Path(lib.filepath).name for lib in libs))
     print("round | threadpoolctl µs | own functions µs")
     for r in range(ROUNDS):
-        print(f"{r} | {median_us(through_threadpoolctl):.2f} | {median_us(through_own_functions):.2f}")
+        slow, fast = median_us(through_threadpoolctl), median_us(through_own_functions)
+        print(f"{r} | {slow:.2f} | {fast:.2f}")
 
 
 if __name__ == "__main__":
