@@ -104,6 +104,26 @@ def test_gemms_faster_in_torch_at_a_stage_count_at_torchs_time(projection_ms, to
     assert m["torch_stages"] == torch_stages
 
 
+@pytest.mark.parametrize("others_ms, torch_ms, need, need_grid", [
+    (3.0, 10.0, 6.0 / 5.0, 6.0 / 5.0),           # 8 ms allowed, 3 taken by the rest: 6 ms of GEMMs in 5
+    (3.0, 12.0, 6.0 / 6.6, 6.0 / 5.0),           # torch slower in the profile: more time allowed there
+    (9.0, 10.0, float("inf"), float("inf")),     # the rest alone takes more than the 8 ms allowed
+])
+def test_what_the_gemm_stages_would_need_with_the_other_stages_as_profiled(others_ms, torch_ms, need,
+                                                                          need_grid):
+    """Target 0.8×, torch 10 ms in the grid, the GEMM FLOPs 6 ms at the peak (floor 0.6×); the
+    GEMM stages' own time (8.5 ms) does not enter."""
+    miss = dict(_lstm_miss(), floor=0.6)
+    m = misses.classify(miss, _profile(8.5, others_ms / 3, others_ms * 2 / 3, torch_ms), SLOW_TORCH)
+    assert (m["need"], m["need_grid"]) == pytest.approx((need, need_grid))
+
+
+def test_no_need_where_the_grid_knows_no_peak():
+    rnn = [t for t in misses.misses(_grid_with_every_case()) if t["model"] == "rnn"][0]
+    m = misses.classify(rnn, _profile(3.0, 1.0, 1.0, 10.0), SLOW_TORCH)
+    assert m["need"] is None and m["need_grid"] is None
+
+
 def test_a_miss_that_the_profile_met_says_so():
     """GEMMs 5 ms, the rest 2 ms against torch's 10 ms: 0.7×, within the 0.8× target."""
     m = misses.classify(_lstm_miss(), _profile(5.0, 1.0, 1.0, 10.0), SLOW_TORCH)
@@ -131,14 +151,25 @@ def test_markdown_counts_the_kinds_and_gives_each_profile():
     assert ("**3 misses profiled: 1 GEMMs, 1 torch's GEMMs faster, 1 other stages, 0 undecided, 0 met "
             "in the profile.**") in page
     # the GEMM stages, over the profile's torch and the grid's, then the same at the faster of the two
-    assert "| 0.85× | 0.85× | 0.85× | 0.85× | 0.2× | 0.1× | none | GEMMs |" in page
-    assert "| 0.85× | 0.85× | 0.738× | 0.738× | 0.2× | 0.1× | none | torch's GEMMs faster |" in page
+    assert "| 0.85× | 0.85× | 0.85× | 0.85× | 0.2× | 0.1× | none | 0% | 0% | GEMMs |" in page
+    assert "| 0.85× | 0.85× | 0.738× | 0.738× | 0.2× | 0.1× | none | 0% | 0% | torch's GEMMs faster |" in page
     assert "the misses whose bound at the GEMM peak is within the target of [`grid.json`](grid.json)" in page
     assert "| lstm | float32 | 32 | 16 | 128 | 0.8× | 0.9× |" in page
-    assert "| none | GEMMs |" in page and "| 0.2× | other stages |" in page
+    assert "| none | 0% | 0% | GEMMs |" in page and "| 0.2× | 0% | 0% | other stages |" in page
     assert page.count("### lstm, T=32 N=16 H=128") == 3            # each point's stage table ...
     assert page.count("torch's matmul on the same GEMM stages") == 3   # ... and torch's matmul on it
     assert "every miss of" in misses.markdown(_grid_with_every_case(), found, "grid.json", everything=True)
+    # what the GEMM stages would need: the floor here is far below the target (a fast peak)
+    assert "0 of the 3 misses whose peak is known would need their GEMM stages faster than the GEMM " \
+           "peak over both torch times" in page
+    beyond = [misses.classify(dict(target, floor=0.6), _profile(8.5, 2.0, 1.0, 10.0), SLOW_TORCH),
+              misses.classify(dict(target, floor=0.6), _profile(8.5, 3.0, 6.0, 10.0), SLOW_TORCH),
+              misses.classify(dict(target, floor=0.6), _profile(8.5, 1.0, 1.0, 13.0), SLOW_TORCH)]
+    page = misses.markdown(_grid_with_every_case(), beyond, "grid.json")
+    assert "| none | 120% | 120% | GEMMs |" in page and "| none | ∞ | ∞ | GEMMs |" in page
+    # 6 ms of GEMMs in 0.8 × 13 − 2 and in 0.8 × 10 − 2: 71 %, and just the peak, not beyond it
+    assert "| 71% | 100% | undecided |" in page
+    assert "2 of the 3 misses whose peak is known would need" in page
     empty = misses.markdown(_grid_with_every_case(), [], "grid.json")
     assert "No miss to profile." in empty and "|" not in empty
 
@@ -193,3 +224,46 @@ def test_main_names_what_is_wrong_before_profiling(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert misses.main([str(good)]) == 2
     assert "not installed" in capsys.readouterr().err
+
+
+def test_again_writes_the_page_from_the_saved_profiles_without_profiling(tmp_path, monkeypatch, capsys):
+    """A run's JSON, as --out writes it, beside a grid one folder up: --again classifies its
+    profiles with this version (the "GEMMs need" columns included) and links the grid from
+    where the new page goes; nothing is profiled, and torch is not needed."""
+    _no_machine_settings(monkeypatch)
+    monkeypatch.setattr(stages, "profile", lambda *a, **k: pytest.fail("profiled with --again"))
+    monkeypatch.setattr(torch_gemms, "gemm_stages", lambda *a, **k: pytest.fail("timed with --again"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    (tmp_path / "grid.json").write_text(json.dumps(_grid_with_every_case()))
+    (tmp_path / "old").mkdir()
+    old = misses.classify(dict(_lstm_miss(), floor=0.6), _profile(8.5, 2.0, 1.0, 10.0), SLOW_TORCH)
+    for key in ("need", "need_grid", "kind"):         # as a version without them wrote it
+        del old[key]
+    (tmp_path / "old" / "misses.json").write_text(json.dumps({"grid": "../grid.json", "misses": [old]}))
+    (tmp_path / "new").mkdir()
+    out = tmp_path / "new" / "misses.md"
+    assert misses.main(["--again", str(tmp_path / "old" / "misses.json"), "--out", str(out)]) == 0
+    page = out.read_text()
+    assert page in capsys.readouterr().out
+    assert "[`../grid.json`](../grid.json)" in page and "| none | 120% | 120% | GEMMs |" in page
+    assert "the misses whose bound at the GEMM peak is within the target" in page   # none beyond it
+    saved = json.loads((tmp_path / "new" / "misses.json").read_text())
+    assert saved["misses"][0]["need"] == pytest.approx(1.2) and saved["misses"][0]["kind"] == "GEMMs"
+
+
+def test_again_names_what_is_wrong(tmp_path, capsys):
+    with pytest.raises(SystemExit):                   # neither a grid nor --again: argparse's error
+        misses.main([])
+    assert "one of the two" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        misses.main(["grid.json", "--again", "misses.json"])
+    assert "one of the two" in capsys.readouterr().err
+    bad = tmp_path / "misses.json"
+    bad.write_text(json.dumps({"grid": "grid.json", "misses": [{"model": "lstm"}]}))
+    assert misses.main(["--again", str(bad)]) == 2
+    assert "expected the JSON a run of this tool wrote beside its page" in capsys.readouterr().err
+    bad.write_text(json.dumps({"grid": "absent.json", "misses": []}))
+    assert misses.main(["--again", str(bad)]) == 2
+    assert "absent.json" in capsys.readouterr().err
+    assert misses.main(["--again", str(tmp_path / "nothing.json")]) == 2
+    assert "nothing.json" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """A grid's misses, each profiled stage by stage and classified by what holds it back.
 
     python -m scratchrnn.bench.misses RUN/grid_cpu.json [--repeats 9] [--all] [--out FILE.md]
+    python -m scratchrnn.bench.misses --again RUN/misses_cpu.json [--out FILE.md]
 
 For every time-over-torch target the grid missed (``report.targets``; either dtype), this runs
 the stage profile of ``python -m scratchrnn.bench.stages --torch`` at the point: one
@@ -40,9 +41,17 @@ of five kinds:
 - **undecided**: the two torch times give different answers.
 - **met in the profile**: the profile's own time over torch's met the target.
 
+Whatever the kind, the page also gives what the GEMM stages would need ("GEMMs need", over each
+torch time): the share of the grid's GEMM peak they would have to run at for the call to meet
+its target with every other stage taking as long as in the profile (the target's time less
+those stages, against the GEMM FLOPs at the peak, ``floor``); ∞ where those stages alone took
+the target's time. Above 100 %, no GEMM as fast as the measured peak meets the target unless
+the other stages get faster.
+
 The page lists the misses, then each point's stage table; with ``--out`` the profiles are also
 written beside it as JSON (the same name, ``.json``). Run it on the machine that ran the grid;
-it needs torch.
+it needs torch. ``--again`` writes the page once more from such a JSON, with the profiles it
+holds and this version's classification, without profiling (nor torch).
 """
 
 # -- configuration -----------------------------------------------------------
@@ -94,9 +103,22 @@ def classify(miss, profiled, torch_stages):
         kind = "torch's GEMMs faster"
     else:
         kind = "GEMMs"
+    others_s = profiled["total"] - stages.seconds(profiled, "gemms")
     return dict(miss, profiled=profiled, torch_stages=torch_stages, ratio=ratio, **parts,
                 left=limit - parts["gemms"], best=best_s / torch_s, gemms_grid=gemms_grid,
-                best_grid=best_s / miss["torch_s"], torch_moved=torch_s / miss["torch_s"], kind=kind)
+                best_grid=best_s / miss["torch_s"], torch_moved=torch_s / miss["torch_s"], kind=kind,
+                need=_need(miss, others_s, torch_s), need_grid=_need(miss, others_s, miss["torch_s"]))
+
+
+def _need(miss, others_s, torch_s):
+    """The share of the GEMM peak at which the miss's GEMM stages would meet its target over
+    ``torch_s`` with the other stages taking ``others_s``: inf where those alone take the
+    target's time, None where the grid knows no peak (no ``floor``)."""
+    if miss.get("floor") is None:
+        return None
+    at_peak_s = miss["floor"] * miss["torch_s"]      # the GEMM FLOPs at the peak
+    allowed_s = miss["limit"] * torch_s - others_s
+    return at_peak_s / allowed_s if allowed_s > 0 else float("inf")
 
 
 
@@ -132,10 +154,14 @@ def markdown(grid, found, source, everything=False):
               "elementwise stages are the passes' time less their products timed alone "
               "(`scratchrnn.bench.stages`): where the products alone took longer than in the pass, "
               "they come out negative.", "",
+              "\"GEMMs need\" (over the profile's torch time) and \"GEMMs need (grid)\": the share of "
+              "the GEMM peak the GEMM stages would have to run at for the call to meet its target with "
+              "every other stage as long as in the profile; ∞: those stages alone took the target's "
+              f"time. {_beyond_count(found)}", "",
               "| model | dtype | T | N | H | target | grid | at the GEMM peak | torch moved | profile "
               "| GEMM stages | GEMM stages (grid) | faster of the two | faster of the two (grid) "
-              "| elementwise | outside | left | kind |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| elementwise | outside | left | GEMMs need | GEMMs need (grid) | kind |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in found:
         ratios = (m["limit"], m["value"], m["floor"], m["torch_moved"], m["ratio"], m["gemms"],
                   m["gemms_grid"], m["best"], m["best_grid"], m["elementwise"], m["outside"])
@@ -143,7 +169,8 @@ def markdown(grid, found, source, everything=False):
         cells[1] += report.FLAG if m["flagged"] else ""
         left = fmt_ratio(m["left"]) if m["left"] > 0 else "none"
         lines.append(f"| {m['model']} | {m['dtype']} | {m['T']} | {m['N']} | {m['H']} | "
-                     + " | ".join(cells) + f" | {left} | {m['kind']} |")
+                     + " | ".join(cells) + f" | {left} | {_share(m.get('need'))} "
+                     f"| {_share(m.get('need_grid'))} | {m['kind']} |")
     if any(m["flagged"] for m in found):
         lines += ["", report.FLAG_NOTE]
     lines.append("")
@@ -154,10 +181,26 @@ def markdown(grid, found, source, everything=False):
     return "\n".join(lines)
 
 
+def _share(need):
+    """A "GEMMs need" cell: a share of the peak, ∞, or empty where no peak is known."""
+    return "" if need is None else "∞" if need == float("inf") else f"{need:.0%}"
+
+
+def _beyond_count(found):
+    """The sentence counting the misses whose GEMM stages would need more than the peak."""
+    known = [m for m in found if m.get("need") is not None]
+    beyond = sum(m["need"] > 1 and m["need_grid"] > 1 for m in known)
+    return (f"With every other stage as profiled, {beyond} of the {len(known)} misses whose peak is "
+            "known would need their GEMM stages faster than the GEMM peak over both torch times.")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m scratchrnn.bench.misses",
                                 description=__doc__.splitlines()[0])
-    p.add_argument("grid", help="a grid's JSON (scratchrnn bench ... --impls scratchrnn torch_cpu)")
+    p.add_argument("grid", nargs="?", help="a grid's JSON (scratchrnn bench ... --impls scratchrnn torch_cpu)")
+    p.add_argument("--again", metavar="MISSES.json",
+                   help="instead of a grid: the JSON an earlier run wrote beside its page; writes the "
+                        "page again from the profiles it holds, without profiling")
     p.add_argument("--repeats", type=int, default=REPEATS,
                    help=f"profiled calls per point, and runs of each GEMM stage through torch's "
                         f"matmul (default {REPEATS})")
@@ -165,14 +208,26 @@ def main(argv=None):
                    help="also profile the misses beyond their bound at the GEMM peak")
     p.add_argument("--out", help="also write the Markdown to this file, and the profiles beside it (.json)")
     args = p.parse_args(argv)
+    if (args.grid is None) == (args.again is None):
+        p.error("expected a grid's JSON or --again MISSES.json (one of the two)")
+    folder = os.path.dirname(os.path.abspath(args.out)) if args.out else None
+    if folder is not None and not os.path.isdir(folder):     # found now, not after the profiles
+        print(f"error: --out {args.out}: no folder {folder}", file=sys.stderr)
+        return 2
+    if args.again:
+        try:
+            grid_path, stored = _stored(args.again)
+            grid = report.load_grid(grid_path)
+        except (OSError, ValueError) as e:
+            print(f"error: --again {args.again}: {e}", file=sys.stderr)
+            return 2
+        found = [classify(m, m["profiled"], m["torch_stages"]) for m in stored]
+        return _write(grid, found, grid_path, folder, args.out,
+                      everything=any(report.beyond_bound(m) for m in found))
     try:
         grid = report.load_grid(args.grid)
     except (OSError, ValueError) as e:
         print(f"error: {args.grid}: {e}", file=sys.stderr)
-        return 2
-    folder = os.path.dirname(os.path.abspath(args.out)) if args.out else None
-    if folder is not None and not os.path.isdir(folder):     # found now, not after the profiles
-        print(f"error: --out {args.out}: no folder {folder}", file=sys.stderr)
         return 2
     if importlib.util.find_spec("torch") is None:
         print("error: the profiles time torch CPU, which is not installed (pip install '.[torch]')",
@@ -186,14 +241,33 @@ def main(argv=None):
         point = (m["model"], m["T"], m["N"], m["H"], m["dtype"])
         profiled = stages.profile(*point, args.repeats, torch_side=True)
         found.append(classify(m, profiled, torch_gemms.gemm_stages(*point, args.repeats)))
-    # the link to the grid, from where the page is written (else its path as given)
-    source = os.path.relpath(args.grid, folder) if folder else args.grid
-    page = markdown(grid, found, source, args.all)
+    return _write(grid, found, args.grid, folder, args.out, args.all)
+
+
+def _stored(path):
+    """(the grid's path, the misses with their profiles) from the JSON a run wrote beside its
+    page; the grid's path there is relative to that JSON's folder."""
+    with open(path) as f:
+        stored = json.load(f)
+    keys = ("model", "dtype", "T", "N", "H", "limit", "torch_s", "profiled", "torch_stages")
+    if (not isinstance(stored, dict) or not isinstance(stored.get("grid"), str)
+            or not isinstance(stored.get("misses"), list)
+            or not all(isinstance(m, dict) and all(k in m for k in keys) for m in stored["misses"])):
+        raise ValueError("expected the JSON a run of this tool wrote beside its page (--out): "
+                         "{\"grid\": path, \"misses\": [each with its profile]}")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), stored["grid"]), stored["misses"]
+
+
+def _write(grid, found, grid_path, folder, out, everything):
+    """Print the page and, with ``out``, write it there and the profiles beside it (.json); the
+    link to the grid goes from where the page is written (else its path as given)."""
+    source = os.path.relpath(grid_path, folder) if folder else grid_path
+    page = markdown(grid, found, source, everything)
     print(page)
-    if args.out:
-        with open(args.out, "w") as f:
+    if out:
+        with open(out, "w") as f:
             f.write(page)
-        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        with open(os.path.splitext(out)[0] + ".json", "w") as f:
             json.dump({"grid": source, "misses": found}, f, indent=1)
     return 0
 
