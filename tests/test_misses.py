@@ -251,6 +251,23 @@ def test_again_writes_the_page_from_the_saved_profiles_without_profiling(tmp_pat
     assert saved["misses"][0]["need"] == pytest.approx(1.2) and saved["misses"][0]["kind"] == "GEMMs"
 
 
+def test_a_need_past_all_bounds_is_saved_as_strict_json(tmp_path, monkeypatch, capsys):
+    """∞ ("the other stages alone took the target's time") goes into the JSON as "inf": a strict
+    JSON reader (no Infinity) reads the file, and --again reads it back."""
+    _no_machine_settings(monkeypatch)
+    (tmp_path / "grid.json").write_text(json.dumps(_grid_with_every_case()))
+    old = misses.classify(dict(_lstm_miss(), floor=0.6), _profile(8.5, 3.0, 6.0, 10.0), SLOW_TORCH)
+    assert old["need"] == float("inf")
+    (tmp_path / "old.json").write_text(json.dumps({"grid": "grid.json", "misses": [old]}))
+    out = tmp_path / "new.md"
+    assert misses.main(["--again", str(tmp_path / "old.json"), "--out", str(out)]) == 0
+    text = (tmp_path / "new.json").read_text()
+    strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert strict["misses"][0]["need"] == "inf" and strict["misses"][0]["need_grid"] == "inf"
+    assert misses.main(["--again", str(tmp_path / "new.json")]) == 0
+    assert "| none | ∞ | ∞ | GEMMs |" in capsys.readouterr().out
+
+
 def test_again_names_what_is_wrong(tmp_path, capsys):
     with pytest.raises(SystemExit):                   # neither a grid nor --again: argparse's error
         misses.main([])

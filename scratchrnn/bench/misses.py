@@ -267,8 +267,10 @@ def _write(grid, found, grid_path, folder, out, everything):
     if out:
         with open(out, "w") as f:
             f.write(page)
-        with open(os.path.splitext(out)[0] + ".json", "w") as f:
-            json.dump({"grid": source, "misses": found}, f, indent=1)
+        with open(os.path.splitext(out)[0] + ".json", "w") as f:       # strict JSON: ∞ as "inf"
+            json.dump({"grid": source, "misses": [dict(m, **{k: "inf" for k in ("need", "need_grid")
+                                                             if m.get(k) == float("inf")})
+                                                  for m in found]}, f, indent=1, allow_nan=False)
     return 0
 
 
