@@ -240,15 +240,21 @@ def test_again_writes_the_page_from_the_saved_profiles_without_profiling(tmp_pat
     for key in ("need", "need_grid", "kind"):         # as a version without them wrote it
         del old[key]
     (tmp_path / "old" / "misses.json").write_text(json.dumps({"grid": "../grid.json", "misses": [old]}))
-    (tmp_path / "new").mkdir()
-    out = tmp_path / "new" / "misses.md"
+    (tmp_path / "new" / "deeper").mkdir(parents=True)
+    out = tmp_path / "new" / "deeper" / "misses.md"
     assert misses.main(["--again", str(tmp_path / "old" / "misses.json"), "--out", str(out)]) == 0
     page = out.read_text()
     assert page in capsys.readouterr().out
-    assert "[`../grid.json`](../grid.json)" in page and "| none | 120% | 120% | GEMMs |" in page
+    assert "[`../../grid.json`](../../grid.json)" in page and "| none | 120% | 120% | GEMMs |" in page
     assert "the misses whose bound at the GEMM peak is within the target" in page   # none beyond it
-    saved = json.loads((tmp_path / "new" / "misses.json").read_text())
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["grid"] == "../../grid.json"
     assert saved["misses"][0]["need"] == pytest.approx(1.2) and saved["misses"][0]["kind"] == "GEMMs"
+    # a run with --all saved a miss beyond its bound at the peak: the page says every miss
+    beyond = dict(old, floor=0.9)                     # the GEMM FLOPs alone over the 0.8× target
+    (tmp_path / "old" / "misses.json").write_text(json.dumps({"grid": "../grid.json", "misses": [old, beyond]}))
+    assert misses.main(["--again", str(tmp_path / "old" / "misses.json")]) == 0
+    assert "every miss of" in capsys.readouterr().out
 
 
 def test_a_need_past_all_bounds_is_saved_as_strict_json(tmp_path, monkeypatch, capsys):
@@ -284,3 +290,11 @@ def test_again_names_what_is_wrong(tmp_path, capsys):
     assert "absent.json" in capsys.readouterr().err
     assert misses.main(["--again", str(tmp_path / "nothing.json")]) == 2
     assert "nothing.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                   # options that choose what to profile
+        misses.main(["--again", str(bad), "--all"])
+    assert "--again profiles nothing" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        misses.main(["--again", str(bad), "--repeats", "3"])
+    assert "--again profiles nothing" in capsys.readouterr().err
+    assert misses.main(["--again", ""]) == 2          # an empty path is a path, not "no --again"
+    assert "--again" in capsys.readouterr().err

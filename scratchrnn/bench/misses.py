@@ -44,7 +44,7 @@ of five kinds:
 Whatever the kind, the page also gives what the GEMM stages would need ("GEMMs need", over each
 torch time): the share of the grid's GEMM peak they would have to run at for the call to meet
 its target with every other stage taking as long as in the profile (the target's time less
-those stages, against the GEMM FLOPs at the peak, ``floor``); ∞ where those stages alone took
+those stages, against the GEMM FLOPs at the peak, ``floor``); ∞ where the other stages alone took
 the target's time. Above 100 %, no GEMM as fast as the measured peak meets the target unless
 the other stages get faster.
 
@@ -156,7 +156,7 @@ def markdown(grid, found, source, everything=False):
               "they come out negative.", "",
               "\"GEMMs need\" (over the profile's torch time) and \"GEMMs need (grid)\": the share of "
               "the GEMM peak the GEMM stages would have to run at for the call to meet its target with "
-              "every other stage as long as in the profile; ∞: those stages alone took the target's "
+              "every other stage as long as in the profile; ∞: the other stages alone took the target's "
               f"time. {_beyond_count(found)}", "",
               "| model | dtype | T | N | H | target | grid | at the GEMM peak | torch moved | profile "
               "| GEMM stages | GEMM stages (grid) | faster of the two | faster of the two (grid) "
@@ -201,7 +201,7 @@ def main(argv=None):
     p.add_argument("--again", metavar="MISSES.json",
                    help="instead of a grid: the JSON an earlier run wrote beside its page; writes the "
                         "page again from the profiles it holds, without profiling")
-    p.add_argument("--repeats", type=int, default=REPEATS,
+    p.add_argument("--repeats", type=int, default=None,
                    help=f"profiled calls per point, and runs of each GEMM stage through torch's "
                         f"matmul (default {REPEATS})")
     p.add_argument("--all", action="store_true",
@@ -210,11 +210,14 @@ def main(argv=None):
     args = p.parse_args(argv)
     if (args.grid is None) == (args.again is None):
         p.error("expected a grid's JSON or --again MISSES.json (one of the two)")
+    if args.again is not None and (args.all or args.repeats is not None):
+        p.error("--all and --repeats choose what to profile; --again profiles nothing")
+    repeats = REPEATS if args.repeats is None else args.repeats
     folder = os.path.dirname(os.path.abspath(args.out)) if args.out else None
     if folder is not None and not os.path.isdir(folder):     # found now, not after the profiles
         print(f"error: --out {args.out}: no folder {folder}", file=sys.stderr)
         return 2
-    if args.again:
+    if args.again is not None:
         try:
             grid_path, stored = _stored(args.again)
             grid = report.load_grid(grid_path)
@@ -239,8 +242,8 @@ def main(argv=None):
     found = []
     for m in points:
         point = (m["model"], m["T"], m["N"], m["H"], m["dtype"])
-        profiled = stages.profile(*point, args.repeats, torch_side=True)
-        found.append(classify(m, profiled, torch_gemms.gemm_stages(*point, args.repeats)))
+        profiled = stages.profile(*point, repeats, torch_side=True)
+        found.append(classify(m, profiled, torch_gemms.gemm_stages(*point, repeats)))
     return _write(grid, found, args.grid, folder, args.out, args.all)
 
 
@@ -249,10 +252,13 @@ def _stored(path):
     page; the grid's path there is relative to that JSON's folder."""
     with open(path) as f:
         stored = json.load(f)
-    keys = ("model", "dtype", "T", "N", "H", "limit", "torch_s", "profiled", "torch_stages")
+    keys = ("model", "dtype", "T", "N", "H", "flagged", "value", "limit", "torch_s", "floor", "profiled",
+            "torch_stages")
     if (not isinstance(stored, dict) or not isinstance(stored.get("grid"), str)
             or not isinstance(stored.get("misses"), list)
-            or not all(isinstance(m, dict) and all(k in m for k in keys) for m in stored["misses"])):
+            or not all(isinstance(m, dict) and all(k in m for k in keys) and isinstance(m["profiled"], dict)
+                       and all(k in m["profiled"] for k in ("total", stages.TORCH, *stages.GEMM_STAGES))
+                       for m in stored["misses"])):
         raise ValueError("expected the JSON a run of this tool wrote beside its page (--out): "
                          "{\"grid\": path, \"misses\": [each with its profile]}")
     return os.path.join(os.path.dirname(os.path.abspath(path)), stored["grid"]), stored["misses"]
