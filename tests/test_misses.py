@@ -227,7 +227,7 @@ def test_main_names_what_is_wrong_before_profiling(tmp_path, monkeypatch, capsys
 
 
 def test_again_writes_the_page_from_the_saved_profiles_without_profiling(tmp_path, monkeypatch, capsys):
-    """A run's JSON, as --out writes it, beside a grid one folder up: --again classifies its
+    """A run's JSON, as --out writes it, one folder below its grid: --again classifies its
     profiles with this version (the "GEMMs need" columns included) and links the grid from
     where the new page goes; nothing is profiled, and torch is not needed."""
     _no_machine_settings(monkeypatch)
@@ -240,15 +240,14 @@ def test_again_writes_the_page_from_the_saved_profiles_without_profiling(tmp_pat
     for key in ("need", "need_grid", "kind"):         # as a version without them wrote it
         del old[key]
     (tmp_path / "old" / "misses.json").write_text(json.dumps({"grid": "../grid.json", "misses": [old]}))
-    (tmp_path / "new" / "deeper").mkdir(parents=True)
-    out = tmp_path / "new" / "deeper" / "misses.md"
+    out = tmp_path / "misses.md"                      # beside the grid, one folder up from the JSON
     assert misses.main(["--again", str(tmp_path / "old" / "misses.json"), "--out", str(out)]) == 0
     page = out.read_text()
     assert page in capsys.readouterr().out
-    assert "[`../../grid.json`](../../grid.json)" in page and "| none | 120% | 120% | GEMMs |" in page
+    assert "[`grid.json`](grid.json)" in page and "| none | 120% | 120% | GEMMs |" in page
     assert "the misses whose bound at the GEMM peak is within the target" in page   # none beyond it
     saved = json.loads(out.with_suffix(".json").read_text())
-    assert saved["grid"] == "../../grid.json"
+    assert saved["grid"] == "grid.json"
     assert saved["misses"][0]["need"] == pytest.approx(1.2) and saved["misses"][0]["kind"] == "GEMMs"
     # a run with --all saved a miss beyond its bound at the peak: the page says every miss
     beyond = dict(old, floor=0.9)                     # the GEMM FLOPs alone over the 0.8× target
