@@ -112,8 +112,8 @@ def classify(miss, profiled, torch_stages):
 
 def _need(miss, others_s, torch_s):
     """The share of the GEMM peak at which the miss's GEMM stages would meet its target over
-    ``torch_s`` with the other stages taking ``others_s``: inf where those alone take the
-    target's time, None where the grid knows no peak (no ``floor``)."""
+    ``torch_s`` with the other stages taking ``others_s``: inf where the other stages alone take
+    the target's time, None where the grid knows no peak (no ``floor``)."""
     if miss.get("floor") is None:
         return None
     at_peak_s = miss["floor"] * miss["torch_s"]      # the GEMM FLOPs at the peak
@@ -261,7 +261,8 @@ def _stored(path):
                        for m in stored["misses"])):
         raise ValueError("expected the JSON a run of this tool wrote beside its page (--out): "
                          "{\"grid\": path, \"misses\": [each with its profile]}")
-    return os.path.join(os.path.dirname(os.path.abspath(path)), stored["grid"]), stored["misses"]
+    return (os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), stored["grid"])),
+            stored["misses"])
 
 
 def _write(grid, found, grid_path, folder, out, everything):
