@@ -19,7 +19,6 @@ Run it with the package installed:
     python benchmarks/results/zen4-avx512-2026-12-08/panels_output.py
 """
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from scratchrnn.kernels.jit import jit_fma
 from scratchrnn.kernels.vectors import fma_row, store_row, zeroed_tile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xeon-avx512-2026-12-07-tried"))
-from rounds import header   # noqa: E402  (the tried folder's)
+from rounds import alternate, header   # noqa: E402  (the tried folder's)
 
 ROWS, BLOCK, CALLS, RUNS = 8064, 48, 21, 3
 SHAPES = [(128, 512), (512, 128)]                 # (K, M): the projection's, dx's
@@ -81,13 +80,9 @@ def in_cache(out, c, a, b_panels):
 
 
 def rate(f, flops):
-    f()
-    taken = []
-    for _ in range(CALLS):
-        t = time.perf_counter()
-        f()
-        taken.append(time.perf_counter() - t)
-    return f"{flops / np.median(taken) / 1e9:.0f}"
+    """GFLOP/s of ``f`` over the median of ``CALLS`` calls after one untimed (one round, no pause)."""
+    (median,), = alternate({"f": f}, rounds=1, calls=CALLS, pause=0).values()
+    return f"{flops / median / 1e9:.0f}"
 
 
 def main():
